@@ -1,0 +1,111 @@
+/**
+ * Parameter and FLOP accounting from the IR, per layer and total, for
+ * `moec info` and `moec compare` (FLOPs are forward; training ≈ 3×).
+ */
+import { numel, type Graph, type Tensor } from './ir.ts';
+import { OPS } from './ir_ops.ts';
+import type { ModelSpec } from './spec.ts';
+
+export interface LayerCost {
+  /** `embed`, `blocks.3`, `head`. */
+  readonly layer: string;
+  readonly kind: string;
+  readonly params: number;
+  readonly activeParams: number;
+  readonly flopsPerToken: number;
+}
+
+export interface ModelCost {
+  readonly params: number;
+  readonly trainableParams: number;
+  readonly activeParams: number;
+  readonly flopsPerToken: number;
+  readonly layers: readonly LayerCost[];
+  /** Forward and backward kernel dispatches per training step. */
+  readonly kernels: { readonly forward: number; readonly backward: number };
+}
+
+/** Which layer a tensor or op belongs to, from its dotted name. */
+function layerOf(name: string): string {
+  const m = /^blocks\.(\d+)\./.exec(name);
+  if (m) return `blocks.${m[1]}`;
+  return name.startsWith('embed') || name.startsWith('pos') || name === 'tokens' || name === 'targets' ? 'embed' : 'head';
+}
+
+/** Experts a token uses on average: k, the capacity factor, or all. */
+export function expertsPerToken(spec: ModelSpec): number {
+  if (spec.ffn.kind !== 'moe') return 0;
+  const core = spec.ffn.routing;
+  if (core.combine === 'mix' || core.select === 'all') return spec.ffn.experts.count;
+  if (core.select === 'expert_choice') return Math.min(spec.ffn.experts.count, core.capacityFactor ?? 1);
+  return core.topK;
+}
+
+function isRoutedExpertParam(t: Tensor): boolean {
+  return /\.moe\.experts\./.test(t.name) || /^experts\./.test(t.name);
+}
+
+/** Parameters, active parameters per token and FLOPs per token of a lowered model. */
+export function modelCost(spec: ModelSpec, graph: Graph): ModelCost {
+  const tokens = graph.batch * graph.seq;
+  const E = spec.ffn.kind === 'moe' ? spec.ffn.experts.count : 1;
+  const activeFraction = spec.ffn.kind === 'moe' ? Math.min(1, expertsPerToken(spec) / E) : 1;
+  const layers = new Map<string, { kind: string; params: number; active: number; flops: number }>();
+  const slot = (name: string) => {
+    const key = layerOf(name);
+    let l = layers.get(key);
+    if (!l) {
+      l = { kind: key === 'embed' ? 'embedding' : key === 'head' ? 'norm + LM head' : 'attention + dense FFN', params: 0, active: 0, flops: 0 };
+      layers.set(key, l);
+    }
+    return l;
+  };
+  let params = 0;
+  let trainable = 0;
+  let active = 0;
+  for (const t of graph.tensors.values()) {
+    if (t.role !== 'param' && t.role !== 'frozen') continue;
+    const count = numel(t.shape);
+    const a = isRoutedExpertParam(t) ? count * activeFraction : count;
+    params += count;
+    if (t.role === 'param') trainable += count;
+    active += a;
+    const l = slot(t.name);
+    l.params += count;
+    l.active += a;
+  }
+  let flops = 0;
+  let fwd = 0;
+  let bwd = 0;
+  for (const op of graph.ops) {
+    const info = OPS[op.kind];
+    const f = info.flops(op, graph);
+    flops += f;
+    fwd += info.forward.length;
+    bwd += info.backward.length;
+    const l = slot(op.name);
+    l.flops += f;
+    if (op.name.includes('.moe.')) l.kind = 'attention + MoE';
+  }
+  for (const op of graph.stateUpdates) fwd += OPS[op.kind].forward.length;
+  const order = (k: string) => (k === 'embed' ? -1 : k === 'head' ? 1e9 : Number(k.split('.')[1]));
+  return {
+    params,
+    trainableParams: trainable,
+    activeParams: Math.round(active),
+    flopsPerToken: flops / tokens,
+    layers: [...layers.entries()]
+      .sort((a, b) => order(a[0]) - order(b[0]))
+      .map(([layer, l]) => ({ layer, kind: l.kind, params: l.params, activeParams: Math.round(l.active), flopsPerToken: l.flops / tokens })),
+    kernels: { forward: fwd, backward: bwd },
+  };
+}
+
+/** 1234567 → "1.23M". */
+export function humanCount(x: number): string {
+  const abs = Math.abs(x);
+  if (abs >= 1e9) return `${(x / 1e9).toFixed(2)}G`;
+  if (abs >= 1e6) return `${(x / 1e6).toFixed(2)}M`;
+  if (abs >= 1e3) return `${(x / 1e3).toFixed(1)}k`;
+  return String(Math.round(x));
+}

@@ -1,0 +1,113 @@
+/**
+ * Lowers a checked ModelSpec to the IR: a decoder-only transformer language
+ * model (embedding, positions, pre-norm blocks of attention and a dense or MoE
+ * feed-forward layer, final norm, LM head, cross-entropy), or one MoE layer
+ * on its own for `moec layer` and `moec test`.
+ */
+import { GraphBuilder } from './graph_builder.ts';
+import type { Graph } from './ir.ts';
+import { expertWeights, lowerMoeLayer } from './lower_moe.ts';
+import { isMoeBlock, type FfnShape, type ModelSpec, type MoeFfnSpec, type Origin } from './spec.ts';
+
+/** Batch and sequence length the graph is lowered for (default: the spec's training shape). */
+export interface LowerShape {
+  readonly batch: number;
+  readonly seq: number;
+}
+
+/** The training shape of a spec: its batch and context. */
+export function trainShape(spec: ModelSpec): LowerShape {
+  return { batch: spec.train.batch, seq: spec.context };
+}
+
+/** Lowers the whole language model. */
+export function lowerModel(spec: ModelSpec, shape: LowerShape = trainShape(spec)): Graph {
+  const g = new GraphBuilder();
+  const { batch, seq } = shape;
+  const N = batch * seq;
+  const d = spec.width;
+  const std = 0.02;
+  const residualStd = 0.02 / Math.sqrt(2 * spec.depth);
+  const modelOrigin = origin(spec, 'model');
+
+  const ids = g.tensor('tokens', [N], 'i32', 'input');
+  const targets = g.tensor('targets', [N], 'i32', 'input');
+  const embed = g.tensor('embed.weight', [spec.vocab, d], 'f32', 'param', { kind: 'normal', std });
+  let x = g.tensor('embedded', [N, d], 'f32', 'activation');
+  g.op('embed', 'embed', { ids, table: embed }, { y: x }, {}, origin(spec, 'vocab'));
+  if (spec.position === 'learned') {
+    const pos = g.tensor('pos.weight', [spec.context, d], 'f32', 'param', { kind: 'normal', std });
+    const y = g.tensor('positioned', [N, d], 'f32', 'activation');
+    g.op('position_add', 'position', { x, table: pos }, { y }, { seq }, origin(spec, 'position'));
+    x = y;
+  }
+
+  for (let b = 0; b < spec.depth; b++) {
+    const p = `blocks.${b}.`;
+    const attnIn = norm(g, spec, x, `${p}attn_norm`, N);
+    const qkv = g.tensor(`${p}qkv`, [N, 3 * d], 'f32', 'activation');
+    g.op('linear', `${p}attn.qkv`, { x: attnIn, weight: g.tensor(`${p}attn.qkv.weight`, [3 * d, d], 'f32', 'param', { kind: 'normal', std }) }, { y: qkv }, {}, origin(spec, 'heads'));
+    let qkvPos = qkv;
+    if (spec.position === 'rotary') {
+      qkvPos = g.tensor(`${p}qkv_rotary`, [N, 3 * d], 'f32', 'activation');
+      g.op('rotary', `${p}rotary`, { x: qkv }, { y: qkvPos }, { heads: spec.heads, seq, base: 10000 }, origin(spec, 'position'));
+    }
+    const attn = g.tensor(`${p}attn_heads`, [N, d], 'f32', 'activation');
+    g.op('attention', `${p}attention`, { qkv: qkvPos }, { y: attn }, { batch, seq, heads: spec.heads }, origin(spec, 'heads'));
+    const attnOut = g.tensor(`${p}attn_out`, [N, d], 'f32', 'activation');
+    g.op('linear', `${p}attn.out`, { x: attn, weight: g.tensor(`${p}attn.out.weight`, [d, d], 'f32', 'param', { kind: 'normal', std: residualStd }) }, { y: attnOut }, {}, origin(spec, 'heads'));
+    const afterAttn = g.tensor(`${p}resid_attn`, [N, d], 'f32', 'activation');
+    g.op('add', `${p}residual_attn`, { a: x, b: attnOut }, { y: afterAttn }, {}, modelOrigin);
+
+    const ffnIn = norm(g, spec, afterAttn, `${p}ffn_norm`, N);
+    let ffnOut: string;
+    if (isMoeBlock(spec, b)) {
+      ffnOut = lowerMoeLayer(g, spec.ffn as MoeFfnSpec, ffnIn, `${p}moe.`, { batch, seq, width: d, depth: spec.depth });
+    } else {
+      const shapeOf: FfnShape = spec.ffn.kind === 'dense' ? spec.ffn : spec.ffn.dense;
+      const at = spec.ffn.origin;
+      ffnOut = g.tensor(`${p}ffn_out`, [N, d], 'f32', 'activation');
+      const w = expertWeights(g, `${p}ffn.`, 1, shapeOf.hidden, d, shapeOf.activation === 'swiglu', std, residualStd);
+      g.op('ffn', `${p}ffn`, { x: ffnIn, ...w }, { y: ffnOut }, { activation: shapeOf.activation, experts: 1 }, at);
+    }
+    const out = g.tensor(`${p}out`, [N, d], 'f32', 'activation');
+    g.op('add', `${p}residual_ffn`, { a: afterAttn, b: ffnOut }, { y: out }, {}, modelOrigin);
+    x = out;
+  }
+
+  const final = norm(g, spec, x, 'final_norm', N);
+  const head = spec.tieEmbeddings ? embed : g.tensor('lm_head.weight', [spec.vocab, d], 'f32', 'param', { kind: 'normal', std });
+  const logits = g.tensor('logits', [N, spec.vocab], 'f32', 'activation');
+  g.op('linear', 'lm_head', { x: final, weight: head }, { y: logits }, {}, origin(spec, 'tie_embeddings'));
+  const loss = g.tensor('loss.cross_entropy', [1], 'f32', 'loss');
+  g.op('cross_entropy', 'cross_entropy', { logits, targets }, { loss }, {}, modelOrigin);
+  g.loss(loss);
+  return g.build('model', spec.name, batch, seq, logits);
+}
+
+/**
+ * Lowers the MoE layer of one block alone: input `x` [batch·seq, width],
+ * output `y`, router losses included. Parameter names are the layer's own
+ * (`router.weight`, `experts.up.weight`, …), as `moec layer` reads and writes them.
+ */
+export function lowerMoeBlock(spec: ModelSpec, shape: LowerShape): Graph {
+  if (spec.ffn.kind !== 'moe') throw new Error('internal: lowerMoeBlock on a dense model');
+  const g = new GraphBuilder();
+  const N = shape.batch * shape.seq;
+  const x = g.tensor('x', [N, spec.width], 'f32', 'input');
+  const y = lowerMoeLayer(g, spec.ffn, x, '', { ...shape, width: spec.width, depth: spec.depth });
+  return g.build('layer', spec.name, shape.batch, shape.seq, y);
+}
+
+function norm(g: GraphBuilder, spec: ModelSpec, x: string, name: string, N: number): string {
+  const inputs: Record<string, string> = { x, weight: g.tensor(`${name}.weight`, [spec.width], 'f32', 'param', { kind: 'ones' }) };
+  if (spec.norm === 'layer') inputs.bias = g.tensor(`${name}.bias`, [spec.width], 'f32', 'param', { kind: 'zeros' });
+  const y = g.tensor(`${name}.y`, [N, spec.width], 'f32', 'activation');
+  g.op('norm', name, inputs, { y }, { kind: spec.norm, eps: 1e-5 }, origin(spec, 'norm'));
+  return y;
+}
+
+/** The origin of a model-level key: its line if written, else the `model` line. */
+function origin(spec: ModelSpec, key: string): Origin {
+  return spec.origins[key] ?? spec.origins.model ?? { line: 0, text: '' };
+}

@@ -1,0 +1,237 @@
+/**
+ * Lowers one MoE feed-forward layer from its routing core to IR ops:
+ *
+ *   router → select (top_k | top_c | all) → assign (capacity) → expert_ffn → combine
+ *   router → mix_weights → mix → expert_ffn → unmix                  (combine mix)
+ *   router → select → adapter_ffn                                    (ia3 / lora experts)
+ *
+ * plus shared experts and router losses. Only the core is read here, never
+ * the preset name, so every core combination lowers the same way.
+ */
+import type { GraphBuilder } from './graph_builder.ts';
+import type { Init } from './ir.ts';
+import type { RoutingCore } from './routing_core.ts';
+import type { MoeFfnSpec, Origin } from './spec.ts';
+
+/** Shapes the layer is lowered for. */
+export interface LayerShape {
+  readonly batch: number;
+  readonly seq: number;
+  readonly width: number;
+  /** Model depth, for the residual-branch init scale. */
+  readonly depth: number;
+}
+
+/** Capacity per expert under token choice: ceil(f·k·N/E) clamped to N (ROUTING.md). */
+export function tokenChoiceCapacity(core: RoutingCore, tokens: number, experts: number): number | null {
+  if (core.capacityFactor === null) return null;
+  return Math.min(tokens, Math.ceil((core.capacityFactor * core.topK * tokens) / experts));
+}
+
+/** Tokens each expert takes under expert choice: ceil(f·N/E) clamped to N. */
+export function expertChoiceCapacity(core: RoutingCore, tokens: number, experts: number): number {
+  return Math.min(tokens, Math.ceil(((core.capacityFactor ?? 1) * tokens) / experts));
+}
+
+/** Routed-expert rows the expert GEMMs may process (an upper bound; unused rows are skipped). */
+export function expertRows(core: RoutingCore, tokens: number, experts: number, groups: number): number {
+  if (core.combine === 'mix') return experts * groups * core.slots;
+  switch (core.select) {
+    case 'token_choice': {
+      const cap = tokenChoiceCapacity(core, tokens, experts);
+      return cap === null ? tokens * core.topK : Math.min(tokens * core.topK, experts * cap);
+    }
+    case 'expert_choice':
+      return experts * expertChoiceCapacity(core, tokens, experts);
+    case 'all':
+      return experts * tokens;
+  }
+}
+
+/** Groups a mixing router forms from a [batch, seq] input. */
+export function mixGroups(core: RoutingCore, batch: number, seq: number): number {
+  return core.group === 'sequence' ? batch : (batch / core.group) * seq;
+}
+
+/**
+ * Appends the ops of one MoE layer reading `x` [N, width]; returns the name of
+ * its output [N, width]. `p` prefixes every tensor and op name.
+ */
+export function lowerMoeLayer(g: GraphBuilder, ffn: MoeFfnSpec, x: string, p: string, shape: LayerShape): string {
+  const core = ffn.routing;
+  const N = shape.batch * shape.seq;
+  const d = shape.width;
+  const E = ffn.experts.count;
+  const H = ffn.experts.hidden;
+  const at: Origin = ffn.routeOrigin;
+  const std = 0.02;
+  const residualStd = 0.02 / Math.sqrt(2 * shape.depth);
+  const gated = ffn.experts.activation === 'swiglu';
+
+  // Router: logits (and, when normalised per token or by sigmoid, the scores).
+  const slotsTotal = core.combine === 'mix' ? E * core.slots : E;
+  const routerIn: Record<string, string> = { x, weight: g.tensor(`${p}router.weight`, [slotsTotal, d], 'f32', 'param', normal(std)) };
+  if (core.learnTemperature) {
+    routerIn.log_temperature = g.tensor(`${p}router.log_temperature`, [1], 'f32', 'param', { kind: 'constant', value: Math.log(core.temperature) });
+  }
+  const logits = g.tensor(`${p}logits`, [N, slotsTotal], 'f32', 'activation');
+  const routerOut: Record<string, string> = { logits };
+  if (core.combine === 'gather') routerOut.probs = g.tensor(`${p}probs`, [N, E], 'f32', 'activation');
+  g.op('router', `${p}router`, routerIn, routerOut, {
+    score: core.score,
+    normalize: core.normalize,
+    temperature: core.temperature,
+    learn_temperature: core.learnTemperature,
+    jitter: core.jitter,
+  }, at);
+  if (core.losses.z > 0) {
+    const z = g.tensor(`${p}loss.z`, [1], 'f32', 'loss');
+    g.op('z_loss', `${p}z_loss`, { logits }, { loss: z }, { beta: core.losses.z }, at);
+    g.loss(z);
+  }
+
+  let y: string;
+  if (core.combine === 'mix') {
+    y = lowerMix(g, ffn, x, logits, p, shape, at, gated, residualStd);
+  } else {
+    const table = lowerSelect(g, ffn, routerOut.probs!, p, shape, at);
+    if (ffn.experts.kind === 'full') {
+      const rows = expertRows(core, N, E, 0);
+      const expertOut = g.tensor(`${p}expert_out`, [rows, d], 'f32', 'activation');
+      g.op('expert_ffn', `${p}experts`, { x, slot_token: table.slotToken, expert_offsets: table.offsets, ...expertWeights(g, `${p}experts.`, E, H, d, gated, std, residualStd) }, { out: expertOut }, { activation: ffn.experts.activation, rows, gather: true }, ffn.experts.origin);
+      y = g.tensor(`${p}routed`, [N, d], 'f32', 'activation');
+      g.op('combine', `${p}combine`, { expert_out: expertOut, token_slot: table.tokenSlot, token_gate: table.tokenGate }, { y }, {}, at);
+    } else {
+      y = lowerAdapters(g, ffn, x, table.tokenExpert, table.tokenGate, p, N, d, std, residualStd);
+    }
+  }
+
+  if (ffn.shared) {
+    const s = ffn.shared;
+    const sharedOut = g.tensor(`${p}shared_out`, [N, d], 'f32', 'activation');
+    g.op('ffn', `${p}shared`, { x, ...expertWeights(g, `${p}shared.`, s.count, s.hidden, d, s.activation === 'swiglu', std, residualStd) }, { y: sharedOut }, { activation: s.activation, experts: s.count }, s.origin);
+    const sum = g.tensor(`${p}y`, [N, d], 'f32', 'activation');
+    g.op('add', `${p}add_shared`, { a: y, b: sharedOut }, { y: sum }, {}, s.origin);
+    y = sum;
+  }
+  return y;
+}
+
+interface RoutingTable {
+  tokenExpert: string;
+  tokenGate: string;
+  tokenSlot: string;
+  slotToken: string;
+  offsets: string;
+}
+
+/** Selection, capacity and the per-token / per-expert routing tables. */
+function lowerSelect(g: GraphBuilder, ffn: MoeFfnSpec, probs: string, p: string, shape: LayerShape, at: Origin): RoutingTable {
+  const core = ffn.routing;
+  const N = shape.batch * shape.seq;
+  const E = ffn.experts.count;
+  const choices = core.select === 'token_choice' ? core.topK : E;
+  const rows = expertRows(core, N, E, 0);
+  const t: RoutingTable = {
+    tokenExpert: g.tensor(`${p}token_expert`, [N, choices], 'i32', 'index'),
+    tokenGate: g.tensor(`${p}token_gate`, [N, choices], 'f32', 'activation'),
+    tokenSlot: g.tensor(`${p}token_slot`, [N, choices], 'i32', 'index'),
+    slotToken: g.tensor(`${p}slot_token`, [rows], 'i32', 'index'),
+    offsets: g.tensor(`${p}expert_offsets`, [E + 1], 'i32', 'index'),
+  };
+  const load = g.tensor(`${p}load`, [E], 'i32', 'index');
+  const demand = g.tensor(`${p}demand`, [E], 'i32', 'index');
+  const tables = { token_slot: t.tokenSlot, slot_token: t.slotToken, expert_offsets: t.offsets, load, demand };
+  if (core.select === 'token_choice') {
+    const inputs: Record<string, string> = { probs };
+    if (core.losses.biasRate > 0) inputs.bias = g.tensor(`${p}router.bias`, [E], 'f32', 'state', { kind: 'zeros' });
+    g.op('select_top_k', `${p}select`, inputs, { token_expert: t.tokenExpert, token_gate: t.tokenGate }, { k: core.topK, weights: core.weights }, at);
+    const capacity = tokenChoiceCapacity(core, N, E);
+    g.op('assign', `${p}assign`, { token_expert: t.tokenExpert }, tables, { experts: E, capacity: capacity ?? 0, rows }, at);
+    if (core.losses.balance > 0) {
+      const l = g.tensor(`${p}loss.balance`, [1], 'f32', 'loss');
+      g.op('balance_loss', `${p}balance_loss`, { probs, demand }, { loss: l }, { alpha: core.losses.balance, k: core.topK }, at);
+      g.loss(l);
+    }
+    if (core.losses.sequenceBalance > 0) {
+      const l = g.tensor(`${p}loss.sequence_balance`, [1], 'f32', 'loss');
+      g.op('sequence_balance_loss', `${p}sequence_balance_loss`, { probs, token_expert: t.tokenExpert }, { loss: l }, { alpha: core.losses.sequenceBalance, k: core.topK, batch: shape.batch, seq: shape.seq }, at);
+      g.loss(l);
+    }
+    if (inputs.bias) {
+      g.stateUpdate('bias_update', `${p}bias_update`, { demand }, { bias: inputs.bias }, { rate: core.losses.biasRate, k: core.topK }, at);
+    }
+  } else if (core.select === 'expert_choice') {
+    const c = expertChoiceCapacity(core, N, E);
+    g.op('select_top_c', `${p}select`, { probs }, { token_expert: t.tokenExpert, token_gate: t.tokenGate, ...tables }, { c }, at);
+  } else {
+    g.op('select_all', `${p}select`, { probs }, { token_expert: t.tokenExpert, token_gate: t.tokenGate, ...tables }, {}, at);
+  }
+  return t;
+}
+
+/** Mixture of Tokens / Soft MoE: mix tokens into slots, run the experts on slots, unmix. */
+function lowerMix(g: GraphBuilder, ffn: MoeFfnSpec, x: string, logits: string, p: string, shape: LayerShape, at: Origin, gated: boolean, residualStd: number): string {
+  const core = ffn.routing;
+  const N = shape.batch * shape.seq;
+  const d = shape.width;
+  const E = ffn.experts.count;
+  const S = E * core.slots;
+  const groups = mixGroups(core, shape.batch, shape.seq);
+  const dispatch = g.tensor(`${p}dispatch`, [N, S], 'f32', 'activation');
+  const combineW = g.tensor(`${p}combine_weights`, [N, S], 'f32', 'activation');
+  const groupAttrs = { group: core.group === 'sequence' ? 0 : core.group, batch: shape.batch, seq: shape.seq, groups };
+  g.op('mix_weights', `${p}mix_weights`, { logits }, { dispatch, combine_weights: combineW }, { ...groupAttrs, unmix: core.unmix }, at);
+  const rows = E * groups * core.slots;
+  const slotsIn = g.tensor(`${p}slots_in`, [rows, d], 'f32', 'activation');
+  g.op('mix', `${p}mix`, { x, dispatch }, { slots_in: slotsIn }, { ...groupAttrs, slots: core.slots }, at);
+  const out = g.tensor(`${p}expert_out`, [rows, d], 'f32', 'activation');
+  const weights = expertWeights(g, `${p}experts.`, E, ffn.experts.hidden, d, gated, 0.02, residualStd);
+  g.op('expert_ffn', `${p}experts`, { x: slotsIn, ...weights }, { out }, { activation: ffn.experts.activation, rows, gather: false, rows_per_expert: groups * core.slots }, ffn.experts.origin);
+  const y = g.tensor(`${p}routed`, [N, d], 'f32', 'activation');
+  g.op('unmix', `${p}unmix`, { expert_out: out, combine_weights: combineW }, { y }, { ...groupAttrs, slots: core.slots }, at);
+  return y;
+}
+
+/** MoV (IA3) or MoLoRA: adapters over one frozen base FFN, weighted by the router. */
+function lowerAdapters(g: GraphBuilder, ffn: MoeFfnSpec, x: string, tokenExpert: string, tokenGate: string, p: string, N: number, d: number, std: number, residualStd: number): string {
+  const ex = ffn.experts;
+  const H = ex.hidden;
+  const E = ex.count;
+  const gated = ex.activation === 'swiglu';
+  const base: Record<string, string> = {
+    base_up: g.tensor(`${p}base.up.weight`, [H, d], 'f32', 'frozen', normal(std)),
+    base_down: g.tensor(`${p}base.down.weight`, [d, H], 'f32', 'frozen', normal(residualStd)),
+  };
+  if (gated) base.base_gate = g.tensor(`${p}base.gate.weight`, [H, d], 'f32', 'frozen', normal(std));
+  const adapters: Record<string, string> = {};
+  if (ex.kind === 'ia3') {
+    adapters.ia3_scale = g.tensor(`${p}experts.ia3.scale`, [E, H], 'f32', 'param', { kind: 'ones' });
+  } else {
+    const r = ex.rank;
+    const loraFor = (name: string, out: number, inp: number): void => {
+      adapters[`${name}_lora_a`] = g.tensor(`${p}experts.${name}.lora_a`, [E, r, inp], 'f32', 'param', normal(1 / Math.sqrt(inp)));
+      adapters[`${name}_lora_b`] = g.tensor(`${p}experts.${name}.lora_b`, [E, out, r], 'f32', 'param', { kind: 'zeros' });
+    };
+    loraFor('up', H, d);
+    if (gated) loraFor('gate', H, d);
+    loraFor('down', d, H);
+  }
+  const y = g.tensor(`${p}routed`, [N, d], 'f32', 'activation');
+  g.op('adapter_ffn', `${p}adapters`, { x, token_expert: tokenExpert, token_gate: tokenGate, ...base, ...adapters }, { y }, { kind: ex.kind, activation: ex.activation, rank: ex.rank, alpha: ex.alpha, experts: E }, ex.origin);
+  return y;
+}
+
+/** Up / (gate) / down weights of K FFNs, PyTorch [out, in] layout per expert. */
+export function expertWeights(g: GraphBuilder, p: string, K: number, H: number, d: number, gated: boolean, std: number, residualStd: number): Record<string, string> {
+  const w: Record<string, string> = {
+    up: g.tensor(`${p}up.weight`, [K, H, d], 'f32', 'param', normal(std)),
+    down: g.tensor(`${p}down.weight`, [K, d, H], 'f32', 'param', normal(residualStd)),
+  };
+  if (gated) w.gate = g.tensor(`${p}gate.weight`, [K, H, d], 'f32', 'param', normal(std));
+  return w;
+}
+
+function normal(std: number): Init {
+  return { kind: 'normal', std };
+}
