@@ -63,7 +63,7 @@ export const OPS: Record<OpKind, OpInfo> = {
     forward: ['attention'],
     backward: ['attention_backward_scores', 'attention_grad_qkv'],
   },
-  add: { doc: 'y = a + b', flops: (op, g) => rows(g, op, 'a') * dim(g, op.inputs.a, 1), forward: ['add'], backward: [] },
+  add: { doc: 'y = a + b', flops: (op, g) => rows(g, op, 'a') * dim(g, op.inputs.a, 1), forward: ['add'], backward: ['add_backward'] },
   ffn: {
     doc: 'y = Σ_k down_k · act(up_k · x)  (gated: act(gate_k x) ⊙ up_k x); k over `experts` FFNs',
     flops: (op, g) => ffnFlops(rows(g, op, 'x'), dim(g, op.inputs.x, 1), dim(g, op.inputs.up, 1) * n(op.attrs.experts), !!op.inputs.gate),
@@ -94,19 +94,30 @@ export const OPS: Record<OpKind, OpInfo> = {
   mix_weights: { doc: 'dispatch = softmax over the tokens of each group; combine = dispatch | softmax over slots', flops: (op, g) => 10 * rows(g, op, 'logits') * dim(g, op.inputs.logits, 1), forward: ['mix_weights'], backward: ['mix_weights_backward'] },
   mix: { doc: 'slots_in[e, g, j] = Σ_{u in g} dispatch[u, (e,j)] · x[u]', flops: (op, g) => 2 * rows(g, op, 'x') * dim(g, op.inputs.dispatch, 1) * dim(g, op.inputs.x, 1), forward: ['mix'], backward: ['mix_grad_input', 'mix_grad_dispatch'] },
   unmix: { doc: 'y[u] = Σ_s combine_weights[u, s] · expert_out[(e(s), g(u), j(s))]', flops: (op, g) => 2 * rows(g, op, 'combine_weights') * dim(g, op.inputs.combine_weights, 1) * dim(g, op.inputs.expert_out, 1), forward: ['unmix'], backward: ['unmix_grad_out', 'unmix_grad_weights'] },
-  adapter_ffn: {
-    doc: 'ia3: y = down₀ (act(up₀ x) ⊙ Σ_j g_j l_{e_j});  lora: each W₀x gets + (α/r) Σ_j g_j B_{e_j} A_{e_j} x',
+  activation: {
+    doc: 'y = act(x); swiglu: y = silu(gate) ⊙ x',
+    flops: (op, g) => 8 * rows(g, op, 'x') * dim(g, op.inputs.x, 1),
+    forward: ['activation'],
+    backward: ['activation_backward'],
+  },
+  ia3_scale: {
+    doc: 'y[t] = x[t] ⊙ Σ_j token_gate[t,j] · scale[token_expert[t,j]]  (MoV)',
+    flops: (op, g) => 2 * rows(g, op, 'x') * dim(g, op.inputs.x, 1) * (dim(g, op.inputs.token_expert, 1) + 1),
+    forward: ['ia3_scale'],
+    backward: ['ia3_grad_input', 'ia3_grad_scale'],
+  },
+  lora_linear: {
+    doc: 'y[t] = weight x[t] + scale · Σ_j token_gate[t,j] · B_e A_e x[t], e = token_expert[t,j]  (MoLoRA; weight frozen)',
     flops: (op, g) => {
       const N = rows(g, op, 'x');
-      const d = dim(g, op.inputs.x, 1);
-      const H = dim(g, op.inputs.base_up, 0);
       const k = dim(g, op.inputs.token_expert, 1);
-      const base = ffnFlops(N, d, H, !!op.inputs.base_gate);
-      const r = n(op.attrs.rank);
-      return op.attrs.kind === 'ia3' ? base + 2 * N * k * H : base + 2 * N * k * r * (d + H) * (op.inputs.base_gate ? 3 : 2);
+      const r = dim(g, op.inputs.lora_a, 1);
+      const inp = dim(g, op.inputs.x, 1);
+      const out = dim(g, op.inputs.weight, 0);
+      return 2 * N * inp * out + 2 * N * k * r * (inp + out);
     },
-    forward: ['adapter_up', 'adapter_down'],
-    backward: ['adapter_down_grad', 'adapter_up_grad', 'adapter_grad_params'],
+    forward: ['lora_down_project', 'lora_linear'],
+    backward: ['lora_grad_input', 'lora_grad_a', 'lora_grad_b'],
   },
   balance_loss: { doc: 'α · E · Σ_e f_e · P_e, f_e = demand_e / (N k), P_e = mean_t probs[t,e]', flops: (op, g) => 2 * rows(g, op, 'probs') * dim(g, op.inputs.probs, 1), forward: ['balance_loss'], backward: ['balance_loss_backward'] },
   z_loss: { doc: 'β · mean_t logsumexp(logits[t])²', flops: (op, g) => 4 * rows(g, op, 'logits') * dim(g, op.inputs.logits, 1), forward: ['z_loss'], backward: ['z_loss_backward'] },

@@ -102,7 +102,7 @@ export function lowerMoeLayer(g: GraphBuilder, ffn: MoeFfnSpec, x: string, p: st
       y = g.tensor(`${p}routed`, [N, d], 'f32', 'activation');
       g.op('combine', `${p}combine`, { expert_out: expertOut, token_slot: table.tokenSlot, token_gate: table.tokenGate }, { y }, {}, at);
     } else {
-      y = lowerAdapters(g, ffn, x, table.tokenExpert, table.tokenGate, p, N, d, std, residualStd);
+      y = lowerAdapters(g, ffn, x, table.tokenExpert, table.tokenGate, p, N, d, 0.02, residualStd);
     }
   }
 
@@ -193,33 +193,42 @@ function lowerMix(g: GraphBuilder, ffn: MoeFfnSpec, x: string, logits: string, p
   return y;
 }
 
-/** MoV (IA3) or MoLoRA: adapters over one frozen base FFN, weighted by the router. */
+/**
+ * MoV (IA3) or MoLoRA: adapters over one frozen base FFN, weighted by the
+ * router, lowered to small ops: (lora_)linear → activation → (ia3_scale) → (lora_)linear.
+ */
 function lowerAdapters(g: GraphBuilder, ffn: MoeFfnSpec, x: string, tokenExpert: string, tokenGate: string, p: string, N: number, d: number, std: number, residualStd: number): string {
   const ex = ffn.experts;
   const H = ex.hidden;
   const E = ex.count;
   const gated = ex.activation === 'swiglu';
-  const base: Record<string, string> = {
-    base_up: g.tensor(`${p}base.up.weight`, [H, d], 'f32', 'frozen', normal(std)),
-    base_down: g.tensor(`${p}base.down.weight`, [d, H], 'f32', 'frozen', normal(residualStd)),
+  const at = ex.origin;
+  const routing = { token_expert: tokenExpert, token_gate: tokenGate };
+  const project = (name: 'up' | 'gate' | 'down', input: string, out: number, inp: number, initStd: number): string => {
+    const weight = g.tensor(`${p}base.${name}.weight`, [out, inp], 'f32', 'frozen', normal(initStd));
+    const y = g.tensor(`${p}${name}_pre`, [N, out], 'f32', 'activation');
+    if (ex.kind === 'lora') {
+      const r = ex.rank;
+      const a = g.tensor(`${p}experts.${name}.lora_a`, [E, r, inp], 'f32', 'param', normal(1 / Math.sqrt(inp)));
+      const b = g.tensor(`${p}experts.${name}.lora_b`, [E, out, r], 'f32', 'param', { kind: 'zeros' });
+      g.op('lora_linear', `${p}${name}`, { x: input, weight, lora_a: a, lora_b: b, ...routing }, { y }, { scale: ex.alpha / r }, at);
+    } else {
+      g.op('linear', `${p}${name}`, { x: input, weight }, { y }, {}, at);
+    }
+    return y;
   };
-  if (gated) base.base_gate = g.tensor(`${p}base.gate.weight`, [H, d], 'f32', 'frozen', normal(std));
-  const adapters: Record<string, string> = {};
+  const up = project('up', x, H, d, std);
+  const actIn: Record<string, string> = { x: up };
+  if (gated) actIn.gate = project('gate', x, H, d, std);
+  let h = g.tensor(`${p}hidden`, [N, H], 'f32', 'activation');
+  g.op('activation', `${p}activation`, actIn, { y: h }, { activation: ex.activation }, at);
   if (ex.kind === 'ia3') {
-    adapters.ia3_scale = g.tensor(`${p}experts.ia3.scale`, [E, H], 'f32', 'param', { kind: 'ones' });
-  } else {
-    const r = ex.rank;
-    const loraFor = (name: string, out: number, inp: number): void => {
-      adapters[`${name}_lora_a`] = g.tensor(`${p}experts.${name}.lora_a`, [E, r, inp], 'f32', 'param', normal(1 / Math.sqrt(inp)));
-      adapters[`${name}_lora_b`] = g.tensor(`${p}experts.${name}.lora_b`, [E, out, r], 'f32', 'param', { kind: 'zeros' });
-    };
-    loraFor('up', H, d);
-    if (gated) loraFor('gate', H, d);
-    loraFor('down', d, H);
+    const scaled = g.tensor(`${p}hidden_scaled`, [N, H], 'f32', 'activation');
+    const scale = g.tensor(`${p}experts.ia3.scale`, [E, H], 'f32', 'param', { kind: 'ones' });
+    g.op('ia3_scale', `${p}ia3`, { x: h, scale, ...routing }, { y: scaled }, {}, at);
+    h = scaled;
   }
-  const y = g.tensor(`${p}routed`, [N, d], 'f32', 'activation');
-  g.op('adapter_ffn', `${p}adapters`, { x, token_expert: tokenExpert, token_gate: tokenGate, ...base, ...adapters }, { y }, { kind: ex.kind, activation: ex.activation, rank: ex.rank, alpha: ex.alpha, experts: E }, ex.origin);
-  return y;
+  return project('down', h, d, H, residualStd);
 }
 
 /** Up / (gate) / down weights of K FFNs, PyTorch [out, in] layout per expert. */
