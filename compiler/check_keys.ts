@@ -8,6 +8,7 @@ import type { Block, Document, Entry, Stray, Value } from './ast.ts';
 import type { DiagnosticBag } from './diagnostics.ts';
 import { ROUTER_PRESETS, SECTIONS, describeType, keyDef, type KeyDef, type RouterPreset, type SectionName, type ValueType } from './schema.ts';
 import type { SourceFile, Span } from './source.ts';
+import { capped, type Reporter } from './syntax.ts';
 import { closest } from './suggest.ts';
 
 /** A checked value: number, string, boolean or choice word. */
@@ -33,13 +34,13 @@ export interface CheckedSection {
 
 /** Checks a whole document; the result holds the file-level section. */
 export function checkKeys(doc: Document, file: SourceFile, diagnostics: DiagnosticBag): CheckedSection {
-  return new KeyChecker(file, diagnostics).section('file', doc.entries, doc.strays, { start: 0, end: file.text.length }, undefined);
+  return new KeyChecker(file, capped(diagnostics)).section('file', doc.entries, doc.strays, { start: 0, end: file.text.length }, undefined);
 }
 
 class KeyChecker {
   constructor(
     private readonly file: SourceFile,
-    private readonly d: DiagnosticBag,
+    private readonly d: Reporter,
   ) {}
 
   section(name: SectionName, entries: readonly Entry[], strays: readonly Stray[], span: Span, preset: RouterPreset | undefined): CheckedSection {
@@ -70,24 +71,27 @@ class KeyChecker {
     const out: Entry[] = [];
     for (const e of entries) {
       const def = e.known ? keyDef(name, e.key) : undefined;
-      const max = def ? def.values.length : Infinity;
+      const ownInline = def?.inline ?? [];
       let values = e.values;
       const tail: Entry[] = [];
-      if (def && values.length > max) {
-        const extra = values.slice(max);
-        const firstWord = extra.findIndex((v) => v.kind === 'word');
-        if (firstWord >= 0) {
-          const cut = max + firstWord;
-          const word = values[cut]!;
-          const rest = values.slice(cut + 1);
-          values = values.slice(0, cut);
-          tail.push(synthetic(word, rest, [], e.block));
-        }
+      const misspeltInline: Entry[] = [];
+      const cut = def ? splitPoint(def, values) : -1;
+      if (cut >= 0) {
+        const word = values[cut]!;
+        const rest = values.slice(cut + 1);
+        values = values.slice(0, cut);
+        // A misspelt inline key (`ffn moe evry 2 { ... }`) leaves the block with its
+        // entry, whose section then reports it with a "did you mean"; any other
+        // word starts a new (unknown) entry that takes the inline keys and block
+        // written after it.
+        if (closest(word.text, ownInline)) misspeltInline.push(synthetic(word, rest, [], undefined));
+        else tail.push(synthetic(word, rest, e.inline, e.block));
       }
-      const ownInline = def?.inline ?? [];
-      const kept = e.inline.filter((i) => ownInline.includes(i.key));
-      const moved = e.inline.filter((i) => !ownInline.includes(i.key));
       const blockStays = tail.length === 0;
+      const inline = blockStays ? e.inline : [];
+      const kept = [...misspeltInline, ...inline.filter((i) => ownInline.includes(i.key))];
+      // The inline keys of an unknown key belong to it and go unreported with it.
+      const moved = def ? inline.filter((i) => !ownInline.includes(i.key)) : [];
       const head: Entry = {
         ...e,
         values,
@@ -139,10 +143,11 @@ class KeyChecker {
   private unknownKey(name: SectionName, e: Entry): void {
     const here = SECTIONS[name].map((k) => k.key);
     const guess = closest(e.key, here);
-    const elsewhere = (Object.keys(SECTIONS) as SectionName[]).find((s) => s !== name && keyDef(s, e.key));
+    // Every section that has the key: `hidden` belongs in `experts` for MoE models, not only `ffn`.
+    const elsewhere = (Object.keys(SECTIONS) as SectionName[]).filter((s) => s !== name && keyDef(s, e.key));
     let hint: string;
     if (guess) hint = `did you mean \`${guess}\`?`;
-    else if (elsewhere) hint = `\`${e.key}\` belongs in ${sectionPhrase(elsewhere)}`;
+    else if (elsewhere.length) hint = `\`${e.key}\` belongs in ${orList(elsewhere.map(sectionPhrase))}`;
     else if (ROUTER_PRESETS.includes(e.key as RouterPreset)) hint = `routers are chosen with \`route ${e.key} { ... }\``;
     else hint = `keys here: ${here.join(', ')}`;
     const where = name === 'file' ? 'at the top level' : `in ${sectionPhrase(name)}`;
@@ -191,7 +196,8 @@ class KeyChecker {
         }
         const x = v.value as number;
         if (!Number.isFinite(x)) {
-          this.d.error('E104', v.span, `\`${clip(v.text)}\` is too large for \`${def.key}\``, `${slot} is ${describeType(t)}`);
+          // `-1e400` overflows to -Infinity: below every minimum, not "too large".
+          this.d.error('E104', v.span, `\`${clip(v.text)}\` is too ${x > 0 ? 'large' : 'small'} for \`${def.key}\``, `${slot} is ${describeType(t)}`);
           return undefined;
         }
         if (t.kind === 'int' && !Number.isInteger(x)) {
@@ -235,6 +241,29 @@ class KeyChecker {
   }
 }
 
+/**
+ * Where an entry's values stop and a misspelt key begins, or -1: the first
+ * word past the key's value slots, or a word in an optional slot that the
+ * slot cannot take but that looks like one of the key's inline keys
+ * (`experts 8 segmnts 2`).
+ */
+function splitPoint(def: KeyDef, values: readonly Value[]): number {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (v.kind !== 'word') continue;
+    const slot = def.values[i];
+    if (!slot) return i;
+    if (slot.optional && !acceptsWord(slot.type, v.text) && closest(v.text, def.inline ?? [])) return i;
+  }
+  return -1;
+}
+
+/** Whether a bare word is a valid value of type `t`. */
+function acceptsWord(t: ValueType, word: string): boolean {
+  if (t.kind === 'either') return t.of.some((o) => acceptsWord(o, word));
+  return t.kind === 'name' || (t.kind === 'bool' && (word === 'true' || word === 'false')) || (t.kind === 'enum' && t.values.includes(word));
+}
+
 function matchesKind(t: ValueType, v: Value): boolean {
   if (t.kind === 'int' || t.kind === 'number') return v.kind === 'number';
   if (t.kind === 'string') return v.kind === 'string';
@@ -254,6 +283,11 @@ function synthetic(word: Value, values: Value[], inline: Entry[], block: Block |
 
 function blockSpan(b: Block): Span {
   return { start: b.open.start, end: (b.close ?? b.open).end };
+}
+
+/** "a", "a or b", "a, b or c". */
+function orList(items: readonly string[]): string {
+  return items.length > 1 ? `${items.slice(0, -1).join(', ')} or ${items.at(-1)}` : (items[0] ?? '');
 }
 
 function sectionPhrase(s: SectionName): string {

@@ -4,9 +4,9 @@
  */
 import type { CstNode, IToken } from 'chevrotain';
 import type { Block, Document, Entry, Stray, Value } from './ast.ts';
-import type { DiagnosticBag } from './diagnostics.ts';
 import { BaseCstVisitor } from './parser.ts';
 import type { Span } from './source.ts';
+import type { Reporter } from './syntax.ts';
 
 type Children = Record<string, (CstNode | IToken)[] | undefined>;
 
@@ -23,7 +23,7 @@ function spanOf(t: IToken): Span {
 }
 
 class AstBuilder extends BaseCstVisitor {
-  constructor(private readonly diagnostics: DiagnosticBag) {
+  constructor(private readonly diagnostics: Reporter) {
     super();
     this.validateVisitor();
   }
@@ -92,6 +92,9 @@ class AstBuilder extends BaseCstVisitor {
         return { kind: 'number', text: t.image, value: Number(t.image), span };
       case 'StringLiteral':
         return { kind: 'string', text: t.image, value: unescape(t.image), span };
+      case 'UnterminatedString':
+        // Already reported (E002); read as if closed at the line's end.
+        return { kind: 'string', text: t.image, value: unescape(`${t.image}"`), span };
       default:
         return { kind: 'word', text: t.image, value: t.image, span };
     }
@@ -113,6 +116,6 @@ function unescape(quoted: string): string {
 }
 
 /** Builds the AST of a parsed file, reporting into `diagnostics`. */
-export function cstToAst(cst: CstNode, diagnostics: DiagnosticBag): Document {
+export function cstToAst(cst: CstNode, diagnostics: Reporter): Document {
   return new AstBuilder(diagnostics).visit(cst) as Document;
 }

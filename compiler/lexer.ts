@@ -42,10 +42,22 @@ export const NumberLiteral = createToken({
 /** Double-quoted, with backslash escapes, on one line. */
 export const StringLiteral = createToken({ name: 'StringLiteral', pattern: /"(?:[^"\\\r\n]|\\.)*"/ });
 
+/**
+ * A string not closed on its line, read to the line's end as one string value.
+ * Otherwise the lexer would skip the `"` and read the string's words as keys
+ * and values, burying the one real error under made-up ones.
+ */
+export const UnterminatedString = createToken({
+  name: 'UnterminatedString',
+  pattern: /"(?:[^"\\\r\n]|\\.)*\\?/,
+  categories: [StringLiteral],
+});
+
 export const LCurly = createToken({ name: 'LCurly', pattern: /\{/ });
 export const RCurly = createToken({ name: 'RCurly', pattern: /\}/ });
 
-export const WhiteSpace = createToken({ name: 'WhiteSpace', pattern: /[ \t\r\n\f\v]+/, group: Lexer.SKIPPED });
+/** Includes U+FEFF: some editors start a UTF-8 file with it as a byte-order mark. */
+export const WhiteSpace = createToken({ name: 'WhiteSpace', pattern: /[ \t\r\n\f\v\ufeff]+/, group: Lexer.SKIPPED });
 export const Comment = createToken({ name: 'Comment', pattern: /#[^\n]*/, group: Lexer.SKIPPED });
 
 /** Token order matters: keys before identifiers, numbers before anything starting with `-`. */
@@ -55,6 +67,7 @@ export const ALL_TOKENS: TokenType[] = [
   LCurly,
   RCurly,
   StringLiteral,
+  UnterminatedString,
   NumberLiteral,
   InlineKey,
   PlainKey,
@@ -74,9 +87,13 @@ export interface LexProblem {
   char: string;
 }
 
-/** Splits text into tokens; unknown characters become problems, never exceptions. */
+/** Splits text into tokens; unknown characters and unclosed strings become problems, never exceptions. */
 export function tokenize(text: string): { tokens: IToken[]; problems: LexProblem[] } {
   const result = moeLexer.tokenize(text);
   const problems = result.errors.map((e) => ({ offset: e.offset, length: e.length, char: text.charAt(e.offset) }));
+  for (const t of result.tokens) {
+    if (t.tokenType === UnterminatedString) problems.push({ offset: t.startOffset, length: t.image.length, char: '"' });
+  }
+  problems.sort((a, b) => a.offset - b.offset);
   return { tokens: result.tokens, problems };
 }

@@ -98,7 +98,7 @@ export function lowerMoeLayer(g: GraphBuilder, ffn: MoeFfnSpec, x: string, p: st
     if (ffn.experts.kind === 'full') {
       const rows = expertRows(core, N, E, 0);
       const expertOut = g.tensor(`${p}expert_out`, [rows, d], 'f32', 'activation');
-      g.op('expert_ffn', `${p}experts`, { x, slot_token: table.slotToken, expert_offsets: table.offsets, ...expertWeights(g, `${p}experts.`, E, H, d, gated, std, residualStd) }, { out: expertOut }, { activation: ffn.experts.activation, rows, gather: true }, ffn.experts.origin);
+      g.op('expert_ffn', `${p}experts`, { x, slot_token: table.slotToken, token_slot: table.tokenSlot, expert_offsets: table.offsets, ...expertWeights(g, `${p}experts.`, E, H, d, gated, std, residualStd) }, { out: expertOut }, { activation: ffn.experts.activation, rows, gather: true }, ffn.experts.origin);
       y = g.tensor(`${p}routed`, [N, d], 'f32', 'activation');
       g.op('combine', `${p}combine`, { expert_out: expertOut, token_slot: table.tokenSlot, token_gate: table.tokenGate }, { y }, {}, at);
     } else {

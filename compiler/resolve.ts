@@ -27,6 +27,16 @@ class Fields {
     return this.section?.entries.has(key) ?? false;
   }
 
+  /**
+   * True when any of `keys` was written with a bad value. That value was
+   * already reported, and a relation check on the default standing in for it
+   * would report a second, misleading error ("heads 6 does not divide width 64"
+   * after `width 30000`), so such checks are skipped.
+   */
+  invalid(...keys: string[]): boolean {
+    return keys.some((k) => this.written(k) && !this.entry(k));
+  }
+
   value(key: string, i = 0): Scalar | undefined {
     return this.entry(key)?.values[i];
   }
@@ -82,15 +92,12 @@ export function resolveSpec(root: CheckedSection, file: SourceFile, d: Diagnosti
     return undefined;
   }
   const m = top.block('model');
-  const train = resolveTrain(top.block('train'), d);
+  const trainFields = top.block('train');
+  const train = resolveTrain(trainFields, d);
   const width = m.num('width', 64);
   const heads = m.num('heads', 4);
   const vocab = m.num('vocab', 256);
-  if (m.entry('heads') && width % heads !== 0) {
-    d.error('E202', m.valueSpan('heads'), `heads ${heads} does not divide width ${width}`, `try heads ${largestDivisorAtMost(width, heads)}`);
-  } else if (m.word<'learned' | 'rotary'>('position', 'learned') === 'rotary' && (width / heads) % 2 !== 0) {
-    d.error('E202', m.valueSpan('position'), `rotary encoding needs an even head size; width/heads is ${width / heads}`, 'change width or heads so width/heads is even');
-  }
+  if (!m.invalid('width', 'heads')) checkHeads(m, width, heads, d);
   if (vocab < 256) {
     d.error('E203', m.valueSpan('vocab'), `vocab ${vocab} is smaller than the 256 byte values the data uses`, 'all built-in and file data is byte-level: use vocab 256');
   }
@@ -98,10 +105,13 @@ export function resolveSpec(root: CheckedSection, file: SourceFile, d: Diagnosti
     d.error('E111', m.keySpan('ffn'), 'the model has no `ffn` line', 'add `ffn dense { hidden 256 }` or `ffn moe { experts 8 { ... } route token_choice { ... } }`');
     return undefined;
   }
+  // A bad ffn kind (E107) or a missing block (E109) is already reported; checking the
+  // block against a guessed kind would only add misleading errors.
+  if (m.invalid('ffn') || !m.section?.entries.get('ffn')?.entry.block) return undefined;
   const ffnFields = m.block('ffn');
   const depth = m.num('depth', 2);
   const ffnKind = m.word<'dense' | 'moe'>('ffn', 'dense');
-  const ffn = ffnKind === 'dense' ? resolveDense(ffnFields, m, width, d) : resolveMoe(ffnFields, m.origin('ffn'), width, depth, train, d);
+  const ffn = ffnKind === 'dense' ? resolveDense(ffnFields, m, width, d) : resolveMoe(ffnFields, m.origin('ffn'), width, depth, train, !trainFields.invalid('batch'), d);
   if (!ffn) return undefined;
   const name = typeof top.value('model') === 'string' ? (top.value('model') as string) : 'model';
   const modelOrigin = top.origin('model');
@@ -126,6 +136,15 @@ export function resolveSpec(root: CheckedSection, file: SourceFile, d: Diagnosti
   };
 }
 
+/** Heads must split width evenly, and rotary needs an even head size. */
+function checkHeads(m: Fields, width: number, heads: number, d: DiagnosticBag): void {
+  if (m.entry('heads') && width % heads !== 0) {
+    d.error('E202', m.valueSpan('heads'), `heads ${heads} does not divide width ${width}`, `try heads ${largestDivisorAtMost(width, heads)}`);
+  } else if (m.word<'learned' | 'rotary'>('position', 'learned') === 'rotary' && (width / heads) % 2 !== 0) {
+    d.error('E202', m.valueSpan('position'), `rotary encoding needs an even head size; width/heads is ${width / heads}`, 'change width or heads so width/heads is even');
+  }
+}
+
 const DENSE_KEYS = ['hidden', 'activation'];
 const MOE_KEYS = ['every', 'first_dense', 'dense_hidden', 'experts', 'shared', 'route'];
 
@@ -136,7 +155,7 @@ function resolveDense(f: Fields, model: Fields, width: number, d: DiagnosticBag)
   return { kind: 'dense', hidden: f.num('hidden', 4 * width), activation: f.word<Activation>('activation', 'gelu'), origin: model.origin('ffn') };
 }
 
-function resolveMoe(f: Fields, origin: Origin, width: number, depth: number, train: TrainSpec, d: DiagnosticBag): MoeFfnSpec | undefined {
+function resolveMoe(f: Fields, origin: Origin, width: number, depth: number, train: TrainSpec, batchKnown: boolean, d: DiagnosticBag): MoeFfnSpec | undefined {
   for (const e of f.writtenOutside(MOE_KEYS)) {
     d.error('E110', e.entry.keySpan, `\`${e.def.key}\` applies only to \`ffn dense\``, `for MoE blocks set \`${e.def.key}\` inside \`experts { ... }\`, and the dense blocks' size with \`dense_hidden\``);
   }
@@ -159,7 +178,7 @@ function resolveMoe(f: Fields, origin: Origin, width: number, depth: number, tra
   const dense: FfnShape = { hidden: f.num('dense_hidden', experts.hidden * experts.segments), activation: experts.activation };
   const shared = resolveShared(f, experts, d);
   const preset = f.word<RouterPreset>('route', 'token_choice');
-  const routing = resolveRouting(f.block('route'), preset, experts, train, f, d);
+  const routing = resolveRouting(f.block('route'), preset, experts, train, batchKnown, f, d);
   if (experts.kind !== 'full' && routing.combine === 'mix') {
     d.error('E204', f.valueSpan('experts', 1), `${experts.kind} experts cannot be used with a mixing router`, 'adapter experts work with token_choice, expert_choice or soft_merge routing');
   }
@@ -176,12 +195,13 @@ function resolveExperts(f: Fields, width: number, d: DiagnosticBag): ExpertsSpec
   const kind = (f.value('experts', 1) as ExpertsSpec['kind'] | undefined) ?? 'full';
   const hidden = e.num('hidden', 4 * width);
   const segments = e.num('segments', 1);
-  if (kind !== 'lora') {
+  // A bad `experts` line (count or kind) is already reported and its kind unknown.
+  if (kind !== 'lora' && !f.invalid('experts')) {
     for (const key of ['rank', 'alpha']) {
       if (e.written(key)) d.error('E110', e.keySpan(key), `\`${key}\` applies only to \`lora\` experts`, 'write `experts N lora { rank 4 }`');
     }
   }
-  if (segments > 1 && hidden % segments !== 0) {
+  if (segments > 1 && hidden % segments !== 0 && !e.invalid('hidden')) {
     d.error('E202', e.valueSpan('segments'), `segments ${segments} does not divide hidden ${hidden}`, `each expert's hidden ${hidden} is split into ${segments} equal parts`);
   }
   if (segments > 1 && kind !== 'full') {
@@ -215,7 +235,7 @@ function resolveShared(f: Fields, experts: ExpertsSpec, d: DiagnosticBag): Share
 }
 
 /** Lowers a preset (or the core form) to the routing core, checking relations. */
-function resolveRouting(r: Fields, preset: RouterPreset, experts: ExpertsSpec, train: TrainSpec, ffn: Fields, d: DiagnosticBag): RoutingCore {
+function resolveRouting(r: Fields, preset: RouterPreset, experts: ExpertsSpec, train: TrainSpec, batchKnown: boolean, ffn: Fields, d: DiagnosticBag): RoutingCore {
   const baseExperts = experts.count / experts.segments;
   const losses = {
     balance: r.num('balance_loss', 0),
@@ -238,7 +258,7 @@ function resolveRouting(r: Fields, preset: RouterPreset, experts: ExpertsSpec, t
   };
   const topK = (): number => {
     const k = r.num('top_k', 1);
-    if (k > baseExperts) {
+    if (k > baseExperts && !ffn.invalid('experts')) {
       d.error('E201', r.valueSpan('top_k'), `top_k ${k} exceeds the ${baseExperts} experts`, `top_k is at most the expert count (${baseExperts})`);
     }
     return Math.min(k, baseExperts) * experts.segments;
@@ -279,7 +299,8 @@ function resolveRouting(r: Fields, preset: RouterPreset, experts: ExpertsSpec, t
   if (core.weights === 'renormalized' && core.select === 'token_choice' && core.topK === 1) {
     d.warning('W302', r.keySpan(preset === 'core' ? 'weights' : 'renormalize'), 'with one expert per token every renormalized gate is 1', 'the router then learns only from the auxiliary losses; use top_k 2 or raw weights');
   }
-  if (core.combine === 'mix' && typeof core.group === 'number' && train.batch % core.group !== 0) {
+  const groupKnown = batchKnown && !r.invalid('group');
+  if (groupKnown && core.combine === 'mix' && typeof core.group === 'number' && train.batch % core.group !== 0) {
     d.error('E202', r.written('group') ? r.valueSpan('group') : ffn.valueSpan('route'), `group ${core.group} does not divide the batch ${train.batch}`, 'each group takes one token from each of G different sequences, so G must divide `batch`');
   }
   return core;
@@ -296,6 +317,27 @@ function resolveCore(r: Fields, common: RoutingCore, topK: () => number, capacit
   const combine = r.word<'gather' | 'mix'>('combine', 'gather');
   const normalize = r.word<RoutingCore['normalize']>('normalize', combine === 'mix' ? 'per_expert' : score === 'softmax' ? 'per_token' : 'none');
   const select = r.word<RoutingCore['select']>('select', combine === 'mix' ? 'all' : 'token_choice');
+  const unmix = r.word<RoutingCore['unmix']>('unmix', 'dispatch');
+  // A bad axis value is already reported; its default would contradict the other axes.
+  if (!r.invalid('score', 'normalize', 'select', 'combine', 'unmix')) checkCoreAxes(r, { score, normalize, select, combine, unmix }, d);
+  return {
+    ...common,
+    score,
+    normalize,
+    select,
+    topK: select === 'token_choice' ? topK() : 0,
+    capacityFactor: select === 'all' ? null : select === 'expert_choice' ? r.num('capacity_factor', 2) : capacity(1.25),
+    weights: select === 'token_choice' ? r.word<RoutingCore['weights']>('weights', 'raw') : 'raw',
+    combine,
+    unmix: combine === 'mix' ? unmix : CORE_DEFAULTS.unmix,
+    group: combine === 'mix' ? groupOf(r, 'sequence') : CORE_DEFAULTS.group,
+    slots: combine === 'mix' ? r.num('slots', 1) : CORE_DEFAULTS.slots,
+  };
+}
+
+/** The contradictions between the axes of `route core { ... }`. */
+function checkCoreAxes(r: Fields, axes: Pick<RoutingCore, 'score' | 'normalize' | 'select' | 'combine' | 'unmix'>, d: DiagnosticBag): void {
+  const { score, normalize, select, combine, unmix } = axes;
   if (score === 'sigmoid' && normalize !== 'none') {
     d.error('E203', r.valueSpan('normalize'), `sigmoid scores are not normalized, but normalize is ${normalize}`, 'write `normalize none` with `score sigmoid`');
   }
@@ -322,23 +364,9 @@ function resolveCore(r: Fields, common: RoutingCore, topK: () => number, capacit
       if (written(k)) d.error('E110', r.keySpan(k), `\`${k}\` applies only to \`combine mix\``, 'gathering routers have no slots or groups');
     }
   }
-  const unmix = r.word<RoutingCore['unmix']>('unmix', 'dispatch');
   if (unmix === 'dispatch' && r.num('slots', 1) > 1) {
     d.error('E204', r.valueSpan('slots'), 'several slots per expert need `unmix slot_softmax`', 'with dispatch unmixing each expert has one slot per group');
   }
-  return {
-    ...common,
-    score,
-    normalize,
-    select,
-    topK: select === 'token_choice' ? topK() : 0,
-    capacityFactor: select === 'all' ? null : select === 'expert_choice' ? r.num('capacity_factor', 2) : capacity(1.25),
-    weights: select === 'token_choice' ? r.word<RoutingCore['weights']>('weights', 'raw') : 'raw',
-    combine,
-    unmix: combine === 'mix' ? unmix : CORE_DEFAULTS.unmix,
-    group: combine === 'mix' ? groupOf(r, 'sequence') : CORE_DEFAULTS.group,
-    slots: combine === 'mix' ? r.num('slots', 1) : CORE_DEFAULTS.slots,
-  };
 }
 
 function resolveTrain(t: Fields, d: DiagnosticBag): TrainSpec {
@@ -346,7 +374,8 @@ function resolveTrain(t: Fields, d: DiagnosticBag): TrainSpec {
   const opt = t.block('optimizer');
   const kind = t.word<'adamw' | 'sgd'>('optimizer', 'adamw');
   const onlyFor = kind === 'adamw' ? ['momentum'] : ['beta1', 'beta2', 'eps'];
-  for (const key of onlyFor) {
+  // With a bad optimizer kind (already reported) no setting can be judged.
+  for (const key of t.invalid('optimizer') ? [] : onlyFor) {
     if (opt.written(key)) d.error('E110', opt.keySpan(key), `\`${key}\` does not apply to ${kind}`, kind === 'adamw' ? 'momentum is an sgd setting' : `${key} is an adamw setting`);
   }
   const optimizer: OptimizerSpec = {
@@ -360,7 +389,7 @@ function resolveTrain(t: Fields, d: DiagnosticBag): TrainSpec {
   };
   const sch = t.block('schedule');
   const warmup = sch.num('warmup', Math.round(steps * 0.1));
-  if (warmup > steps) {
+  if (warmup > steps && !t.invalid('steps')) {
     d.warning('W302', sch.valueSpan('warmup'), `warm-up (${warmup} steps) is longer than training (${steps} steps)`, 'the learning rate never reaches its peak');
   }
   const schedule: ScheduleSpec = { kind: t.word('schedule', 'cosine'), warmup, minLr: sch.num('min_lr', 0.1) };

@@ -8,6 +8,7 @@ import { cstToAst } from './cst_to_ast.ts';
 import type { DiagnosticBag } from './diagnostics.ts';
 import { tokenize } from './lexer.ts';
 import { parseTokens } from './parser.ts';
+import type { Span } from './source.ts';
 
 /** Deeper nesting than any real spec needs; guards the recursive parser. */
 export const MAX_NESTING = 16;
@@ -15,6 +16,34 @@ export const MAX_NESTING = 16;
 export const MAX_FILE_BYTES = 4 * 1024 * 1024;
 /** Past this many syntax errors the rest are noise. */
 const MAX_SYNTAX_ERRORS = 50;
+/** Past this many diagnostics in one file the rest are noise too. */
+export const MAX_DIAGNOSTICS = 200;
+
+/** Where a pass reports its diagnostics. */
+export type Reporter = Pick<DiagnosticBag, 'error' | 'warning'>;
+
+/**
+ * A view of `bag` that adds nothing once the file has MAX_DIAGNOSTICS, and
+ * says so once (E013). The grammar accepts almost anything, so junk reaches
+ * the later passes: without this a 1 MB file of `1 1 1 ...` or `}}}...` gave
+ * half a million diagnostics (over 150 MB of terminal output).
+ */
+export function capped(bag: DiagnosticBag): Reporter {
+  const full = (span: Span): boolean => {
+    if (bag.items.length < MAX_DIAGNOSTICS) return false;
+    // Once per file, though each pass has its own view.
+    if (!bag.items.some((d) => d.code === 'E013')) bag.error('E013', span, `more than ${MAX_DIAGNOSTICS} problems; stopped reporting here`, 'fix the first ones and check again');
+    return true;
+  };
+  return {
+    error: (code, span, message, hint) => {
+      if (!full(span)) bag.error(code, span, message, hint);
+    },
+    warning: (code, span, message, hint) => {
+      if (!full(span)) bag.warning(code, span, message, hint);
+    },
+  };
+}
 
 /** Parses spec text into an AST, or undefined when the text cannot be parsed at all. */
 export function parseSpec(text: string, diagnostics: DiagnosticBag): Document | undefined {
@@ -29,7 +58,7 @@ export function parseSpec(text: string, diagnostics: DiagnosticBag): Document | 
     if (p.char === '"') {
       diagnostics.error('E002', { start: p.offset, end: lineEnd(text, p.offset) }, 'string is not closed on this line', 'add the closing `"`');
     } else {
-      const shown = JSON.stringify(p.char);
+      const shown = describeChar(text.codePointAt(p.offset) ?? 0);
       diagnostics.error('E001', { start: p.offset, end: p.offset + p.length }, `unexpected character ${shown}`, 'keys and names use letters, digits and `_`; comments start with `#`');
     }
   }
@@ -38,7 +67,16 @@ export function parseSpec(text: string, diagnostics: DiagnosticBag): Document | 
   const { cst, errors } = parseTokens(tokens);
   // An unclosed block is reported at its `{`; the parser's end-of-file complaint would repeat it.
   reportSyntaxErrors(nesting === 'unclosed' ? errors.filter((e) => !atEnd(e)) : errors, text, diagnostics);
-  return cstToAst(cst, diagnostics);
+  return cstToAst(cst, capped(diagnostics));
+}
+
+/**
+ * `"$"`, with the code point for anything but printable ASCII: a no-break
+ * space or a zero-width space would otherwise print as " " or "".
+ */
+function describeChar(code: number): string {
+  const shown = JSON.stringify(String.fromCodePoint(code));
+  return code > 0x20 && code < 0x7f ? shown : `${shown} (U+${code.toString(16).toUpperCase().padStart(4, '0')})`;
 }
 
 function lineEnd(text: string, from: number): number {

@@ -1,0 +1,85 @@
+/**
+ * A register-blocked GEMM body: each thread computes a TM x TN tile of
+ * C = A·B without workgroup memory (the fastest kind on lavapipe; see
+ * docs/PERFORMANCE.md). Operands are given as WGSL load expressions, so one
+ * generator serves plain matmuls, transposed weight gradients and grouped
+ * expert GEMMs that gather their rows by index (no permuted copies).
+ *
+ * Several B operands may share one A (up and gate of a gated FFN): each gets
+ * its own accumulators, and the epilogue sees all of them.
+ */
+import type { KernelWriter } from './kernel_writer.ts';
+
+export interface GemmSpec {
+  /** Bound on the rows of one group (the dispatch covers this many). */
+  readonly rows: number;
+  readonly cols: number;
+  /** Independent problems (experts); the body sees `grp: u32`. */
+  readonly groups?: number;
+  /** First row and end row of the group (WGSL u32 expressions; may use `grp`). Default 0 and `rows`. */
+  readonly rowBegin?: string;
+  readonly rowEnd?: string;
+  /** The reduction range (WGSL u32 expressions; may use `grp`). */
+  readonly depthBegin?: string;
+  readonly depthEnd: string;
+  /**
+   * Statements run once per tile row before the loop; they see `r{i}` (the
+   * row, clamped into range) and may define variables the loads use.
+   */
+  readonly rowSetup?: (i: number) => string[];
+  /** Load of A for tile row i at reduction index `k`. */
+  readonly a: (i: number, k: string) => string;
+  /** Loads of each B operand at reduction index `k` and column expression `col`. */
+  readonly b: readonly ((k: string, col: string) => string)[];
+  /** Epilogue for tile row i, column `col`, given each operand's accumulator; runs only for valid rows and columns. */
+  readonly store: (i: number, col: string, acc: readonly string[]) => string[];
+  /** Tile of outputs per thread. */
+  readonly tile?: readonly [number, number];
+}
+
+/** Threads a GEMM dispatch needs (one per tile). */
+export function gemmThreads(g: GemmSpec): number {
+  const [tm, tn] = g.tile ?? [4, 4];
+  return (g.groups ?? 1) * Math.ceil(g.rows / tm) * Math.ceil(g.cols / tn);
+}
+
+/** Writes the GEMM body into `w` (which must then be finished with finish1d(gemmThreads(g))). */
+export function writeGemm(w: KernelWriter, g: GemmSpec): void {
+  const [TM, TN] = g.tile ?? [4, 4];
+  const tilesM = Math.ceil(g.rows / TM);
+  const tilesN = Math.ceil(g.cols / TN);
+  const ops = g.b.length;
+  const rowIdx = [...Array(TM).keys()];
+  const colIdx = [...Array(TN).keys()];
+  w.body(
+    `let grp = i / ${tilesM * tilesN}u;`,
+    `let tile = i % ${tilesM * tilesN}u;`,
+    `let row_begin = ${g.rowBegin ?? '0u'};`,
+    `let row_end = ${g.rowEnd ?? `${g.rows}u`};`,
+    `let row0 = row_begin + (tile / ${tilesN}u) * ${TM}u;`,
+    `let col0 = (tile % ${tilesN}u) * ${TN}u;`,
+    '// Tiles past the group\'s rows have nothing to do.',
+    'if (row0 >= row_end) { return; }',
+  );
+  for (const i of rowIdx) {
+    w.body(`let ok${i} = row0 + ${i}u < row_end;`, `let r${i} = min(row0 + ${i}u, row_end - 1u);`);
+    if (g.rowSetup) w.body(...g.rowSetup(i));
+  }
+  for (const j of colIdx) w.body(`let c${j} = min(col0 + ${j}u, ${g.cols - 1}u);`);
+  for (let o = 0; o < ops; o++) w.body(`var acc${o}: array<f32, ${TM * TN}>;`);
+  w.body(`for (var k = ${g.depthBegin ?? '0u'}; k < ${g.depthEnd}; k++) {`);
+  for (const i of rowIdx) w.body(`  let a${i} = ${g.a(i, 'k')};`);
+  for (let o = 0; o < ops; o++) {
+    for (const j of colIdx) w.body(`  let b${o}_${j} = ${g.b[o]!('k', `c${j}`)};`);
+    for (const i of rowIdx) {
+      for (const j of colIdx) w.body(`  acc${o}[${i * TN + j}] = fma(a${i}, b${o}_${j}, acc${o}[${i * TN + j}]);`);
+    }
+  }
+  w.body('}');
+  for (const i of rowIdx) {
+    for (const j of colIdx) {
+      const accs = [...Array(ops).keys()].map((o) => `acc${o}[${i * TN + j}]`);
+      w.body(`if (ok${i} && col0 + ${j}u < ${g.cols}u) {`, ...g.store(i, `c${j}`, accs).map((s) => `  ${s}`), '}');
+    }
+  }
+}

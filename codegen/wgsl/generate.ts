@@ -1,0 +1,143 @@
+/**
+ * IR → WGSL: one generator per op kind (a Record, so a new op kind without
+ * kernels is a type error), and the graph-level plan: every op's forward and
+ * backward kernels plus every buffer they touch.
+ */
+import type { DType, Graph, Op, OpKind, Tensor } from '../../compiler/ir.ts';
+import { numel } from '../../compiler/ir.ts';
+import { DEFAULT_TARGET, gradName, type BufferDecl, type Kernel, type OpKernels, type Target } from './kernel.ts';
+import type { OpContext } from './kernel_writer.ts';
+import { attentionKernels, rotaryKernels } from './ops/attention.ts';
+import { combineKernels, mixKernels, mixWeightsKernels, unmixKernels } from './ops/combine.ts';
+import { activationKernels, addKernels, embedKernels, ia3Kernels, positionAddKernels } from './ops/elementwise.ts';
+import { ffnKernels } from './ops/ffn.ts';
+import { linearKernels, loraLinearKernels } from './ops/linear.ts';
+import { balanceLossKernels, biasUpdateKernels, crossEntropyKernels, sequenceBalanceKernels, zLossKernels } from './ops/losses.ts';
+import { normKernels } from './ops/norm.ts';
+import { assignKernels, routerKernels, selectAllKernels, selectTopCKernels, selectTopKKernels } from './ops/routing.ts';
+
+type Generator = (ctx: OpContext) => { forward: Kernel[]; backward: Kernel[] };
+
+const GENERATORS: Record<OpKind, Generator> = {
+  embed: embedKernels,
+  position_add: positionAddKernels,
+  norm: normKernels,
+  linear: linearKernels,
+  rotary: rotaryKernels,
+  attention: attentionKernels,
+  add: addKernels,
+  ffn: ffnKernels,
+  router: routerKernels,
+  select_top_k: selectTopKKernels,
+  select_top_c: selectTopCKernels,
+  select_all: selectAllKernels,
+  assign: assignKernels,
+  expert_ffn: ffnKernels,
+  combine: combineKernels,
+  mix_weights: mixWeightsKernels,
+  mix: mixKernels,
+  unmix: unmixKernels,
+  activation: activationKernels,
+  ia3_scale: ia3Kernels,
+  lora_linear: loraLinearKernels,
+  balance_loss: balanceLossKernels,
+  z_loss: zLossKernels,
+  sequence_balance_loss: sequenceBalanceKernels,
+  cross_entropy: crossEntropyKernels,
+  bias_update: biasUpdateKernels,
+};
+
+export interface GenerateOptions {
+  readonly target?: Target;
+  /** The spec's path, named in kernel headers. */
+  readonly specPath: string;
+  /**
+   * Which tensors get gradients (default: f32 params, activations, losses and
+   * f32 inputs; never frozen weights, state or indices).
+   */
+  readonly needsGrad?: (t: Tensor) => boolean;
+}
+
+/** The default gradient rule of docs/IR.md. */
+export function defaultNeedsGrad(t: Tensor): boolean {
+  return t.dtype === 'f32' && (t.role === 'param' || t.role === 'activation' || t.role === 'loss' || t.role === 'input');
+}
+
+class Context implements OpContext {
+  constructor(
+    readonly op: Op,
+    private readonly graph: Graph,
+    readonly target: Target,
+    readonly specPath: string,
+    private readonly rule: (t: Tensor) => boolean,
+    private readonly buffers: Map<string, BufferDecl>,
+  ) {}
+
+  private info(name: string): Tensor {
+    const t = this.graph.tensors.get(name);
+    if (!t) throw new Error(`internal: op ${this.op.name} refers to unknown tensor ${name}`);
+    return t;
+  }
+
+  shape(name: string): readonly number[] {
+    return this.info(name).shape;
+  }
+
+  needsGrad(name: string): boolean {
+    return this.rule(this.info(name));
+  }
+
+  private add(b: BufferDecl): string {
+    const prev = this.buffers.get(b.name);
+    if (prev && (prev.elements !== b.elements || prev.dtype !== b.dtype || prev.kind !== b.kind)) {
+      throw new Error(`internal: buffer ${b.name} declared twice with different shapes`);
+    }
+    if (!prev) this.buffers.set(b.name, b);
+    return b.name;
+  }
+
+  tensor(name: string): string {
+    const t = this.info(name);
+    return this.add({ name, elements: numel(t.shape), dtype: t.dtype, kind: 'tensor' });
+  }
+
+  grad(name: string): string {
+    const t = this.info(name);
+    return this.add({ name: gradName(name), elements: numel(t.shape), dtype: 'f32', kind: 'grad' });
+  }
+
+  saved(suffix: string, elements: number, dtype: DType = 'f32'): string {
+    return this.add({ name: `${this.op.name}/${suffix}`, elements, dtype, kind: 'saved' });
+  }
+
+  scratch(suffix: string, elements: number, dtype: DType = 'f32'): string {
+    return this.add({ name: `${this.op.name}/${suffix}`, elements, dtype, kind: 'scratch' });
+  }
+
+  constant(suffix: string, data: Float32Array): string {
+    return this.add({ name: `${this.op.name}/${suffix}`, elements: data.length, dtype: 'f32', kind: 'constant', data });
+  }
+}
+
+/** The kernels of one op of `graph`. */
+export function generateOp(op: Op, graph: Graph, opts: GenerateOptions): OpKernels {
+  const buffers = new Map<string, BufferDecl>();
+  const ctx = new Context(op, graph, opts.target ?? DEFAULT_TARGET, opts.specPath, opts.needsGrad ?? defaultNeedsGrad, buffers);
+  const { forward, backward } = GENERATORS[op.kind](ctx);
+  return { op, forward, backward, buffers: [...buffers.values()] };
+}
+
+/** Every op's kernels, the state updates' kernels, and the union of their buffers. */
+export interface GraphKernels {
+  readonly ops: readonly OpKernels[];
+  readonly stateUpdates: readonly OpKernels[];
+  readonly buffers: readonly BufferDecl[];
+}
+
+export function generateGraph(graph: Graph, opts: GenerateOptions): GraphKernels {
+  const ops = graph.ops.map((op) => generateOp(op, graph, opts));
+  const stateUpdates = graph.stateUpdates.map((op) => generateOp(op, graph, opts));
+  const buffers = new Map<string, BufferDecl>();
+  for (const k of [...ops, ...stateUpdates]) for (const b of k.buffers) if (!buffers.has(b.name)) buffers.set(b.name, b);
+  return { ops, stateUpdates, buffers: [...buffers.values()] };
+}

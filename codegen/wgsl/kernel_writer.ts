@@ -1,0 +1,160 @@
+/**
+ * Assembles one WGSL kernel: a header that says where it came from, named
+ * storage bindings, a grid that respects the 65,535-workgroups-per-dimension
+ * limit, and the body. Every kernel generator goes through this class, so all
+ * kernels look alike and snapshot diffs stay small.
+ */
+import type { DType, Op } from '../../compiler/ir.ts';
+import type { Origin } from '../../compiler/spec.ts';
+import type { Kernel, KernelBinding, Target } from './kernel.ts';
+
+/** Everything a generator needs to know about the op it is lowering. */
+export interface OpContext {
+  readonly op: Op;
+  readonly target: Target;
+  /** The spec file's path, for headers. */
+  readonly specPath: string;
+  /** Shape of an IR tensor. */
+  shape(tensor: string): readonly number[];
+  /** Whether the backward pass must produce this tensor's gradient. */
+  needsGrad(tensor: string): boolean;
+  /** Declares an IR tensor's buffer and returns its buffer name. */
+  tensor(name: string): string;
+  /** Declares a tensor's gradient buffer and returns its name. */
+  grad(name: string): string;
+  /** Declares a buffer written in forward and read in backward (`op/suffix`). */
+  saved(suffix: string, elements: number, dtype?: DType): string;
+  /** Declares a temporary buffer used within one pass (`op/suffix`). */
+  scratch(suffix: string, elements: number, dtype?: DType): string;
+  /** Declares a buffer of compile-time data (`op/suffix`), computed in Float64 and rounded once. */
+  constant(suffix: string, data: Float32Array): string;
+}
+
+/** Threads per workgroup for one-dimensional kernels. */
+export const WG = 64;
+
+/**
+ * Makes text safe inside a WGSL line comment: printable ASCII only (WGSL
+ * treats several Unicode characters as line breaks), so spec text can never
+ * end the comment and become code.
+ */
+export function commentSafe(text: string): string {
+  return text.replace(/[^\x20-\x7e]/g, '?').replace(/\*\//g, '* /').replace(/\/\*/g, '/ *');
+}
+
+/** A WGSL identifier from a binding name (`token_gate` stays; anything else becomes `_`). */
+function wgslIdent(name: string): string {
+  const id = name.replace(/[^A-Za-z0-9_]/g, '_');
+  return /^[A-Za-z]/.test(id) ? id : `b_${id}`;
+}
+
+/** Formats a number as a WGSL f32 literal that round-trips. */
+export function f32(x: number): string {
+  if (!Number.isFinite(x)) throw new Error(`internal: non-finite constant ${x}`);
+  const s = String(Math.fround(x));
+  return /[.eE]/.test(s) ? s : `${s}.0`;
+}
+
+export class KernelWriter {
+  private readonly bindings: (KernelBinding & { dtype: DType })[] = [];
+  private readonly lines: string[] = [];
+  private readonly prelude: string[] = [];
+
+  constructor(
+    private readonly ctx: OpContext,
+    /** The template name, as listed in compiler/ir_ops.ts. */
+    readonly template: string,
+    private readonly pass: 'forward' | 'backward',
+  ) {}
+
+  /** Binds a buffer under a WGSL name and returns that name. */
+  bind(name: string, buffer: string, access: 'read' | 'read_write', dtype: DType = 'f32'): string {
+    const id = wgslIdent(name);
+    if (this.bindings.some((b) => b.name === id)) throw new Error(`internal: binding ${id} bound twice in ${this.template}`);
+    this.bindings.push({ name: id, buffer, access, dtype });
+    return id;
+  }
+
+  /** Adds module-scope declarations (helper functions, workgroup arrays, constants). */
+  declare(...lines: string[]): this {
+    this.prelude.push(...lines);
+    return this;
+  }
+
+  /** Appends body lines (inside the entry point). */
+  body(...lines: string[]): this {
+    this.lines.push(...lines);
+    return this;
+  }
+
+  /**
+   * Finishes a kernel whose threads each handle one index in [0, total):
+   * the body sees `i: u32` and runs only for i < total.
+   */
+  finish1d(total: number, workgroupSize = WG): Kernel {
+    const groups = Math.max(1, Math.ceil(total / workgroupSize));
+    const maxX = this.ctx.target.maxComputeWorkgroupsPerDimension;
+    const x = Math.min(groups, maxX);
+    const y = Math.ceil(groups / x);
+    if (y > maxX) throw new Error(`internal: ${total} threads exceed the device's grid in ${this.template}`);
+    const entry = [
+      `@compute @workgroup_size(${workgroupSize})`,
+      'fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {',
+      `  let i = (wid.y * nwg.x + wid.x) * ${workgroupSize}u + lid;`,
+      `  if (i >= ${total}u) { return; }`,
+      ...this.lines.map((l) => `  ${l}`),
+      '}',
+    ];
+    return this.build(entry, [x, y, 1]);
+  }
+
+  /** Finishes a kernel run by exactly one workgroup (deterministic reductions, sequential phases); the body sees `lid`. */
+  finishSingle(workgroupSize: number): Kernel {
+    const entry = [
+      `@compute @workgroup_size(${workgroupSize})`,
+      'fn main(@builtin(local_invocation_index) lid: u32) {',
+      ...this.lines.map((l) => `  ${l}`),
+      '}',
+    ];
+    return this.build(entry, [1, 1, 1]);
+  }
+
+  private build(entry: string[], workgroups: [number, number, number]): Kernel {
+    const { op } = this.ctx;
+    // A binding the code never touches would be dropped from the pipeline's
+    // auto layout and invalidate the bind group, so unused ones are left out.
+    const code = [...this.prelude, ...entry].join('\n');
+    const used = this.bindings.filter((b) => new RegExp(`\\b${b.name}\\b`).test(code));
+    this.bindings.splice(0, this.bindings.length, ...used);
+    const storage = this.bindings.length;
+    if (storage > this.ctx.target.maxStorageBuffersPerShaderStage) {
+      throw new Error(`internal: kernel ${op.name}/${this.template} binds ${storage} storage buffers; the device allows ${this.ctx.target.maxStorageBuffersPerShaderStage}`);
+    }
+    const source = [
+      ...header(op, this.template, this.pass, this.ctx.specPath, op.origin),
+      '',
+      ...this.bindings.map((b, i) => `@group(0) @binding(${i}) var<storage, ${b.access}> ${b.name}: array<${b.dtype}>;  // ${commentSafe(b.buffer)}`),
+      ...(this.prelude.length ? ['', ...this.prelude] : []),
+      '',
+      ...entry,
+      '',
+    ].join('\n');
+    return {
+      id: `${op.name}/${this.template}`,
+      template: this.template,
+      op: op.name,
+      origin: op.origin,
+      source,
+      bindings: this.bindings.map(({ name, buffer, access }) => ({ name, buffer, access })),
+      workgroups,
+    };
+  }
+}
+
+function header(op: Op, template: string, pass: string, specPath: string, origin: Origin): string[] {
+  const attrs = Object.entries(op.attrs).map(([k, v]) => `${k}=${v}`).join(' ');
+  const lines = [`// moec kernel ${commentSafe(op.name)}/${template} (${pass} of ${op.kind})`];
+  if (attrs) lines.push(`// ${commentSafe(attrs)}`);
+  if (origin.line) lines.push(`// from ${commentSafe(specPath)}:${origin.line}: ${commentSafe(origin.text)}`);
+  return lines;
+}

@@ -1,0 +1,300 @@
+/**
+ * Kernels that move values between tokens and expert rows: combine (gather
+ * each token's k results), and the mixing path of Mixture of Tokens / Soft
+ * MoE (mix weights, mix, unmix). Every output element is written by exactly
+ * one thread that sums in a fixed order: no float atomics, bit-reproducible.
+ */
+import type { Kernel } from '../kernel.ts';
+import { KernelWriter, type OpContext } from '../kernel_writer.ts';
+
+type Pair = { forward: Kernel[]; backward: Kernel[] };
+
+/** `combine`: y[t] = Σ_j gate[t,j] · out[slot[t,j]]. */
+export function combineKernels(ctx: OpContext): Pair {
+  const { op } = ctx;
+  const [N, K] = ctx.shape(op.inputs.token_slot!) as [number, number];
+  const d = ctx.shape(op.inputs.expert_out!)[1]!;
+  const out = ctx.tensor(op.inputs.expert_out!);
+  const slot = ctx.tensor(op.inputs.token_slot!);
+  const gate = ctx.tensor(op.inputs.token_gate!);
+  const fw = new KernelWriter(ctx, 'combine', 'forward');
+  fw.bind('expert_out', out, 'read');
+  fw.bind('token_slot', slot, 'read', 'i32');
+  fw.bind('token_gate', gate, 'read');
+  fw.bind('y', ctx.tensor(op.outputs.y!), 'read_write');
+  fw.body(
+    `let t = i / ${d}u;`,
+    `let c = i % ${d}u;`,
+    'var sum = 0.0;',
+    `for (var j = 0u; j < ${K}u; j++) {`,
+    `  let row = token_slot[t * ${K}u + j];`,
+    `  if (row >= 0) { sum = fma(token_gate[t * ${K}u + j], expert_out[u32(row) * ${d}u + c], sum); }`,
+    '}',
+    'y[i] = sum;',
+  );
+  const backward: Kernel[] = [];
+  const dy = ctx.grad(op.outputs.y!);
+  if (ctx.needsGrad(op.inputs.expert_out!)) {
+    // Each used row belongs to exactly one (t, j): one writer per element.
+    const g = new KernelWriter(ctx, 'combine_grad_out', 'backward');
+    g.bind('token_slot', slot, 'read', 'i32');
+    g.bind('token_gate', gate, 'read');
+    g.bind('d_y', dy, 'read');
+    g.bind('d_expert_out', ctx.grad(op.inputs.expert_out!), 'read_write');
+    g.body(
+      `let tj = i / ${d}u;`,
+      `let c = i % ${d}u;`,
+      'let row = token_slot[tj];',
+      `if (row >= 0) { d_expert_out[u32(row) * ${d}u + c] += token_gate[tj] * d_y[(tj / ${K}u) * ${d}u + c]; }`,
+    );
+    backward.push(g.finish1d(N * K * d));
+  }
+  if (ctx.needsGrad(op.inputs.token_gate!)) {
+    const g = new KernelWriter(ctx, 'combine_grad_gate', 'backward');
+    g.bind('expert_out', out, 'read');
+    g.bind('token_slot', slot, 'read', 'i32');
+    g.bind('d_y', dy, 'read');
+    g.bind('d_gate', ctx.grad(op.inputs.token_gate!), 'read_write');
+    g.body(
+      `let t = i / ${K}u;`,
+      'let row = token_slot[i];',
+      'if (row < 0) { return; }',
+      'var dotp = 0.0;',
+      `for (var c = 0u; c < ${d}u; c++) { dotp = fma(d_y[t * ${d}u + c], expert_out[u32(row) * ${d}u + c], dotp); }`,
+      'd_gate[i] += dotp;',
+    );
+    backward.push(g.finish1d(N * K));
+  }
+  return { forward: [fw.finish1d(N * d)], backward };
+}
+
+/** Group geometry of a mixing router, as WGSL helper functions. */
+function groupFns(ctx: OpContext): { decl: string; members: number; groups: number } {
+  const a = ctx.op.attrs;
+  const G = Number(a.group);
+  const seq = Number(a.seq);
+  const groups = Number(a.groups);
+  if (G > 0) {
+    // Mixture of Tokens: group g = (b div G)·seq + s holds position s of G consecutive sequences.
+    return {
+      members: G,
+      groups,
+      decl: [
+        `fn member(g: u32, m: u32) -> u32 { return ((g / ${seq}u) * ${G}u + m) * ${seq}u + g % ${seq}u; }`,
+        `fn group_of(u: u32) -> u32 { return ((u / ${seq}u) / ${G}u) * ${seq}u + u % ${seq}u; }`,
+      ].join('\n'),
+    };
+  }
+  // Soft MoE: one group per sequence.
+  return {
+    members: seq,
+    groups,
+    decl: [`fn member(g: u32, m: u32) -> u32 { return g * ${seq}u + m; }`, `fn group_of(u: u32) -> u32 { return u / ${seq}u; }`].join('\n'),
+  };
+}
+
+/** Row of slot s (= e·p + j) of group g in the expert buffer: e·(groups·p) + g·p + j. */
+function rowFn(groups: number, p: number): string {
+  return `fn slot_row(s: u32, g: u32) -> u32 { return (s / ${p}u) * ${groups * p}u + g * ${p}u + s % ${p}u; }`;
+}
+
+/** `mix_weights`: dispatch = softmax over each group's tokens; combine = dispatch or softmax over slots. */
+export function mixWeightsKernels(ctx: OpContext): Pair {
+  const { op } = ctx;
+  const [N, S] = ctx.shape(op.inputs.logits!) as [number, number];
+  const { decl, members, groups } = groupFns(ctx);
+  const slotSoftmax = op.attrs.unmix === 'slot_softmax';
+  const logits = ctx.tensor(op.inputs.logits!);
+  const dispatch = ctx.tensor(op.outputs.dispatch!);
+  const combineW = ctx.tensor(op.outputs.combine_weights!);
+
+  const fd = new KernelWriter(ctx, 'mix_weights', 'forward');
+  fd.bind('logits', logits, 'read');
+  fd.bind('dispatch', dispatch, 'read_write');
+  if (!slotSoftmax) fd.bind('combine_weights', combineW, 'read_write');
+  fd.declare(decl);
+  fd.body(
+    `let g = i / ${S}u;`,
+    `let s = i % ${S}u;`,
+    'var zmax = -3.4e38;',
+    `for (var m = 0u; m < ${members}u; m++) { zmax = max(zmax, logits[member(g, m) * ${S}u + s]); }`,
+    'var sum = 0.0;',
+    `for (var m = 0u; m < ${members}u; m++) { sum += exp(logits[member(g, m) * ${S}u + s] - zmax); }`,
+    `for (var m = 0u; m < ${members}u; m++) {`,
+    `  let at = member(g, m) * ${S}u + s;`,
+    '  let w = exp(logits[at] - zmax) / sum;',
+    '  dispatch[at] = w;',
+    ...(slotSoftmax ? [] : ['  combine_weights[at] = w;']),
+    '}',
+  );
+  const forward = [fd.finish1d(groups * S)];
+  if (slotSoftmax) {
+    const fc = new KernelWriter(ctx, 'mix_slot_softmax', 'forward');
+    fc.bind('logits', logits, 'read');
+    fc.bind('combine_weights', combineW, 'read_write');
+    fc.body(
+      'let u = i;',
+      'var zmax = -3.4e38;',
+      `for (var s = 0u; s < ${S}u; s++) { zmax = max(zmax, logits[u * ${S}u + s]); }`,
+      'var sum = 0.0;',
+      `for (var s = 0u; s < ${S}u; s++) { sum += exp(logits[u * ${S}u + s] - zmax); }`,
+      `for (var s = 0u; s < ${S}u; s++) { combine_weights[u * ${S}u + s] = exp(logits[u * ${S}u + s] - zmax) / sum; }`,
+    );
+    forward.push(fc.finish1d(N));
+  }
+
+  const backward: Kernel[] = [];
+  if (ctx.needsGrad(op.inputs.logits!)) {
+    // Softmax over a group's tokens; with dispatch unmixing the combine weights are the same tensor, so their gradients add.
+    const bd = new KernelWriter(ctx, 'mix_weights_backward', 'backward');
+    bd.bind('dispatch', dispatch, 'read');
+    bd.bind('d_dispatch', ctx.grad(op.outputs.dispatch!), 'read');
+    if (!slotSoftmax) bd.bind('d_combine', ctx.grad(op.outputs.combine_weights!), 'read');
+    bd.bind('d_logits', ctx.grad(op.inputs.logits!), 'read_write');
+    bd.declare(decl);
+    const dw = (at: string) => (slotSoftmax ? `d_dispatch[${at}]` : `(d_dispatch[${at}] + d_combine[${at}])`);
+    bd.body(
+      `let g = i / ${S}u;`,
+      `let s = i % ${S}u;`,
+      'var dotp = 0.0;',
+      `for (var m = 0u; m < ${members}u; m++) { let at = member(g, m) * ${S}u + s; dotp += dispatch[at] * ${dw('at')}; }`,
+      `for (var m = 0u; m < ${members}u; m++) { let at = member(g, m) * ${S}u + s; d_logits[at] += dispatch[at] * (${dw('at')} - dotp); }`,
+    );
+    backward.push(bd.finish1d(groups * S));
+    if (slotSoftmax) {
+      const bc = new KernelWriter(ctx, 'mix_slot_softmax_backward', 'backward');
+      bc.bind('combine_weights', combineW, 'read');
+      bc.bind('d_combine', ctx.grad(op.outputs.combine_weights!), 'read');
+      bc.bind('d_logits', ctx.grad(op.inputs.logits!), 'read_write');
+      bc.body(
+        'let u = i;',
+        'var dotp = 0.0;',
+        `for (var s = 0u; s < ${S}u; s++) { dotp += combine_weights[u * ${S}u + s] * d_combine[u * ${S}u + s]; }`,
+        `for (var s = 0u; s < ${S}u; s++) { let at = u * ${S}u + s; d_logits[at] += combine_weights[at] * (d_combine[at] - dotp); }`,
+      );
+      backward.push(bc.finish1d(N));
+    }
+  }
+  return { forward, backward };
+}
+
+/** `mix`: slots_in[row(s, g)] = Σ_{u in g} dispatch[u, s] · x[u]. */
+export function mixKernels(ctx: OpContext): Pair {
+  const { op } = ctx;
+  const [N, d] = ctx.shape(op.inputs.x!) as [number, number];
+  const S = ctx.shape(op.inputs.dispatch!)[1]!;
+  const p = Number(op.attrs.slots);
+  const { decl, members, groups } = groupFns(ctx);
+  const x = ctx.tensor(op.inputs.x!);
+  const dispatch = ctx.tensor(op.inputs.dispatch!);
+  const fw = new KernelWriter(ctx, 'mix', 'forward');
+  fw.bind('x', x, 'read');
+  fw.bind('dispatch', dispatch, 'read');
+  fw.bind('slots_in', ctx.tensor(op.outputs.slots_in!), 'read_write');
+  fw.declare(decl, rowFn(groups, p));
+  // Thread per (slot, group, column); rows are written in slot_row order.
+  fw.body(
+    `let c = i % ${d}u;`,
+    `let gs = i / ${d}u;`,
+    `let g = gs % ${groups}u;`,
+    `let s = gs / ${groups}u;`,
+    'var sum = 0.0;',
+    `for (var m = 0u; m < ${members}u; m++) { let u = member(g, m); sum = fma(dispatch[u * ${S}u + s], x[u * ${d}u + c], sum); }`,
+    `slots_in[slot_row(s, g) * ${d}u + c] = sum;`,
+  );
+  const backward: Kernel[] = [];
+  const dSlots = ctx.grad(op.outputs.slots_in!);
+  if (ctx.needsGrad(op.inputs.x!)) {
+    const g = new KernelWriter(ctx, 'mix_grad_input', 'backward');
+    g.bind('dispatch', dispatch, 'read');
+    g.bind('d_slots', dSlots, 'read');
+    g.bind('d_x', ctx.grad(op.inputs.x!), 'read_write');
+    g.declare(decl, rowFn(groups, p));
+    g.body(
+      `let u = i / ${d}u;`,
+      `let c = i % ${d}u;`,
+      'let g = group_of(u);',
+      'var sum = 0.0;',
+      `for (var s = 0u; s < ${S}u; s++) { sum = fma(dispatch[u * ${S}u + s], d_slots[slot_row(s, g) * ${d}u + c], sum); }`,
+      'd_x[i] += sum;',
+    );
+    backward.push(g.finish1d(N * d));
+  }
+  if (ctx.needsGrad(op.inputs.dispatch!)) {
+    const g = new KernelWriter(ctx, 'mix_grad_dispatch', 'backward');
+    g.bind('x', x, 'read');
+    g.bind('d_slots', dSlots, 'read');
+    g.bind('d_dispatch', ctx.grad(op.inputs.dispatch!), 'read_write');
+    g.declare(decl, rowFn(groups, p));
+    g.body(
+      `let u = i / ${S}u;`,
+      `let s = i % ${S}u;`,
+      `let row = slot_row(s, group_of(u));`,
+      'var dotp = 0.0;',
+      `for (var c = 0u; c < ${d}u; c++) { dotp = fma(x[u * ${d}u + c], d_slots[row * ${d}u + c], dotp); }`,
+      'd_dispatch[i] += dotp;',
+    );
+    backward.push(g.finish1d(N * S));
+  }
+  return { forward: [fw.finish1d(S * groups * d)], backward };
+}
+
+/** `unmix`: y[u] = Σ_s combine_weights[u, s] · expert_out[row(s, g(u))]. */
+export function unmixKernels(ctx: OpContext): Pair {
+  const { op } = ctx;
+  const [N, S] = ctx.shape(op.inputs.combine_weights!) as [number, number];
+  const d = ctx.shape(op.inputs.expert_out!)[1]!;
+  const p = Number(op.attrs.slots);
+  const { decl, members, groups } = groupFns(ctx);
+  const out = ctx.tensor(op.inputs.expert_out!);
+  const cw = ctx.tensor(op.inputs.combine_weights!);
+  const fw = new KernelWriter(ctx, 'unmix', 'forward');
+  fw.bind('expert_out', out, 'read');
+  fw.bind('combine_weights', cw, 'read');
+  fw.bind('y', ctx.tensor(op.outputs.y!), 'read_write');
+  fw.declare(decl, rowFn(groups, p));
+  fw.body(
+    `let u = i / ${d}u;`,
+    `let c = i % ${d}u;`,
+    'let g = group_of(u);',
+    'var sum = 0.0;',
+    `for (var s = 0u; s < ${S}u; s++) { sum = fma(combine_weights[u * ${S}u + s], expert_out[slot_row(s, g) * ${d}u + c], sum); }`,
+    'y[i] = sum;',
+  );
+  const backward: Kernel[] = [];
+  const dy = ctx.grad(op.outputs.y!);
+  if (ctx.needsGrad(op.inputs.expert_out!)) {
+    const g = new KernelWriter(ctx, 'unmix_grad_out', 'backward');
+    g.bind('combine_weights', cw, 'read');
+    g.bind('d_y', dy, 'read');
+    g.bind('d_expert_out', ctx.grad(op.inputs.expert_out!), 'read_write');
+    g.declare(decl, rowFn(groups, p));
+    g.body(
+      `let c = i % ${d}u;`,
+      `let gs = i / ${d}u;`,
+      `let g = gs % ${groups}u;`,
+      `let s = gs / ${groups}u;`,
+      'var sum = 0.0;',
+      `for (var m = 0u; m < ${members}u; m++) { let u = member(g, m); sum = fma(combine_weights[u * ${S}u + s], d_y[u * ${d}u + c], sum); }`,
+      `d_expert_out[slot_row(s, g) * ${d}u + c] += sum;`,
+    );
+    backward.push(g.finish1d(S * groups * d));
+  }
+  if (ctx.needsGrad(op.inputs.combine_weights!)) {
+    const g = new KernelWriter(ctx, 'unmix_grad_weights', 'backward');
+    g.bind('expert_out', out, 'read');
+    g.bind('d_y', dy, 'read');
+    g.bind('d_combine', ctx.grad(op.inputs.combine_weights!), 'read_write');
+    g.declare(decl, rowFn(groups, p));
+    g.body(
+      `let u = i / ${S}u;`,
+      `let s = i % ${S}u;`,
+      'let row = slot_row(s, group_of(u));',
+      'var dotp = 0.0;',
+      `for (var c = 0u; c < ${d}u; c++) { dotp = fma(d_y[u * ${d}u + c], expert_out[row * ${d}u + c], dotp); }`,
+      'd_combine[i] += dotp;',
+    );
+    backward.push(g.finish1d(N * S));
+  }
+  return { forward: [fw.finish1d(N * d)], backward };
+}

@@ -1,0 +1,276 @@
+/**
+ * Kernels of the feed-forward ops: `ffn` (a dense FFN, or K shared experts
+ * summed) and `expert_ffn` (grouped expert GEMMs whose rows are gathered by
+ * index, or contiguous slot rows for mixing routers).
+ *
+ * Forward:  up (+ gate) GEMM with the activation in its epilogue → down GEMM.
+ * Backward: grad of hidden (activation derivative in the epilogue), down
+ * weight grad, grad of input (then, for gathered rows, a per-token sum over
+ * the token's rows: no float atomics), up/gate weight grads.
+ */
+import type { Activation } from '../../../compiler/schema.ts';
+import { ACTIVATION_FNS, baseActivation } from '../activations.ts';
+import { gemmThreads, writeGemm, type GemmSpec } from '../gemm.ts';
+import type { Kernel } from '../kernel.ts';
+import { KernelWriter, type OpContext } from '../kernel_writer.ts';
+
+/** How rows map to experts and inputs for one FFN op. */
+interface Layout {
+  /** Rows of the op's output (N for ffn, R for expert_ffn). */
+  readonly rows: number;
+  /** Bound on the rows of one group. */
+  readonly rowsPerGroup: number;
+  readonly groups: number;
+  readonly d: number;
+  /** Hidden units per group (ffn: K·H in one group; expert_ffn: H). */
+  readonly hidden: number;
+  readonly gated: boolean;
+  readonly activation: Activation;
+  /** Row range of group `grp` (WGSL; may read `offsets`). */
+  readonly rowBegin: string;
+  readonly rowEnd: string;
+  /** How a row finds its input row: gathered (slot_token), itself. */
+  readonly gather: boolean;
+  /** Index into up/gate weights of (group, hidden unit, input column). */
+  upIndex(grp: string, h: string, c: string): string;
+  /** Index into down weights of (group, output column, hidden unit). */
+  downIndex(grp: string, j: string, h: string): string;
+}
+
+function layoutOf(ctx: OpContext): Layout {
+  const { op } = ctx;
+  const up = ctx.shape(op.inputs.up!);
+  const [K, H, d] = [up[0]!, up[1]!, up[2]!];
+  const activation = op.attrs.activation as Activation;
+  const gated = !!op.inputs.gate;
+  if (op.kind === 'ffn') {
+    const N = ctx.shape(op.inputs.x!)[0]!;
+    // K FFNs summed = one FFN of hidden K·H whose down weight is [K, d, H].
+    return {
+      rows: N, rowsPerGroup: N, groups: 1, d, hidden: K * H, gated, activation, rowBegin: '0u', rowEnd: `${N}u`, gather: false,
+      upIndex: (_g, h, c) => `(${h}) * ${d}u + ${c}`,
+      downIndex: (_g, j, h) => (K === 1 ? `(${j}) * ${H}u + ${h}` : `(((${h}) / ${H}u) * ${d}u + ${j}) * ${H}u + (${h}) % ${H}u`),
+    };
+  }
+  const R = Number(op.attrs.rows);
+  const gather = op.attrs.gather === true;
+  const perExpert = gather ? Math.min(R, ctx.shape(op.inputs.x!)[0]!) : Number(op.attrs.rows_per_expert);
+  return {
+    rows: R, rowsPerGroup: perExpert, groups: K, d, hidden: H, gated, activation,
+    rowBegin: gather ? 'u32(offsets[grp])' : `grp * ${perExpert}u`,
+    rowEnd: gather ? 'u32(offsets[grp + 1u])' : `(grp + 1u) * ${perExpert}u`,
+    gather,
+    upIndex: (g, h, c) => `(${g} * ${H}u + ${h}) * ${d}u + ${c}`,
+    downIndex: (g, j, h) => `(${g} * ${d}u + ${j}) * ${H}u + ${h}`,
+  };
+}
+
+/** Binds the routing tables a grouped layout needs. */
+function bindRows(w: KernelWriter, ctx: OpContext, L: Layout, withSlots: boolean): void {
+  if (L.groups > 1 || L.gather) {
+    if (L.gather) w.bind('offsets', ctx.tensor(ctx.op.inputs.expert_offsets!), 'read', 'i32');
+  }
+  if (withSlots && L.gather) w.bind('slot_token', ctx.tensor(ctx.op.inputs.slot_token!), 'read', 'i32');
+}
+
+function groupSpec(L: Layout): Pick<GemmSpec, 'groups' | 'rows' | 'rowBegin' | 'rowEnd'> {
+  return { groups: L.groups, rows: L.rowsPerGroup, rowBegin: L.rowBegin, rowEnd: L.rowEnd };
+}
+
+/** Input row of tile row i: the gathered token, or the row itself. */
+function sourceRow(L: Layout, i: number): string[] {
+  return [L.gather ? `let src${i} = u32(max(slot_token[r${i}], 0));` : `let src${i} = r${i};`];
+}
+
+export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kernel[] } {
+  const { op } = ctx;
+  const L = layoutOf(ctx);
+  const act = baseActivation(L.activation);
+  const kind = op.kind === 'ffn' ? 'ffn' : 'expert';
+  const x = ctx.tensor(op.inputs.x!);
+  const out = ctx.tensor(op.kind === 'ffn' ? op.outputs.y! : op.outputs.out!);
+  const preUp = ctx.saved('pre_up', L.rows * L.hidden);
+  const preGate = L.gated ? ctx.saved('pre_gate', L.rows * L.hidden) : '';
+  const hidden = ctx.saved('hidden', L.rows * L.hidden);
+  const upW = ctx.tensor(op.inputs.up!);
+  const gateW = L.gated ? ctx.tensor(op.inputs.gate!) : '';
+  const downW = ctx.tensor(op.inputs.down!);
+  const H = L.hidden;
+  const d = L.d;
+
+  // Forward 1: pre = x·upᵀ (and gate), hidden = act(pre) or silu(gate) ⊙ up.
+  const up = new KernelWriter(ctx, `${kind}_up`, 'forward');
+  up.bind('x', x, 'read');
+  bindRows(up, ctx, L, true);
+  up.bind('w_up', upW, 'read');
+  if (L.gated) up.bind('w_gate', gateW, 'read');
+  up.bind('pre_up', preUp, 'read_write');
+  if (L.gated) up.bind('pre_gate', preGate, 'read_write');
+  up.bind('hidden', hidden, 'read_write');
+  up.declare(ACTIVATION_FNS);
+  const upSpec: GemmSpec = {
+    ...groupSpec(L),
+    cols: H,
+    depthEnd: `${d}u`,
+    rowSetup: (i) => sourceRow(L, i),
+    a: (i, k) => `x[src${i} * ${d}u + ${k}]`,
+    b: [(k, c) => `w_up[${L.upIndex('grp', c, k)}]`, ...(L.gated ? [(k: string, c: string) => `w_gate[${L.upIndex('grp', c, k)}]`] : [])],
+    store: (i, c, acc) =>
+      L.gated
+        ? [`pre_up[r${i} * ${H}u + ${c}] = ${acc[0]};`, `pre_gate[r${i} * ${H}u + ${c}] = ${acc[1]};`, `hidden[r${i} * ${H}u + ${c}] = act_silu(${acc[1]}) * ${acc[0]};`]
+        : [`pre_up[r${i} * ${H}u + ${c}] = ${acc[0]};`, `hidden[r${i} * ${H}u + ${c}] = act_${act}(${acc[0]});`],
+  };
+  writeGemm(up, upSpec);
+
+  // Forward 2: out = hidden·downᵀ.
+  const down = new KernelWriter(ctx, `${kind}_down`, 'forward');
+  down.bind('hidden', hidden, 'read');
+  bindRows(down, ctx, L, false);
+  down.bind('w_down', downW, 'read');
+  down.bind('out', out, 'read_write');
+  const downSpec: GemmSpec = {
+    ...groupSpec(L),
+    cols: d,
+    depthEnd: `${H}u`,
+    a: (i, k) => `hidden[r${i} * ${H}u + ${k}]`,
+    b: [(k, c) => `w_down[${L.downIndex('grp', c, k)}]`],
+    store: (i, c, acc) => [`out[r${i} * ${d}u + ${c}] = ${acc[0]};`],
+  };
+  writeGemm(down, downSpec);
+  const forward = [up.finish1d(gemmThreads(upSpec)), down.finish1d(gemmThreads(downSpec))];
+
+  // Backward.
+  const backward: Kernel[] = [];
+  const dOut = ctx.grad(op.kind === 'ffn' ? op.outputs.y! : op.outputs.out!);
+  const dPreUp = ctx.scratch('d_pre_up', L.rows * H);
+  const dPreGate = L.gated ? ctx.scratch('d_pre_gate', L.rows * H) : '';
+
+  // 1. d hidden = dout·down, times the activation's derivative.
+  const gh = new KernelWriter(ctx, `${kind}_down_grad_hidden`, 'backward');
+  gh.bind('d_out', dOut, 'read');
+  bindRows(gh, ctx, L, false);
+  gh.bind('w_down', downW, 'read');
+  gh.bind('pre_up', preUp, 'read');
+  if (L.gated) gh.bind('pre_gate', preGate, 'read');
+  gh.bind('d_pre_up', dPreUp, 'read_write');
+  if (L.gated) gh.bind('d_pre_gate', dPreGate, 'read_write');
+  gh.declare(ACTIVATION_FNS);
+  const ghSpec: GemmSpec = {
+    ...groupSpec(L),
+    cols: H,
+    depthEnd: `${d}u`,
+    a: (i, k) => `d_out[r${i} * ${d}u + ${k}]`,
+    b: [(k, c) => `w_down[${L.downIndex('grp', k, c)}]`],
+    store: (i, c, acc) => {
+      const at = `r${i} * ${H}u + ${c}`;
+      return L.gated
+        ? [`let g = pre_gate[${at}];`, `let u = pre_up[${at}];`, `d_pre_up[${at}] = ${acc[0]} * act_silu(g);`, `d_pre_gate[${at}] = ${acc[0]} * u * dact_silu(g);`]
+        : [`d_pre_up[${at}] = ${acc[0]} * dact_${act}(pre_up[${at}]);`];
+    },
+  };
+  writeGemm(gh, ghSpec);
+  backward.push(gh.finish1d(gemmThreads(ghSpec)));
+
+  // 2. d down[e] += Σ_rows doutᵀ·hidden.
+  if (ctx.needsGrad(op.inputs.down!)) {
+    const gw = new KernelWriter(ctx, `${kind}_down_grad_weight`, 'backward');
+    gw.bind('d_out', dOut, 'read');
+    gw.bind('hidden', hidden, 'read');
+    bindRows(gw, ctx, L, false);
+    gw.bind('d_w_down', ctx.grad(op.inputs.down!), 'read_write');
+    const spec: GemmSpec = {
+      groups: L.groups,
+      rows: d,
+      cols: H,
+      depthBegin: L.rowBegin,
+      depthEnd: L.rowEnd,
+      a: (i, k) => `d_out[${k} * ${d}u + r${i}]`,
+      b: [(k, c) => `hidden[${k} * ${H}u + ${c}]`],
+      store: (i, c, acc) => [`d_w_down[${L.downIndex('grp', `r${i}`, c)}] += ${acc[0]};`],
+    };
+    writeGemm(gw, spec);
+    backward.push(gw.finish1d(gemmThreads(spec)));
+  }
+
+  // 3. d input rows = d_pre·up (+ d_pre_gate·gate).
+  if (ctx.needsGrad(op.inputs.x!)) {
+    const gatherRows = L.gather;
+    const dRows = gatherRows ? ctx.scratch('d_input_rows', L.rows * d) : ctx.grad(op.inputs.x!);
+    const gi = new KernelWriter(ctx, `${kind}_up_grad_input`, 'backward');
+    gi.bind('d_pre_up', dPreUp, 'read');
+    if (L.gated) gi.bind('d_pre_gate', dPreGate, 'read');
+    bindRows(gi, ctx, L, false);
+    gi.bind('w_up', upW, 'read');
+    if (L.gated) gi.bind('w_gate', gateW, 'read');
+    gi.bind('d_rows', dRows, 'read_write');
+    const spec: GemmSpec = {
+      ...groupSpec(L),
+      cols: d,
+      depthEnd: `${H}u`,
+      a: (i, k) => `d_pre_up[r${i} * ${H}u + ${k}]`,
+      b: [(k, c) => `w_up[${L.upIndex('grp', k, c)}]`],
+      store: (i, c, acc) => [`d_rows[r${i} * ${d}u + ${c}] ${gatherRows ? '=' : '+='} ${acc[0]};`],
+    };
+    writeGemm(gi, L.gated ? gatedInputSpec(spec, L) : spec);
+    backward.push(gi.finish1d(gemmThreads(spec)));
+    if (gatherRows) backward.push(gatherRowsKernel(ctx, dRows, L));
+  }
+
+  // 4. d up[e] (and d gate[e]) += Σ_rows d_preᵀ·input.
+  for (const [name, dPre] of [['up', dPreUp], ...(L.gated ? [['gate', dPreGate]] : [])] as [string, string][]) {
+    const weight = op.inputs[name]!;
+    if (!ctx.needsGrad(weight)) continue;
+    const gw = new KernelWriter(ctx, `${kind}_${name}_grad_weight`, 'backward');
+    gw.bind('d_pre', dPre, 'read');
+    gw.bind('x', x, 'read');
+    bindRows(gw, ctx, L, true);
+    gw.bind('d_w', ctx.grad(weight), 'read_write');
+    const src = L.gather ? (k: string) => `u32(max(slot_token[${k}], 0))` : (k: string) => k;
+    const spec: GemmSpec = {
+      groups: L.groups,
+      rows: H,
+      cols: d,
+      depthBegin: L.rowBegin,
+      depthEnd: L.rowEnd,
+      a: (i, k) => `d_pre[${k} * ${H}u + r${i}]`,
+      b: [(k, c) => `x[${src(k)} * ${d}u + ${c}]`],
+      store: (i, c, acc) => [`d_w[${L.upIndex('grp', `r${i}`, c)}] += ${acc[0]};`],
+    };
+    writeGemm(gw, spec);
+    backward.push(gw.finish1d(gemmThreads(spec)));
+  }
+  return { forward, backward };
+}
+
+/** For gated FFNs the input gradient reduces over both d_pre_up·up and d_pre_gate·gate: k in [0, 2H). */
+function gatedInputSpec(spec: GemmSpec, L: Layout): GemmSpec {
+  const H = L.hidden;
+  return {
+    ...spec,
+    depthEnd: `${2 * H}u`,
+    a: (i, k) => `select(d_pre_up[r${i} * ${H}u + min(${k}, ${H - 1}u)], d_pre_gate[r${i} * ${H}u + (${k} % ${H}u)], ${k} >= ${H}u)`,
+    b: [(k, c) => `select(w_up[${L.upIndex('grp', `min(${k}, ${H - 1}u)`, c)}], w_gate[${L.upIndex('grp', `(${k} % ${H}u)`, c)}], ${k} >= ${H}u)`],
+  };
+}
+
+/** dx[t] += Σ_j d_rows[token_slot[t, j]]: each token sums its own rows, in choice order. */
+function gatherRowsKernel(ctx: OpContext, dRows: string, L: Layout): Kernel {
+  const { op } = ctx;
+  const [N, K] = ctx.shape(op.inputs.token_slot!) as [number, number];
+  const d = L.d;
+  const w = new KernelWriter(ctx, 'expert_gather_grad_input', 'backward');
+  w.bind('d_rows', dRows, 'read');
+  w.bind('token_slot', ctx.tensor(op.inputs.token_slot!), 'read', 'i32');
+  w.bind('d_x', ctx.grad(op.inputs.x!), 'read_write');
+  w.body(
+    `let t = i / ${d}u;`,
+    `let c = i % ${d}u;`,
+    'var sum = 0.0;',
+    `for (var j = 0u; j < ${K}u; j++) {`,
+    `  let row = token_slot[t * ${K}u + j];`,
+    `  if (row >= 0) { sum += d_rows[u32(row) * ${d}u + c]; }`,
+    '}',
+    'd_x[i] += sum;',
+  );
+  return w.finish1d(N * d);
+}

@@ -1,0 +1,193 @@
+/**
+ * `linear` (y = x·Wᵀ) and `lora_linear` (a frozen linear plus the
+ * router-weighted low-rank updates of MoLoRA). All products go through the
+ * register-blocked GEMM body; the LoRA terms ride in its epilogue.
+ */
+import { gemmThreads, writeGemm, type GemmSpec } from '../gemm.ts';
+import type { Kernel } from '../kernel.ts';
+import { KernelWriter, f32, type OpContext } from '../kernel_writer.ts';
+
+type Pair = { forward: Kernel[]; backward: Kernel[] };
+
+export function linearKernels(ctx: OpContext): Pair {
+  const { op } = ctx;
+  const [M, K] = ctx.shape(op.inputs.x!) as [number, number];
+  const O = ctx.shape(op.inputs.weight!)[0]!;
+  const x = ctx.tensor(op.inputs.x!);
+  const w = ctx.tensor(op.inputs.weight!);
+  const fw = new KernelWriter(ctx, 'matmul', 'forward');
+  fw.bind('x', x, 'read');
+  fw.bind('w', w, 'read');
+  fw.bind('y', ctx.tensor(op.outputs.y!), 'read_write');
+  const fspec: GemmSpec = { rows: M, cols: O, depthEnd: `${K}u`, a: (i, k) => `x[r${i} * ${K}u + ${k}]`, b: [(k, c) => `w[${c} * ${K}u + ${k}]`], store: (i, c, acc) => [`y[r${i} * ${O}u + ${c}] = ${acc[0]};`] };
+  writeGemm(fw, fspec);
+  const backward: Kernel[] = [];
+  const dy = ctx.grad(op.outputs.y!);
+  if (ctx.needsGrad(op.inputs.x!)) {
+    const bw = new KernelWriter(ctx, 'matmul_grad_input', 'backward');
+    bw.bind('d_y', dy, 'read');
+    bw.bind('w', w, 'read');
+    bw.bind('d_x', ctx.grad(op.inputs.x!), 'read_write');
+    const spec: GemmSpec = { rows: M, cols: K, depthEnd: `${O}u`, a: (i, k) => `d_y[r${i} * ${O}u + ${k}]`, b: [(k, c) => `w[${k} * ${K}u + ${c}]`], store: (i, c, acc) => [`d_x[r${i} * ${K}u + ${c}] += ${acc[0]};`] };
+    writeGemm(bw, spec);
+    backward.push(bw.finish1d(gemmThreads(spec)));
+  }
+  if (ctx.needsGrad(op.inputs.weight!)) {
+    const bw = new KernelWriter(ctx, 'matmul_grad_weight', 'backward');
+    bw.bind('d_y', dy, 'read');
+    bw.bind('x', x, 'read');
+    bw.bind('d_w', ctx.grad(op.inputs.weight!), 'read_write');
+    const spec: GemmSpec = { rows: O, cols: K, depthEnd: `${M}u`, a: (i, k) => `d_y[${k} * ${O}u + r${i}]`, b: [(k, c) => `x[${k} * ${K}u + ${c}]`], store: (i, c, acc) => [`d_w[r${i} * ${K}u + ${c}] += ${acc[0]};`] };
+    writeGemm(bw, spec);
+    backward.push(bw.finish1d(gemmThreads(spec)));
+  }
+  return { forward: [fw.finish1d(gemmThreads(fspec))], backward };
+}
+
+/**
+ * `lora_linear`: u[t,j] = A_{e_j} x[t] (saved), then
+ * y[t] = W x[t] + scale · Σ_j g_j · B_{e_j} u[t,j].
+ */
+export function loraLinearKernels(ctx: OpContext): Pair {
+  const { op } = ctx;
+  const [N, I] = ctx.shape(op.inputs.x!) as [number, number];
+  const O = ctx.shape(op.inputs.weight!)[0]!;
+  const [E, r] = ctx.shape(op.inputs.lora_a!) as [number, number];
+  const K = ctx.shape(op.inputs.token_expert!)[1]!;
+  const scale = f32(Number(op.attrs.scale));
+  const x = ctx.tensor(op.inputs.x!);
+  const w = ctx.tensor(op.inputs.weight!);
+  const a = ctx.tensor(op.inputs.lora_a!);
+  const b = ctx.tensor(op.inputs.lora_b!);
+  const te = ctx.tensor(op.inputs.token_expert!);
+  const tg = ctx.tensor(op.inputs.token_gate!);
+  const u = ctx.saved('lora_u', N * K * r);
+
+  // u[t, j, ρ] = Σ_i A[e_j, ρ, i] x[t, i]  (0 for an empty choice).
+  const fu = new KernelWriter(ctx, 'lora_down_project', 'forward');
+  fu.bind('x', x, 'read');
+  fu.bind('lora_a', a, 'read');
+  fu.bind('token_expert', te, 'read', 'i32');
+  fu.bind('u', u, 'read_write');
+  fu.body(
+    `let tj = i / ${r}u;`,
+    `let rho = i % ${r}u;`,
+    `let t = tj / ${K}u;`,
+    'let e = token_expert[tj];',
+    'var acc = 0.0;',
+    `if (e >= 0) { for (var c = 0u; c < ${I}u; c++) { acc = fma(lora_a[(u32(e) * ${r}u + rho) * ${I}u + c], x[t * ${I}u + c], acc); } }`,
+    'u[i] = acc;',
+  );
+  const loraTerm = [
+    'fn lora_out(t: u32, o: u32) -> f32 {',
+    '  var acc = 0.0;',
+    `  for (var j = 0u; j < ${K}u; j++) {`,
+    `    let e = token_expert[t * ${K}u + j];`,
+    '    if (e < 0) { continue; }',
+    '    var bu = 0.0;',
+    `    for (var rho = 0u; rho < ${r}u; rho++) { bu = fma(lora_b[(u32(e) * ${O}u + o) * ${r}u + rho], u[(t * ${K}u + j) * ${r}u + rho], bu); }`,
+    `    acc = fma(token_gate[t * ${K}u + j], bu, acc);`,
+    '  }',
+    `  return ${scale} * acc;`,
+    '}',
+  ].join('\n');
+  const fy = new KernelWriter(ctx, 'lora_linear', 'forward');
+  fy.bind('x', x, 'read');
+  fy.bind('w', w, 'read');
+  fy.bind('lora_b', b, 'read');
+  fy.bind('u', u, 'read');
+  fy.bind('token_expert', te, 'read', 'i32');
+  fy.bind('token_gate', tg, 'read');
+  fy.bind('y', ctx.tensor(op.outputs.y!), 'read_write');
+  fy.declare(loraTerm);
+  const yspec: GemmSpec = { rows: N, cols: O, depthEnd: `${I}u`, a: (i, k) => `x[r${i} * ${I}u + ${k}]`, b: [(k, c) => `w[${c} * ${I}u + ${k}]`], store: (i, c, acc) => [`y[r${i} * ${O}u + ${c}] = ${acc[0]} + lora_out(r${i}, ${c});`] };
+  writeGemm(fy, yspec);
+  const forward = [fu.finish1d(N * K * r), fy.finish1d(gemmThreads(yspec))];
+
+  // Backward: v[t,j] = B_{e_j}ᵀ dy[t] first; everything else reads it.
+  const dy = ctx.grad(op.outputs.y!);
+  const v = ctx.scratch('lora_v', N * K * r);
+  const gv = new KernelWriter(ctx, 'lora_grad_v', 'backward');
+  gv.bind('d_y', dy, 'read');
+  gv.bind('lora_b', b, 'read');
+  gv.bind('token_expert', te, 'read', 'i32');
+  gv.bind('v', v, 'read_write');
+  gv.body(
+    `let tj = i / ${r}u;`,
+    `let rho = i % ${r}u;`,
+    `let t = tj / ${K}u;`,
+    'let e = token_expert[tj];',
+    'var acc = 0.0;',
+    `if (e >= 0) { for (var o = 0u; o < ${O}u; o++) { acc = fma(lora_b[(u32(e) * ${O}u + o) * ${r}u + rho], d_y[t * ${O}u + o], acc); } }`,
+    'v[i] = acc;',
+  );
+  const backward: Kernel[] = [gv.finish1d(N * K * r)];
+  if (ctx.needsGrad(op.inputs.x!)) {
+    // dx = dy·W + scale Σ_j g_j A_{e_j}ᵀ v[t,j]
+    const gx = new KernelWriter(ctx, 'lora_grad_input', 'backward');
+    gx.bind('d_y', dy, 'read');
+    gx.bind('w', w, 'read');
+    gx.bind('lora_a', a, 'read');
+    gx.bind('v', v, 'read');
+    gx.bind('token_expert', te, 'read', 'i32');
+    gx.bind('token_gate', tg, 'read');
+    gx.bind('d_x', ctx.grad(op.inputs.x!), 'read_write');
+    gx.declare(
+      [
+        'fn lora_in(t: u32, c: u32) -> f32 {',
+        '  var acc = 0.0;',
+        `  for (var j = 0u; j < ${K}u; j++) {`,
+        `    let e = token_expert[t * ${K}u + j];`,
+        '    if (e < 0) { continue; }',
+        '    var av = 0.0;',
+        `    for (var rho = 0u; rho < ${r}u; rho++) { av = fma(lora_a[(u32(e) * ${r}u + rho) * ${I}u + c], v[(t * ${K}u + j) * ${r}u + rho], av); }`,
+        `    acc = fma(token_gate[t * ${K}u + j], av, acc);`,
+        '  }',
+        `  return ${scale} * acc;`,
+        '}',
+      ].join('\n'),
+    );
+    const spec: GemmSpec = { rows: N, cols: I, depthEnd: `${O}u`, a: (i, k) => `d_y[r${i} * ${O}u + ${k}]`, b: [(k, c) => `w[${k} * ${I}u + ${c}]`], store: (i, c, acc) => [`d_x[r${i} * ${I}u + ${c}] += ${acc[0]} + lora_in(r${i}, ${c});`] };
+    writeGemm(gx, spec);
+    backward.push(gx.finish1d(gemmThreads(spec)));
+  }
+  if (ctx.needsGrad(op.inputs.token_gate!)) {
+    // dg[t,j] = scale · dy·(B u) = scale · u[t,j]·v[t,j]
+    const gg = new KernelWriter(ctx, 'lora_grad_gate', 'backward');
+    gg.bind('u', u, 'read');
+    gg.bind('v', v, 'read');
+    gg.bind('token_expert', te, 'read', 'i32');
+    gg.bind('d_gate', ctx.grad(op.inputs.token_gate!), 'read_write');
+    gg.body('if (token_expert[i] < 0) { return; }', 'var acc = 0.0;', `for (var rho = 0u; rho < ${r}u; rho++) { acc = fma(u[i * ${r}u + rho], v[i * ${r}u + rho], acc); }`, `d_gate[i] += ${scale} * acc;`);
+    backward.push(gg.finish1d(N * K));
+  }
+  // Per-expert parameter gradients: one thread per element, scanning tokens and choices in order.
+  const perExpert = (template: string, param: string, cols: number, term: string): void => {
+    if (!ctx.needsGrad(op.inputs[param]!)) return;
+    const g = new KernelWriter(ctx, template, 'backward');
+    g.bind('token_expert', te, 'read', 'i32');
+    g.bind('token_gate', tg, 'read');
+    g.bind(param === 'lora_a' ? 'v' : 'u', param === 'lora_a' ? v : u, 'read');
+    g.bind(param === 'lora_a' ? 'x' : 'd_y', param === 'lora_a' ? x : dy, 'read');
+    g.bind('d_param', ctx.grad(op.inputs[param]!), 'read_write');
+    const rows = param === 'lora_a' ? r : O;
+    g.body(
+      `let e = i32(i / ${rows * cols}u);`,
+      `let row = (i / ${cols}u) % ${rows}u;`,
+      `let col = i % ${cols}u;`,
+      'var acc = 0.0;',
+      `for (var t = 0u; t < ${N}u; t++) {`,
+      `  for (var j = 0u; j < ${K}u; j++) {`,
+      `    let tj = t * ${K}u + j;`,
+      `    if (token_expert[tj] == e) { acc = fma(token_gate[tj], ${term}, acc); }`,
+      '  }',
+      '}',
+      `d_param[i] += ${scale} * acc;`,
+    );
+    backward.push(g.finish1d(E * rows * cols));
+  };
+  // dA[e, ρ, c] += scale Σ g · v[t,j,ρ] · x[t,c];  dB[e, o, ρ] += scale Σ g · dy[t,o] · u[t,j,ρ]
+  perExpert('lora_grad_a', 'lora_a', I, `v[tj * ${r}u + row] * x[t * ${I}u + col]`);
+  perExpert('lora_grad_b', 'lora_b', r, `d_y[t * ${O}u + row] * u[tj * ${r}u + col]`);
+  return { forward, backward };
+}

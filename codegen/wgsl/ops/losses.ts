@@ -1,0 +1,176 @@
+/**
+ * Scalar losses (router balance, z-loss, sequence balance, cross-entropy)
+ * and the loss-free bias update. Forward sums run in one workgroup with a
+ * fixed reduction order; backward kernels read the loss's own gradient
+ * (1 for an objective term) so a caller can scale it.
+ */
+import type { Kernel } from '../kernel.ts';
+import { KernelWriter, f32, type OpContext } from '../kernel_writer.ts';
+import { REDUCE_WG, writeReduce } from './routing.ts';
+
+type Pair = { forward: Kernel[]; backward: Kernel[] };
+
+/** `balance_loss`: α·E·Σ_e f_e·P_e with f_e = demand_e/(N·k), P_e = mean_t probs[t,e]. */
+export function balanceLossKernels(ctx: OpContext): Pair {
+  const { op } = ctx;
+  const [N, E] = ctx.shape(op.inputs.probs!) as [number, number];
+  const alpha = Number(op.attrs.alpha);
+  const k = Number(op.attrs.k);
+  const probs = ctx.tensor(op.inputs.probs!);
+  const demand = ctx.tensor(op.inputs.demand!);
+  const fw = new KernelWriter(ctx, 'balance_loss', 'forward');
+  fw.bind('probs', probs, 'read');
+  fw.bind('demand', demand, 'read', 'i32');
+  fw.bind('loss', ctx.tensor(op.outputs.loss!), 'read_write');
+  // Σ over (t, e) of probs[t,e]·demand[e], scaled once at the end.
+  writeReduce(fw, N * E, (i) => `probs[${i}] * f32(demand[${i} % ${E}u])`, (sum) => [`loss[0] = ${f32((alpha * E) / (N * k * N))} * ${sum};`]);
+  const backward: Kernel[] = [];
+  if (ctx.needsGrad(op.inputs.probs!)) {
+    const bw = new KernelWriter(ctx, 'balance_loss_backward', 'backward');
+    bw.bind('demand', demand, 'read', 'i32');
+    bw.bind('d_loss', ctx.grad(op.outputs.loss!), 'read');
+    bw.bind('d_probs', ctx.grad(op.inputs.probs!), 'read_write');
+    bw.body(`d_probs[i] += d_loss[0] * ${f32((alpha * E) / (N * k * N))} * f32(demand[i % ${E}u]);`);
+    backward.push(bw.finish1d(N * E));
+  }
+  return { forward: [fw.finishSingle(REDUCE_WG)], backward };
+}
+
+/** WGSL: logsumexp of row t of an [N, S] array named `logits`. */
+function lseFn(S: number): string {
+  return [
+    'fn lse(t: u32) -> f32 {',
+    '  var zmax = -3.4e38;',
+    `  for (var s = 0u; s < ${S}u; s++) { zmax = max(zmax, logits[t * ${S}u + s]); }`,
+    '  var sum = 0.0;',
+    `  for (var s = 0u; s < ${S}u; s++) { sum += exp(logits[t * ${S}u + s] - zmax); }`,
+    '  return zmax + log(sum);',
+    '}',
+  ].join('\n');
+}
+
+/** `z_loss`: β · mean_t lse(logits[t])². */
+export function zLossKernels(ctx: OpContext): Pair {
+  const { op } = ctx;
+  const [N, S] = ctx.shape(op.inputs.logits!) as [number, number];
+  const beta = Number(op.attrs.beta);
+  const logits = ctx.tensor(op.inputs.logits!);
+  const fw = new KernelWriter(ctx, 'z_loss', 'forward');
+  fw.bind('logits', logits, 'read');
+  fw.bind('loss', ctx.tensor(op.outputs.loss!), 'read_write');
+  fw.declare(lseFn(S));
+  writeReduce(fw, N, (t) => `lse(${t}) * lse(${t})`, (sum) => [`loss[0] = ${f32(beta / N)} * ${sum};`]);
+  const backward: Kernel[] = [];
+  if (ctx.needsGrad(op.inputs.logits!)) {
+    const bw = new KernelWriter(ctx, 'z_loss_backward', 'backward');
+    bw.bind('logits', logits, 'read');
+    bw.bind('d_loss', ctx.grad(op.outputs.loss!), 'read');
+    bw.bind('d_logits', ctx.grad(op.inputs.logits!), 'read_write');
+    bw.declare(lseFn(S));
+    bw.body(
+      'let t = i;',
+      'let l = lse(t);',
+      `let scale = d_loss[0] * ${f32((2 * beta) / N)} * l;`,
+      `for (var s = 0u; s < ${S}u; s++) { d_logits[t * ${S}u + s] += scale * exp(logits[t * ${S}u + s] - l); }`,
+    );
+    backward.push(bw.finish1d(N));
+  }
+  return { forward: [fw.finishSingle(REDUCE_WG)], backward };
+}
+
+/** `sequence_balance_loss`: α · mean_b Σ_e (E/(k·S)) · c_be · P_be. */
+export function sequenceBalanceKernels(ctx: OpContext): Pair {
+  const { op } = ctx;
+  const E = ctx.shape(op.inputs.probs!)[1]!;
+  const k = Number(op.attrs.k);
+  const B = Number(op.attrs.batch);
+  const S = Number(op.attrs.seq);
+  const alpha = Number(op.attrs.alpha);
+  const probs = ctx.tensor(op.inputs.probs!);
+  const te = ctx.tensor(op.inputs.token_expert!);
+  // c_be: choices of expert e in sequence b, counted in token order.
+  const countFn = [
+    'fn count(b: u32, e: u32) -> f32 {',
+    '  var c = 0.0;',
+    `  for (var t = b * ${S}u; t < (b + 1u) * ${S}u; t++) {`,
+    `    for (var j = 0u; j < ${k}u; j++) { if (token_expert[t * ${k}u + j] == i32(e)) { c += 1.0; } }`,
+    '  }',
+    '  return c;',
+    '}',
+  ].join('\n');
+  const fw = new KernelWriter(ctx, 'sequence_balance_loss', 'forward');
+  fw.bind('probs', probs, 'read');
+  fw.bind('token_expert', te, 'read', 'i32');
+  fw.bind('loss', ctx.tensor(op.outputs.loss!), 'read_write');
+  fw.declare(
+    countFn,
+    ['fn term(be: u32) -> f32 {', `  let b = be / ${E}u;`, `  let e = be % ${E}u;`, '  var p = 0.0;', `  for (var t = b * ${S}u; t < (b + 1u) * ${S}u; t++) { p += probs[t * ${E}u + e]; }`, '  return count(b, e) * p;', '}'].join('\n'),
+  );
+  // α/B · E/(k·S) · Σ_be c_be · (Σ_t p)/S
+  const scale = (alpha / B) * (E / (k * S)) / S;
+  writeReduce(fw, B * E, (be) => `term(${be})`, (sum) => [`loss[0] = ${f32(scale)} * ${sum};`]);
+  const backward: Kernel[] = [];
+  if (ctx.needsGrad(op.inputs.probs!)) {
+    const bw = new KernelWriter(ctx, 'sequence_balance_loss_backward', 'backward');
+    bw.bind('token_expert', te, 'read', 'i32');
+    bw.bind('d_loss', ctx.grad(op.outputs.loss!), 'read');
+    bw.bind('d_probs', ctx.grad(op.inputs.probs!), 'read_write');
+    bw.declare(countFn);
+    bw.body(`let b = i / ${E}u;`, `let e = i % ${E}u;`, `let g = d_loss[0] * ${f32(scale)} * count(b, e);`, `for (var t = b * ${S}u; t < (b + 1u) * ${S}u; t++) { d_probs[t * ${E}u + e] += g; }`);
+    backward.push(bw.finish1d(B * E));
+  }
+  return { forward: [fw.finishSingle(REDUCE_WG)], backward };
+}
+
+/** `cross_entropy`: mean_t (lse(logits[t]) − logits[t, target]). */
+export function crossEntropyKernels(ctx: OpContext): Pair {
+  const { op } = ctx;
+  const [N, V] = ctx.shape(op.inputs.logits!) as [number, number];
+  const logits = ctx.tensor(op.inputs.logits!);
+  const targets = ctx.tensor(op.inputs.targets!);
+  const perToken = ctx.saved('token_loss', N);
+  const ft = new KernelWriter(ctx, 'cross_entropy', 'forward');
+  ft.bind('logits', logits, 'read');
+  ft.bind('targets', targets, 'read', 'i32');
+  ft.bind('token_loss', perToken, 'read_write');
+  ft.declare(lseFn(V));
+  ft.body(`token_loss[i] = lse(i) - logits[i * ${V}u + u32(targets[i])];`);
+  const fr = new KernelWriter(ctx, 'cross_entropy_mean', 'forward');
+  fr.bind('token_loss', perToken, 'read');
+  fr.bind('loss', ctx.tensor(op.outputs.loss!), 'read_write');
+  writeReduce(fr, N, (t) => `token_loss[${t}]`, (sum) => [`loss[0] = ${sum} / ${f32(N)};`]);
+  const backward: Kernel[] = [];
+  if (ctx.needsGrad(op.inputs.logits!)) {
+    const bw = new KernelWriter(ctx, 'cross_entropy_backward', 'backward');
+    bw.bind('logits', logits, 'read');
+    bw.bind('targets', targets, 'read', 'i32');
+    bw.bind('d_loss', ctx.grad(op.outputs.loss!), 'read');
+    bw.bind('d_logits', ctx.grad(op.inputs.logits!), 'read_write');
+    bw.declare(lseFn(V));
+    bw.body(
+      'let t = i;',
+      'let l = lse(t);',
+      `let scale = d_loss[0] / ${f32(N)};`,
+      `for (var v = 0u; v < ${V}u; v++) { d_logits[t * ${V}u + v] += scale * exp(logits[t * ${V}u + v] - l); }`,
+      `d_logits[t * ${V}u + u32(targets[t])] -= scale;`,
+    );
+    backward.push(bw.finish1d(N));
+  }
+  return { forward: [ft.finish1d(N), fr.finishSingle(REDUCE_WG)], backward };
+}
+
+/** `bias_update` (after each step): bias_e += γ · sign(mean(demand) − demand_e). */
+export function biasUpdateKernels(ctx: OpContext): Pair {
+  const { op } = ctx;
+  const E = ctx.shape(op.inputs.demand!)[0]!;
+  const w = new KernelWriter(ctx, 'bias_update', 'forward');
+  w.bind('demand', ctx.tensor(op.inputs.demand!), 'read', 'i32');
+  w.bind('bias', ctx.tensor(op.outputs.bias!), 'read_write');
+  // Compared in integers, Σ demand vs E·demand_e: a float mean would misjudge an expert exactly at the mean.
+  w.body(
+    'var total = 0;',
+    `for (var e = 0u; e < ${E}u; e++) { total += demand[e]; }`,
+    `bias[i] += ${f32(Number(op.attrs.rate))} * f32(sign(total - ${E} * demand[i]));`,
+  );
+  return { forward: [w.finish1d(E)], backward: [] };
+}

@@ -1,0 +1,339 @@
+/**
+ * Router and selection kernels: logits and scores, top-k per token, top-c per
+ * expert, select-all, and the capacity assignment, with their backward
+ * kernels. Selection and assignment use integer logic only and visit
+ * candidates in a fixed order, so results are deterministic and identical to
+ * the reference given the same scores.
+ */
+import { ACTIVATION_FNS } from '../activations.ts';
+import { gemmThreads, writeGemm, type GemmSpec } from '../gemm.ts';
+import type { Kernel } from '../kernel.ts';
+import { KernelWriter, f32, type OpContext } from '../kernel_writer.ts';
+
+type Pair = { forward: Kernel[]; backward: Kernel[] };
+
+/** `router`: logits = (x·Wᵀ)/τ, then softmax over experts or sigmoid (gather routers). */
+export function routerKernels(ctx: OpContext): Pair {
+  const { op } = ctx;
+  const [N, d] = ctx.shape(op.inputs.x!) as [number, number];
+  const S = ctx.shape(op.inputs.weight!)[0]!;
+  const learned = !!op.inputs.log_temperature;
+  const hasProbs = !!op.outputs.probs;
+  const score = String(op.attrs.score);
+  const tau = learned ? 'exp(log_temperature[0])' : f32(Number(op.attrs.temperature));
+
+  const fw = new KernelWriter(ctx, 'router', 'forward');
+  fw.bind('x', ctx.tensor(op.inputs.x!), 'read');
+  fw.bind('w', ctx.tensor(op.inputs.weight!), 'read');
+  if (learned) fw.bind('log_temperature', ctx.tensor(op.inputs.log_temperature!), 'read');
+  fw.bind('logits', ctx.tensor(op.outputs.logits!), 'read_write');
+  if (hasProbs) fw.bind('probs', ctx.tensor(op.outputs.probs!), 'read_write');
+  fw.declare(ACTIVATION_FNS);
+  fw.body(`let t = i;`, `let inv_tau = 1.0 / ${tau};`, 'var zmax = -3.4e38;');
+  fw.body(`for (var s = 0u; s < ${S}u; s++) {`, '  var acc = 0.0;', `  for (var c = 0u; c < ${d}u; c++) { acc = fma(x[t * ${d}u + c], w[s * ${d}u + c], acc); }`, '  let z = acc * inv_tau;', `  logits[t * ${S}u + s] = z;`, '  zmax = max(zmax, z);', '}');
+  if (hasProbs) {
+    if (score === 'sigmoid') {
+      fw.body(`for (var s = 0u; s < ${S}u; s++) { probs[t * ${S}u + s] = sigmoid_f32(logits[t * ${S}u + s]); }`);
+    } else {
+      fw.body(
+        'var sum = 0.0;',
+        `for (var s = 0u; s < ${S}u; s++) { sum += exp(logits[t * ${S}u + s] - zmax); }`,
+        `for (var s = 0u; s < ${S}u; s++) { probs[t * ${S}u + s] = exp(logits[t * ${S}u + s] - zmax) / sum; }`,
+      );
+    }
+  }
+  const forward = [fw.finish1d(N)];
+
+  // Backward 1: dz from dprobs (softmax or sigmoid backward) plus dlogits; raw-product grad = dz/τ.
+  const dRaw = ctx.scratch('d_raw', N * S);
+  const gl = new KernelWriter(ctx, 'router_grad_logits', 'backward');
+  if (hasProbs) {
+    gl.bind('probs', ctx.tensor(op.outputs.probs!), 'read');
+    gl.bind('d_probs', ctx.grad(op.outputs.probs!), 'read');
+  }
+  gl.bind('d_logits', ctx.grad(op.outputs.logits!), 'read');
+  if (learned) gl.bind('log_temperature', ctx.tensor(op.inputs.log_temperature!), 'read');
+  gl.bind('d_raw', dRaw, 'read_write');
+  gl.body('let t = i;', `let inv_tau = 1.0 / ${tau};`);
+  if (hasProbs && score !== 'sigmoid') {
+    gl.body('var dotp = 0.0;', `for (var s = 0u; s < ${S}u; s++) { dotp += probs[t * ${S}u + s] * d_probs[t * ${S}u + s]; }`);
+  }
+  gl.body(`for (var s = 0u; s < ${S}u; s++) {`, `  let at = t * ${S}u + s;`, '  var dz = d_logits[at];');
+  if (hasProbs) {
+    gl.body(score === 'sigmoid' ? '  dz += d_probs[at] * probs[at] * (1.0 - probs[at]);' : '  dz += probs[at] * (d_probs[at] - dotp);');
+  }
+  gl.body('  d_raw[at] = dz * inv_tau;', '}');
+  const backward = [gl.finish1d(N)];
+
+  // Backward 2: dx += d_raw·W.
+  if (ctx.needsGrad(op.inputs.x!)) {
+    const gi = new KernelWriter(ctx, 'router_grad_input', 'backward');
+    gi.bind('d_raw', dRaw, 'read');
+    gi.bind('w', ctx.tensor(op.inputs.weight!), 'read');
+    gi.bind('d_x', ctx.grad(op.inputs.x!), 'read_write');
+    const spec: GemmSpec = { rows: N, cols: d, depthEnd: `${S}u`, a: (i, k) => `d_raw[r${i} * ${S}u + ${k}]`, b: [(k, c) => `w[${k} * ${d}u + ${c}]`], store: (i, c, acc) => [`d_x[r${i} * ${d}u + ${c}] += ${acc[0]};`] };
+    writeGemm(gi, spec);
+    backward.push(gi.finish1d(gemmThreads(spec)));
+  }
+  // Backward 3: dW += d_rawᵀ·x.
+  if (ctx.needsGrad(op.inputs.weight!)) {
+    const gw = new KernelWriter(ctx, 'router_grad_weight', 'backward');
+    gw.bind('d_raw', dRaw, 'read');
+    gw.bind('x', ctx.tensor(op.inputs.x!), 'read');
+    gw.bind('d_w', ctx.grad(op.inputs.weight!), 'read_write');
+    const spec: GemmSpec = { rows: S, cols: d, depthEnd: `${N}u`, a: (i, k) => `d_raw[${k} * ${S}u + r${i}]`, b: [(k, c) => `x[${k} * ${d}u + ${c}]`], store: (i, c, acc) => [`d_w[r${i} * ${d}u + ${c}] += ${acc[0]};`] };
+    writeGemm(gw, spec);
+    backward.push(gw.finish1d(gemmThreads(spec)));
+  }
+  // Backward 4: d log τ += −Σ dz ⊙ logits (a deterministic single-workgroup sum).
+  if (learned && ctx.needsGrad(op.inputs.log_temperature!)) {
+    const gt = new KernelWriter(ctx, 'router_grad_temperature', 'backward');
+    gt.bind('d_raw', dRaw, 'read');
+    gt.bind('logits', ctx.tensor(op.outputs.logits!), 'read');
+    gt.bind('log_temperature', ctx.tensor(op.inputs.log_temperature!), 'read');
+    gt.bind('d_log_temperature', ctx.grad(op.inputs.log_temperature!), 'read_write');
+    // d_raw = dz/τ, so dz = d_raw·τ.
+    writeReduce(gt, N * S, (k) => `d_raw[${k}] * logits[${k}]`, (sum) => [`d_log_temperature[0] += -${sum} * exp(log_temperature[0]);`]);
+    backward.push(gt.finishSingle(REDUCE_WG));
+  }
+  return { forward, backward };
+}
+
+/** Threads of single-workgroup reductions. */
+export const REDUCE_WG = 256;
+
+/**
+ * A deterministic sum over [0, n) in one workgroup: each thread adds a fixed
+ * strided subset in order, then a fixed tree combines the partial sums.
+ */
+export function writeReduce(w: KernelWriter, n: number, term: (k: string) => string, finish: (sum: string) => string[]): void {
+  w.declare(`var<workgroup> partial: array<f32, ${REDUCE_WG}>;`);
+  w.body(
+    'var acc = 0.0;',
+    `for (var k = lid; k < ${n}u; k += ${REDUCE_WG}u) { acc += ${term('k')}; }`,
+    'partial[lid] = acc;',
+    'workgroupBarrier();',
+    `for (var stride = ${REDUCE_WG / 2}u; stride > 0u; stride = stride / 2u) {`,
+    '  if (lid < stride) { partial[lid] += partial[lid + stride]; }',
+    '  workgroupBarrier();',
+    '}',
+    'if (lid == 0u) {',
+    ...finish('partial[0]').map((s) => `  ${s}`),
+    '}',
+  );
+}
+
+/** WGSL: does (va, ia) rank before (vb, ib)? Higher value first; ties to the lower index. */
+const BEATS = 'fn beats(va: f32, ia: u32, vb: f32, ib: u32) -> bool { return va > vb || (va == vb && ia < ib); }';
+
+/** `select_top_k`: each token's k best experts by probs (+ bias); gates raw or renormalized. */
+export function selectTopKKernels(ctx: OpContext): Pair {
+  const { op } = ctx;
+  const [N, E] = ctx.shape(op.inputs.probs!) as [number, number];
+  const k = Number(op.attrs.k);
+  const renorm = op.attrs.weights === 'renormalized';
+  const hasBias = !!op.inputs.bias;
+  const fw = new KernelWriter(ctx, 'select_top_k', 'forward');
+  fw.bind('probs', ctx.tensor(op.inputs.probs!), 'read');
+  if (hasBias) fw.bind('bias', ctx.tensor(op.inputs.bias!), 'read');
+  fw.bind('token_expert', ctx.tensor(op.outputs.token_expert!), 'read_write', 'i32');
+  fw.bind('token_gate', ctx.tensor(op.outputs.token_gate!), 'read_write');
+  fw.declare(BEATS);
+  const score = (e: string) => (hasBias ? `probs[t * ${E}u + ${e}] + bias[${e}]` : `probs[t * ${E}u + ${e}]`);
+  fw.body(
+    'let t = i;',
+    '// Each pick is the best expert ranked after the previous pick (no per-thread arrays).',
+    'var prev_v = 3.4e38;',
+    'var prev_e = 0u;',
+    'var total = 0.0;',
+    `for (var j = 0u; j < ${k}u; j++) {`,
+    '  var best_v = -3.4e38;',
+    `  var best_e = ${E}u;`,
+    `  for (var e = 0u; e < ${E}u; e++) {`,
+    `    let v = ${score('e')};`,
+    `    let after_prev = j == 0u || beats(prev_v, prev_e, v, e);`,
+    `    if (after_prev && (best_e == ${E}u || beats(v, e, best_v, best_e))) { best_v = v; best_e = e; }`,
+    '  }',
+    '  prev_v = best_v;',
+    '  prev_e = best_e;',
+    `  token_expert[t * ${k}u + j] = i32(best_e);`,
+    `  let p = probs[t * ${E}u + best_e];`,
+    `  token_gate[t * ${k}u + j] = p;`,
+    '  total += p;',
+    '}',
+  );
+  if (renorm) fw.body(`for (var j = 0u; j < ${k}u; j++) { token_gate[t * ${k}u + j] = token_gate[t * ${k}u + j] / total; }`);
+  const forward = [fw.finish1d(N)];
+
+  const bw = new KernelWriter(ctx, 'select_grad_probs', 'backward');
+  bw.bind('probs', ctx.tensor(op.inputs.probs!), 'read');
+  bw.bind('token_expert', ctx.tensor(op.outputs.token_expert!), 'read', 'i32');
+  bw.bind('token_gate', ctx.tensor(op.outputs.token_gate!), 'read');
+  bw.bind('d_gate', ctx.grad(op.outputs.token_gate!), 'read');
+  bw.bind('d_probs', ctx.grad(op.inputs.probs!), 'read_write');
+  bw.body('let t = i;');
+  if (renorm) {
+    // g_j = p_j / Σ, so dp_j = (dg_j − Σ_i dg_i g_i) / Σ.
+    bw.body(
+      'var total = 0.0;',
+      'var dotp = 0.0;',
+      `for (var j = 0u; j < ${k}u; j++) {`,
+      `  total += probs[t * ${E}u + u32(token_expert[t * ${k}u + j])];`,
+      `  dotp += d_gate[t * ${k}u + j] * token_gate[t * ${k}u + j];`,
+      '}',
+      `for (var j = 0u; j < ${k}u; j++) {`,
+      `  let e = u32(token_expert[t * ${k}u + j]);`,
+      `  d_probs[t * ${E}u + e] += (d_gate[t * ${k}u + j] - dotp) / total;`,
+      '}',
+    );
+  } else {
+    bw.body(`for (var j = 0u; j < ${k}u; j++) {`, `  let e = u32(token_expert[t * ${k}u + j]);`, `  d_probs[t * ${E}u + e] += d_gate[t * ${k}u + j];`, '}');
+  }
+  return { forward, backward: ctx.needsGrad(op.inputs.probs!) ? [bw.finish1d(N)] : [] };
+}
+
+/**
+ * `assign`: capacity in priority order (1st choices in token order, then 2nd
+ * choices, …), per-expert prefix sums, and both directions of the routing
+ * table. One workgroup in three phases separated by barriers; each expert's
+ * choices are counted by one thread in a fixed order.
+ */
+export function assignKernels(ctx: OpContext): Pair {
+  const { op } = ctx;
+  const [N, k] = ctx.shape(op.inputs.token_expert!) as [number, number];
+  const E = Number(op.attrs.experts);
+  const cap = Number(op.attrs.capacity);
+  const R = Number(op.attrs.rows);
+  const wg = Math.min(256, ctx.target.maxComputeInvocationsPerWorkgroup);
+  const w = new KernelWriter(ctx, 'assign', 'forward');
+  w.bind('token_expert', ctx.tensor(op.inputs.token_expert!), 'read', 'i32');
+  w.bind('token_slot', ctx.tensor(op.outputs.token_slot!), 'read_write', 'i32');
+  w.bind('slot_token', ctx.tensor(op.outputs.slot_token!), 'read_write', 'i32');
+  w.bind('offsets', ctx.tensor(op.outputs.expert_offsets!), 'read_write', 'i32');
+  w.bind('load', ctx.tensor(op.outputs.load!), 'read_write', 'i32');
+  w.bind('demand', ctx.tensor(op.outputs.demand!), 'read_write', 'i32');
+  w.body(
+    '// Phase 1: per expert, walk choices in priority order; token_slot holds the position within the expert (or -1 if over capacity).',
+    `for (var e = lid; e < ${E}u; e += ${wg}u) {`,
+    '  var seen = 0;',
+    '  var kept = 0;',
+    `  for (var j = 0u; j < ${k}u; j++) {`,
+    `    for (var t = 0u; t < ${N}u; t++) {`,
+    `      let at = t * ${k}u + j;`,
+    '      if (token_expert[at] == i32(e)) {',
+    '        seen += 1;',
+    `        if (${cap === 0 ? 'true' : `kept < ${cap}`}) { token_slot[at] = kept; kept += 1; } else { token_slot[at] = -1; }`,
+    '      }',
+    '    }',
+    '  }',
+    '  demand[e] = seen;',
+    '  load[e] = kept;',
+    '}',
+    'storageBarrier();',
+    'workgroupBarrier();',
+    '// Phase 2: exclusive prefix sum of the kept counts.',
+    'if (lid == 0u) {',
+    '  var run = 0;',
+    `  for (var e = 0u; e < ${E}u; e++) { offsets[e] = run; run += load[e]; }`,
+    `  offsets[${E}u] = run;`,
+    '}',
+    'storageBarrier();',
+    'workgroupBarrier();',
+    '// Phase 3: positions become rows; rows past the used ones hold -1.',
+    `for (var at = lid; at < ${N * k}u; at += ${wg}u) {`,
+    '  let pos = token_slot[at];',
+    '  if (pos >= 0) {',
+    '    let row = offsets[token_expert[at]] + pos;',
+    '    token_slot[at] = row;',
+    `    slot_token[row] = i32(at / ${k}u);`,
+    '  }',
+    '}',
+    `for (var r = u32(offsets[${E}u]) + lid; r < ${R}u; r += ${wg}u) { slot_token[r] = -1; }`,
+  );
+  return { forward: [w.finishSingle(wg)], backward: [] };
+}
+
+/** `select_top_c`: expert e takes the c tokens ranked highest in probs[:, e] (ties: lower token). */
+export function selectTopCKernels(ctx: OpContext): Pair {
+  const { op } = ctx;
+  const [N, E] = ctx.shape(op.inputs.probs!) as [number, number];
+  const c = Number(op.attrs.c);
+  const w = new KernelWriter(ctx, 'select_top_c', 'forward');
+  w.bind('probs', ctx.tensor(op.inputs.probs!), 'read');
+  w.bind('token_expert', ctx.tensor(op.outputs.token_expert!), 'read_write', 'i32');
+  w.bind('token_gate', ctx.tensor(op.outputs.token_gate!), 'read_write');
+  w.bind('token_slot', ctx.tensor(op.outputs.token_slot!), 'read_write', 'i32');
+  w.bind('slot_token', ctx.tensor(op.outputs.slot_token!), 'read_write', 'i32');
+  w.bind('offsets', ctx.tensor(op.outputs.expert_offsets!), 'read_write', 'i32');
+  w.bind('load', ctx.tensor(op.outputs.load!), 'read_write', 'i32');
+  w.bind('demand', ctx.tensor(op.outputs.demand!), 'read_write', 'i32');
+  w.declare(BEATS);
+  w.body(
+    `let t = i / ${E}u;`,
+    `let e = i % ${E}u;`,
+    `let p = probs[t * ${E}u + e];`,
+    '// Rank of token t in expert e\'s column: how many tokens beat it.',
+    'var rank = 0u;',
+    `for (var u = 0u; u < ${N}u; u++) { if (beats(probs[u * ${E}u + e], u, p, t)) { rank += 1u; } }`,
+    `let at = t * ${E}u + e;`,
+    `if (rank < ${c}u) {`,
+    `  let row = e * ${c}u + rank;`,
+    '  token_expert[at] = i32(e);',
+    '  token_gate[at] = p;',
+    '  token_slot[at] = i32(row);',
+    '  slot_token[row] = i32(t);',
+    '} else {',
+    '  token_expert[at] = -1;',
+    '  token_gate[at] = 0.0;',
+    '  token_slot[at] = -1;',
+    '}',
+    'if (t == 0u) {',
+    `  offsets[e] = i32(e * ${c}u);`,
+    `  load[e] = ${c};`,
+    `  demand[e] = ${c};`,
+    `  if (e == 0u) { offsets[${E}u] = ${E * c}; }`,
+    '}',
+  );
+  return { forward: [w.finish1d(N * E)], backward: ctx.needsGrad(op.inputs.probs!) ? [maskedGateGrad(ctx, N, E)] : [] };
+}
+
+/** `select_all`: every expert takes every token. */
+export function selectAllKernels(ctx: OpContext): Pair {
+  const { op } = ctx;
+  const [N, E] = ctx.shape(op.inputs.probs!) as [number, number];
+  const w = new KernelWriter(ctx, 'select_all', 'forward');
+  w.bind('probs', ctx.tensor(op.inputs.probs!), 'read');
+  w.bind('token_expert', ctx.tensor(op.outputs.token_expert!), 'read_write', 'i32');
+  w.bind('token_gate', ctx.tensor(op.outputs.token_gate!), 'read_write');
+  w.bind('token_slot', ctx.tensor(op.outputs.token_slot!), 'read_write', 'i32');
+  w.bind('slot_token', ctx.tensor(op.outputs.slot_token!), 'read_write', 'i32');
+  w.bind('offsets', ctx.tensor(op.outputs.expert_offsets!), 'read_write', 'i32');
+  w.bind('load', ctx.tensor(op.outputs.load!), 'read_write', 'i32');
+  w.bind('demand', ctx.tensor(op.outputs.demand!), 'read_write', 'i32');
+  w.body(
+    `let t = i / ${E}u;`,
+    `let e = i % ${E}u;`,
+    'token_expert[i] = i32(e);',
+    'token_gate[i] = probs[i];',
+    `token_slot[i] = i32(e * ${N}u + t);`,
+    `slot_token[e * ${N}u + t] = i32(t);`,
+    'if (t == 0u) {',
+    `  offsets[e] = i32(e * ${N}u);`,
+    `  load[e] = ${N};`,
+    `  demand[e] = ${N};`,
+    `  if (e == 0u) { offsets[${E}u] = ${E * N}; }`,
+    '}',
+  );
+  return { forward: [w.finish1d(N * E)], backward: ctx.needsGrad(op.inputs.probs!) ? [maskedGateGrad(ctx, N, E)] : [] };
+}
+
+/** dprobs[t, e] += dgate[t, e] where expert e took token t (select_top_c, select_all). */
+function maskedGateGrad(ctx: OpContext, N: number, E: number): Kernel {
+  const { op } = ctx;
+  const w = new KernelWriter(ctx, 'select_grad_probs', 'backward');
+  w.bind('token_expert', ctx.tensor(op.outputs.token_expert!), 'read', 'i32');
+  w.bind('d_gate', ctx.grad(op.outputs.token_gate!), 'read');
+  w.bind('d_probs', ctx.grad(op.inputs.probs!), 'read_write');
+  w.body('if (token_expert[i] >= 0) { d_probs[i] += d_gate[i]; }');
+  return w.finish1d(N * E);
+}

@@ -1,0 +1,108 @@
+/**
+ * The activations of docs/IR.md and their derivatives, in Float64:
+ *
+ * | name   | act(x)                   | act'(x)                          |
+ * |--------|--------------------------|----------------------------------|
+ * | relu   | max(x, 0)                | 1 if x > 0 else 0                |
+ * | gelu   | x/2 · (1 + erf(x/√2))    | Φ(x) + x·φ(x)                    |
+ * | silu   | x·σ(x)                   | σ(x)·(1 + x·(1 − σ(x)))          |
+ * | swiglu | silu(gate) ⊙ up          | d up = dy·silu(gate); d gate = dy·up·silu'(gate) |
+ *
+ * swiglu is the only gated one: it takes two pre-activations (up and gate).
+ */
+import { standardNormalCdf } from './erf.ts';
+
+/** The activation names of the IR (`activation` attributes). */
+export type ActivationName = 'relu' | 'gelu' | 'silu' | 'swiglu';
+
+const INV_SQRT_2PI = 0.3989422804014327;
+
+/** σ(x), evaluated so that exp never overflows. */
+export function sigmoid(x: number): number {
+  if (x >= 0) return 1 / (1 + Math.exp(-x));
+  const e = Math.exp(x);
+  return e / (1 + e);
+}
+
+/** max(x, 0). */
+export function relu(x: number): number {
+  return x > 0 ? x : 0;
+}
+
+/** 1 for x > 0, else 0 (0 at the kink, as docs/IR.md says). */
+export function reluDerivative(x: number): number {
+  return x > 0 ? 1 : 0;
+}
+
+/** The exact GELU x·Φ(x) = x/2·(1 + erf(x/√2)). */
+export function gelu(x: number): number {
+  return x * standardNormalCdf(x);
+}
+
+/** Φ(x) + x·φ(x), φ the standard normal density. */
+export function geluDerivative(x: number): number {
+  return standardNormalCdf(x) + x * INV_SQRT_2PI * Math.exp(-0.5 * x * x);
+}
+
+/** x·σ(x). */
+export function silu(x: number): number {
+  return x * sigmoid(x);
+}
+
+/** σ(x)·(1 + x·(1 − σ(x))). */
+export function siluDerivative(x: number): number {
+  const s = sigmoid(x);
+  return s * (1 + x * (1 - s));
+}
+
+/** Reads an `activation` attribute, rejecting names the IR does not define. */
+export function activationName(value: unknown, where: string): ActivationName {
+  if (value === 'relu' || value === 'gelu' || value === 'silu' || value === 'swiglu') return value;
+  throw new Error(`reference: ${where}: unknown activation ${String(value)}`);
+}
+
+/** Whether the activation takes a gate pre-activation besides its input (swiglu). */
+export function isGated(name: ActivationName): boolean {
+  return name === 'swiglu';
+}
+
+/** act(x) of an ungated activation. */
+export function activate(name: Exclude<ActivationName, 'swiglu'>, x: number): number {
+  switch (name) {
+    case 'relu':
+      return relu(x);
+    case 'gelu':
+      return gelu(x);
+    case 'silu':
+      return silu(x);
+  }
+}
+
+/** act'(x) of an ungated activation. */
+export function activateDerivative(name: Exclude<ActivationName, 'swiglu'>, x: number): number {
+  switch (name) {
+    case 'relu':
+      return reluDerivative(x);
+    case 'gelu':
+      return geluDerivative(x);
+    case 'silu':
+      return siluDerivative(x);
+  }
+}
+
+/**
+ * One hidden unit of any activation: `up` is the input pre-activation and
+ * `gate` the gate pre-activation (read only by swiglu). Returns the value.
+ */
+export function applyActivation(name: ActivationName, up: number, gate: number): number {
+  return name === 'swiglu' ? silu(gate) * up : activate(name, up);
+}
+
+/**
+ * The backward of `applyActivation` for one hidden unit given its upstream
+ * gradient `dh`: the gradients of `up` and of `gate` (0 when ungated).
+ */
+export function activationBackward(name: ActivationName, up: number, gate: number, dh: number): { dUp: number; dGate: number } {
+  if (name === 'swiglu') return { dUp: dh * silu(gate), dGate: dh * up * siluDerivative(gate) };
+  return { dUp: dh * activateDerivative(name, up), dGate: 0 };
+}

@@ -1,0 +1,89 @@
+/**
+ * The inputs `moec test` proves kernels on: for an MoE spec, its layer at an
+ * odd shape (token count not a multiple of any tile or of the expert count),
+ * the same layer with a router skewed so every token prefers expert 0
+ * (experts with no tokens, capacity overflow), the layer at the spec's
+ * training shape, and the whole model at a small shape (attention, norms,
+ * embeddings, the LM head).
+ */
+import type { Graph, Tensor } from '../compiler/ir.ts';
+import { numel } from '../compiler/ir.ts';
+import { lowerModel, lowerMoeBlock } from '../compiler/lower.ts';
+import type { ModelSpec } from '../compiler/spec.ts';
+import type { HostArray } from './executor.ts';
+import { Rng } from './rng.ts';
+import type { Scenario } from './kernel_check.ts';
+
+/**
+ * Test values for a tensor: inputs ~ N(0, 1); weights ~ N(0, 1/fan_in) so
+ * activations stay O(1) at any width; ones-initialised tensors 1 + 0.1·N(0,1);
+ * token ids and targets uniform over the vocabulary.
+ */
+export function testValue(t: Tensor, rng: Rng, vocab: number): HostArray {
+  const n = numel(t.shape);
+  if (t.dtype === 'i32') {
+    const out = new Int32Array(n);
+    for (let i = 0; i < n; i++) out[i] = rng.int(vocab);
+    return out;
+  }
+  const out = new Float32Array(n);
+  const init = t.init?.kind;
+  const fanIn = t.shape.at(-1) ?? 1;
+  for (let i = 0; i < n; i++) {
+    if (t.role === 'input') out[i] = rng.normal();
+    else if (init === 'ones') out[i] = 1 + 0.1 * rng.normal();
+    else if (t.role === 'state') out[i] = 0.05 * rng.normal();
+    else if (t.name.endsWith('log_temperature')) out[i] = 0.1 * rng.normal();
+    else out[i] = rng.normal() / Math.sqrt(fanIn);
+  }
+  return out;
+}
+
+/** Random values for every input, param, frozen and state tensor of a graph. */
+export function randomValues(graph: Graph, seed: number, vocab: number): Map<string, HostArray> {
+  const values = new Map<string, HostArray>();
+  for (const t of graph.tensors.values()) {
+    if (t.role === 'input' || t.role === 'param' || t.role === 'frozen' || t.role === 'state') {
+      values.set(t.name, testValue(t, Rng.forName(seed, t.name), vocab));
+    }
+  }
+  return values;
+}
+
+/** Makes every token prefer routed expert 0: shifts x and aligns router row 0 with the shift. */
+function skew(values: Map<string, HostArray>, graph: Graph): void {
+  const x = values.get('x') as Float32Array;
+  const w = values.get('router.weight') as Float32Array | undefined;
+  if (!x || !w) return;
+  const d = graph.tensors.get('x')!.shape[1]!;
+  for (let i = 0; i < x.length; i++) x[i]! += 1;
+  for (let c = 0; c < d; c++) w[c] = 3 / Math.sqrt(d);
+}
+
+/** Batch sizes must respect a Mixture of Tokens group. */
+function batchFor(spec: ModelSpec, wanted: number): number {
+  if (spec.ffn.kind !== 'moe' || spec.ffn.routing.combine !== 'mix' || typeof spec.ffn.routing.group !== 'number') return wanted;
+  const G = spec.ffn.routing.group;
+  return Math.max(1, Math.ceil(wanted / G)) * G;
+}
+
+/** The scenarios `moec test` runs for a spec. */
+export function scenariosFor(spec: ModelSpec, seed: number): Scenario[] {
+  const out: Scenario[] = [];
+  const seq = Math.min(spec.context, 7);
+  if (spec.ffn.kind === 'moe') {
+    const odd = { batch: batchFor(spec, 3), seq: 5 };
+    const g1 = lowerMoeBlock(spec, odd);
+    out.push({ name: `layer ${odd.batch}x${odd.seq}`, graph: g1, values: randomValues(g1, seed, spec.vocab), seed });
+    const skewed = randomValues(g1, seed + 1, spec.vocab);
+    skew(skewed, g1);
+    out.push({ name: `layer ${odd.batch}x${odd.seq} skewed`, graph: g1, values: skewed, seed: seed + 1 });
+    const train = { batch: spec.train.batch, seq: spec.context };
+    const g2 = lowerMoeBlock(spec, train);
+    out.push({ name: `layer ${train.batch}x${train.seq}`, graph: g2, values: randomValues(g2, seed + 2, spec.vocab), seed: seed + 2 });
+  }
+  const small = { batch: batchFor(spec, 2), seq };
+  const gm = lowerModel(spec, small);
+  out.push({ name: `model ${small.batch}x${small.seq}`, graph: gm, values: randomValues(gm, seed + 3, spec.vocab), seed: seed + 3 });
+  return out;
+}
