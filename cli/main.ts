@@ -4,11 +4,14 @@
  * 0 success, 1 a problem with the input or a failed check, 2 bad usage,
  * 130 interrupted.
  */
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { dumpGraph } from '../compiler/ir_dump.ts';
 import { lowerModel } from '../compiler/lower.ts';
 import { infoCommand } from './info_command.ts';
 import { loadSpec, requireSpec } from './load_spec.ts';
+import { GpuUnavailableError, KernelError } from '../runtime/gpu_errors.ts';
+import { layerCommand, type LayerOptions } from './layer_command.ts';
+import { testCommand } from './test_command.ts';
 import { UserError } from './user_error.ts';
 
 const program = new Command();
@@ -50,6 +53,34 @@ program
   .option('--json', 'print as JSON')
   .action((path: string, opts: { json?: boolean }) => infoCommand(path, opts));
 
+program
+  .command('test')
+  .description('prove every generated kernel of a spec (forward and backward) on this WebGPU adapter against the Float64 reference')
+  .argument('<spec>', '.moe file')
+  .option('--seed <n>', 'seed of the random inputs', parseInteger, 1)
+  .option('--verbose', 'one row per compared tensor instead of the worst per kernel group')
+  .option('--json', 'print every comparison as JSON')
+  .action((path: string, opts: { seed: number; verbose?: boolean; json?: boolean }) => testCommand(path, opts));
+
+program
+  .command('layer')
+  .description('run one MoE layer of a spec on WebGPU on your input, to compare with another framework (safetensors in and out)')
+  .argument('<spec>', '.moe file')
+  .requiredOption('--input <file>', 'safetensors with `x` [batch, seq, width] (and `dy` for --backward)')
+  .requiredOption('--out <file>', 'safetensors to write: y, loss.balance, loss.z, load (+ grad.* with --backward, + the parameters without --weights)')
+  .option('--weights <file>', 'safetensors with the layer parameters (layer names, or a checkpoint with blocks.K.moe. names); default: initialised from --seed')
+  .option('--layer <k>', 'the MoE block to take (default: the first MoE block)', parseInteger)
+  .option('--backward', 'also compute gradients of sum(y * dy) + loss.balance + loss.z (+ loss.sequence_balance)')
+  .option('--seed <n>', 'seed of the parameter initialisation', parseInteger, 1)
+  .action((path: string, opts: LayerOptions) => layerCommand(path, opts));
+
+/** Parses an integer option, or fails with a usage error. */
+function parseInteger(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError('expected a non-negative integer');
+  return n;
+}
+
 /** Runs the CLI; never lets an exception reach the user as a stack trace. */
 async function main(argv: string[]): Promise<void> {
   try {
@@ -64,6 +95,14 @@ function exitCodeFor(e: unknown): number {
     // Help and version exit 0; usage errors were already printed by commander.
     return e.exitCode === 0 ? 0 : 2;
   }
+  if (e instanceof GpuUnavailableError) {
+    process.stderr.write(`moec: ${e.message}\n  hint: ${e.hint}\n`);
+    return 1;
+  }
+  if (e instanceof KernelError) {
+    process.stderr.write(`moec: ${e.message}\n  hint: ${e.hint}\n${process.env.MOEC_DEBUG ? `  adapter said: ${e.detail}\n` : ''}`);
+    return 1;
+  }
   if (e instanceof UserError) {
     if (!e.quiet) process.stderr.write(`moec: ${e.message}\n${e.hint ? `  hint: ${e.hint}\n` : ''}`);
     return e.exitCode;
@@ -74,3 +113,5 @@ function exitCodeFor(e: unknown): number {
 }
 
 await main(process.argv);
+// Dawn keeps the event loop alive while a device exists; the command is done.
+process.exit(process.exitCode ?? 0);

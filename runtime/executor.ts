@@ -7,6 +7,7 @@
 import type { BufferDecl, Kernel } from '../codegen/wgsl/kernel.ts';
 import type { Gpu } from './gpu.ts';
 import { kernelError } from './gpu_errors.ts';
+import { gpuWait } from './gpu_wait.ts';
 import { PipelineCache } from './pipeline_cache.ts';
 
 export type HostArray = Float32Array | Int32Array;
@@ -96,7 +97,7 @@ export class Executor {
     const enc = device.createCommandEncoder();
     enc.copyBufferToBuffer(s.buffer, 0, staging, 0, s.bytes);
     device.queue.submit([enc.finish()]);
-    await staging.mapAsync(GPUMapMode.READ);
+    await gpuWait(staging.mapAsync(GPUMapMode.READ));
     const copy = staging.getMappedRange().slice(0, s.decl.elements * 4);
     staging.unmap();
     staging.destroy();
@@ -126,7 +127,7 @@ export class Executor {
     });
     pass.end();
     device.queue.submit([enc.finish()]);
-    const error = await device.popErrorScope();
+    const error = await gpuWait(device.popErrorScope());
     if (error) {
       // Find the culprit by replaying one kernel at a time.
       for (const k of kernels) {
@@ -148,7 +149,7 @@ export class Executor {
 
   /** Waits until the GPU has finished all submitted work. */
   async sync(): Promise<void> {
-    await this.gpu.device.queue.onSubmittedWorkDone();
+    await gpuWait(this.gpu.device.queue.onSubmittedWorkDone());
   }
 
   private bindGroup(k: Kernel, pipeline: GPUComputePipeline): GPUBindGroup {

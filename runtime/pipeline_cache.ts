@@ -5,6 +5,7 @@
  */
 import type { Kernel } from '../codegen/wgsl/kernel.ts';
 import { kernelError } from './gpu_errors.ts';
+import { gpuWait } from './gpu_wait.ts';
 
 export class PipelineCache {
   private readonly pipelines = new Map<string, Promise<GPUComputePipeline>>();
@@ -36,11 +37,11 @@ export class PipelineCache {
     let pipeline: GPUComputePipeline | undefined;
     let thrown: unknown;
     try {
-      pipeline = await device.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: kernel.id });
+      pipeline = await gpuWait(device.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: kernel.id }));
     } catch (e) {
       thrown = e;
     }
-    const error = await device.popErrorScope();
+    const error = await gpuWait(device.popErrorScope());
     if (error || thrown || !pipeline) {
       const info = await module.getCompilationInfo();
       const messages = info.messages.map((m) => `${m.type} at ${m.lineNum}:${m.linePos}: ${m.message}`).join('\n');

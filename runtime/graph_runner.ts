@@ -1,0 +1,67 @@
+/**
+ * Runs a whole lowered graph on the GPU, forward then backward, with the
+ * generated kernels in graph order (backward in reverse). Used by
+ * `moec layer` and the determinism tests; the training harness spells the
+ * same schedule out as generated code.
+ */
+import type { Graph } from '../compiler/ir.ts';
+import { generateGraph, type GraphKernels } from '../codegen/wgsl/generate.ts';
+import { gradName } from '../codegen/wgsl/kernel.ts';
+import { Executor, type HostArray } from './executor.ts';
+import type { Gpu } from './gpu.ts';
+
+export class GraphRunner {
+  readonly plan: GraphKernels;
+  readonly executor: Executor;
+
+  constructor(
+    gpu: Gpu,
+    readonly graph: Graph,
+    specPath: string,
+  ) {
+    this.plan = generateGraph(graph, { specPath, target: gpu.limits });
+    this.executor = new Executor(gpu, specPath);
+    this.executor.allocate(this.plan.buffers);
+  }
+
+  /** Uploads inputs, params, frozen and state tensors. Every one the graph needs must be given. */
+  setValues(values: ReadonlyMap<string, HostArray>): void {
+    for (const t of this.graph.tensors.values()) {
+      if (t.role === 'input' || t.role === 'param' || t.role === 'frozen' || t.role === 'state') {
+        const v = values.get(t.name);
+        if (!v) throw new Error(`internal: no value for ${t.name}`);
+        if (this.executor.has(t.name)) this.executor.write(t.name, v);
+      }
+    }
+  }
+
+  async forward(): Promise<void> {
+    await this.executor.run(this.plan.ops.flatMap((k) => k.forward));
+  }
+
+  /**
+   * Backward from upstream gradients of outputs (e.g. `y` → dy); every loss
+   * gets gradient 1. All other gradients start at zero.
+   */
+  async backward(upstream: ReadonlyMap<string, Float32Array>): Promise<void> {
+    const grads = this.plan.buffers.filter((b) => b.kind === 'grad').map((b) => b.name);
+    this.executor.zero(grads);
+    for (const loss of this.graph.losses) if (this.executor.has(gradName(loss))) this.executor.fill(gradName(loss), 1);
+    for (const [t, g] of upstream) this.executor.write(gradName(t), g);
+    await this.executor.run([...this.plan.ops].reverse().flatMap((k) => k.backward));
+  }
+
+  read(name: string): Promise<HostArray> {
+    return this.executor.read(name);
+  }
+
+  /** The gradient of a tensor (zeros if nothing contributes to it). */
+  async readGrad(name: string): Promise<Float32Array> {
+    if (!this.executor.has(gradName(name))) return new Float32Array(this.graph.tensors.get(name)!.shape.reduce((a, b) => a * b, 1));
+    return (await this.executor.read(gradName(name))) as Float32Array;
+  }
+
+  destroy(): void {
+    this.executor.destroy();
+  }
+}
