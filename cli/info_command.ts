@@ -3,13 +3,24 @@
  * and kernel counts, per layer and total.
  */
 import { humanCount, modelCost, type ModelCost } from '../compiler/cost.ts';
+import type { Graph } from '../compiler/ir.ts';
 import { lowerModel } from '../compiler/lower.ts';
+import { generateGraph } from '../codegen/wgsl/generate.ts';
 import { describeCore } from '../compiler/routing_core.ts';
 import type { ModelSpec } from '../compiler/spec.ts';
 import { requireSpec } from './load_spec.ts';
 
 /** A few lines summarising a checked spec (also used by the main job). */
-export function specSummary(spec: ModelSpec, cost: ModelCost): string {
+/** Kernel dispatches per training step, counted from the generated plan. */
+export function kernelCounts(graph: Graph, specPath: string): { forward: number; backward: number; unique: number } {
+  const plan = generateGraph(graph, { specPath });
+  const all = [...plan.ops, ...plan.stateUpdates];
+  const kernels = all.flatMap((k) => [...k.forward, ...k.backward]);
+  const unique = new Set(kernels.map((k) => k.source.replace(/\/\/[^\n]*/g, ''))).size;
+  return { forward: all.reduce((n, k) => n + k.forward.length, 0), backward: all.reduce((n, k) => n + k.backward.length, 0), unique };
+}
+
+export function specSummary(spec: ModelSpec, cost: ModelCost, kernels: ReturnType<typeof kernelCounts>): string {
   const lines = [`${spec.name} (${spec.source.path})`];
   const ffn = spec.ffn;
   if (ffn.kind === 'moe') {
@@ -22,7 +33,7 @@ export function specSummary(spec: ModelSpec, cost: ModelCost): string {
   }
   lines.push(`  parameters ${humanCount(cost.params)} (trainable ${humanCount(cost.trainableParams)}), active per token ${humanCount(cost.activeParams)}`);
   lines.push(`  forward FLOPs per token ${humanCount(cost.flopsPerToken)} (a training step is about 3x)`);
-  lines.push(`  kernels to generate: ${cost.kernels.forward} forward + ${cost.kernels.backward} backward dispatches per step`);
+  lines.push(`  kernels to generate: ${kernels.unique} WGSL kernels; a training step dispatches ${kernels.forward} forward + ${kernels.backward} backward`);
   return lines.join('\n');
 }
 
@@ -36,10 +47,12 @@ function table(cost: ModelCost): string {
 
 export function infoCommand(path: string, opts: { json?: boolean }): void {
   const spec = requireSpec(path, { json: false });
-  const cost = modelCost(spec, lowerModel(spec));
+  const graph = lowerModel(spec);
+  const cost = modelCost(spec, graph);
+  const kernels = kernelCounts(graph, path);
   if (opts.json) {
-    process.stdout.write(`${JSON.stringify({ name: spec.name, file: path, ...cost }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ name: spec.name, file: path, ...cost, kernels }, null, 2)}\n`);
     return;
   }
-  process.stdout.write(`${specSummary(spec, cost)}\n${table(cost)}\n`);
+  process.stdout.write(`${specSummary(spec, cost, kernels)}\n${table(cost)}\n`);
 }

@@ -57,21 +57,22 @@ function parameters(graph: Graph, opts: LayerOptions, block: number): Map<string
   const params = [...graph.tensors.values()].filter((t) => t.role === 'param' || t.role === 'frozen' || t.role === 'state');
   if (!opts.weights) return initGraph(graph, opts.seed);
   const file = readTensors(opts.weights);
-  const prefix = `blocks.${block}.moe.`;
-  const out = new Map<string, HostArray>();
-  for (const t of params) {
-    const key = file.has(t.name) ? t.name : prefix + t.name;
-    const found = file.get(key);
-    // The loss-free balancing bias is state, not a weight: absent means zero.
-    if (!found && t.role === 'state') out.set(t.name, new Float32Array(numel(t.shape)));
-    else out.set(t.name, expectShape(opts.weights, key, found, t.shape));
-  }
   // A layer file (as moec layer writes) must not hold misspelled names; a model checkpoint holds other layers too.
+  // Checked first, so that a misspelled name is reported as such rather than as a missing tensor.
   const isCheckpoint = [...file.keys()].some((k) => k.startsWith('blocks.'));
   const outputs = (k: string) => k === 'x' || k === 'y' || k === 'dy' || k === 'load' || k.startsWith('loss.') || k.startsWith('grad.');
   const known = new Set(params.map((t) => t.name));
   const stray = isCheckpoint ? [] : [...file.keys()].filter((k) => !known.has(k) && !outputs(k));
   if (stray.length) throw new UserError(`${opts.weights} has tensors this layer does not use: ${stray.slice(0, 5).join(', ')}${stray.length > 5 ? ', …' : ''}`, `this layer's parameters: ${params.map((p) => p.name).join(', ')}`);
+  const prefix = `blocks.${block}.moe.`;
+  const out = new Map<string, HostArray>();
+  for (const t of params) {
+    const key = file.has(t.name) || !isCheckpoint ? t.name : prefix + t.name;
+    const found = file.get(key);
+    // The loss-free balancing bias is state, not a weight: absent means zero.
+    if (!found && t.role === 'state') out.set(t.name, new Float32Array(numel(t.shape)));
+    else out.set(t.name, expectShape(opts.weights, key, found, t.shape));
+  }
   return out;
 }
 
@@ -83,6 +84,7 @@ export async function layerCommand(path: string, opts: LayerOptions): Promise<vo
   if (!xT) throw new UserError(`${opts.input} has no tensor \`x\``, 'x is the layer input, [batch, seq, width] float32');
   if (xT.shape.length !== 3) throw new UserError(`${opts.input}: \`x\` has shape [${xT.shape.join(', ')}]; expected [batch, seq, ${spec.width}]`);
   const [batch, seq] = xT.shape as [number, number, number];
+  if (batch < 1 || seq < 1) throw new UserError(`${opts.input}: \`x\` has shape [${xT.shape.join(', ')}]; batch and seq must be at least 1`);
   const x = expectShape(opts.input, 'x', xT, [batch, seq, spec.width]);
   if (spec.ffn.kind === 'moe' && spec.ffn.routing.combine === 'mix' && typeof spec.ffn.routing.group === 'number' && batch % spec.ffn.routing.group !== 0) {
     throw new UserError(`batch ${batch} of \`x\` is not a multiple of the Mixture of Tokens group ${spec.ffn.routing.group}`, 'groups take one token from each of G sequences');

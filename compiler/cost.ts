@@ -21,8 +21,6 @@ export interface ModelCost {
   readonly activeParams: number;
   readonly flopsPerToken: number;
   readonly layers: readonly LayerCost[];
-  /** Forward and backward kernel dispatches per training step. */
-  readonly kernels: { readonly forward: number; readonly backward: number };
 }
 
 /** Which layer a tensor or op belongs to, from its dotted name. */
@@ -75,19 +73,13 @@ export function modelCost(spec: ModelSpec, graph: Graph): ModelCost {
     l.active += a;
   }
   let flops = 0;
-  let fwd = 0;
-  let bwd = 0;
   for (const op of graph.ops) {
-    const info = OPS[op.kind];
-    const f = info.flops(op, graph);
+    const f = OPS[op.kind].flops(op, graph);
     flops += f;
-    fwd += info.forward.length;
-    bwd += info.backward.length;
     const l = slot(op.name);
     l.flops += f;
     if (op.name.includes('.moe.')) l.kind = 'attention + MoE';
   }
-  for (const op of graph.stateUpdates) fwd += OPS[op.kind].forward.length;
   const order = (k: string) => (k === 'embed' ? -1 : k === 'head' ? 1e9 : Number(k.split('.')[1]));
   return {
     params,
@@ -97,7 +89,6 @@ export function modelCost(spec: ModelSpec, graph: Graph): ModelCost {
     layers: [...layers.entries()]
       .sort((a, b) => order(a[0]) - order(b[0]))
       .map(([layer, l]) => ({ layer, kind: l.kind, params: l.params, activeParams: Math.round(l.active), flopsPerToken: l.flops / tokens })),
-    kernels: { forward: fwd, backward: bwd },
   };
 }
 

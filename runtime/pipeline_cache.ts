@@ -37,7 +37,9 @@ export class PipelineCache {
     let pipeline: GPUComputePipeline | undefined;
     let thrown: unknown;
     try {
-      pipeline = await gpuWait(device.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: kernel.id }));
+      // Synchronous creation: the async variant compiles on a Dawn worker thread, which on
+      // lavapipe sometimes stalled for minutes when it overlapped running kernels.
+      pipeline = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: kernel.id });
     } catch (e) {
       thrown = e;
     }

@@ -51,17 +51,17 @@ export function parseSafetensors(bytes: Uint8Array, file: string): { tensors: Ma
     }
     const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (!e || typeof e !== 'object') fail(`entry \`${name}\` is not an object`);
-    if (typeof e.dtype !== 'string' || !(e.dtype in SIZES)) fail(`tensor \`${name}\` has unknown dtype ${JSON.stringify(e.dtype)}`);
+    if (typeof e.dtype !== 'string' || !Object.hasOwn(SIZES, e.dtype)) fail(`tensor \`${name}\` has unknown dtype ${JSON.stringify(e.dtype)}`);
     const dtype = e.dtype as string;
     if (dtype !== 'F32' && dtype !== 'I32') fail(`tensor \`${name}\` is ${dtype}; moec reads float32 (F32) tensors — convert with tensor.float() before saving`);
     if (!Array.isArray(e.shape) || !e.shape.every((s) => Number.isSafeInteger(s) && (s as number) >= 0)) fail(`tensor \`${name}\` has a malformed shape`);
     const shape = e.shape as number[];
     const offsets = e.data_offsets;
-    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && (o as number) >= 0)) fail(`tensor \`${name}\` has malformed data_offsets`);
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && (o as number) >= 0) || offsets[0] > offsets[1]) fail(`tensor \`${name}\` has malformed data_offsets`);
     const [begin, end] = offsets as [number, number];
     const count = shape.reduce((a, b) => a * b, 1);
     if (end - begin !== count * 4) fail(`tensor \`${name}\` has shape [${shape.join(', ')}] (${count * 4} bytes) but ${end - begin} bytes of data`);
-    if (end > dataLen || begin > end) fail(`tensor \`${name}\` lies past the end of the file (offset ${end} of ${dataLen} data bytes); the file is truncated`);
+    if (end > dataLen) fail(`tensor \`${name}\` lies past the end of the file (offset ${end} of ${dataLen} data bytes); the file is truncated`);
     // A copy: Node Buffers are views into shared pools, often misaligned for Float32Array.
     const raw = new Uint8Array(bytes.subarray(dataStart + begin, dataStart + end));
     const data = dtype === 'F32' ? new Float32Array(raw.buffer, raw.byteOffset, count) : new Int32Array(raw.buffer, raw.byteOffset, count);

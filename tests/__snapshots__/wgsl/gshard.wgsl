@@ -1,0 +1,3342 @@
+// ===== embed/embed
+// moec kernel embed/embed (forward of embed)
+// from specs/gshard.moe:4: vocab 256  context 64  width 64  depth 2  heads 4
+
+@group(0) @binding(0) var<storage, read> ids: array<i32>;  // tokens
+@group(0) @binding(1) var<storage, read> table: array<f32>;  // embed.weight
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;  // embedded
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= 65536u) { return; }
+  let t = i / 64u;
+  let c = i % 64u;
+  y[i] = table[u32(clamp(ids[t], 0, 255)) * 64u + c];
+}
+
+// ===== embed/embed_grad_table
+// moec kernel embed/embed_grad_table (backward of embed)
+// from specs/gshard.moe:4: vocab 256  context 64  width 64  depth 2  heads 4
+
+@group(0) @binding(0) var<storage, read> ids: array<i32>;  // tokens
+@group(0) @binding(1) var<storage, read> d_y: array<f32>;  // grad/embedded
+@group(0) @binding(2) var<storage, read_write> d_table: array<f32>;  // grad/embed.weight
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= 16384u) { return; }
+  let v = i32(i / 64u);
+  let c = i % 64u;
+  var sum = 0.0;
+  for (var t = 0u; t < 1024u; t++) { if (ids[t] == v) { sum += d_y[t * 64u + c]; } }
+  d_table[i] += sum;
+}
+
+// ===== position/position_add
+// moec kernel position/position_add (forward of position_add)
+// seq=64
+// from specs/gshard.moe:3: model gshard {
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;  // embedded
+@group(0) @binding(1) var<storage, read> table: array<f32>;  // pos.weight
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;  // positioned
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= 65536u) { return; }
+  let t = i / 64u;
+  let c = i % 64u;
+  y[i] = x[i] + table[(t % 64u) * 64u + c];
+}
+
+// ===== position/position_grad_input
+// moec kernel position/position_grad_input (backward of position_add)
+// seq=64
+// from specs/gshard.moe:3: model gshard {
+
+@group(0) @binding(0) var<storage, read> d_y: array<f32>;  // grad/positioned
+@group(0) @binding(1) var<storage, read_write> d_x: array<f32>;  // grad/embedded
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= 65536u) { return; }
+  d_x[i] += d_y[i];
+}
+
+// ===== position/position_grad_table
+// moec kernel position/position_grad_table (backward of position_add)
+// seq=64
+// from specs/gshard.moe:3: model gshard {
+
+@group(0) @binding(0) var<storage, read> d_y: array<f32>;  // grad/positioned
+@group(0) @binding(1) var<storage, read_write> d_table: array<f32>;  // grad/pos.weight
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= 4096u) { return; }
+  let s = i / 64u;
+  let c = i % 64u;
+  var sum = 0.0;
+  for (var b = 0u; b < 16u; b++) { sum += d_y[(b * 64u + s) * 64u + c]; }
+  d_table[i] += sum;
+}
+
+// ===== norm, used by blocks.0.attn_norm/norm, blocks.0.ffn_norm/norm, blocks.1.attn_norm/norm, blocks.1.ffn_norm/norm, final_norm/norm
+// moec kernel blocks.0.attn_norm/norm (forward of norm)
+// kind=rms eps=0.00001
+// from specs/gshard.moe:3: model gshard {
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;  // positioned
+@group(0) @binding(1) var<storage, read> weight: array<f32>;  // blocks.0.attn_norm.weight
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;  // blocks.0.attn_norm.y
+@group(0) @binding(3) var<storage, read_write> rstd: array<f32>;  // blocks.0.attn_norm/rstd
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= 1024u) { return; }
+  let t = i;
+  let base = t * 64u;
+  var ss = 0.0;
+  for (var c = 0u; c < 64u; c++) { ss += x[base + c] * x[base + c]; }
+  let r = inverseSqrt(ss / 64.0 + 0.000009999999747378752);
+  rstd[t] = r;
+  for (var c = 0u; c < 64u; c++) { y[base + c] = x[base + c] * r * weight[c]; }
+}
+
+// ===== norm_grad_input, used by blocks.0.attn_norm/norm_grad_input, blocks.0.ffn_norm/norm_grad_input, blocks.1.attn_norm/norm_grad_input, blocks.1.ffn_norm/norm_grad_input, final_norm/norm_grad_input
+// moec kernel blocks.0.attn_norm/norm_grad_input (backward of norm)
+// kind=rms eps=0.00001
+// from specs/gshard.moe:3: model gshard {
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;  // positioned
+@group(0) @binding(1) var<storage, read> weight: array<f32>;  // blocks.0.attn_norm.weight
+@group(0) @binding(2) var<storage, read> rstd: array<f32>;  // blocks.0.attn_norm/rstd
+@group(0) @binding(3) var<storage, read> d_y: array<f32>;  // grad/blocks.0.attn_norm.y
+@group(0) @binding(4) var<storage, read_write> d_x: array<f32>;  // grad/positioned
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= 1024u) { return; }
+  let t = i;
+  let base = t * 64u;
+  var mg = 0.0;
+  var mgx = 0.0;
+  for (var c = 0u; c < 64u; c++) {
+    let g = d_y[base + c] * weight[c];
+    mg += g;
+    mgx += g * x[base + c] * rstd[t];
+  }
+  mg = mg / 64.0;
+  mgx = mgx / 64.0;
+  for (var c = 0u; c < 64u; c++) { let g = d_y[base + c] * weight[c]; d_x[base + c] += rstd[t] * (g - x[base + c] * rstd[t] * mgx); }
+}
+
+// ===== norm_grad_params, used by blocks.0.attn_norm/norm_grad_params, blocks.0.ffn_norm/norm_grad_params, blocks.1.attn_norm/norm_grad_params, blocks.1.ffn_norm/norm_grad_params, final_norm/norm_grad_params
+// moec kernel blocks.0.attn_norm/norm_grad_params (backward of norm)
+// kind=rms eps=0.00001
+// from specs/gshard.moe:3: model gshard {
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;  // positioned
+@group(0) @binding(1) var<storage, read> rstd: array<f32>;  // blocks.0.attn_norm/rstd
+@group(0) @binding(2) var<storage, read> d_y: array<f32>;  // grad/blocks.0.attn_norm.y
+@group(0) @binding(3) var<storage, read_write> d_weight: array<f32>;  // grad/blocks.0.attn_norm.weight
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= 64u) { return; }
+  let c = i;
+  var gw = 0.0;
+  var gb = 0.0;
+  for (var t = 0u; t < 1024u; t++) {
+    let at = t * 64u + c;
+    gw += d_y[at] * x[at] * rstd[t];
+    gb += d_y[at];
+  }
+  d_weight[c] += gw;
+}
+
+// ===== matmul, used by blocks.0.attn.qkv/matmul, blocks.1.attn.qkv/matmul
+// moec kernel blocks.0.attn.qkv/matmul (forward of linear)
+// from specs/gshard.moe:4: vocab 256  context 64  width 64  depth 2  heads 4
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;  // blocks.0.attn_norm.y
+@group(0) @binding(1) var<storage, read> w: array<f32>;  // blocks.0.attn.qkv.weight
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;  // blocks.0.qkv
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= 12288u) { return; }
+  let grp = i / 12288u;
+  let tile = i % 12288u;
+  let row_begin = 0u;
+  let row_end = 1024u;
+  let row0 = row_begin + (tile / 48u) * 4u;
+  let col0 = (tile % 48u) * 4u;
+  // Tiles past the group's rows have nothing to do.
+  if (row0 >= row_end) { return; }
+  let ok0 = row0 + 0u < row_end;
+  let r0 = min(row0 + 0u, row_end - 1u);
+  let ok1 = row0 + 1u < row_end;
+  let r1 = min(row0 + 1u, row_end - 1u);
+  let ok2 = row0 + 2u < row_end;
+  let r2 = min(row0 + 2u, row_end - 1u);
+  let ok3 = row0 + 3u < row_end;
+  let r3 = min(row0 + 3u, row_end - 1u);
+  let c0 = min(col0 + 0u, 191u);
+  let c1 = min(col0 + 1u, 191u);
+  let c2 = min(col0 + 2u, 191u);
+  let c3 = min(col0 + 3u, 191u);
+  var acc0: array<f32, 16>;
+  for (var k = 0u; k < 64u; k++) {
+    let a0 = x[r0 * 64u + k];
+    let a1 = x[r1 * 64u + k];
+    let a2 = x[r2 * 64u + k];
+    let a3 = x[r3 * 64u + k];
+    let b0_0 = w[c0 * 64u + k];
+    let b0_1 = w[c1 * 64u + k];
+    let b0_2 = w[c2 * 64u + k];
+    let b0_3 = w[c3 * 64u + k];
+    acc0[0] = fma(a0, b0_0, acc0[0]);
+    acc0[1] = fma(a0, b0_1, acc0[1]);
+    acc0[2] = fma(a0, b0_2, acc0[2]);
+    acc0[3] = fma(a0, b0_3, acc0[3]);
+    acc0[4] = fma(a1, b0_0, acc0[4]);
+    acc0[5] = fma(a1, b0_1, acc0[5]);
+    acc0[6] = fma(a1, b0_2, acc0[6]);
+    acc0[7] = fma(a1, b0_3, acc0[7]);
+    acc0[8] = fma(a2, b0_0, acc0[8]);
+    acc0[9] = fma(a2, b0_1, acc0[9]);
+    acc0[10] = fma(a2, b0_2, acc0[10]);
+    acc0[11] = fma(a2, b0_3, acc0[11]);
+    acc0[12] = fma(a3, b0_0, acc0[12]);
+    acc0[13] = fma(a3, b0_1, acc0[13]);
+    acc0[14] = fma(a3, b0_2, acc0[14]);
+    acc0[15] = fma(a3, b0_3, acc0[15]);
+  }
+  if (ok0 && col0 + 0u < 192u) {
+    y[r0 * 192u + c0] = acc0[0];
+  }
+  if (ok0 && col0 + 1u < 192u) {
+    y[r0 * 192u + c1] = acc0[1];
+  }
+  if (ok0 && col0 + 2u < 192u) {
+    y[r0 * 192u + c2] = acc0[2];
+  }
+  if (ok0 && col0 + 3u < 192u) {
+    y[r0 * 192u + c3] = acc0[3];
+  }
+  if (ok1 && col0 + 0u < 192u) {
+    y[r1 * 192u + c0] = acc0[4];
+  }
+  if (ok1 && col0 + 1u < 192u) {
+    y[r1 * 192u + c1] = acc0[5];
+  }
+  if (ok1 && col0 + 2u < 192u) {
+    y[r1 * 192u + c2] = acc0[6];
+  }
+  if (ok1 && col0 + 3u < 192u) {
+    y[r1 * 192u + c3] = acc0[7];
+  }
+  if (ok2 && col0 + 0u < 192u) {
+    y[r2 * 192u + c0] = acc0[8];
+  }
+  if (ok2 && col0 + 1u < 192u) {
+    y[r2 * 192u + c1] = acc0[9];
+  }
+  if (ok2 && col0 + 2u < 192u) {
+    y[r2 * 192u + c2] = acc0[10];
+  }
+  if (ok2 && col0 + 3u < 192u) {
+    y[r2 * 192u + c3] = acc0[11];
+  }
+  if (ok3 && col0 + 0u < 192u) {
+    y[r3 * 192u + c0] = acc0[12];
+  }
+  if (ok3 && col0 + 1u < 192u) {
+    y[r3 * 192u + c1] = acc0[13];
+  }
+  if (ok3 && col0 + 2u < 192u) {
+    y[r3 * 192u + c2] = acc0[14];
+  }
+  if (ok3 && col0 + 3u < 192u) {
+    y[r3 * 192u + c3] = acc0[15];
+  }
+}
+
+// ===== matmul_grad_input, used by blocks.0.attn.qkv/matmul_grad_input, blocks.1.attn.qkv/matmul_grad_input
+// moec kernel blocks.0.attn.qkv/matmul_grad_input (backward of linear)
+// from specs/gshard.moe:4: vocab 256  context 64  width 64  depth 2  heads 4
+
+@group(0) @binding(0) var<storage, read> d_y: array<f32>;  // grad/blocks.0.qkv
+@group(0) @binding(1) var<storage, read> w: array<f32>;  // blocks.0.attn.qkv.weight
+@group(0) @binding(2) var<storage, read_write> d_x: array<f32>;  // grad/blocks.0.attn_norm.y
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= 4096u) { return; }
+  let grp = i / 4096u;
+  let tile = i % 4096u;
+  let row_begin = 0u;
+  let row_end = 1024u;
+  let row0 = row_begin + (tile / 16u) * 4u;
+  let col0 = (tile % 16u) * 4u;
+  // Tiles past the group's rows have nothing to do.
+  if (row0 >= row_end) { return; }
+  let ok0 = row0 + 0u < row_end;
+  let r0 = min(row0 + 0u, row_end - 1u);
+  let ok1 = row0 + 1u < row_end;
+  let r1 = min(row0 + 1u, row_end - 1u);
+  let ok2 = row0 + 2u < row_end;
+  let r2 = min(row0 + 2u, row_end - 1u);
+  let ok3 = row0 + 3u < row_end;
+  let r3 = min(row0 + 3u, row_end - 1u);
+  let c0 = min(col0 + 0u, 63u);
+  let c1 = min(col0 + 1u, 63u);
+  let c2 = min(col0 + 2u, 63u);
+  let c3 = min(col0 + 3u, 63u);
+  var acc0: array<f32, 16>;
+  for (var k = 0u; k < 192u; k++) {
+    let a0 = d_y[r0 * 192u + k];
+    let a1 = d_y[r1 * 192u + k];
+    let a2 = d_y[r2 * 192u + k];
+    let a3 = d_y[r3 * 192u + k];
+    let b0_0 = w[k * 64u + c0];
+    let b0_1 = w[k * 64u + c1];
+    let b0_2 = w[k * 64u + c2];
+    let b0_3 = w[k * 64u + c3];
+    acc0[0] = fma(a0, b0_0, acc0[0]);
+    acc0[1] = fma(a0, b0_1, acc0[1]);
+    acc0[2] = fma(a0, b0_2, acc0[2]);
+    acc0[3] = fma(a0, b0_3, acc0[3]);
+    acc0[4] = fma(a1, b0_0, acc0[4]);
+    acc0[5] = fma(a1, b0_1, acc0[5]);
+    acc0[6] = fma(a1, b0_2, acc0[6]);
+    acc0[7] = fma(a1, b0_3, acc0[7]);
+    acc0[8] = fma(a2, b0_0, acc0[8]);
+    acc0[9] = fma(a2, b0_1, acc0[9]);
+    acc0[10] = fma(a2, b0_2, acc0[10]);
+    acc0[11] = fma(a2, b0_3, acc0[11]);
+    acc0[12] = fma(a3, b0_0, acc0[12]);
+    acc0[13] = fma(a3, b0_1, acc0[13]);
+    acc0[14] = fma(a3, b0_2, acc0[14]);
+    acc0[15] = fma(a3, b0_3, acc0[15]);
+  }
+  if (ok0 && col0 + 0u < 64u) {
+    d_x[r0 * 64u + c0] += acc0[0];
+  }
+  if (ok0 && col0 + 1u < 64u) {
+    d_x[r0 * 64u + c1] += acc0[1];
+  }
+  if (ok0 && col0 + 2u < 64u) {
+    d_x[r0 * 64u + c2] += acc0[2];
+  }
+  if (ok0 && col0 + 3u < 64u) {
+    d_x[r0 * 64u + c3] += acc0[3];
+  }
+  if (ok1 && col0 + 0u < 64u) {
+    d_x[r1 * 64u + c0] += acc0[4];
+  }
+  if (ok1 && col0 + 1u < 64u) {
+    d_x[r1 * 64u + c1] += acc0[5];
+  }
+  if (ok1 && col0 + 2u < 64u) {
+    d_x[r1 * 64u + c2] += acc0[6];
+  }
+  if (ok1 && col0 + 3u < 64u) {
+    d_x[r1 * 64u + c3] += acc0[7];
+  }
+  if (ok2 && col0 + 0u < 64u) {
+    d_x[r2 * 64u + c0] += acc0[8];
+  }
+  if (ok2 && col0 + 1u < 64u) {
+    d_x[r2 * 64u + c1] += acc0[9];
+  }
+  if (ok2 && col0 + 2u < 64u) {
+    d_x[r2 * 64u + c2] += acc0[10];
+  }
+  if (ok2 && col0 + 3u < 64u) {
+    d_x[r2 * 64u + c3] += acc0[11];
+  }
+  if (ok3 && col0 + 0u < 64u) {
+    d_x[r3 * 64u + c0] += acc0[12];
+  }
+  if (ok3 && col0 + 1u < 64u) {
+    d_x[r3 * 64u + c1] += acc0[13];
+  }
+  if (ok3 && col0 + 2u < 64u) {
+    d_x[r3 * 64u + c2] += acc0[14];
+  }
+  if (ok3 && col0 + 3u < 64u) {
+    d_x[r3 * 64u + c3] += acc0[15];
+  }
+}
+
+// ===== matmul_grad_weight, used by blocks.0.attn.qkv/matmul_grad_weight, blocks.1.attn.qkv/matmul_grad_weight
+// moec kernel blocks.0.attn.qkv/matmul_grad_weight (backward of linear)
+// from specs/gshard.moe:4: vocab 256  context 64  width 64  depth 2  heads 4
+
+@group(0) @binding(0) var<storage, read> d_y: array<f32>;  // grad/blocks.0.qkv
+@group(0) @binding(1) var<storage, read> x: array<f32>;  // blocks.0.attn_norm.y
+@group(0) @binding(2) var<storage, read_write> d_w: array<f32>;  // grad/blocks.0.attn.qkv.weight
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= 768u) { return; }
+  let grp = i / 768u;
+  let tile = i % 768u;
+  let row_begin = 0u;
+  let row_end = 192u;
+  let row0 = row_begin + (tile / 16u) * 4u;
+  let col0 = (tile % 16u) * 4u;
+  // Tiles past the group's rows have nothing to do.
+  if (row0 >= row_end) { return; }
+  let ok0 = row0 + 0u < row_end;
+  let r0 = min(row0 + 0u, row_end - 1u);
+  let ok1 = row0 + 1u < row_end;
+  let r1 = min(row0 + 1u, row_end - 1u);
+  let ok2 = row0 + 2u < row_end;
+  let r2 = min(row0 + 2u, row_end - 1u);
+  let ok3 = row0 + 3u < row_end;
+  let r3 = min(row0 + 3u, row_end - 1u);
+  let c0 = min(col0 + 0u, 63u);
+  let c1 = min(col0 + 1u, 63u);
+  let c2 = min(col0 + 2u, 63u);
+  let c3 = min(col0 + 3u, 63u);
+  var acc0: array<f32, 16>;
+  for (var k = 0u; k < 1024u; k++) {
+    let a0 = d_y[k * 192u + r0];
+    let a1 = d_y[k * 192u + r1];
+    let a2 = d_y[k * 192u + r2];
+    let a3 = d_y[k * 192u + r3];
+    let b0_0 = x[k * 64u + c0];
+    let b0_1 = x[k * 64u + c1];
+    let b0_2 = x[k * 64u + c2];
+    let b0_3 = x[k * 64u + c3];
+    acc0[0] = fma(a0, b0_0, acc0[0]);
+    acc0[1] = fma(a0, b0_1, acc0[1]);
+    acc0[2] = fma(a0, b0_2, acc0[2]);
+    acc0[3] = fma(a0, b0_3, acc0[3]);
+    acc0[4] = fma(a1, b0_0, acc0[4]);
+    acc0[5] = fma(a1, b0_1, acc0[5]);
+    acc0[6] = fma(a1, b0_2, acc0[6]);
+    acc0[7] = fma(a1, b0_3, acc0[7]);
+    acc0[8] = fma(a2, b0_0, acc0[8]);
+    acc0[9] = fma(a2, b0_1, acc0[9]);
+    acc0[10] = fma(a2, b0_2, acc0[10]);
+    acc0[11] = fma(a2, b0_3, acc0[11]);
+    acc0[12] = fma(a3, b0_0, acc0[12]);
+    acc0[13] = fma(a3, b0_1, acc0[13]);
+    acc0[14] = fma(a3, b0_2, acc0[14]);
+    acc0[15] = fma(a3, b0_3, acc0[15]);
+  }
+  if (ok0 && col0 + 0u < 64u) {
+    d_w[r0 * 64u + c0] += acc0[0];
+  }
+  if (ok0 && col0 + 1u < 64u) {
+    d_w[r0 * 64u + c1] += acc0[1];
+  }
+  if (ok0 && col0 + 2u < 64u) {
+    d_w[r0 * 64u + c2] += acc0[2];
+  }
+  if (ok0 && col0 + 3u < 64u) {
+    d_w[r0 * 64u + c3] += acc0[3];
+  }
+  if (ok1 && col0 + 0u < 64u) {
+    d_w[r1 * 64u + c0] += acc0[4];
+  }
+  if (ok1 && col0 + 1u < 64u) {
+    d_w[r1 * 64u + c1] += acc0[5];
+  }
+  if (ok1 && col0 + 2u < 64u) {
+    d_w[r1 * 64u + c2] += acc0[6];
+  }
+  if (ok1 && col0 + 3u < 64u) {
+    d_w[r1 * 64u + c3] += acc0[7];
+  }
+  if (ok2 && col0 + 0u < 64u) {
+    d_w[r2 * 64u + c0] += acc0[8];
+  }
+  if (ok2 && col0 + 1u < 64u) {
+    d_w[r2 * 64u + c1] += acc0[9];
+  }
+  if (ok2 && col0 + 2u < 64u) {
+    d_w[r2 * 64u + c2] += acc0[10];
+  }
+  if (ok2 && col0 + 3u < 64u) {
+    d_w[r2 * 64u + c3] += acc0[11];
+  }
+  if (ok3 && col0 + 0u < 64u) {
+    d_w[r3 * 64u + c0] += acc0[12];
+  }
+  if (ok3 && col0 + 1u < 64u) {
+    d_w[r3 * 64u + c1] += acc0[13];
+  }
+  if (ok3 && col0 + 2u < 64u) {
+    d_w[r3 * 64u + c2] += acc0[14];
+  }
+  if (ok3 && col0 + 3u < 64u) {
+    d_w[r3 * 64u + c3] += acc0[15];
+  }
+}
+
+// ===== attention, used by blocks.0.attention/attention, blocks.1.attention/attention
+// moec kernel blocks.0.attention/attention (forward of attention)
+// batch=16 seq=64 heads=4
+// from specs/gshard.moe:4: vocab 256  context 64  width 64  depth 2  heads 4
+
+@group(0) @binding(0) var<storage, read> qkv: array<f32>;  // blocks.0.qkv
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;  // blocks.0.attn_heads
+@group(0) @binding(2) var<storage, read_write> lse: array<f32>;  // blocks.0.attention/lse
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= 4096u) { return; }
+  let p = i % 64u;
+  let bh = i / 64u;
+  let b = bh / 4u;
+  let h = bh % 4u;
+  let base_t = b * 64u;
+  let tq = base_t + p;
+  var acc: array<f32, 16>;
+  var m = -3.4e38;
+  var l = 0.0;
+  for (var j = 0u; j <= p; j++) {
+    var s = 0.0;
+    for (var c = 0u; c < 16u; c++) { s = fma(qkv[(tq) * 192u + h * 16u + c], qkv[(base_t + j) * 192u + 64u + h * 16u + c], s); }
+    s = s * 0.25;
+    let m_new = max(m, s);
+    let correction = exp(m - m_new);
+    let w = exp(s - m_new);
+    l = l * correction + w;
+    for (var c = 0u; c < 16u; c++) { acc[c] = acc[c] * correction + w * qkv[(base_t + j) * 192u + 128u + h * 16u + c]; }
+    m = m_new;
+  }
+  for (var c = 0u; c < 16u; c++) { y[tq * 64u + h * 16u + c] = acc[c] / l; }
+  lse[i] = m + log(l);
+}
+
+// ===== attention_grad_q, used by blocks.0.attention/attention_grad_q, blocks.1.attention/attention_grad_q
+// moec kernel blocks.0.attention/attention_grad_q (backward of attention)
+// batch=16 seq=64 heads=4
+// from specs/gshard.moe:4: vocab 256  context 64  width 64  depth 2  heads 4
+
+@group(0) @binding(0) var<storage, read> qkv: array<f32>;  // blocks.0.qkv
+@group(0) @binding(1) var<storage, read> y: array<f32>;  // blocks.0.attn_heads
+@group(0) @binding(2) var<storage, read> lse: array<f32>;  // blocks.0.attention/lse
+@group(0) @binding(3) var<storage, read> d_y: array<f32>;  // grad/blocks.0.attn_heads
+@group(0) @binding(4) var<storage, read_write> delta: array<f32>;  // blocks.0.attention/delta
+@group(0) @binding(5) var<storage, read_write> d_qkv: array<f32>;  // grad/blocks.0.qkv
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= 4096u) { return; }
+  let p = i % 64u;
+  let bh = i / 64u;
+  let b = bh / 4u;
+  let h = bh % 4u;
+  let base_t = b * 64u;
+  let tq = base_t + p;
+  var dlt = 0.0;
+  for (var c = 0u; c < 16u; c++) { dlt = fma(d_y[(tq) * 64u + h * 16u + c], y[tq * 64u + h * 16u + c], dlt); }
+  delta[i] = dlt;
+  var dq: array<f32, 16>;
+  for (var j = 0u; j <= p; j++) {
+    var s = 0.0;
+    for (var c = 0u; c < 16u; c++) { s = fma(qkv[(tq) * 192u + h * 16u + c], qkv[(base_t + j) * 192u + 64u + h * 16u + c], s); }
+    s = s * 0.25;
+    let prob = exp(s - lse[i]);
+    var dp = 0.0;
+    for (var c = 0u; c < 16u; c++) { dp = fma(d_y[(tq) * 64u + h * 16u + c], qkv[(base_t + j) * 192u + 128u + h * 16u + c], dp); }
+    let ds = prob * (dp - dlt) * 0.25;
+    for (var c = 0u; c < 16u; c++) { dq[c] = fma(ds, qkv[(base_t + j) * 192u + 64u + h * 16u + c], dq[c]); }
+  }
+  for (var c = 0u; c < 16u; c++) { d_qkv[tq * 192u + h * 16u + c] += dq[c]; }
+}
+
+// ===== attention_grad_kv, used by blocks.0.attention/attention_grad_kv, blocks.1.attention/attention_grad_kv
+// moec kernel blocks.0.attention/attention_grad_kv (backward of attention)
+// batch=16 seq=64 heads=4
+// from specs/gshard.moe:4: vocab 256  context 64  width 64  depth 2  heads 4
+
+@group(0) @binding(0) var<storage, read> qkv: array<f32>;  // blocks.0.qkv
+@group(0) @binding(1) var<storage, read> lse: array<f32>;  // blocks.0.attention/lse
+@group(0) @binding(2) var<storage, read> delta: array<f32>;  // blocks.0.attention/delta
+@group(0) @binding(3) var<storage, read> d_y: array<f32>;  // grad/blocks.0.attn_heads
+@group(0) @binding(4) var<storage, read_write> d_qkv: array<f32>;  // grad/blocks.0.qkv
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= 4096u) { return; }
+  let p = i % 64u;
+  let bh = i / 64u;
+  let b = bh / 4u;
+  let h = bh % 4u;
+  let base_t = b * 64u;
+  let tk = base_t + p;
+  var dk: array<f32, 16>;
+  var dv: array<f32, 16>;
+  for (var q = p; q < 64u; q++) {
+    let tq = base_t + q;
+    let row = bh * 64u + q;
+    var s = 0.0;
+    for (var c = 0u; c < 16u; c++) { s = fma(qkv[(tq) * 192u + h * 16u + c], qkv[(tk) * 192u + 64u + h * 16u + c], s); }
+    s = s * 0.25;
+    let prob = exp(s - lse[row]);
+    var dp = 0.0;
+    for (var c = 0u; c < 16u; c++) { dp = fma(d_y[(tq) * 64u + h * 16u + c], qkv[(tk) * 192u + 128u + h * 16u + c], dp); dv[c] = fma(prob, d_y[(tq) * 64u + h * 16u + c], dv[c]); }
+    let ds = prob * (dp - delta[row]) * 0.25;
+    for (var c = 0u; c < 16u; c++) { dk[c] = fma(ds, qkv[(tq) * 192u + h * 16u + c], dk[c]); }
+  }
+  for (var c = 0u; c < 16u; c++) {
+    d_qkv[tk * 192u + 64u + h * 16u + c] += dk[c];
+    d_qkv[tk * 192u + 128u + h * 16u + c] += dv[c];
+  }
+}
+
+// ===== matmul, used by blocks.0.attn.out/matmul, blocks.1.attn.out/matmul
+// moec kernel blocks.0.attn.out/matmul (forward of linear)
+// from specs/gshard.moe:4: vocab 256  context 64  width 64  depth 2  heads 4
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;  // blocks.0.attn_heads
+@group(0) @binding(1) var<storage, read> w: array<f32>;  // blocks.0.attn.out.weight
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;  // blocks.0.attn_out
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= 4096u) { return; }
+  let grp = i / 4096u;
+  let tile = i % 4096u;
+  let row_begin = 0u;
+  let row_end = 1024u;
+  let row0 = row_begin + (tile / 16u) * 4u;
+  let col0 = (tile % 16u) * 4u;
+  // Tiles past the group's rows have nothing to do.
+  if (row0 >= row_end) { return; }
+  let ok0 = row0 + 0u < row_end;
+  let r0 = min(row0 + 0u, row_end - 1u);
+  let ok1 = row0 + 1u < row_end;
+  let r1 = min(row0 + 1u, row_end - 1u);
+  let ok2 = row0 + 2u < row_end;
+  let r2 = min(row0 + 2u, row_end - 1u);
+  let ok3 = row0 + 3u < row_end;
+  let r3 = min(row0 + 3u, row_end - 1u);
+  let c0 = min(col0 + 0u, 63u);
+  let c1 = min(col0 + 1u, 63u);
+  let c2 = min(col0 + 2u, 63u);
+  let c3 = min(col0 + 3u, 63u);
+  var acc0: array<f32, 16>;
+  for (var k = 0u; k < 64u; k++) {
+    let a0 = x[r0 * 64u + k];
+    let a1 = x[r1 * 64u + k];
+    let a2 = x[r2 * 64u + k];
+    let a3 = x[r3 * 64u + k];
+    let b0_0 = w[c0 * 64u + k];
+    let b0_1 = w[c1 * 64u + k];
+    let b0_2 = w[c2 * 64u + k];
+    let b0_3 = w[c3 * 64u + k];
+    acc0[0] = fma(a0, b0_0, acc0[0]);
+    acc0[1] = fma(a0, b0_1, acc0[1]);
+    acc0[2] = fma(a0, b0_2, acc0[2]);
+    acc0[3] = fma(a0, b0_3, acc0[3]);
+    acc0[4] = fma(a1, b0_0, acc0[4]);
+    acc0[5] = fma(a1, b0_1, acc0[5]);
+    acc0[6] = fma(a1, b0_2, acc0[6]);
+    acc0[7] = fma(a1, b0_3, acc0[7]);
+    acc0[8] = fma(a2, b0_0, acc0[8]);
+    acc0[9] = fma(a2, b0_1, acc0[9]);
+    acc0[10] = fma(a2, b0_2, acc0[10]);
+    acc0[11] = fma(a2, b0_3, acc0[11]);
+    acc0[12] = fma(a3, b0_0, acc0[12]);
+    acc0[13] = fma(a3, b0_1, acc0[13]);
+    acc0[14] = fma(a3, b0_2, acc0[14]);
+    acc0[15] = fma(a3, b0_3, acc0[15]);
+  }
+  if (ok0 && col0 + 0u < 64u) {
+    y[r0 * 64u + c0] = acc0[0];
+  }
+  if (ok0 && col0 + 1u < 64u) {
+    y[r0 * 64u + c1] = acc0[1];
+  }
+  if (ok0 && col0 + 2u < 64u) {
+    y[r0 * 64u + c2] = acc0[2];
+  }
+  if (ok0 && col0 + 3u < 64u) {
+    y[r0 * 64u + c3] = acc0[3];
+  }
+  if (ok1 && col0 + 0u < 64u) {
+    y[r1 * 64u + c0] = acc0[4];
+  }
+  if (ok1 && col0 + 1u < 64u) {
+    y[r1 * 64u + c1] = acc0[5];
+  }
+  if (ok1 && col0 + 2u < 64u) {
+    y[r1 * 64u + c2] = acc0[6];
+  }
+  if (ok1 && col0 + 3u < 64u) {
+    y[r1 * 64u + c3] = acc0[7];
+  }
+  if (ok2 && col0 + 0u < 64u) {
+    y[r2 * 64u + c0] = acc0[8];
+  }
+  if (ok2 && col0 + 1u < 64u) {
+    y[r2 * 64u + c1] = acc0[9];
+  }
+  if (ok2 && col0 + 2u < 64u) {
+    y[r2 * 64u + c2] = acc0[10];
+  }
+  if (ok2 && col0 + 3u < 64u) {
+    y[r2 * 64u + c3] = acc0[11];
+  }
+  if (ok3 && col0 + 0u < 64u) {
+    y[r3 * 64u + c0] = acc0[12];
+  }
+  if (ok3 && col0 + 1u < 64u) {
+    y[r3 * 64u + c1] = acc0[13];
+  }
+  if (ok3 && col0 + 2u < 64u) {
+    y[r3 * 64u + c2] = acc0[14];
+  }
+  if (ok3 && col0 + 3u < 64u) {
+    y[r3 * 64u + c3] = acc0[15];
+  }
+}
+
+// ===== matmul_grad_input, used by blocks.0.attn.out/matmul_grad_input, blocks.1.attn.out/matmul_grad_input
+// moec kernel blocks.0.attn.out/matmul_grad_input (backward of linear)
+// from specs/gshard.moe:4: vocab 256  context 64  width 64  depth 2  heads 4
+
+@group(0) @binding(0) var<storage, read> d_y: array<f32>;  // grad/blocks.0.attn_out
+@group(0) @binding(1) var<storage, read> w: array<f32>;  // blocks.0.attn.out.weight
+@group(0) @binding(2) var<storage, read_write> d_x: array<f32>;  // grad/blocks.0.attn_heads
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= 4096u) { return; }
+  let grp = i / 4096u;
+  let tile = i % 4096u;
+  let row_begin = 0u;
+  let row_end = 1024u;
+  let row0 = row_begin + (tile / 16u) * 4u;
+  let col0 = (tile % 16u) * 4u;
+  // Tiles past the group's rows have nothing to do.
+  if (row0 >= row_end) { return; }
+  let ok0 = row0 + 0u < row_end;
+  let r0 = min(row0 + 0u, row_end - 1u);
+  let ok1 = row0 + 1u < row_end;
+  let r1 = min(row0 + 1u, row_end - 1u);
+  let ok2 = row0 + 2u < row_end;
+  let r2 = min(row0 + 2u, row_end - 1u);
+  let ok3 = row0 + 3u < row_end;
+  let r3 = min(row0 + 3u, row_end - 1u);
+  let c0 = min(col0 + 0u, 63u);
+  let c1 = min(col0 + 1u, 63u);
+  let c2 = min(col0 + 2u, 63u);
+  let c3 = min(col0 + 3u, 63u);
+  var acc0: array<f32, 16>;
+  for (var k = 0u; k < 64u; k++) {
+    let a0 = d_y[r0 * 64u + k];
+    let a1 = d_y[r1 * 64u + k];
+    let a2 = d_y[r2 * 64u + k];
+    let a3 = d_y[r3 * 64u + k];
+    let b0_0 = w[k * 64u + c0];
+    let b0_1 = w[k * 64u + c1];
+    let b0_2 = w[k * 64u + c2];
+    let b0_3 = w[k * 64u + c3];
+    acc0[0] = fma(a0, b0_0, acc0[0]);
+    acc0[1] = fma(a0, b0_1, acc0[1]);
+    acc0[2] = fma(a0, b0_2, acc0[2]);
+    acc0[3] = fma(a0, b0_3, acc0[3]);
+    acc0[4] = fma(a1, b0_0, acc0[4]);
+    acc0[5] = fma(a1, b0_1, acc0[5]);
+    acc0[6] = fma(a1, b0_2, acc0[6]);
+    acc0[7] = fma(a1, b0_3, acc0[7]);
+    acc0[8] = fma(a2, b0_0, acc0[8]);
+    acc0[9] = fma(a2, b0_1, acc0[9]);
+    acc0[10] = fma(a2, b0_2, acc0[10]);
+    acc0[11] = fma(a2, b0_3, acc0[11]);
+    acc0[12] = fma(a3, b0_0, acc0[12]);
+    acc0[13] = fma(a3, b0_1, acc0[13]);
+    acc0[14] = fma(a3, b0_2, acc0[14]);
+    acc0[15] = fma(a3, b0_3, acc0[15]);
+  }
+  if (ok0 && col0 + 0u < 64u) {
+    d_x[r0 * 64u + c0] += acc0[0];
+  }
+  if (ok0 && col0 + 1u < 64u) {
+    d_x[r0 * 64u + c1] += acc0[1];
+  }
+  if (ok0 && col0 + 2u < 64u) {
+    d_x[r0 * 64u + c2] += acc0[2];
+  }
+  if (ok0 && col0 + 3u < 64u) {
+    d_x[r0 * 64u + c3] += acc0[3];
+  }
+  if (ok1 && col0 + 0u < 64u) {
+    d_x[r1 * 64u + c0] += acc0[4];
+  }
+  if (ok1 && col0 + 1u < 64u) {
+    d_x[r1 * 64u + c1] += acc0[5];
+  }
+  if (ok1 && col0 + 2u < 64u) {
+    d_x[r1 * 64u + c2] += acc0[6];
+  }
+  if (ok1 && col0 + 3u < 64u) {
+    d_x[r1 * 64u + c3] += acc0[7];
+  }
+  if (ok2 && col0 + 0u < 64u) {
+    d_x[r2 * 64u + c0] += acc0[8];
+  }
+  if (ok2 && col0 + 1u < 64u) {
+    d_x[r2 * 64u + c1] += acc0[9];
+  }
+  if (ok2 && col0 + 2u < 64u) {
+    d_x[r2 * 64u + c2] += acc0[10];
+  }
+  if (ok2 && col0 + 3u < 64u) {
+    d_x[r2 * 64u + c3] += acc0[11];
+  }
+  if (ok3 && col0 + 0u < 64u) {
+    d_x[r3 * 64u + c0] += acc0[12];
+  }
+  if (ok3 && col0 + 1u < 64u) {
+    d_x[r3 * 64u + c1] += acc0[13];
+  }
+  if (ok3 && col0 + 2u < 64u) {
+    d_x[r3 * 64u + c2] += acc0[14];
+  }
+  if (ok3 && col0 + 3u < 64u) {
+    d_x[r3 * 64u + c3] += acc0[15];
+  }
+}
+
+// ===== matmul_grad_weight, used by blocks.0.attn.out/matmul_grad_weight, blocks.1.attn.out/matmul_grad_weight
+// moec kernel blocks.0.attn.out/matmul_grad_weight (backward of linear)
+// from specs/gshard.moe:4: vocab 256  context 64  width 64  depth 2  heads 4
+
+@group(0) @binding(0) var<storage, read> d_y: array<f32>;  // grad/blocks.0.attn_out
+@group(0) @binding(1) var<storage, read> x: array<f32>;  // blocks.0.attn_heads
+@group(0) @binding(2) var<storage, read_write> d_w: array<f32>;  // grad/blocks.0.attn.out.weight
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= 256u) { return; }
+  let grp = i / 256u;
+  let tile = i % 256u;
+  let row_begin = 0u;
+  let row_end = 64u;
+  let row0 = row_begin + (tile / 16u) * 4u;
+  let col0 = (tile % 16u) * 4u;
+  // Tiles past the group's rows have nothing to do.
+  if (row0 >= row_end) { return; }
+  let ok0 = row0 + 0u < row_end;
+  let r0 = min(row0 + 0u, row_end - 1u);
+  let ok1 = row0 + 1u < row_end;
+  let r1 = min(row0 + 1u, row_end - 1u);
+  let ok2 = row0 + 2u < row_end;
+  let r2 = min(row0 + 2u, row_end - 1u);
+  let ok3 = row0 + 3u < row_end;
+  let r3 = min(row0 + 3u, row_end - 1u);
+  let c0 = min(col0 + 0u, 63u);
+  let c1 = min(col0 + 1u, 63u);
+  let c2 = min(col0 + 2u, 63u);
+  let c3 = min(col0 + 3u, 63u);
+  var acc0: array<f32, 16>;
+  for (var k = 0u; k < 1024u; k++) {
+    let a0 = d_y[k * 64u + r0];
+    let a1 = d_y[k * 64u + r1];
+    let a2 = d_y[k * 64u + r2];
+    let a3 = d_y[k * 64u + r3];
+    let b0_0 = x[k * 64u + c0];
+    let b0_1 = x[k * 64u + c1];
+    let b0_2 = x[k * 64u + c2];
+    let b0_3 = x[k * 64u + c3];
+    acc0[0] = fma(a0, b0_0, acc0[0]);
+    acc0[1] = fma(a0, b0_1, acc0[1]);
+    acc0[2] = fma(a0, b0_2, acc0[2]);
+    acc0[3] = fma(a0, b0_3, acc0[3]);
+    acc0[4] = fma(a1, b0_0, acc0[4]);
+    acc0[5] = fma(a1, b0_1, acc0[5]);
+    acc0[6] = fma(a1, b0_2, acc0[6]);
+    acc0[7] = fma(a1, b0_3, acc0[7]);
+    acc0[8] = fma(a2, b0_0, acc0[8]);
+    acc0[9] = fma(a2, b0_1, acc0[9]);
+    acc0[10] = fma(a2, b0_2, acc0[10]);
+    acc0[11] = fma(a2, b0_3, acc0[11]);
+    acc0[12] = fma(a3, b0_0, acc0[12]);
+    acc0[13] = fma(a3, b0_1, acc0[13]);
+    acc0[14] = fma(a3, b0_2, acc0[14]);
+    acc0[15] = fma(a3, b0_3, acc0[15]);
+  }
+  if (ok0 && col0 + 0u < 64u) {
+    d_w[r0 * 64u + c0] += acc0[0];
+  }
+  if (ok0 && col0 + 1u < 64u) {
+    d_w[r0 * 64u + c1] += acc0[1];
+  }
+  if (ok0 && col0 + 2u < 64u) {
+    d_w[r0 * 64u + c2] += acc0[2];
+  }
+  if (ok0 && col0 + 3u < 64u) {
+    d_w[r0 * 64u + c3] += acc0[3];
+  }
+  if (ok1 && col0 + 0u < 64u) {
+    d_w[r1 * 64u + c0] += acc0[4];
+  }
+  if (ok1 && col0 + 1u < 64u) {
+    d_w[r1 * 64u + c1] += acc0[5];
+  }
+  if (ok1 && col0 + 2u < 64u) {
+    d_w[r1 * 64u + c2] += acc0[6];
+  }
+  if (ok1 && col0 + 3u < 64u) {
+    d_w[r1 * 64u + c3] += acc0[7];
+  }
+  if (ok2 && col0 + 0u < 64u) {
+    d_w[r2 * 64u + c0] += acc0[8];
+  }
+  if (ok2 && col0 + 1u < 64u) {
+    d_w[r2 * 64u + c1] += acc0[9];
+  }
+  if (ok2 && col0 + 2u < 64u) {
+    d_w[r2 * 64u + c2] += acc0[10];
+  }
+  if (ok2 && col0 + 3u < 64u) {
+    d_w[r2 * 64u + c3] += acc0[11];
+  }
+  if (ok3 && col0 + 0u < 64u) {
+    d_w[r3 * 64u + c0] += acc0[12];
+  }
+  if (ok3 && col0 + 1u < 64u) {
+    d_w[r3 * 64u + c1] += acc0[13];
+  }
+  if (ok3 && col0 + 2u < 64u) {
+    d_w[r3 * 64u + c2] += acc0[14];
+  }
+  if (ok3 && col0 + 3u < 64u) {
+    d_w[r3 * 64u + c3] += acc0[15];
+  }
+}
+
+// ===== add, used by blocks.0.residual_attn/add, blocks.0.residual_ffn/add, blocks.1.residual_attn/add, blocks.1.residual_ffn/add
+// moec kernel blocks.0.residual_attn/add (forward of add)
+// from specs/gshard.moe:3: model gshard {
+
+@group(0) @binding(0) var<storage, read> a: array<f32>;  // positioned
+@group(0) @binding(1) var<storage, read> b: array<f32>;  // blocks.0.attn_out
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;  // blocks.0.resid_attn
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= 65536u) { return; }
+  y[i] = a[i] + b[i];
+}
+
+// ===== add_backward, used by blocks.0.residual_attn/add_backward, blocks.0.residual_ffn/add_backward, blocks.1.residual_attn/add_backward, blocks.1.residual_ffn/add_backward
+// moec kernel blocks.0.residual_attn/add_backward (backward of add)
+// from specs/gshard.moe:3: model gshard {
+
+@group(0) @binding(0) var<storage, read> d_y: array<f32>;  // grad/blocks.0.resid_attn
+@group(0) @binding(1) var<storage, read_write> d_a: array<f32>;  // grad/positioned
+@group(0) @binding(2) var<storage, read_write> d_b: array<f32>;  // grad/blocks.0.attn_out
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= 65536u) { return; }
+  d_a[i] += d_y[i];
+  d_b[i] += d_y[i];
+}
+
+// ===== blocks.0.ffn/ffn_up
+// moec kernel blocks.0.ffn/ffn_up (forward of ffn)
+// activation=gelu experts=1
+// from specs/gshard.moe:5: ffn moe every 2 {
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;  // blocks.0.ffn_norm.y
+@group(0) @binding(1) var<storage, read> w_up: array<f32>;  // blocks.0.ffn.up.weight
+@group(0) @binding(2) var<storage, read_write> pre_up: array<f32>;  // blocks.0.ffn/pre_up
+@group(0) @binding(3) var<storage, read_write> hidden: array<f32>;  // blocks.0.ffn/hidden
+
+fn erf_f32(x: f32) -> f32 {
+  // Abramowitz & Stegun 7.1.26; odd symmetry for x < 0.
+  let a = abs(x);
+  let t = 1.0 / (1.0 + 0.3275911 * a);
+  let y = 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * exp(-a * a);
+  return select(-y, y, x >= 0.0);
+}
+fn sigmoid_f32(x: f32) -> f32 { return 1.0 / (1.0 + exp(-x)); }
+fn act_relu(x: f32) -> f32 { return max(x, 0.0); }
+fn dact_relu(x: f32) -> f32 { return select(0.0, 1.0, x > 0.0); }
+fn act_gelu(x: f32) -> f32 { return 0.5 * x * (1.0 + erf_f32(x * 0.70710678118654752)); }
+fn dact_gelu(x: f32) -> f32 {
+  let cdf = 0.5 * (1.0 + erf_f32(x * 0.70710678118654752));
+  return cdf + x * exp(-0.5 * x * x) * 0.39894228040143268;
+}
+fn act_silu(x: f32) -> f32 { return x * sigmoid_f32(x); }
+fn dact_silu(x: f32) -> f32 { let s = sigmoid_f32(x); return s * (1.0 + x * (1.0 - s)); }
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= 8192u) { return; }
+  let grp = i / 8192u;
+  let tile = i % 8192u;
+  let row_begin = 0u;
+  let row_end = 1024u;
+  let row0 = row_begin + (tile / 32u) * 4u;
+  let col0 = (tile % 32u) * 4u;
+  // Tiles past the group's rows have nothing to do.
+  if (row0 >= row_end) { return; }
+  let ok0 = row0 + 0u < row_end;
+  let r0 = min(row0 + 0u, row_end - 1u);
+  let src0 = r0;
+  let ok1 = row0 + 1u < row_end;
+  let r1 = min(row0 + 1u, row_end - 1u);
+  let src1 = r1;
+  let ok2 = row0 + 2u < row_end;
+  let r2 = min(row0 + 2u, row_end - 1u);
+  let src2 = r2;
+  let ok3 = row0 + 3u < row_end;
+  let r3 = min(row0 + 3u, row_end - 1u);
+  let src3 = r3;
+  let c0 = min(col0 + 0u, 127u);
+  let c1 = min(col0 + 1u, 127u);
+  let c2 = min(col0 + 2u, 127u);
+  let c3 = min(col0 + 3u, 127u);
+  var acc0: array<f32, 16>;
+  for (var k = 0u; k < 64u; k++) {
+    let a0 = x[src0 * 64u + k];
+    let a1 = x[src1 * 64u + k];
+    let a2 = x[src2 * 64u + k];
+    let a3 = x[src3 * 64u + k];
+    let b0_0 = w_up[(c0) * 64u + k];
+    let b0_1 = w_up[(c1) * 64u + k];
+    let b0_2 = w_up[(c2) * 64u + k];
+    let b0_3 = w_up[(c3) * 64u + k];
+    acc0[0] = fma(a0, b0_0, acc0[0]);
+    acc0[1] = fma(a0, b0_1, acc0[1]);
+    acc0[2] = fma(a0, b0_2, acc0[2]);
+    acc0[3] = fma(a0, b0_3, acc0[3]);
+    acc0[4] = fma(a1, b0_0, acc0[4]);
+    acc0[5] = fma(a1, b0_1, acc0[5]);
+    acc0[6] = fma(a1, b0_2, acc0[6]);
+    acc0[7] = fma(a1, b0_3, acc0[7]);
+    acc0[8] = fma(a2, b0_0, acc0[8]);
+    acc0[9] = fma(a2, b0_1, acc0[9]);
+    acc0[10] = fma(a2, b0_2, acc0[10]);
+    acc0[11] = fma(a2, b0_3, acc0[11]);
+    acc0[12] = fma(a3, b0_0, acc0[12]);
+    acc0[13] = fma(a3, b0_1, acc0[13]);
+    acc0[14] = fma(a3, b0_2, acc0[14]);
+    acc0[15] = fma(a3, b0_3, acc0[15]);
+  }
+  if (ok0 && col0 + 0u < 128u) {
+    pre_up[r0 * 128u + c0] = acc0[0];
+    hidden[r0 * 128u + c0] = act_gelu(acc0[0]);
+  }
+  if (ok0 && col0 + 1u < 128u) {
+    pre_up[r0 * 128u + c1] = acc0[1];
+    hidden[r0 * 128u + c1] = act_gelu(acc0[1]);
+  }
+  if (ok0 && col0 + 2u < 128u) {
+    pre_up[r0 * 128u + c2] = acc0[2];
+    hidden[r0 * 128u + c2] = act_gelu(acc0[2]);
+  }
+  if (ok0 && col0 + 3u < 128u) {
+    pre_up[r0 * 128u + c3] = acc0[3];
+    hidden[r0 * 128u + c3] = act_gelu(acc0[3]);
+  }
+  if (ok1 && col0 + 0u < 128u) {
+    pre_up[r1 * 128u + c0] = acc0[4];
+    hidden[r1 * 128u + c0] = act_gelu(acc0[4]);
+  }
+  if (ok1 && col0 + 1u < 128u) {
+    pre_up[r1 * 128u + c1] = acc0[5];
+    hidden[r1 * 128u + c1] = act_gelu(acc0[5]);
+  }
+  if (ok1 && col0 + 2u < 128u) {
+    pre_up[r1 * 128u + c2] = acc0[6];
+    hidden[r1 * 128u + c2] = act_gelu(acc0[6]);
+  }
+  if (ok1 && col0 + 3u < 128u) {
+    pre_up[r1 * 128u + c3] = acc0[7];
+    hidden[r1 * 128u + c3] = act_gelu(acc0[7]);
+  }
+  if (ok2 && col0 + 0u < 128u) {
+    pre_up[r2 * 128u + c0] = acc0[8];
+    hidden[r2 * 128u + c0] = act_gelu(acc0[8]);
+  }
+  if (ok2 && col0 + 1u < 128u) {
+    pre_up[r2 * 128u + c1] = acc0[9];
+    hidden[r2 * 128u + c1] = act_gelu(acc0[9]);
+  }
+  if (ok2 && col0 + 2u < 128u) {
+    pre_up[r2 * 128u + c2] = acc0[10];
+    hidden[r2 * 128u + c2] = act_gelu(acc0[10]);
+  }
+  if (ok2 && col0 + 3u < 128u) {
+    pre_up[r2 * 128u + c3] = acc0[11];
+    hidden[r2 * 128u + c3] = act_gelu(acc0[11]);
+  }
+  if (ok3 && col0 + 0u < 128u) {
+    pre_up[r3 * 128u + c0] = acc0[12];
+    hidden[r3 * 128u + c0] = act_gelu(acc0[12]);
+  }
+  if (ok3 && col0 + 1u < 128u) {
+    pre_up[r3 * 128u + c1] = acc0[13];
+    hidden[r3 * 128u + c1] = act_gelu(acc0[13]);
+  }
+  if (ok3 && col0 + 2u < 128u) {
+    pre_up[r3 * 128u + c2] = acc0[14];
+    hidden[r3 * 128u + c2] = act_gelu(acc0[14]);
+  }
+  if (ok3 && col0 + 3u < 128u) {
+    pre_up[r3 * 128u + c3] = acc0[15];
+    hidden[r3 * 128u + c3] = act_gelu(acc0[15]);
+  }
+}
+
+// ===== blocks.0.ffn/ffn_down
+// moec kernel blocks.0.ffn/ffn_down (forward of ffn)
+// activation=gelu experts=1
+// from specs/gshard.moe:5: ffn moe every 2 {
+
+@group(0) @binding(0) var<storage, read> hidden: array<f32>;  // blocks.0.ffn/hidden
+@group(0) @binding(1) var<storage, read> w_down: array<f32>;  // blocks.0.ffn.down.weight
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;  // blocks.0.ffn_out
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= 4096u) { return; }
+  let grp = i / 4096u;
+  let tile = i % 4096u;
+  let row_begin = 0u;
+  let row_end = 1024u;
+  let row0 = row_begin + (tile / 16u) * 4u;
+  let col0 = (tile % 16u) * 4u;
+  // Tiles past the group's rows have nothing to do.
+  if (row0 >= row_end) { return; }
+  let ok0 = row0 + 0u < row_end;
+  let r0 = min(row0 + 0u, row_end - 1u);
+  let ok1 = row0 + 1u < row_end;
+  let r1 = min(row0 + 1u, row_end - 1u);
+  let ok2 = row0 + 2u < row_end;
+  let r2 = min(row0 + 2u, row_end - 1u);
+  let ok3 = row0 + 3u < row_end;
+  let r3 = min(row0 + 3u, row_end - 1u);
+  let c0 = min(col0 + 0u, 63u);
+  let c1 = min(col0 + 1u, 63u);
+  let c2 = min(col0 + 2u, 63u);
+  let c3 = min(col0 + 3u, 63u);
+  var acc0: array<f32, 16>;
+  for (var k = 0u; k < 128u; k++) {
+    let a0 = hidden[r0 * 128u + k];
+    let a1 = hidden[r1 * 128u + k];
+    let a2 = hidden[r2 * 128u + k];
+    let a3 = hidden[r3 * 128u + k];
+    let b0_0 = w_down[(c0) * 128u + k];
+    let b0_1 = w_down[(c1) * 128u + k];
+    let b0_2 = w_down[(c2) * 128u + k];
+    let b0_3 = w_down[(c3) * 128u + k];
+    acc0[0] = fma(a0, b0_0, acc0[0]);
+    acc0[1] = fma(a0, b0_1, acc0[1]);
+    acc0[2] = fma(a0, b0_2, acc0[2]);
+    acc0[3] = fma(a0, b0_3, acc0[3]);
+    acc0[4] = fma(a1, b0_0, acc0[4]);
+    acc0[5] = fma(a1, b0_1, acc0[5]);
+    acc0[6] = fma(a1, b0_2, acc0[6]);
+    acc0[7] = fma(a1, b0_3, acc0[7]);
+    acc0[8] = fma(a2, b0_0, acc0[8]);
+    acc0[9] = fma(a2, b0_1, acc0[9]);
+    acc0[10] = fma(a2, b0_2, acc0[10]);
+    acc0[11] = fma(a2, b0_3, acc0[11]);
+    acc0[12] = fma(a3, b0_0, acc0[12]);
+    acc0[13] = fma(a3, b0_1, acc0[13]);
+    acc0[14] = fma(a3, b0_2, acc0[14]);
+    acc0[15] = fma(a3, b0_3, acc0[15]);
+  }
+  if (ok0 && col0 + 0u < 64u) {
+    out[r0 * 64u + c0] = acc0[0];
+  }
+  if (ok0 && col0 + 1u < 64u) {
+    out[r0 * 64u + c1] = acc0[1];
+  }
+  if (ok0 && col0 + 2u < 64u) {
+    out[r0 * 64u + c2] = acc0[2];
+  }
+  if (ok0 && col0 + 3u < 64u) {
+    out[r0 * 64u + c3] = acc0[3];
+  }
+  if (ok1 && col0 + 0u < 64u) {
+    out[r1 * 64u + c0] = acc0[4];
+  }
+  if (ok1 && col0 + 1u < 64u) {
+    out[r1 * 64u + c1] = acc0[5];
+  }
+  if (ok1 && col0 + 2u < 64u) {
+    out[r1 * 64u + c2] = acc0[6];
+  }
+  if (ok1 && col0 + 3u < 64u) {
+    out[r1 * 64u + c3] = acc0[7];
+  }
+  if (ok2 && col0 + 0u < 64u) {
+    out[r2 * 64u + c0] = acc0[8];
+  }
+  if (ok2 && col0 + 1u < 64u) {
+    out[r2 * 64u + c1] = acc0[9];
+  }
+  if (ok2 && col0 + 2u < 64u) {
+    out[r2 * 64u + c2] = acc0[10];
+  }
+  if (ok2 && col0 + 3u < 64u) {
+    out[r2 * 64u + c3] = acc0[11];
+  }
+  if (ok3 && col0 + 0u < 64u) {
+    out[r3 * 64u + c0] = acc0[12];
+  }
+  if (ok3 && col0 + 1u < 64u) {
+    out[r3 * 64u + c1] = acc0[13];
+  }
+  if (ok3 && col0 + 2u < 64u) {
+    out[r3 * 64u + c2] = acc0[14];
+  }
+  if (ok3 && col0 + 3u < 64u) {
+    out[r3 * 64u + c3] = acc0[15];
+  }
+}
+
+// ===== blocks.0.ffn/ffn_down_grad_hidden
+// moec kernel blocks.0.ffn/ffn_down_grad_hidden (backward of ffn)
+// activation=gelu experts=1
+// from specs/gshard.moe:5: ffn moe every 2 {
+
+@group(0) @binding(0) var<storage, read> d_out: array<f32>;  // grad/blocks.0.ffn_out
+@group(0) @binding(1) var<storage, read> w_down: array<f32>;  // blocks.0.ffn.down.weight
+@group(0) @binding(2) var<storage, read> pre_up: array<f32>;  // blocks.0.ffn/pre_up
+@group(0) @binding(3) var<storage, read_write> d_pre_up: array<f32>;  // blocks.0.ffn/d_pre_up
+
+fn erf_f32(x: f32) -> f32 {
+  // Abramowitz & Stegun 7.1.26; odd symmetry for x < 0.
+  let a = abs(x);
+  let t = 1.0 / (1.0 + 0.3275911 * a);
+  let y = 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * exp(-a * a);
+  return select(-y, y, x >= 0.0);
+}
+fn sigmoid_f32(x: f32) -> f32 { return 1.0 / (1.0 + exp(-x)); }
+fn act_relu(x: f32) -> f32 { return max(x, 0.0); }
+fn dact_relu(x: f32) -> f32 { return select(0.0, 1.0, x > 0.0); }
+fn act_gelu(x: f32) -> f32 { return 0.5 * x * (1.0 + erf_f32(x * 0.70710678118654752)); }
+fn dact_gelu(x: f32) -> f32 {
+  let cdf = 0.5 * (1.0 + erf_f32(x * 0.70710678118654752));
+  return cdf + x * exp(-0.5 * x * x) * 0.39894228040143268;
+}
+fn act_silu(x: f32) -> f32 { return x * sigmoid_f32(x); }
+fn dact_silu(x: f32) -> f32 { let s = sigmoid_f32(x); return s * (1.0 + x * (1.0 - s)); }
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= 8192u) { return; }
+  let grp = i / 8192u;
+  let tile = i % 8192u;
+  let row_begin = 0u;
+  let row_end = 1024u;
+  let row0 = row_begin + (tile / 32u) * 4u;
+  let col0 = (tile % 32u) * 4u;
+  // Tiles past the group's rows have nothing to do.
+  if (row0 >= row_end) { return; }
+  let ok0 = row0 + 0u < row_end;
+  let r0 = min(row0 + 0u, row_end - 1u);
+  let ok1 = row0 + 1u < row_end;
+  let r1 = min(row0 + 1u, row_end - 1u);
+  let ok2 = row0 + 2u < row_end;
+  let r2 = min(row0 + 2u, row_end - 1u);
+  let ok3 = row0 + 3u < row_end;
+  let r3 = min(row0 + 3u, row_end - 1u);
+  let c0 = min(col0 + 0u, 127u);
+  let c1 = min(col0 + 1u, 127u);
+  let c2 = min(col0 + 2u, 127u);
+  let c3 = min(col0 + 3u, 127u);
+  var acc0: array<f32, 16>;
+  for (var k = 0u; k < 64u; k++) {
+    let a0 = d_out[r0 * 64u + k];
+    let a1 = d_out[r1 * 64u + k];
+    let a2 = d_out[r2 * 64u + k];
+    let a3 = d_out[r3 * 64u + k];
+    let b0_0 = w_down[(k) * 128u + c0];
+    let b0_1 = w_down[(k) * 128u + c1];
+    let b0_2 = w_down[(k) * 128u + c2];
+    let b0_3 = w_down[(k) * 128u + c3];
+    acc0[0] = fma(a0, b0_0, acc0[0]);
+    acc0[1] = fma(a0, b0_1, acc0[1]);
+    acc0[2] = fma(a0, b0_2, acc0[2]);
+    acc0[3] = fma(a0, b0_3, acc0[3]);
+    acc0[4] = fma(a1, b0_0, acc0[4]);
+    acc0[5] = fma(a1, b0_1, acc0[5]);
+    acc0[6] = fma(a1, b0_2, acc0[6]);
+    acc0[7] = fma(a1, b0_3, acc0[7]);
+    acc0[8] = fma(a2, b0_0, acc0[8]);
+    acc0[9] = fma(a2, b0_1, acc0[9]);
+    acc0[10] = fma(a2, b0_2, acc0[10]);
+    acc0[11] = fma(a2, b0_3, acc0[11]);
+    acc0[12] = fma(a3, b0_0, acc0[12]);
+    acc0[13] = fma(a3, b0_1, acc0[13]);
+    acc0[14] = fma(a3, b0_2, acc0[14]);
+    acc0[15] = fma(a3, b0_3, acc0[15]);
+  }
+  if (ok0 && col0 + 0u < 128u) {
+    d_pre_up[r0 * 128u + c0] = acc0[0] * dact_gelu(pre_up[r0 * 128u + c0]);
+  }
+  if (ok0 && col0 + 1u < 128u) {
+    d_pre_up[r0 * 128u + c1] = acc0[1] * dact_gelu(pre_up[r0 * 128u + c1]);
+  }
+  if (ok0 && col0 + 2u < 128u) {
+    d_pre_up[r0 * 128u + c2] = acc0[2] * dact_gelu(pre_up[r0 * 128u + c2]);
+  }
+  if (ok0 && col0 + 3u < 128u) {
+    d_pre_up[r0 * 128u + c3] = acc0[3] * dact_gelu(pre_up[r0 * 128u + c3]);
+  }
+  if (ok1 && col0 + 0u < 128u) {
+    d_pre_up[r1 * 128u + c0] = acc0[4] * dact_gelu(pre_up[r1 * 128u + c0]);
+  }
+  if (ok1 && col0 + 1u < 128u) {
+    d_pre_up[r1 * 128u + c1] = acc0[5] * dact_gelu(pre_up[r1 * 128u + c1]);
+  }
+  if (ok1 && col0 + 2u < 128u) {
+    d_pre_up[r1 * 128u + c2] = acc0[6] * dact_gelu(pre_up[r1 * 128u + c2]);
+  }
+  if (ok1 && col0 + 3u < 128u) {
+    d_pre_up[r1 * 128u + c3] = acc0[7] * dact_gelu(pre_up[r1 * 128u + c3]);
+  }
+  if (ok2 && col0 + 0u < 128u) {
+    d_pre_up[r2 * 128u + c0] = acc0[8] * dact_gelu(pre_up[r2 * 128u + c0]);
+  }
+  if (ok2 && col0 + 1u < 128u) {
+    d_pre_up[r2 * 128u + c1] = acc0[9] * dact_gelu(pre_up[r2 * 128u + c1]);
+  }
+  if (ok2 && col0 + 2u < 128u) {
+    d_pre_up[r2 * 128u + c2] = acc0[10] * dact_gelu(pre_up[r2 * 128u + c2]);
+  }
+  if (ok2 && col0 + 3u < 128u) {
+    d_pre_up[r2 * 128u + c3] = acc0[11] * dact_gelu(pre_up[r2 * 128u + c3]);
+  }
+  if (ok3 && col0 + 0u < 128u) {
+    d_pre_up[r3 * 128u + c0] = acc0[12] * dact_gelu(pre_up[r3 * 128u + c0]);
+  }
+  if (ok3 && col0 + 1u < 128u) {
+    d_pre_up[r3 * 128u + c1] = acc0[13] * dact_gelu(pre_up[r3 * 128u + c1]);
+  }
+  if (ok3 && col0 + 2u < 128u) {
+    d_pre_up[r3 * 128u + c2] = acc0[14] * dact_gelu(pre_up[r3 * 128u + c2]);
+  }
+  if (ok3 && col0 + 3u < 128u) {
+    d_pre_up[r3 * 128u + c3] = acc0[15] * dact_gelu(pre_up[r3 * 128u + c3]);
+  }
+}
+
+// ===== blocks.0.ffn/ffn_down_grad_weight
+// moec kernel blocks.0.ffn/ffn_down_grad_weight (backward of ffn)
+// activation=gelu experts=1
+// from specs/gshard.moe:5: ffn moe every 2 {
+
+@group(0) @binding(0) var<storage, read> d_out: array<f32>;  // grad/blocks.0.ffn_out
+@group(0) @binding(1) var<storage, read> hidden: array<f32>;  // blocks.0.ffn/hidden
+@group(0) @binding(2) var<storage, read_write> d_w_down: array<f32>;  // grad/blocks.0.ffn.down.weight
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= 512u) { return; }
+  let grp = i / 512u;
+  let tile = i % 512u;
+  let row_begin = 0u;
+  let row_end = 64u;
+  let row0 = row_begin + (tile / 32u) * 4u;
+  let col0 = (tile % 32u) * 4u;
+  // Tiles past the group's rows have nothing to do.
+  if (row0 >= row_end) { return; }
+  let ok0 = row0 + 0u < row_end;
+  let r0 = min(row0 + 0u, row_end - 1u);
+  let ok1 = row0 + 1u < row_end;
+  let r1 = min(row0 + 1u, row_end - 1u);
+  let ok2 = row0 + 2u < row_end;
+  let r2 = min(row0 + 2u, row_end - 1u);
+  let ok3 = row0 + 3u < row_end;
+  let r3 = min(row0 + 3u, row_end - 1u);
+  let c0 = min(col0 + 0u, 127u);
+  let c1 = min(col0 + 1u, 127u);
+  let c2 = min(col0 + 2u, 127u);
+  let c3 = min(col0 + 3u, 127u);
+  var acc0: array<f32, 16>;
+  for (var k = 0u; k < 1024u; k++) {
+    let a0 = d_out[k * 64u + r0];
+    let a1 = d_out[k * 64u + r1];
+    let a2 = d_out[k * 64u + r2];
+    let a3 = d_out[k * 64u + r3];
+    let b0_0 = hidden[k * 128u + c0];
+    let b0_1 = hidden[k * 128u + c1];
+    let b0_2 = hidden[k * 128u + c2];
+    let b0_3 = hidden[k * 128u + c3];
+    acc0[0] = fma(a0, b0_0, acc0[0]);
+    acc0[1] = fma(a0, b0_1, acc0[1]);
+    acc0[2] = fma(a0, b0_2, acc0[2]);
+    acc0[3] = fma(a0, b0_3, acc0[3]);
+    acc0[4] = fma(a1, b0_0, acc0[4]);
+    acc0[5] = fma(a1, b0_1, acc0[5]);
+    acc0[6] = fma(a1, b0_2, acc0[6]);
+    acc0[7] = fma(a1, b0_3, acc0[7]);
+    acc0[8] = fma(a2, b0_0, acc0[8]);
+    acc0[9] = fma(a2, b0_1, acc0[9]);
+    acc0[10] = fma(a2, b0_2, acc0[10]);
+    acc0[11] = fma(a2, b0_3, acc0[11]);
+    acc0[12] = fma(a3, b0_0, acc0[12]);
+    acc0[13] = fma(a3, b0_1, acc0[13]);
+    acc0[14] = fma(a3, b0_2, acc0[14]);
+    acc0[15] = fma(a3, b0_3, acc0[15]);
+  }
+  if (ok0 && col0 + 0u < 128u) {
+    d_w_down[(r0) * 128u + c0] += acc0[0];
+  }
+  if (ok0 && col0 + 1u < 128u) {
+    d_w_down[(r0) * 128u + c1] += acc0[1];
+  }
+  if (ok0 && col0 + 2u < 128u) {
+    d_w_down[(r0) * 128u + c2] += acc0[2];
+  }
+  if (ok0 && col0 + 3u < 128u) {
+    d_w_down[(r0) * 128u + c3] += acc0[3];
+  }
+  if (ok1 && col0 + 0u < 128u) {
+    d_w_down[(r1) * 128u + c0] += acc0[4];
+  }
+  if (ok1 && col0 + 1u < 128u) {
+    d_w_down[(r1) * 128u + c1] += acc0[5];
+  }
+  if (ok1 && col0 + 2u < 128u) {
+    d_w_down[(r1) * 128u + c2] += acc0[6];
+  }
+  if (ok1 && col0 + 3u < 128u) {
+    d_w_down[(r1) * 128u + c3] += acc0[7];
+  }
+  if (ok2 && col0 + 0u < 128u) {
+    d_w_down[(r2) * 128u + c0] += acc0[8];
+  }
+  if (ok2 && col0 + 1u < 128u) {
+    d_w_down[(r2) * 128u + c1] += acc0[9];
+  }
+  if (ok2 && col0 + 2u < 128u) {
+    d_w_down[(r2) * 128u + c2] += acc0[10];
+  }
+  if (ok2 && col0 + 3u < 128u) {
+    d_w_down[(r2) * 128u + c3] += acc0[11];
+  }
+  if (ok3 && col0 + 0u < 128u) {
+    d_w_down[(r3) * 128u + c0] += acc0[12];
+  }
+  if (ok3 && col0 + 1u < 128u) {
+    d_w_down[(r3) * 128u + c1] += acc0[13];
+  }
+  if (ok3 && col0 + 2u < 128u) {
+    d_w_down[(r3) * 128u + c2] += acc0[14];
+  }
+  if (ok3 && col0 + 3u < 128u) {
+    d_w_down[(r3) * 128u + c3] += acc0[15];
+  }
+}
+
+// ===== blocks.0.ffn/ffn_up_grad_input
+// moec kernel blocks.0.ffn/ffn_up_grad_input (backward of ffn)
+// activation=gelu experts=1
+// from specs/gshard.moe:5: ffn moe every 2 {
+
+@group(0) @binding(0) var<storage, read> d_pre_up: array<f32>;  // blocks.0.ffn/d_pre_up
+@group(0) @binding(1) var<storage, read> w_up: array<f32>;  // blocks.0.ffn.up.weight
+@group(0) @binding(2) var<storage, read_write> d_rows: array<f32>;  // grad/blocks.0.ffn_norm.y
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= 4096u) { return; }
+  let grp = i / 4096u;
+  let tile = i % 4096u;
+  let row_begin = 0u;
+  let row_end = 1024u;
+  let row0 = row_begin + (tile / 16u) * 4u;
+  let col0 = (tile % 16u) * 4u;
+  // Tiles past the group's rows have nothing to do.
+  if (row0 >= row_end) { return; }
+  let ok0 = row0 + 0u < row_end;
+  let r0 = min(row0 + 0u, row_end - 1u);
+  let ok1 = row0 + 1u < row_end;
+  let r1 = min(row0 + 1u, row_end - 1u);
+  let ok2 = row0 + 2u < row_end;
+  let r2 = min(row0 + 2u, row_end - 1u);
+  let ok3 = row0 + 3u < row_end;
+  let r3 = min(row0 + 3u, row_end - 1u);
+  let c0 = min(col0 + 0u, 63u);
+  let c1 = min(col0 + 1u, 63u);
+  let c2 = min(col0 + 2u, 63u);
+  let c3 = min(col0 + 3u, 63u);
+  var acc0: array<f32, 16>;
+  for (var k = 0u; k < 128u; k++) {
+    let a0 = d_pre_up[r0 * 128u + k];
+    let a1 = d_pre_up[r1 * 128u + k];
+    let a2 = d_pre_up[r2 * 128u + k];
+    let a3 = d_pre_up[r3 * 128u + k];
+    let b0_0 = w_up[(k) * 64u + c0];
+    let b0_1 = w_up[(k) * 64u + c1];
+    let b0_2 = w_up[(k) * 64u + c2];
+    let b0_3 = w_up[(k) * 64u + c3];
+    acc0[0] = fma(a0, b0_0, acc0[0]);
+    acc0[1] = fma(a0, b0_1, acc0[1]);
+    acc0[2] = fma(a0, b0_2, acc0[2]);
+    acc0[3] = fma(a0, b0_3, acc0[3]);
+    acc0[4] = fma(a1, b0_0, acc0[4]);
+    acc0[5] = fma(a1, b0_1, acc0[5]);
+    acc0[6] = fma(a1, b0_2, acc0[6]);
+    acc0[7] = fma(a1, b0_3, acc0[7]);
+    acc0[8] = fma(a2, b0_0, acc0[8]);
+    acc0[9] = fma(a2, b0_1, acc0[9]);
+    acc0[10] = fma(a2, b0_2, acc0[10]);
+    acc0[11] = fma(a2, b0_3, acc0[11]);
+    acc0[12] = fma(a3, b0_0, acc0[12]);
+    acc0[13] = fma(a3, b0_1, acc0[13]);
+    acc0[14] = fma(a3, b0_2, acc0[14]);
+    acc0[15] = fma(a3, b0_3, acc0[15]);
+  }
+  if (ok0 && col0 + 0u < 64u) {
+    d_rows[r0 * 64u + c0] += acc0[0];
+  }
+  if (ok0 && col0 + 1u < 64u) {
+    d_rows[r0 * 64u + c1] += acc0[1];
+  }
+  if (ok0 && col0 + 2u < 64u) {
+    d_rows[r0 * 64u + c2] += acc0[2];
+  }
+  if (ok0 && col0 + 3u < 64u) {
+    d_rows[r0 * 64u + c3] += acc0[3];
+  }
+  if (ok1 && col0 + 0u < 64u) {
+    d_rows[r1 * 64u + c0] += acc0[4];
+  }
+  if (ok1 && col0 + 1u < 64u) {
+    d_rows[r1 * 64u + c1] += acc0[5];
+  }
+  if (ok1 && col0 + 2u < 64u) {
+    d_rows[r1 * 64u + c2] += acc0[6];
+  }
+  if (ok1 && col0 + 3u < 64u) {
+    d_rows[r1 * 64u + c3] += acc0[7];
+  }
+  if (ok2 && col0 + 0u < 64u) {
+    d_rows[r2 * 64u + c0] += acc0[8];
+  }
+  if (ok2 && col0 + 1u < 64u) {
+    d_rows[r2 * 64u + c1] += acc0[9];
+  }
+  if (ok2 && col0 + 2u < 64u) {
+    d_rows[r2 * 64u + c2] += acc0[10];
+  }
+  if (ok2 && col0 + 3u < 64u) {
+    d_rows[r2 * 64u + c3] += acc0[11];
+  }
+  if (ok3 && col0 + 0u < 64u) {
+    d_rows[r3 * 64u + c0] += acc0[12];
+  }
+  if (ok3 && col0 + 1u < 64u) {
+    d_rows[r3 * 64u + c1] += acc0[13];
+  }
+  if (ok3 && col0 + 2u < 64u) {
+    d_rows[r3 * 64u + c2] += acc0[14];
+  }
+  if (ok3 && col0 + 3u < 64u) {
+    d_rows[r3 * 64u + c3] += acc0[15];
+  }
+}
+
+// ===== blocks.0.ffn/ffn_up_grad_weight
+// moec kernel blocks.0.ffn/ffn_up_grad_weight (backward of ffn)
+// activation=gelu experts=1
+// from specs/gshard.moe:5: ffn moe every 2 {
+
+@group(0) @binding(0) var<storage, read> d_pre: array<f32>;  // blocks.0.ffn/d_pre_up
+@group(0) @binding(1) var<storage, read> x: array<f32>;  // blocks.0.ffn_norm.y
+@group(0) @binding(2) var<storage, read_write> d_w: array<f32>;  // grad/blocks.0.ffn.up.weight
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= 512u) { return; }
+  let grp = i / 512u;
+  let tile = i % 512u;
+  let row_begin = 0u;
+  let row_end = 128u;
+  let row0 = row_begin + (tile / 16u) * 4u;
+  let col0 = (tile % 16u) * 4u;
+  // Tiles past the group's rows have nothing to do.
+  if (row0 >= row_end) { return; }
+  let ok0 = row0 + 0u < row_end;
+  let r0 = min(row0 + 0u, row_end - 1u);
+  let ok1 = row0 + 1u < row_end;
+  let r1 = min(row0 + 1u, row_end - 1u);
+  let ok2 = row0 + 2u < row_end;
+  let r2 = min(row0 + 2u, row_end - 1u);
+  let ok3 = row0 + 3u < row_end;
+  let r3 = min(row0 + 3u, row_end - 1u);
+  let c0 = min(col0 + 0u, 63u);
+  let c1 = min(col0 + 1u, 63u);
+  let c2 = min(col0 + 2u, 63u);
+  let c3 = min(col0 + 3u, 63u);
+  var acc0: array<f32, 16>;
+  for (var k = 0u; k < 1024u; k++) {
+    let a0 = d_pre[k * 128u + r0];
+    let a1 = d_pre[k * 128u + r1];
+    let a2 = d_pre[k * 128u + r2];
+    let a3 = d_pre[k * 128u + r3];
+    let b0_0 = x[k * 64u + c0];
+    let b0_1 = x[k * 64u + c1];
+    let b0_2 = x[k * 64u + c2];
+    let b0_3 = x[k * 64u + c3];
+    acc0[0] = fma(a0, b0_0, acc0[0]);
+    acc0[1] = fma(a0, b0_1, acc0[1]);
+    acc0[2] = fma(a0, b0_2, acc0[2]);
+    acc0[3] = fma(a0, b0_3, acc0[3]);
+    acc0[4] = fma(a1, b0_0, acc0[4]);
+    acc0[5] = fma(a1, b0_1, acc0[5]);
+    acc0[6] = fma(a1, b0_2, acc0[6]);
+    acc0[7] = fma(a1, b0_3, acc0[7]);
+    acc0[8] = fma(a2, b0_0, acc0[8]);
+    acc0[9] = fma(a2, b0_1, acc0[9]);
+    acc0[10] = fma(a2, b0_2, acc0[10]);
+    acc0[11] = fma(a2, b0_3, acc0[11]);
+    acc0[12] = fma(a3, b0_0, acc0[12]);
+    acc0[13] = fma(a3, b0_1, acc0[13]);
+    acc0[14] = fma(a3, b0_2, acc0[14]);
+    acc0[15] = fma(a3, b0_3, acc0[15]);
+  }
+  if (ok0 && col0 + 0u < 64u) {
+    d_w[(r0) * 64u + c0] += acc0[0];
+  }
+  if (ok0 && col0 + 1u < 64u) {
+    d_w[(r0) * 64u + c1] += acc0[1];
+  }
+  if (ok0 && col0 + 2u < 64u) {
+    d_w[(r0) * 64u + c2] += acc0[2];
+  }
+  if (ok0 && col0 + 3u < 64u) {
+    d_w[(r0) * 64u + c3] += acc0[3];
+  }
+  if (ok1 && col0 + 0u < 64u) {
+    d_w[(r1) * 64u + c0] += acc0[4];
+  }
+  if (ok1 && col0 + 1u < 64u) {
+    d_w[(r1) * 64u + c1] += acc0[5];
+  }
+  if (ok1 && col0 + 2u < 64u) {
+    d_w[(r1) * 64u + c2] += acc0[6];
+  }
+  if (ok1 && col0 + 3u < 64u) {
+    d_w[(r1) * 64u + c3] += acc0[7];
+  }
+  if (ok2 && col0 + 0u < 64u) {
+    d_w[(r2) * 64u + c0] += acc0[8];
+  }
+  if (ok2 && col0 + 1u < 64u) {
+    d_w[(r2) * 64u + c1] += acc0[9];
+  }
+  if (ok2 && col0 + 2u < 64u) {
+    d_w[(r2) * 64u + c2] += acc0[10];
+  }
+  if (ok2 && col0 + 3u < 64u) {
+    d_w[(r2) * 64u + c3] += acc0[11];
+  }
+  if (ok3 && col0 + 0u < 64u) {
+    d_w[(r3) * 64u + c0] += acc0[12];
+  }
+  if (ok3 && col0 + 1u < 64u) {
+    d_w[(r3) * 64u + c1] += acc0[13];
+  }
+  if (ok3 && col0 + 2u < 64u) {
+    d_w[(r3) * 64u + c2] += acc0[14];
+  }
+  if (ok3 && col0 + 3u < 64u) {
+    d_w[(r3) * 64u + c3] += acc0[15];
+  }
+}
+
+// ===== blocks.1.moe.router/router
+// moec kernel blocks.1.moe.router/router (forward of router)
+// score=softmax normalize=per_token temperature=1 learn_temperature=false jitter=0
+// from specs/gshard.moe:7: route token_choice { top_k 2  capacity_factor 1.25  balance_loss 0.01 }
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;  // blocks.1.ffn_norm.y
+@group(0) @binding(1) var<storage, read> w: array<f32>;  // blocks.1.moe.router.weight
+@group(0) @binding(2) var<storage, read_write> logits: array<f32>;  // blocks.1.moe.logits
+@group(0) @binding(3) var<storage, read_write> probs: array<f32>;  // blocks.1.moe.probs
+
+fn erf_f32(x: f32) -> f32 {
+  // Abramowitz & Stegun 7.1.26; odd symmetry for x < 0.
+  let a = abs(x);
+  let t = 1.0 / (1.0 + 0.3275911 * a);
+  let y = 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * exp(-a * a);
+  return select(-y, y, x >= 0.0);
+}
+fn sigmoid_f32(x: f32) -> f32 { return 1.0 / (1.0 + exp(-x)); }
+fn act_relu(x: f32) -> f32 { return max(x, 0.0); }
+fn dact_relu(x: f32) -> f32 { return select(0.0, 1.0, x > 0.0); }
+fn act_gelu(x: f32) -> f32 { return 0.5 * x * (1.0 + erf_f32(x * 0.70710678118654752)); }
+fn dact_gelu(x: f32) -> f32 {
+  let cdf = 0.5 * (1.0 + erf_f32(x * 0.70710678118654752));
+  return cdf + x * exp(-0.5 * x * x) * 0.39894228040143268;
+}
+fn act_silu(x: f32) -> f32 { return x * sigmoid_f32(x); }
+fn dact_silu(x: f32) -> f32 { let s = sigmoid_f32(x); return s * (1.0 + x * (1.0 - s)); }
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= 1024u) { return; }
+  let t = i;
+  let inv_tau = 1.0 / 1.0;
+  var zmax = -3.4e38;
+  for (var s = 0u; s < 8u; s++) {
+    var acc = 0.0;
+    for (var c = 0u; c < 64u; c++) { acc = fma(x[t * 64u + c], w[s * 64u + c], acc); }
+    let z = acc * inv_tau;
+    logits[t * 8u + s] = z;
+    zmax = max(zmax, z);
+  }
+  var sum = 0.0;
+  for (var s = 0u; s < 8u; s++) { sum += exp(logits[t * 8u + s] - zmax); }
+  for (var s = 0u; s < 8u; s++) { probs[t * 8u + s] = exp(logits[t * 8u + s] - zmax) / sum; }
+}
+
+// ===== blocks.1.moe.router/router_grad_logits
+// moec kernel blocks.1.moe.router/router_grad_logits (backward of router)
+// score=softmax normalize=per_token temperature=1 learn_temperature=false jitter=0
+// from specs/gshard.moe:7: route token_choice { top_k 2  capacity_factor 1.25  balance_loss 0.01 }
+
+@group(0) @binding(0) var<storage, read> probs: array<f32>;  // blocks.1.moe.probs
+@group(0) @binding(1) var<storage, read> d_probs: array<f32>;  // grad/blocks.1.moe.probs
+@group(0) @binding(2) var<storage, read> d_logits: array<f32>;  // grad/blocks.1.moe.logits
+@group(0) @binding(3) var<storage, read_write> d_raw: array<f32>;  // blocks.1.moe.router/d_raw
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= 1024u) { return; }
+  let t = i;
+  let inv_tau = 1.0 / 1.0;
+  var dotp = 0.0;
+  for (var s = 0u; s < 8u; s++) { dotp += probs[t * 8u + s] * d_probs[t * 8u + s]; }
+  for (var s = 0u; s < 8u; s++) {
+    let at = t * 8u + s;
+    var dz = d_logits[at];
+    dz += probs[at] * (d_probs[at] - dotp);
+    d_raw[at] = dz * inv_tau;
+  }
+}
+
+// ===== blocks.1.moe.router/router_grad_input
+// moec kernel blocks.1.moe.router/router_grad_input (backward of router)
+// score=softmax normalize=per_token temperature=1 learn_temperature=false jitter=0
+// from specs/gshard.moe:7: route token_choice { top_k 2  capacity_factor 1.25  balance_loss 0.01 }
+
+@group(0) @binding(0) var<storage, read> d_raw: array<f32>;  // blocks.1.moe.router/d_raw
+@group(0) @binding(1) var<storage, read> w: array<f32>;  // blocks.1.moe.router.weight
+@group(0) @binding(2) var<storage, read_write> d_x: array<f32>;  // grad/blocks.1.ffn_norm.y
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= 4096u) { return; }
+  let grp = i / 4096u;
+  let tile = i % 4096u;
+  let row_begin = 0u;
+  let row_end = 1024u;
+  let row0 = row_begin + (tile / 16u) * 4u;
+  let col0 = (tile % 16u) * 4u;
+  // Tiles past the group's rows have nothing to do.
+  if (row0 >= row_end) { return; }
+  let ok0 = row0 + 0u < row_end;
+  let r0 = min(row0 + 0u, row_end - 1u);
+  let ok1 = row0 + 1u < row_end;
+  let r1 = min(row0 + 1u, row_end - 1u);
+  let ok2 = row0 + 2u < row_end;
+  let r2 = min(row0 + 2u, row_end - 1u);
+  let ok3 = row0 + 3u < row_end;
+  let r3 = min(row0 + 3u, row_end - 1u);
+  let c0 = min(col0 + 0u, 63u);
+  let c1 = min(col0 + 1u, 63u);
+  let c2 = min(col0 + 2u, 63u);
+  let c3 = min(col0 + 3u, 63u);
+  var acc0: array<f32, 16>;
+  for (var k = 0u; k < 8u; k++) {
+    let a0 = d_raw[r0 * 8u + k];
+    let a1 = d_raw[r1 * 8u + k];
+    let a2 = d_raw[r2 * 8u + k];
+    let a3 = d_raw[r3 * 8u + k];
+    let b0_0 = w[k * 64u + c0];
+    let b0_1 = w[k * 64u + c1];
+    let b0_2 = w[k * 64u + c2];
+    let b0_3 = w[k * 64u + c3];
+    acc0[0] = fma(a0, b0_0, acc0[0]);
+    acc0[1] = fma(a0, b0_1, acc0[1]);
+    acc0[2] = fma(a0, b0_2, acc0[2]);
+    acc0[3] = fma(a0, b0_3, acc0[3]);
+    acc0[4] = fma(a1, b0_0, acc0[4]);
+    acc0[5] = fma(a1, b0_1, acc0[5]);
+    acc0[6] = fma(a1, b0_2, acc0[6]);
+    acc0[7] = fma(a1, b0_3, acc0[7]);
+    acc0[8] = fma(a2, b0_0, acc0[8]);
+    acc0[9] = fma(a2, b0_1, acc0[9]);
+    acc0[10] = fma(a2, b0_2, acc0[10]);
+    acc0[11] = fma(a2, b0_3, acc0[11]);
+    acc0[12] = fma(a3, b0_0, acc0[12]);
+    acc0[13] = fma(a3, b0_1, acc0[13]);
+    acc0[14] = fma(a3, b0_2, acc0[14]);
+    acc0[15] = fma(a3, b0_3, acc0[15]);
+  }
+  if (ok0 && col0 + 0u < 64u) {
+    d_x[r0 * 64u + c0] += acc0[0];
+  }
+  if (ok0 && col0 + 1u < 64u) {
+    d_x[r0 * 64u + c1] += acc0[1];
+  }
+  if (ok0 && col0 + 2u < 64u) {
+    d_x[r0 * 64u + c2] += acc0[2];
+  }
+  if (ok0 && col0 + 3u < 64u) {
+    d_x[r0 * 64u + c3] += acc0[3];
+  }
+  if (ok1 && col0 + 0u < 64u) {
+    d_x[r1 * 64u + c0] += acc0[4];
+  }
+  if (ok1 && col0 + 1u < 64u) {
+    d_x[r1 * 64u + c1] += acc0[5];
+  }
+  if (ok1 && col0 + 2u < 64u) {
+    d_x[r1 * 64u + c2] += acc0[6];
+  }
+  if (ok1 && col0 + 3u < 64u) {
+    d_x[r1 * 64u + c3] += acc0[7];
+  }
+  if (ok2 && col0 + 0u < 64u) {
+    d_x[r2 * 64u + c0] += acc0[8];
+  }
+  if (ok2 && col0 + 1u < 64u) {
+    d_x[r2 * 64u + c1] += acc0[9];
+  }
+  if (ok2 && col0 + 2u < 64u) {
+    d_x[r2 * 64u + c2] += acc0[10];
+  }
+  if (ok2 && col0 + 3u < 64u) {
+    d_x[r2 * 64u + c3] += acc0[11];
+  }
+  if (ok3 && col0 + 0u < 64u) {
+    d_x[r3 * 64u + c0] += acc0[12];
+  }
+  if (ok3 && col0 + 1u < 64u) {
+    d_x[r3 * 64u + c1] += acc0[13];
+  }
+  if (ok3 && col0 + 2u < 64u) {
+    d_x[r3 * 64u + c2] += acc0[14];
+  }
+  if (ok3 && col0 + 3u < 64u) {
+    d_x[r3 * 64u + c3] += acc0[15];
+  }
+}
+
+// ===== blocks.1.moe.router/router_grad_weight
+// moec kernel blocks.1.moe.router/router_grad_weight (backward of router)
+// score=softmax normalize=per_token temperature=1 learn_temperature=false jitter=0
+// from specs/gshard.moe:7: route token_choice { top_k 2  capacity_factor 1.25  balance_loss 0.01 }
+
+@group(0) @binding(0) var<storage, read> d_raw: array<f32>;  // blocks.1.moe.router/d_raw
+@group(0) @binding(1) var<storage, read> x: array<f32>;  // blocks.1.ffn_norm.y
+@group(0) @binding(2) var<storage, read_write> d_w: array<f32>;  // grad/blocks.1.moe.router.weight
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= 32u) { return; }
+  let grp = i / 32u;
+  let tile = i % 32u;
+  let row_begin = 0u;
+  let row_end = 8u;
+  let row0 = row_begin + (tile / 16u) * 4u;
+  let col0 = (tile % 16u) * 4u;
+  // Tiles past the group's rows have nothing to do.
+  if (row0 >= row_end) { return; }
+  let ok0 = row0 + 0u < row_end;
+  let r0 = min(row0 + 0u, row_end - 1u);
+  let ok1 = row0 + 1u < row_end;
+  let r1 = min(row0 + 1u, row_end - 1u);
+  let ok2 = row0 + 2u < row_end;
+  let r2 = min(row0 + 2u, row_end - 1u);
+  let ok3 = row0 + 3u < row_end;
+  let r3 = min(row0 + 3u, row_end - 1u);
+  let c0 = min(col0 + 0u, 63u);
+  let c1 = min(col0 + 1u, 63u);
+  let c2 = min(col0 + 2u, 63u);
+  let c3 = min(col0 + 3u, 63u);
+  var acc0: array<f32, 16>;
+  for (var k = 0u; k < 1024u; k++) {
+    let a0 = d_raw[k * 8u + r0];
+    let a1 = d_raw[k * 8u + r1];
+    let a2 = d_raw[k * 8u + r2];
+    let a3 = d_raw[k * 8u + r3];
+    let b0_0 = x[k * 64u + c0];
+    let b0_1 = x[k * 64u + c1];
+    let b0_2 = x[k * 64u + c2];
+    let b0_3 = x[k * 64u + c3];
+    acc0[0] = fma(a0, b0_0, acc0[0]);
+    acc0[1] = fma(a0, b0_1, acc0[1]);
+    acc0[2] = fma(a0, b0_2, acc0[2]);
+    acc0[3] = fma(a0, b0_3, acc0[3]);
+    acc0[4] = fma(a1, b0_0, acc0[4]);
+    acc0[5] = fma(a1, b0_1, acc0[5]);
+    acc0[6] = fma(a1, b0_2, acc0[6]);
+    acc0[7] = fma(a1, b0_3, acc0[7]);
+    acc0[8] = fma(a2, b0_0, acc0[8]);
+    acc0[9] = fma(a2, b0_1, acc0[9]);
+    acc0[10] = fma(a2, b0_2, acc0[10]);
+    acc0[11] = fma(a2, b0_3, acc0[11]);
+    acc0[12] = fma(a3, b0_0, acc0[12]);
+    acc0[13] = fma(a3, b0_1, acc0[13]);
+    acc0[14] = fma(a3, b0_2, acc0[14]);
+    acc0[15] = fma(a3, b0_3, acc0[15]);
+  }
+  if (ok0 && col0 + 0u < 64u) {
+    d_w[r0 * 64u + c0] += acc0[0];
+  }
+  if (ok0 && col0 + 1u < 64u) {
+    d_w[r0 * 64u + c1] += acc0[1];
+  }
+  if (ok0 && col0 + 2u < 64u) {
+    d_w[r0 * 64u + c2] += acc0[2];
+  }
+  if (ok0 && col0 + 3u < 64u) {
+    d_w[r0 * 64u + c3] += acc0[3];
+  }
+  if (ok1 && col0 + 0u < 64u) {
+    d_w[r1 * 64u + c0] += acc0[4];
+  }
+  if (ok1 && col0 + 1u < 64u) {
+    d_w[r1 * 64u + c1] += acc0[5];
+  }
+  if (ok1 && col0 + 2u < 64u) {
+    d_w[r1 * 64u + c2] += acc0[6];
+  }
+  if (ok1 && col0 + 3u < 64u) {
+    d_w[r1 * 64u + c3] += acc0[7];
+  }
+  if (ok2 && col0 + 0u < 64u) {
+    d_w[r2 * 64u + c0] += acc0[8];
+  }
+  if (ok2 && col0 + 1u < 64u) {
+    d_w[r2 * 64u + c1] += acc0[9];
+  }
+  if (ok2 && col0 + 2u < 64u) {
+    d_w[r2 * 64u + c2] += acc0[10];
+  }
+  if (ok2 && col0 + 3u < 64u) {
+    d_w[r2 * 64u + c3] += acc0[11];
+  }
+  if (ok3 && col0 + 0u < 64u) {
+    d_w[r3 * 64u + c0] += acc0[12];
+  }
+  if (ok3 && col0 + 1u < 64u) {
+    d_w[r3 * 64u + c1] += acc0[13];
+  }
+  if (ok3 && col0 + 2u < 64u) {
+    d_w[r3 * 64u + c2] += acc0[14];
+  }
+  if (ok3 && col0 + 3u < 64u) {
+    d_w[r3 * 64u + c3] += acc0[15];
+  }
+}
+
+// ===== blocks.1.moe.select/select_top_k
+// moec kernel blocks.1.moe.select/select_top_k (forward of select_top_k)
+// k=2 weights=raw
+// from specs/gshard.moe:7: route token_choice { top_k 2  capacity_factor 1.25  balance_loss 0.01 }
+
+@group(0) @binding(0) var<storage, read> probs: array<f32>;  // blocks.1.moe.probs
+@group(0) @binding(1) var<storage, read_write> token_expert: array<i32>;  // blocks.1.moe.token_expert
+@group(0) @binding(2) var<storage, read_write> token_gate: array<f32>;  // blocks.1.moe.token_gate
+
+fn beats(va: f32, ia: u32, vb: f32, ib: u32) -> bool { return va > vb || (va == vb && ia < ib); }
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= 1024u) { return; }
+  let t = i;
+  // Each pick is the best expert ranked after the previous pick (no per-thread arrays).
+  var prev_v = 3.4e38;
+  var prev_e = 0u;
+  var total = 0.0;
+  for (var j = 0u; j < 2u; j++) {
+    var best_v = -3.4e38;
+    var best_e = 8u;
+    for (var e = 0u; e < 8u; e++) {
+      let v = probs[t * 8u + e];
+      let after_prev = j == 0u || beats(prev_v, prev_e, v, e);
+      if (after_prev && (best_e == 8u || beats(v, e, best_v, best_e))) { best_v = v; best_e = e; }
+    }
+    prev_v = best_v;
+    prev_e = best_e;
+    token_expert[t * 2u + j] = i32(best_e);
+    let p = probs[t * 8u + best_e];
+    token_gate[t * 2u + j] = p;
+    total += p;
+  }
+}
+
+// ===== blocks.1.moe.select/select_grad_probs
+// moec kernel blocks.1.moe.select/select_grad_probs (backward of select_top_k)
+// k=2 weights=raw
+// from specs/gshard.moe:7: route token_choice { top_k 2  capacity_factor 1.25  balance_loss 0.01 }
+
+@group(0) @binding(0) var<storage, read> token_expert: array<i32>;  // blocks.1.moe.token_expert
+@group(0) @binding(1) var<storage, read> d_gate: array<f32>;  // grad/blocks.1.moe.token_gate
+@group(0) @binding(2) var<storage, read_write> d_probs: array<f32>;  // grad/blocks.1.moe.probs
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= 1024u) { return; }
+  let t = i;
+  for (var j = 0u; j < 2u; j++) {
+    let e = u32(token_expert[t * 2u + j]);
+    d_probs[t * 8u + e] += d_gate[t * 2u + j];
+  }
+}
+
+// ===== blocks.1.moe.assign/assign
+// moec kernel blocks.1.moe.assign/assign (forward of assign)
+// experts=8 capacity=320 rows=2048
+// from specs/gshard.moe:7: route token_choice { top_k 2  capacity_factor 1.25  balance_loss 0.01 }
+
+@group(0) @binding(0) var<storage, read> token_expert: array<i32>;  // blocks.1.moe.token_expert
+@group(0) @binding(1) var<storage, read_write> token_slot: array<i32>;  // blocks.1.moe.token_slot
+@group(0) @binding(2) var<storage, read_write> slot_token: array<i32>;  // blocks.1.moe.slot_token
+@group(0) @binding(3) var<storage, read_write> offsets: array<i32>;  // blocks.1.moe.expert_offsets
+@group(0) @binding(4) var<storage, read_write> load: array<i32>;  // blocks.1.moe.load
+@group(0) @binding(5) var<storage, read_write> demand: array<i32>;  // blocks.1.moe.demand
+
+@compute @workgroup_size(256)
+fn main(@builtin(local_invocation_index) lid: u32) {
+  // Phase 1: per expert, walk choices in priority order; token_slot holds the position within the expert (or -1 if over capacity).
+  for (var e = lid; e < 8u; e += 256u) {
+    var seen = 0;
+    var kept = 0;
+    for (var j = 0u; j < 2u; j++) {
+      for (var t = 0u; t < 1024u; t++) {
+        let at = t * 2u + j;
+        if (token_expert[at] == i32(e)) {
+          seen += 1;
+          if (kept < 320) { token_slot[at] = kept; kept += 1; } else { token_slot[at] = -1; }
+        }
+      }
+    }
+    demand[e] = seen;
+    load[e] = kept;
+  }
+  storageBarrier();
+  workgroupBarrier();
+  // Phase 2: exclusive prefix sum of the kept counts.
+  if (lid == 0u) {
+    var run = 0;
+    for (var e = 0u; e < 8u; e++) { offsets[e] = run; run += load[e]; }
+    offsets[8u] = run;
+  }
+  storageBarrier();
+  workgroupBarrier();
+  // Phase 3: positions become rows; rows past the used ones hold -1.
+  for (var at = lid; at < 2048u; at += 256u) {
+    let pos = token_slot[at];
+    if (pos >= 0) {
+      let row = offsets[token_expert[at]] + pos;
+      token_slot[at] = row;
+      slot_token[row] = i32(at / 2u);
+    }
+  }
+  for (var r = u32(offsets[8u]) + lid; r < 2048u; r += 256u) { slot_token[r] = -1; }
+}
+
+// ===== blocks.1.moe.balance_loss/balance_loss
+// moec kernel blocks.1.moe.balance_loss/balance_loss (forward of balance_loss)
+// alpha=0.01 k=2
+// from specs/gshard.moe:7: route token_choice { top_k 2  capacity_factor 1.25  balance_loss 0.01 }
+
+@group(0) @binding(0) var<storage, read> probs: array<f32>;  // blocks.1.moe.probs
+@group(0) @binding(1) var<storage, read> demand: array<i32>;  // blocks.1.moe.demand
+@group(0) @binding(2) var<storage, read_write> loss: array<f32>;  // blocks.1.moe.loss.balance
+
+var<workgroup> partial: array<f32, 256>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(local_invocation_index) lid: u32) {
+  var acc = 0.0;
+  for (var k = lid; k < 8192u; k += 256u) { acc += probs[k] * f32(demand[k % 8u]); }
+  partial[lid] = acc;
+  workgroupBarrier();
+  for (var stride = 128u; stride > 0u; stride = stride / 2u) {
+    if (lid < stride) { partial[lid] += partial[lid + stride]; }
+    workgroupBarrier();
+  }
+  if (lid == 0u) {
+    loss[0] = 3.814697180359872e-8 * partial[0];
+  }
+}
+
+// ===== blocks.1.moe.balance_loss/balance_loss_backward
+// moec kernel blocks.1.moe.balance_loss/balance_loss_backward (backward of balance_loss)
+// alpha=0.01 k=2
+// from specs/gshard.moe:7: route token_choice { top_k 2  capacity_factor 1.25  balance_loss 0.01 }
+
+@group(0) @binding(0) var<storage, read> demand: array<i32>;  // blocks.1.moe.demand
+@group(0) @binding(1) var<storage, read> d_loss: array<f32>;  // grad/blocks.1.moe.loss.balance
+@group(0) @binding(2) var<storage, read_write> d_probs: array<f32>;  // grad/blocks.1.moe.probs
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= 8192u) { return; }
+  d_probs[i] += d_loss[0] * 3.814697180359872e-8 * f32(demand[i % 8u]);
+}
+
+// ===== blocks.1.moe.experts/expert_up
+// moec kernel blocks.1.moe.experts/expert_up (forward of expert_ffn)
+// activation=gelu rows=2048 gather=true
+// from specs/gshard.moe:6: experts 8 { hidden 128  activation gelu }
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;  // blocks.1.ffn_norm.y
+@group(0) @binding(1) var<storage, read> offsets: array<i32>;  // blocks.1.moe.expert_offsets
+@group(0) @binding(2) var<storage, read> slot_token: array<i32>;  // blocks.1.moe.slot_token
+@group(0) @binding(3) var<storage, read> w_up: array<f32>;  // blocks.1.moe.experts.up.weight
+@group(0) @binding(4) var<storage, read_write> pre_up: array<f32>;  // blocks.1.moe.experts/pre_up
+@group(0) @binding(5) var<storage, read_write> hidden: array<f32>;  // blocks.1.moe.experts/hidden
+
+fn erf_f32(x: f32) -> f32 {
+  // Abramowitz & Stegun 7.1.26; odd symmetry for x < 0.
+  let a = abs(x);
+  let t = 1.0 / (1.0 + 0.3275911 * a);
+  let y = 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * exp(-a * a);
+  return select(-y, y, x >= 0.0);
+}
+fn sigmoid_f32(x: f32) -> f32 { return 1.0 / (1.0 + exp(-x)); }
+fn act_relu(x: f32) -> f32 { return max(x, 0.0); }
+fn dact_relu(x: f32) -> f32 { return select(0.0, 1.0, x > 0.0); }
+fn act_gelu(x: f32) -> f32 { return 0.5 * x * (1.0 + erf_f32(x * 0.70710678118654752)); }
+fn dact_gelu(x: f32) -> f32 {
+  let cdf = 0.5 * (1.0 + erf_f32(x * 0.70710678118654752));
+  return cdf + x * exp(-0.5 * x * x) * 0.39894228040143268;
+}
+fn act_silu(x: f32) -> f32 { return x * sigmoid_f32(x); }
+fn dact_silu(x: f32) -> f32 { let s = sigmoid_f32(x); return s * (1.0 + x * (1.0 - s)); }
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= 65536u) { return; }
+  let grp = i / 8192u;
+  let tile = i % 8192u;
+  let row_begin = u32(offsets[grp]);
+  let row_end = u32(offsets[grp + 1u]);
+  let row0 = row_begin + (tile / 32u) * 4u;
+  let col0 = (tile % 32u) * 4u;
+  // Tiles past the group's rows have nothing to do.
+  if (row0 >= row_end) { return; }
+  let ok0 = row0 + 0u < row_end;
+  let r0 = min(row0 + 0u, row_end - 1u);
+  let src0 = u32(max(slot_token[r0], 0));
+  let ok1 = row0 + 1u < row_end;
+  let r1 = min(row0 + 1u, row_end - 1u);
+  let src1 = u32(max(slot_token[r1], 0));
+  let ok2 = row0 + 2u < row_end;
+  let r2 = min(row0 + 2u, row_end - 1u);
+  let src2 = u32(max(slot_token[r2], 0));
+  let ok3 = row0 + 3u < row_end;
+  let r3 = min(row0 + 3u, row_end - 1u);
+  let src3 = u32(max(slot_token[r3], 0));
+  let c0 = min(col0 + 0u, 127u);
+  let c1 = min(col0 + 1u, 127u);
+  let c2 = min(col0 + 2u, 127u);
+  let c3 = min(col0 + 3u, 127u);
+  var acc0: array<f32, 16>;
+  for (var k = 0u; k < 64u; k++) {
+    let a0 = x[src0 * 64u + k];
+    let a1 = x[src1 * 64u + k];
+    let a2 = x[src2 * 64u + k];
+    let a3 = x[src3 * 64u + k];
+    let b0_0 = w_up[(grp * 128u + c0) * 64u + k];
+    let b0_1 = w_up[(grp * 128u + c1) * 64u + k];
+    let b0_2 = w_up[(grp * 128u + c2) * 64u + k];
+    let b0_3 = w_up[(grp * 128u + c3) * 64u + k];
+    acc0[0] = fma(a0, b0_0, acc0[0]);
+    acc0[1] = fma(a0, b0_1, acc0[1]);
+    acc0[2] = fma(a0, b0_2, acc0[2]);
+    acc0[3] = fma(a0, b0_3, acc0[3]);
+    acc0[4] = fma(a1, b0_0, acc0[4]);
+    acc0[5] = fma(a1, b0_1, acc0[5]);
+    acc0[6] = fma(a1, b0_2, acc0[6]);
+    acc0[7] = fma(a1, b0_3, acc0[7]);
+    acc0[8] = fma(a2, b0_0, acc0[8]);
+    acc0[9] = fma(a2, b0_1, acc0[9]);
+    acc0[10] = fma(a2, b0_2, acc0[10]);
+    acc0[11] = fma(a2, b0_3, acc0[11]);
+    acc0[12] = fma(a3, b0_0, acc0[12]);
+    acc0[13] = fma(a3, b0_1, acc0[13]);
+    acc0[14] = fma(a3, b0_2, acc0[14]);
+    acc0[15] = fma(a3, b0_3, acc0[15]);
+  }
+  if (ok0 && col0 + 0u < 128u) {
+    pre_up[r0 * 128u + c0] = acc0[0];
+    hidden[r0 * 128u + c0] = act_gelu(acc0[0]);
+  }
+  if (ok0 && col0 + 1u < 128u) {
+    pre_up[r0 * 128u + c1] = acc0[1];
+    hidden[r0 * 128u + c1] = act_gelu(acc0[1]);
+  }
+  if (ok0 && col0 + 2u < 128u) {
+    pre_up[r0 * 128u + c2] = acc0[2];
+    hidden[r0 * 128u + c2] = act_gelu(acc0[2]);
+  }
+  if (ok0 && col0 + 3u < 128u) {
+    pre_up[r0 * 128u + c3] = acc0[3];
+    hidden[r0 * 128u + c3] = act_gelu(acc0[3]);
+  }
+  if (ok1 && col0 + 0u < 128u) {
+    pre_up[r1 * 128u + c0] = acc0[4];
+    hidden[r1 * 128u + c0] = act_gelu(acc0[4]);
+  }
+  if (ok1 && col0 + 1u < 128u) {
+    pre_up[r1 * 128u + c1] = acc0[5];
+    hidden[r1 * 128u + c1] = act_gelu(acc0[5]);
+  }
+  if (ok1 && col0 + 2u < 128u) {
+    pre_up[r1 * 128u + c2] = acc0[6];
+    hidden[r1 * 128u + c2] = act_gelu(acc0[6]);
+  }
+  if (ok1 && col0 + 3u < 128u) {
+    pre_up[r1 * 128u + c3] = acc0[7];
+    hidden[r1 * 128u + c3] = act_gelu(acc0[7]);
+  }
+  if (ok2 && col0 + 0u < 128u) {
+    pre_up[r2 * 128u + c0] = acc0[8];
+    hidden[r2 * 128u + c0] = act_gelu(acc0[8]);
+  }
+  if (ok2 && col0 + 1u < 128u) {
+    pre_up[r2 * 128u + c1] = acc0[9];
+    hidden[r2 * 128u + c1] = act_gelu(acc0[9]);
+  }
+  if (ok2 && col0 + 2u < 128u) {
+    pre_up[r2 * 128u + c2] = acc0[10];
+    hidden[r2 * 128u + c2] = act_gelu(acc0[10]);
+  }
+  if (ok2 && col0 + 3u < 128u) {
+    pre_up[r2 * 128u + c3] = acc0[11];
+    hidden[r2 * 128u + c3] = act_gelu(acc0[11]);
+  }
+  if (ok3 && col0 + 0u < 128u) {
+    pre_up[r3 * 128u + c0] = acc0[12];
+    hidden[r3 * 128u + c0] = act_gelu(acc0[12]);
+  }
+  if (ok3 && col0 + 1u < 128u) {
+    pre_up[r3 * 128u + c1] = acc0[13];
+    hidden[r3 * 128u + c1] = act_gelu(acc0[13]);
+  }
+  if (ok3 && col0 + 2u < 128u) {
+    pre_up[r3 * 128u + c2] = acc0[14];
+    hidden[r3 * 128u + c2] = act_gelu(acc0[14]);
+  }
+  if (ok3 && col0 + 3u < 128u) {
+    pre_up[r3 * 128u + c3] = acc0[15];
+    hidden[r3 * 128u + c3] = act_gelu(acc0[15]);
+  }
+}
+
+// ===== blocks.1.moe.experts/expert_down
+// moec kernel blocks.1.moe.experts/expert_down (forward of expert_ffn)
+// activation=gelu rows=2048 gather=true
+// from specs/gshard.moe:6: experts 8 { hidden 128  activation gelu }
+
+@group(0) @binding(0) var<storage, read> hidden: array<f32>;  // blocks.1.moe.experts/hidden
+@group(0) @binding(1) var<storage, read> offsets: array<i32>;  // blocks.1.moe.expert_offsets
+@group(0) @binding(2) var<storage, read> w_down: array<f32>;  // blocks.1.moe.experts.down.weight
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;  // blocks.1.moe.expert_out
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= 32768u) { return; }
+  let grp = i / 4096u;
+  let tile = i % 4096u;
+  let row_begin = u32(offsets[grp]);
+  let row_end = u32(offsets[grp + 1u]);
+  let row0 = row_begin + (tile / 16u) * 4u;
+  let col0 = (tile % 16u) * 4u;
+  // Tiles past the group's rows have nothing to do.
+  if (row0 >= row_end) { return; }
+  let ok0 = row0 + 0u < row_end;
+  let r0 = min(row0 + 0u, row_end - 1u);
+  let ok1 = row0 + 1u < row_end;
+  let r1 = min(row0 + 1u, row_end - 1u);
+  let ok2 = row0 + 2u < row_end;
+  let r2 = min(row0 + 2u, row_end - 1u);
+  let ok3 = row0 + 3u < row_end;
+  let r3 = min(row0 + 3u, row_end - 1u);
+  let c0 = min(col0 + 0u, 63u);
+  let c1 = min(col0 + 1u, 63u);
+  let c2 = min(col0 + 2u, 63u);
+  let c3 = min(col0 + 3u, 63u);
+  var acc0: array<f32, 16>;
+  for (var k = 0u; k < 128u; k++) {
+    let a0 = hidden[r0 * 128u + k];
+    let a1 = hidden[r1 * 128u + k];
+    let a2 = hidden[r2 * 128u + k];
+    let a3 = hidden[r3 * 128u + k];
+    let b0_0 = w_down[(grp * 64u + c0) * 128u + k];
+    let b0_1 = w_down[(grp * 64u + c1) * 128u + k];
+    let b0_2 = w_down[(grp * 64u + c2) * 128u + k];
+    let b0_3 = w_down[(grp * 64u + c3) * 128u + k];
+    acc0[0] = fma(a0, b0_0, acc0[0]);
+    acc0[1] = fma(a0, b0_1, acc0[1]);
+    acc0[2] = fma(a0, b0_2, acc0[2]);
+    acc0[3] = fma(a0, b0_3, acc0[3]);
+    acc0[4] = fma(a1, b0_0, acc0[4]);
+    acc0[5] = fma(a1, b0_1, acc0[5]);
+    acc0[6] = fma(a1, b0_2, acc0[6]);
+    acc0[7] = fma(a1, b0_3, acc0[7]);
+    acc0[8] = fma(a2, b0_0, acc0[8]);
+    acc0[9] = fma(a2, b0_1, acc0[9]);
+    acc0[10] = fma(a2, b0_2, acc0[10]);
+    acc0[11] = fma(a2, b0_3, acc0[11]);
+    acc0[12] = fma(a3, b0_0, acc0[12]);
+    acc0[13] = fma(a3, b0_1, acc0[13]);
+    acc0[14] = fma(a3, b0_2, acc0[14]);
+    acc0[15] = fma(a3, b0_3, acc0[15]);
+  }
+  if (ok0 && col0 + 0u < 64u) {
+    out[r0 * 64u + c0] = acc0[0];
+  }
+  if (ok0 && col0 + 1u < 64u) {
+    out[r0 * 64u + c1] = acc0[1];
+  }
+  if (ok0 && col0 + 2u < 64u) {
+    out[r0 * 64u + c2] = acc0[2];
+  }
+  if (ok0 && col0 + 3u < 64u) {
+    out[r0 * 64u + c3] = acc0[3];
+  }
+  if (ok1 && col0 + 0u < 64u) {
+    out[r1 * 64u + c0] = acc0[4];
+  }
+  if (ok1 && col0 + 1u < 64u) {
+    out[r1 * 64u + c1] = acc0[5];
+  }
+  if (ok1 && col0 + 2u < 64u) {
+    out[r1 * 64u + c2] = acc0[6];
+  }
+  if (ok1 && col0 + 3u < 64u) {
+    out[r1 * 64u + c3] = acc0[7];
+  }
+  if (ok2 && col0 + 0u < 64u) {
+    out[r2 * 64u + c0] = acc0[8];
+  }
+  if (ok2 && col0 + 1u < 64u) {
+    out[r2 * 64u + c1] = acc0[9];
+  }
+  if (ok2 && col0 + 2u < 64u) {
+    out[r2 * 64u + c2] = acc0[10];
+  }
+  if (ok2 && col0 + 3u < 64u) {
+    out[r2 * 64u + c3] = acc0[11];
+  }
+  if (ok3 && col0 + 0u < 64u) {
+    out[r3 * 64u + c0] = acc0[12];
+  }
+  if (ok3 && col0 + 1u < 64u) {
+    out[r3 * 64u + c1] = acc0[13];
+  }
+  if (ok3 && col0 + 2u < 64u) {
+    out[r3 * 64u + c2] = acc0[14];
+  }
+  if (ok3 && col0 + 3u < 64u) {
+    out[r3 * 64u + c3] = acc0[15];
+  }
+}
+
+// ===== blocks.1.moe.experts/expert_down_grad_hidden
+// moec kernel blocks.1.moe.experts/expert_down_grad_hidden (backward of expert_ffn)
+// activation=gelu rows=2048 gather=true
+// from specs/gshard.moe:6: experts 8 { hidden 128  activation gelu }
+
+@group(0) @binding(0) var<storage, read> d_out: array<f32>;  // grad/blocks.1.moe.expert_out
+@group(0) @binding(1) var<storage, read> offsets: array<i32>;  // blocks.1.moe.expert_offsets
+@group(0) @binding(2) var<storage, read> w_down: array<f32>;  // blocks.1.moe.experts.down.weight
+@group(0) @binding(3) var<storage, read> pre_up: array<f32>;  // blocks.1.moe.experts/pre_up
+@group(0) @binding(4) var<storage, read_write> d_pre_up: array<f32>;  // blocks.1.moe.experts/d_pre_up
+
+fn erf_f32(x: f32) -> f32 {
+  // Abramowitz & Stegun 7.1.26; odd symmetry for x < 0.
+  let a = abs(x);
+  let t = 1.0 / (1.0 + 0.3275911 * a);
+  let y = 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * exp(-a * a);
+  return select(-y, y, x >= 0.0);
+}
+fn sigmoid_f32(x: f32) -> f32 { return 1.0 / (1.0 + exp(-x)); }
+fn act_relu(x: f32) -> f32 { return max(x, 0.0); }
+fn dact_relu(x: f32) -> f32 { return select(0.0, 1.0, x > 0.0); }
+fn act_gelu(x: f32) -> f32 { return 0.5 * x * (1.0 + erf_f32(x * 0.70710678118654752)); }
+fn dact_gelu(x: f32) -> f32 {
+  let cdf = 0.5 * (1.0 + erf_f32(x * 0.70710678118654752));
+  return cdf + x * exp(-0.5 * x * x) * 0.39894228040143268;
+}
+fn act_silu(x: f32) -> f32 { return x * sigmoid_f32(x); }
+fn dact_silu(x: f32) -> f32 { let s = sigmoid_f32(x); return s * (1.0 + x * (1.0 - s)); }
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= 65536u) { return; }
+  let grp = i / 8192u;
+  let tile = i % 8192u;
+  let row_begin = u32(offsets[grp]);
+  let row_end = u32(offsets[grp + 1u]);
+  let row0 = row_begin + (tile / 32u) * 4u;
+  let col0 = (tile % 32u) * 4u;
+  // Tiles past the group's rows have nothing to do.
+  if (row0 >= row_end) { return; }
+  let ok0 = row0 + 0u < row_end;
+  let r0 = min(row0 + 0u, row_end - 1u);
+  let ok1 = row0 + 1u < row_end;
+  let r1 = min(row0 + 1u, row_end - 1u);
+  let ok2 = row0 + 2u < row_end;
+  let r2 = min(row0 + 2u, row_end - 1u);
+  let ok3 = row0 + 3u < row_end;
+  let r3 = min(row0 + 3u, row_end - 1u);
+  let c0 = min(col0 + 0u, 127u);
+  let c1 = min(col0 + 1u, 127u);
+  let c2 = min(col0 + 2u, 127u);
+  let c3 = min(col0 + 3u, 127u);
+  var acc0: array<f32, 16>;
+  for (var k = 0u; k < 64u; k++) {
+    let a0 = d_out[r0 * 64u + k];
+    let a1 = d_out[r1 * 64u + k];
+    let a2 = d_out[r2 * 64u + k];
+    let a3 = d_out[r3 * 64u + k];
+    let b0_0 = w_down[(grp * 64u + k) * 128u + c0];
+    let b0_1 = w_down[(grp * 64u + k) * 128u + c1];
+    let b0_2 = w_down[(grp * 64u + k) * 128u + c2];
+    let b0_3 = w_down[(grp * 64u + k) * 128u + c3];
+    acc0[0] = fma(a0, b0_0, acc0[0]);
+    acc0[1] = fma(a0, b0_1, acc0[1]);
+    acc0[2] = fma(a0, b0_2, acc0[2]);
+    acc0[3] = fma(a0, b0_3, acc0[3]);
+    acc0[4] = fma(a1, b0_0, acc0[4]);
+    acc0[5] = fma(a1, b0_1, acc0[5]);
+    acc0[6] = fma(a1, b0_2, acc0[6]);
+    acc0[7] = fma(a1, b0_3, acc0[7]);
+    acc0[8] = fma(a2, b0_0, acc0[8]);
+    acc0[9] = fma(a2, b0_1, acc0[9]);
+    acc0[10] = fma(a2, b0_2, acc0[10]);
+    acc0[11] = fma(a2, b0_3, acc0[11]);
+    acc0[12] = fma(a3, b0_0, acc0[12]);
+    acc0[13] = fma(a3, b0_1, acc0[13]);
+    acc0[14] = fma(a3, b0_2, acc0[14]);
+    acc0[15] = fma(a3, b0_3, acc0[15]);
+  }
+  if (ok0 && col0 + 0u < 128u) {
+    d_pre_up[r0 * 128u + c0] = acc0[0] * dact_gelu(pre_up[r0 * 128u + c0]);
+  }
+  if (ok0 && col0 + 1u < 128u) {
+    d_pre_up[r0 * 128u + c1] = acc0[1] * dact_gelu(pre_up[r0 * 128u + c1]);
+  }
+  if (ok0 && col0 + 2u < 128u) {
+    d_pre_up[r0 * 128u + c2] = acc0[2] * dact_gelu(pre_up[r0 * 128u + c2]);
+  }
+  if (ok0 && col0 + 3u < 128u) {
+    d_pre_up[r0 * 128u + c3] = acc0[3] * dact_gelu(pre_up[r0 * 128u + c3]);
+  }
+  if (ok1 && col0 + 0u < 128u) {
+    d_pre_up[r1 * 128u + c0] = acc0[4] * dact_gelu(pre_up[r1 * 128u + c0]);
+  }
+  if (ok1 && col0 + 1u < 128u) {
+    d_pre_up[r1 * 128u + c1] = acc0[5] * dact_gelu(pre_up[r1 * 128u + c1]);
+  }
+  if (ok1 && col0 + 2u < 128u) {
+    d_pre_up[r1 * 128u + c2] = acc0[6] * dact_gelu(pre_up[r1 * 128u + c2]);
+  }
+  if (ok1 && col0 + 3u < 128u) {
+    d_pre_up[r1 * 128u + c3] = acc0[7] * dact_gelu(pre_up[r1 * 128u + c3]);
+  }
+  if (ok2 && col0 + 0u < 128u) {
+    d_pre_up[r2 * 128u + c0] = acc0[8] * dact_gelu(pre_up[r2 * 128u + c0]);
+  }
+  if (ok2 && col0 + 1u < 128u) {
+    d_pre_up[r2 * 128u + c1] = acc0[9] * dact_gelu(pre_up[r2 * 128u + c1]);
+  }
+  if (ok2 && col0 + 2u < 128u) {
+    d_pre_up[r2 * 128u + c2] = acc0[10] * dact_gelu(pre_up[r2 * 128u + c2]);
+  }
+  if (ok2 && col0 + 3u < 128u) {
+    d_pre_up[r2 * 128u + c3] = acc0[11] * dact_gelu(pre_up[r2 * 128u + c3]);
+  }
+  if (ok3 && col0 + 0u < 128u) {
+    d_pre_up[r3 * 128u + c0] = acc0[12] * dact_gelu(pre_up[r3 * 128u + c0]);
+  }
+  if (ok3 && col0 + 1u < 128u) {
+    d_pre_up[r3 * 128u + c1] = acc0[13] * dact_gelu(pre_up[r3 * 128u + c1]);
+  }
+  if (ok3 && col0 + 2u < 128u) {
+    d_pre_up[r3 * 128u + c2] = acc0[14] * dact_gelu(pre_up[r3 * 128u + c2]);
+  }
+  if (ok3 && col0 + 3u < 128u) {
+    d_pre_up[r3 * 128u + c3] = acc0[15] * dact_gelu(pre_up[r3 * 128u + c3]);
+  }
+}
+
+// ===== blocks.1.moe.experts/expert_down_grad_weight
+// moec kernel blocks.1.moe.experts/expert_down_grad_weight (backward of expert_ffn)
+// activation=gelu rows=2048 gather=true
+// from specs/gshard.moe:6: experts 8 { hidden 128  activation gelu }
+
+@group(0) @binding(0) var<storage, read> d_out: array<f32>;  // grad/blocks.1.moe.expert_out
+@group(0) @binding(1) var<storage, read> hidden: array<f32>;  // blocks.1.moe.experts/hidden
+@group(0) @binding(2) var<storage, read> offsets: array<i32>;  // blocks.1.moe.expert_offsets
+@group(0) @binding(3) var<storage, read_write> d_w_down: array<f32>;  // grad/blocks.1.moe.experts.down.weight
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= 4096u) { return; }
+  let grp = i / 512u;
+  let tile = i % 512u;
+  let row_begin = 0u;
+  let row_end = 64u;
+  let row0 = row_begin + (tile / 32u) * 4u;
+  let col0 = (tile % 32u) * 4u;
+  // Tiles past the group's rows have nothing to do.
+  if (row0 >= row_end) { return; }
+  let ok0 = row0 + 0u < row_end;
+  let r0 = min(row0 + 0u, row_end - 1u);
+  let ok1 = row0 + 1u < row_end;
+  let r1 = min(row0 + 1u, row_end - 1u);
+  let ok2 = row0 + 2u < row_end;
+  let r2 = min(row0 + 2u, row_end - 1u);
+  let ok3 = row0 + 3u < row_end;
+  let r3 = min(row0 + 3u, row_end - 1u);
+  let c0 = min(col0 + 0u, 127u);
+  let c1 = min(col0 + 1u, 127u);
+  let c2 = min(col0 + 2u, 127u);
+  let c3 = min(col0 + 3u, 127u);
+  var acc0: array<f32, 16>;
+  for (var k = u32(offsets[grp]); k < u32(offsets[grp + 1u]); k++) {
+    let a0 = d_out[k * 64u + r0];
+    let a1 = d_out[k * 64u + r1];
+    let a2 = d_out[k * 64u + r2];
+    let a3 = d_out[k * 64u + r3];
+    let b0_0 = hidden[k * 128u + c0];
+    let b0_1 = hidden[k * 128u + c1];
+    let b0_2 = hidden[k * 128u + c2];
+    let b0_3 = hidden[k * 128u + c3];
+    acc0[0] = fma(a0, b0_0, acc0[0]);
+    acc0[1] = fma(a0, b0_1, acc0[1]);
+    acc0[2] = fma(a0, b0_2, acc0[2]);
+    acc0[3] = fma(a0, b0_3, acc0[3]);
+    acc0[4] = fma(a1, b0_0, acc0[4]);
+    acc0[5] = fma(a1, b0_1, acc0[5]);
+    acc0[6] = fma(a1, b0_2, acc0[6]);
+    acc0[7] = fma(a1, b0_3, acc0[7]);
+    acc0[8] = fma(a2, b0_0, acc0[8]);
+    acc0[9] = fma(a2, b0_1, acc0[9]);
+    acc0[10] = fma(a2, b0_2, acc0[10]);
+    acc0[11] = fma(a2, b0_3, acc0[11]);
+    acc0[12] = fma(a3, b0_0, acc0[12]);
+    acc0[13] = fma(a3, b0_1, acc0[13]);
+    acc0[14] = fma(a3, b0_2, acc0[14]);
+    acc0[15] = fma(a3, b0_3, acc0[15]);
+  }
+  if (ok0 && col0 + 0u < 128u) {
+    d_w_down[(grp * 64u + r0) * 128u + c0] += acc0[0];
+  }
+  if (ok0 && col0 + 1u < 128u) {
+    d_w_down[(grp * 64u + r0) * 128u + c1] += acc0[1];
+  }
+  if (ok0 && col0 + 2u < 128u) {
+    d_w_down[(grp * 64u + r0) * 128u + c2] += acc0[2];
+  }
+  if (ok0 && col0 + 3u < 128u) {
+    d_w_down[(grp * 64u + r0) * 128u + c3] += acc0[3];
+  }
+  if (ok1 && col0 + 0u < 128u) {
+    d_w_down[(grp * 64u + r1) * 128u + c0] += acc0[4];
+  }
+  if (ok1 && col0 + 1u < 128u) {
+    d_w_down[(grp * 64u + r1) * 128u + c1] += acc0[5];
+  }
+  if (ok1 && col0 + 2u < 128u) {
+    d_w_down[(grp * 64u + r1) * 128u + c2] += acc0[6];
+  }
+  if (ok1 && col0 + 3u < 128u) {
+    d_w_down[(grp * 64u + r1) * 128u + c3] += acc0[7];
+  }
+  if (ok2 && col0 + 0u < 128u) {
+    d_w_down[(grp * 64u + r2) * 128u + c0] += acc0[8];
+  }
+  if (ok2 && col0 + 1u < 128u) {
+    d_w_down[(grp * 64u + r2) * 128u + c1] += acc0[9];
+  }
+  if (ok2 && col0 + 2u < 128u) {
+    d_w_down[(grp * 64u + r2) * 128u + c2] += acc0[10];
+  }
+  if (ok2 && col0 + 3u < 128u) {
+    d_w_down[(grp * 64u + r2) * 128u + c3] += acc0[11];
+  }
+  if (ok3 && col0 + 0u < 128u) {
+    d_w_down[(grp * 64u + r3) * 128u + c0] += acc0[12];
+  }
+  if (ok3 && col0 + 1u < 128u) {
+    d_w_down[(grp * 64u + r3) * 128u + c1] += acc0[13];
+  }
+  if (ok3 && col0 + 2u < 128u) {
+    d_w_down[(grp * 64u + r3) * 128u + c2] += acc0[14];
+  }
+  if (ok3 && col0 + 3u < 128u) {
+    d_w_down[(grp * 64u + r3) * 128u + c3] += acc0[15];
+  }
+}
+
+// ===== blocks.1.moe.experts/expert_up_grad_input
+// moec kernel blocks.1.moe.experts/expert_up_grad_input (backward of expert_ffn)
+// activation=gelu rows=2048 gather=true
+// from specs/gshard.moe:6: experts 8 { hidden 128  activation gelu }
+
+@group(0) @binding(0) var<storage, read> d_pre_up: array<f32>;  // blocks.1.moe.experts/d_pre_up
+@group(0) @binding(1) var<storage, read> offsets: array<i32>;  // blocks.1.moe.expert_offsets
+@group(0) @binding(2) var<storage, read> w_up: array<f32>;  // blocks.1.moe.experts.up.weight
+@group(0) @binding(3) var<storage, read_write> d_rows: array<f32>;  // blocks.1.moe.experts/d_input_rows
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= 32768u) { return; }
+  let grp = i / 4096u;
+  let tile = i % 4096u;
+  let row_begin = u32(offsets[grp]);
+  let row_end = u32(offsets[grp + 1u]);
+  let row0 = row_begin + (tile / 16u) * 4u;
+  let col0 = (tile % 16u) * 4u;
+  // Tiles past the group's rows have nothing to do.
+  if (row0 >= row_end) { return; }
+  let ok0 = row0 + 0u < row_end;
+  let r0 = min(row0 + 0u, row_end - 1u);
+  let ok1 = row0 + 1u < row_end;
+  let r1 = min(row0 + 1u, row_end - 1u);
+  let ok2 = row0 + 2u < row_end;
+  let r2 = min(row0 + 2u, row_end - 1u);
+  let ok3 = row0 + 3u < row_end;
+  let r3 = min(row0 + 3u, row_end - 1u);
+  let c0 = min(col0 + 0u, 63u);
+  let c1 = min(col0 + 1u, 63u);
+  let c2 = min(col0 + 2u, 63u);
+  let c3 = min(col0 + 3u, 63u);
+  var acc0: array<f32, 16>;
+  for (var k = 0u; k < 128u; k++) {
+    let a0 = d_pre_up[r0 * 128u + k];
+    let a1 = d_pre_up[r1 * 128u + k];
+    let a2 = d_pre_up[r2 * 128u + k];
+    let a3 = d_pre_up[r3 * 128u + k];
+    let b0_0 = w_up[(grp * 128u + k) * 64u + c0];
+    let b0_1 = w_up[(grp * 128u + k) * 64u + c1];
+    let b0_2 = w_up[(grp * 128u + k) * 64u + c2];
+    let b0_3 = w_up[(grp * 128u + k) * 64u + c3];
+    acc0[0] = fma(a0, b0_0, acc0[0]);
+    acc0[1] = fma(a0, b0_1, acc0[1]);
+    acc0[2] = fma(a0, b0_2, acc0[2]);
+    acc0[3] = fma(a0, b0_3, acc0[3]);
+    acc0[4] = fma(a1, b0_0, acc0[4]);
+    acc0[5] = fma(a1, b0_1, acc0[5]);
+    acc0[6] = fma(a1, b0_2, acc0[6]);
+    acc0[7] = fma(a1, b0_3, acc0[7]);
+    acc0[8] = fma(a2, b0_0, acc0[8]);
+    acc0[9] = fma(a2, b0_1, acc0[9]);
+    acc0[10] = fma(a2, b0_2, acc0[10]);
+    acc0[11] = fma(a2, b0_3, acc0[11]);
+    acc0[12] = fma(a3, b0_0, acc0[12]);
+    acc0[13] = fma(a3, b0_1, acc0[13]);
+    acc0[14] = fma(a3, b0_2, acc0[14]);
+    acc0[15] = fma(a3, b0_3, acc0[15]);
+  }
+  if (ok0 && col0 + 0u < 64u) {
+    d_rows[r0 * 64u + c0] = acc0[0];
+  }
+  if (ok0 && col0 + 1u < 64u) {
+    d_rows[r0 * 64u + c1] = acc0[1];
+  }
+  if (ok0 && col0 + 2u < 64u) {
+    d_rows[r0 * 64u + c2] = acc0[2];
+  }
+  if (ok0 && col0 + 3u < 64u) {
+    d_rows[r0 * 64u + c3] = acc0[3];
+  }
+  if (ok1 && col0 + 0u < 64u) {
+    d_rows[r1 * 64u + c0] = acc0[4];
+  }
+  if (ok1 && col0 + 1u < 64u) {
+    d_rows[r1 * 64u + c1] = acc0[5];
+  }
+  if (ok1 && col0 + 2u < 64u) {
+    d_rows[r1 * 64u + c2] = acc0[6];
+  }
+  if (ok1 && col0 + 3u < 64u) {
+    d_rows[r1 * 64u + c3] = acc0[7];
+  }
+  if (ok2 && col0 + 0u < 64u) {
+    d_rows[r2 * 64u + c0] = acc0[8];
+  }
+  if (ok2 && col0 + 1u < 64u) {
+    d_rows[r2 * 64u + c1] = acc0[9];
+  }
+  if (ok2 && col0 + 2u < 64u) {
+    d_rows[r2 * 64u + c2] = acc0[10];
+  }
+  if (ok2 && col0 + 3u < 64u) {
+    d_rows[r2 * 64u + c3] = acc0[11];
+  }
+  if (ok3 && col0 + 0u < 64u) {
+    d_rows[r3 * 64u + c0] = acc0[12];
+  }
+  if (ok3 && col0 + 1u < 64u) {
+    d_rows[r3 * 64u + c1] = acc0[13];
+  }
+  if (ok3 && col0 + 2u < 64u) {
+    d_rows[r3 * 64u + c2] = acc0[14];
+  }
+  if (ok3 && col0 + 3u < 64u) {
+    d_rows[r3 * 64u + c3] = acc0[15];
+  }
+}
+
+// ===== blocks.1.moe.experts/expert_gather_grad_input
+// moec kernel blocks.1.moe.experts/expert_gather_grad_input (backward of expert_ffn)
+// activation=gelu rows=2048 gather=true
+// from specs/gshard.moe:6: experts 8 { hidden 128  activation gelu }
+
+@group(0) @binding(0) var<storage, read> d_rows: array<f32>;  // blocks.1.moe.experts/d_input_rows
+@group(0) @binding(1) var<storage, read> token_slot: array<i32>;  // blocks.1.moe.token_slot
+@group(0) @binding(2) var<storage, read_write> d_x: array<f32>;  // grad/blocks.1.ffn_norm.y
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= 65536u) { return; }
+  let t = i / 64u;
+  let c = i % 64u;
+  var sum = 0.0;
+  for (var j = 0u; j < 2u; j++) {
+    let row = token_slot[t * 2u + j];
+    if (row >= 0) { sum += d_rows[u32(row) * 64u + c]; }
+  }
+  d_x[i] += sum;
+}
+
+// ===== blocks.1.moe.experts/expert_up_grad_weight
+// moec kernel blocks.1.moe.experts/expert_up_grad_weight (backward of expert_ffn)
+// activation=gelu rows=2048 gather=true
+// from specs/gshard.moe:6: experts 8 { hidden 128  activation gelu }
+
+@group(0) @binding(0) var<storage, read> d_pre: array<f32>;  // blocks.1.moe.experts/d_pre_up
+@group(0) @binding(1) var<storage, read> x: array<f32>;  // blocks.1.ffn_norm.y
+@group(0) @binding(2) var<storage, read> offsets: array<i32>;  // blocks.1.moe.expert_offsets
+@group(0) @binding(3) var<storage, read> slot_token: array<i32>;  // blocks.1.moe.slot_token
+@group(0) @binding(4) var<storage, read_write> d_w: array<f32>;  // grad/blocks.1.moe.experts.up.weight
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= 4096u) { return; }
+  let grp = i / 512u;
+  let tile = i % 512u;
+  let row_begin = 0u;
+  let row_end = 128u;
+  let row0 = row_begin + (tile / 16u) * 4u;
+  let col0 = (tile % 16u) * 4u;
+  // Tiles past the group's rows have nothing to do.
+  if (row0 >= row_end) { return; }
+  let ok0 = row0 + 0u < row_end;
+  let r0 = min(row0 + 0u, row_end - 1u);
+  let ok1 = row0 + 1u < row_end;
+  let r1 = min(row0 + 1u, row_end - 1u);
+  let ok2 = row0 + 2u < row_end;
+  let r2 = min(row0 + 2u, row_end - 1u);
+  let ok3 = row0 + 3u < row_end;
+  let r3 = min(row0 + 3u, row_end - 1u);
+  let c0 = min(col0 + 0u, 63u);
+  let c1 = min(col0 + 1u, 63u);
+  let c2 = min(col0 + 2u, 63u);
+  let c3 = min(col0 + 3u, 63u);
+  var acc0: array<f32, 16>;
+  for (var k = u32(offsets[grp]); k < u32(offsets[grp + 1u]); k++) {
+    let a0 = d_pre[k * 128u + r0];
+    let a1 = d_pre[k * 128u + r1];
+    let a2 = d_pre[k * 128u + r2];
+    let a3 = d_pre[k * 128u + r3];
+    let b0_0 = x[u32(max(slot_token[k], 0)) * 64u + c0];
+    let b0_1 = x[u32(max(slot_token[k], 0)) * 64u + c1];
+    let b0_2 = x[u32(max(slot_token[k], 0)) * 64u + c2];
+    let b0_3 = x[u32(max(slot_token[k], 0)) * 64u + c3];
+    acc0[0] = fma(a0, b0_0, acc0[0]);
+    acc0[1] = fma(a0, b0_1, acc0[1]);
+    acc0[2] = fma(a0, b0_2, acc0[2]);
+    acc0[3] = fma(a0, b0_3, acc0[3]);
+    acc0[4] = fma(a1, b0_0, acc0[4]);
+    acc0[5] = fma(a1, b0_1, acc0[5]);
+    acc0[6] = fma(a1, b0_2, acc0[6]);
+    acc0[7] = fma(a1, b0_3, acc0[7]);
+    acc0[8] = fma(a2, b0_0, acc0[8]);
+    acc0[9] = fma(a2, b0_1, acc0[9]);
+    acc0[10] = fma(a2, b0_2, acc0[10]);
+    acc0[11] = fma(a2, b0_3, acc0[11]);
+    acc0[12] = fma(a3, b0_0, acc0[12]);
+    acc0[13] = fma(a3, b0_1, acc0[13]);
+    acc0[14] = fma(a3, b0_2, acc0[14]);
+    acc0[15] = fma(a3, b0_3, acc0[15]);
+  }
+  if (ok0 && col0 + 0u < 64u) {
+    d_w[(grp * 128u + r0) * 64u + c0] += acc0[0];
+  }
+  if (ok0 && col0 + 1u < 64u) {
+    d_w[(grp * 128u + r0) * 64u + c1] += acc0[1];
+  }
+  if (ok0 && col0 + 2u < 64u) {
+    d_w[(grp * 128u + r0) * 64u + c2] += acc0[2];
+  }
+  if (ok0 && col0 + 3u < 64u) {
+    d_w[(grp * 128u + r0) * 64u + c3] += acc0[3];
+  }
+  if (ok1 && col0 + 0u < 64u) {
+    d_w[(grp * 128u + r1) * 64u + c0] += acc0[4];
+  }
+  if (ok1 && col0 + 1u < 64u) {
+    d_w[(grp * 128u + r1) * 64u + c1] += acc0[5];
+  }
+  if (ok1 && col0 + 2u < 64u) {
+    d_w[(grp * 128u + r1) * 64u + c2] += acc0[6];
+  }
+  if (ok1 && col0 + 3u < 64u) {
+    d_w[(grp * 128u + r1) * 64u + c3] += acc0[7];
+  }
+  if (ok2 && col0 + 0u < 64u) {
+    d_w[(grp * 128u + r2) * 64u + c0] += acc0[8];
+  }
+  if (ok2 && col0 + 1u < 64u) {
+    d_w[(grp * 128u + r2) * 64u + c1] += acc0[9];
+  }
+  if (ok2 && col0 + 2u < 64u) {
+    d_w[(grp * 128u + r2) * 64u + c2] += acc0[10];
+  }
+  if (ok2 && col0 + 3u < 64u) {
+    d_w[(grp * 128u + r2) * 64u + c3] += acc0[11];
+  }
+  if (ok3 && col0 + 0u < 64u) {
+    d_w[(grp * 128u + r3) * 64u + c0] += acc0[12];
+  }
+  if (ok3 && col0 + 1u < 64u) {
+    d_w[(grp * 128u + r3) * 64u + c1] += acc0[13];
+  }
+  if (ok3 && col0 + 2u < 64u) {
+    d_w[(grp * 128u + r3) * 64u + c2] += acc0[14];
+  }
+  if (ok3 && col0 + 3u < 64u) {
+    d_w[(grp * 128u + r3) * 64u + c3] += acc0[15];
+  }
+}
+
+// ===== blocks.1.moe.combine/combine
+// moec kernel blocks.1.moe.combine/combine (forward of combine)
+// from specs/gshard.moe:7: route token_choice { top_k 2  capacity_factor 1.25  balance_loss 0.01 }
+
+@group(0) @binding(0) var<storage, read> expert_out: array<f32>;  // blocks.1.moe.expert_out
+@group(0) @binding(1) var<storage, read> token_slot: array<i32>;  // blocks.1.moe.token_slot
+@group(0) @binding(2) var<storage, read> token_gate: array<f32>;  // blocks.1.moe.token_gate
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;  // blocks.1.moe.routed
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= 65536u) { return; }
+  let t = i / 64u;
+  let c = i % 64u;
+  var sum = 0.0;
+  for (var j = 0u; j < 2u; j++) {
+    let row = token_slot[t * 2u + j];
+    if (row >= 0) { sum = fma(token_gate[t * 2u + j], expert_out[u32(row) * 64u + c], sum); }
+  }
+  y[i] = sum;
+}
+
+// ===== blocks.1.moe.combine/combine_grad_out
+// moec kernel blocks.1.moe.combine/combine_grad_out (backward of combine)
+// from specs/gshard.moe:7: route token_choice { top_k 2  capacity_factor 1.25  balance_loss 0.01 }
+
+@group(0) @binding(0) var<storage, read> token_slot: array<i32>;  // blocks.1.moe.token_slot
+@group(0) @binding(1) var<storage, read> token_gate: array<f32>;  // blocks.1.moe.token_gate
+@group(0) @binding(2) var<storage, read> d_y: array<f32>;  // grad/blocks.1.moe.routed
+@group(0) @binding(3) var<storage, read_write> d_expert_out: array<f32>;  // grad/blocks.1.moe.expert_out
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= 131072u) { return; }
+  let tj = i / 64u;
+  let c = i % 64u;
+  let row = token_slot[tj];
+  if (row >= 0) { d_expert_out[u32(row) * 64u + c] += token_gate[tj] * d_y[(tj / 2u) * 64u + c]; }
+}
+
+// ===== blocks.1.moe.combine/combine_grad_gate
+// moec kernel blocks.1.moe.combine/combine_grad_gate (backward of combine)
+// from specs/gshard.moe:7: route token_choice { top_k 2  capacity_factor 1.25  balance_loss 0.01 }
+
+@group(0) @binding(0) var<storage, read> expert_out: array<f32>;  // blocks.1.moe.expert_out
+@group(0) @binding(1) var<storage, read> token_slot: array<i32>;  // blocks.1.moe.token_slot
+@group(0) @binding(2) var<storage, read> d_y: array<f32>;  // grad/blocks.1.moe.routed
+@group(0) @binding(3) var<storage, read_write> d_gate: array<f32>;  // grad/blocks.1.moe.token_gate
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= 2048u) { return; }
+  let t = i / 2u;
+  let row = token_slot[i];
+  if (row < 0) { return; }
+  var dotp = 0.0;
+  for (var c = 0u; c < 64u; c++) { dotp = fma(d_y[t * 64u + c], expert_out[u32(row) * 64u + c], dotp); }
+  d_gate[i] += dotp;
+}
+
+// ===== lm_head/matmul
+// moec kernel lm_head/matmul (forward of linear)
+// from specs/gshard.moe:3: model gshard {
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;  // final_norm.y
+@group(0) @binding(1) var<storage, read> w: array<f32>;  // embed.weight
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;  // logits
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= 16384u) { return; }
+  let grp = i / 16384u;
+  let tile = i % 16384u;
+  let row_begin = 0u;
+  let row_end = 1024u;
+  let row0 = row_begin + (tile / 64u) * 4u;
+  let col0 = (tile % 64u) * 4u;
+  // Tiles past the group's rows have nothing to do.
+  if (row0 >= row_end) { return; }
+  let ok0 = row0 + 0u < row_end;
+  let r0 = min(row0 + 0u, row_end - 1u);
+  let ok1 = row0 + 1u < row_end;
+  let r1 = min(row0 + 1u, row_end - 1u);
+  let ok2 = row0 + 2u < row_end;
+  let r2 = min(row0 + 2u, row_end - 1u);
+  let ok3 = row0 + 3u < row_end;
+  let r3 = min(row0 + 3u, row_end - 1u);
+  let c0 = min(col0 + 0u, 255u);
+  let c1 = min(col0 + 1u, 255u);
+  let c2 = min(col0 + 2u, 255u);
+  let c3 = min(col0 + 3u, 255u);
+  var acc0: array<f32, 16>;
+  for (var k = 0u; k < 64u; k++) {
+    let a0 = x[r0 * 64u + k];
+    let a1 = x[r1 * 64u + k];
+    let a2 = x[r2 * 64u + k];
+    let a3 = x[r3 * 64u + k];
+    let b0_0 = w[c0 * 64u + k];
+    let b0_1 = w[c1 * 64u + k];
+    let b0_2 = w[c2 * 64u + k];
+    let b0_3 = w[c3 * 64u + k];
+    acc0[0] = fma(a0, b0_0, acc0[0]);
+    acc0[1] = fma(a0, b0_1, acc0[1]);
+    acc0[2] = fma(a0, b0_2, acc0[2]);
+    acc0[3] = fma(a0, b0_3, acc0[3]);
+    acc0[4] = fma(a1, b0_0, acc0[4]);
+    acc0[5] = fma(a1, b0_1, acc0[5]);
+    acc0[6] = fma(a1, b0_2, acc0[6]);
+    acc0[7] = fma(a1, b0_3, acc0[7]);
+    acc0[8] = fma(a2, b0_0, acc0[8]);
+    acc0[9] = fma(a2, b0_1, acc0[9]);
+    acc0[10] = fma(a2, b0_2, acc0[10]);
+    acc0[11] = fma(a2, b0_3, acc0[11]);
+    acc0[12] = fma(a3, b0_0, acc0[12]);
+    acc0[13] = fma(a3, b0_1, acc0[13]);
+    acc0[14] = fma(a3, b0_2, acc0[14]);
+    acc0[15] = fma(a3, b0_3, acc0[15]);
+  }
+  if (ok0 && col0 + 0u < 256u) {
+    y[r0 * 256u + c0] = acc0[0];
+  }
+  if (ok0 && col0 + 1u < 256u) {
+    y[r0 * 256u + c1] = acc0[1];
+  }
+  if (ok0 && col0 + 2u < 256u) {
+    y[r0 * 256u + c2] = acc0[2];
+  }
+  if (ok0 && col0 + 3u < 256u) {
+    y[r0 * 256u + c3] = acc0[3];
+  }
+  if (ok1 && col0 + 0u < 256u) {
+    y[r1 * 256u + c0] = acc0[4];
+  }
+  if (ok1 && col0 + 1u < 256u) {
+    y[r1 * 256u + c1] = acc0[5];
+  }
+  if (ok1 && col0 + 2u < 256u) {
+    y[r1 * 256u + c2] = acc0[6];
+  }
+  if (ok1 && col0 + 3u < 256u) {
+    y[r1 * 256u + c3] = acc0[7];
+  }
+  if (ok2 && col0 + 0u < 256u) {
+    y[r2 * 256u + c0] = acc0[8];
+  }
+  if (ok2 && col0 + 1u < 256u) {
+    y[r2 * 256u + c1] = acc0[9];
+  }
+  if (ok2 && col0 + 2u < 256u) {
+    y[r2 * 256u + c2] = acc0[10];
+  }
+  if (ok2 && col0 + 3u < 256u) {
+    y[r2 * 256u + c3] = acc0[11];
+  }
+  if (ok3 && col0 + 0u < 256u) {
+    y[r3 * 256u + c0] = acc0[12];
+  }
+  if (ok3 && col0 + 1u < 256u) {
+    y[r3 * 256u + c1] = acc0[13];
+  }
+  if (ok3 && col0 + 2u < 256u) {
+    y[r3 * 256u + c2] = acc0[14];
+  }
+  if (ok3 && col0 + 3u < 256u) {
+    y[r3 * 256u + c3] = acc0[15];
+  }
+}
+
+// ===== lm_head/matmul_grad_input
+// moec kernel lm_head/matmul_grad_input (backward of linear)
+// from specs/gshard.moe:3: model gshard {
+
+@group(0) @binding(0) var<storage, read> d_y: array<f32>;  // grad/logits
+@group(0) @binding(1) var<storage, read> w: array<f32>;  // embed.weight
+@group(0) @binding(2) var<storage, read_write> d_x: array<f32>;  // grad/final_norm.y
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= 4096u) { return; }
+  let grp = i / 4096u;
+  let tile = i % 4096u;
+  let row_begin = 0u;
+  let row_end = 1024u;
+  let row0 = row_begin + (tile / 16u) * 4u;
+  let col0 = (tile % 16u) * 4u;
+  // Tiles past the group's rows have nothing to do.
+  if (row0 >= row_end) { return; }
+  let ok0 = row0 + 0u < row_end;
+  let r0 = min(row0 + 0u, row_end - 1u);
+  let ok1 = row0 + 1u < row_end;
+  let r1 = min(row0 + 1u, row_end - 1u);
+  let ok2 = row0 + 2u < row_end;
+  let r2 = min(row0 + 2u, row_end - 1u);
+  let ok3 = row0 + 3u < row_end;
+  let r3 = min(row0 + 3u, row_end - 1u);
+  let c0 = min(col0 + 0u, 63u);
+  let c1 = min(col0 + 1u, 63u);
+  let c2 = min(col0 + 2u, 63u);
+  let c3 = min(col0 + 3u, 63u);
+  var acc0: array<f32, 16>;
+  for (var k = 0u; k < 256u; k++) {
+    let a0 = d_y[r0 * 256u + k];
+    let a1 = d_y[r1 * 256u + k];
+    let a2 = d_y[r2 * 256u + k];
+    let a3 = d_y[r3 * 256u + k];
+    let b0_0 = w[k * 64u + c0];
+    let b0_1 = w[k * 64u + c1];
+    let b0_2 = w[k * 64u + c2];
+    let b0_3 = w[k * 64u + c3];
+    acc0[0] = fma(a0, b0_0, acc0[0]);
+    acc0[1] = fma(a0, b0_1, acc0[1]);
+    acc0[2] = fma(a0, b0_2, acc0[2]);
+    acc0[3] = fma(a0, b0_3, acc0[3]);
+    acc0[4] = fma(a1, b0_0, acc0[4]);
+    acc0[5] = fma(a1, b0_1, acc0[5]);
+    acc0[6] = fma(a1, b0_2, acc0[6]);
+    acc0[7] = fma(a1, b0_3, acc0[7]);
+    acc0[8] = fma(a2, b0_0, acc0[8]);
+    acc0[9] = fma(a2, b0_1, acc0[9]);
+    acc0[10] = fma(a2, b0_2, acc0[10]);
+    acc0[11] = fma(a2, b0_3, acc0[11]);
+    acc0[12] = fma(a3, b0_0, acc0[12]);
+    acc0[13] = fma(a3, b0_1, acc0[13]);
+    acc0[14] = fma(a3, b0_2, acc0[14]);
+    acc0[15] = fma(a3, b0_3, acc0[15]);
+  }
+  if (ok0 && col0 + 0u < 64u) {
+    d_x[r0 * 64u + c0] += acc0[0];
+  }
+  if (ok0 && col0 + 1u < 64u) {
+    d_x[r0 * 64u + c1] += acc0[1];
+  }
+  if (ok0 && col0 + 2u < 64u) {
+    d_x[r0 * 64u + c2] += acc0[2];
+  }
+  if (ok0 && col0 + 3u < 64u) {
+    d_x[r0 * 64u + c3] += acc0[3];
+  }
+  if (ok1 && col0 + 0u < 64u) {
+    d_x[r1 * 64u + c0] += acc0[4];
+  }
+  if (ok1 && col0 + 1u < 64u) {
+    d_x[r1 * 64u + c1] += acc0[5];
+  }
+  if (ok1 && col0 + 2u < 64u) {
+    d_x[r1 * 64u + c2] += acc0[6];
+  }
+  if (ok1 && col0 + 3u < 64u) {
+    d_x[r1 * 64u + c3] += acc0[7];
+  }
+  if (ok2 && col0 + 0u < 64u) {
+    d_x[r2 * 64u + c0] += acc0[8];
+  }
+  if (ok2 && col0 + 1u < 64u) {
+    d_x[r2 * 64u + c1] += acc0[9];
+  }
+  if (ok2 && col0 + 2u < 64u) {
+    d_x[r2 * 64u + c2] += acc0[10];
+  }
+  if (ok2 && col0 + 3u < 64u) {
+    d_x[r2 * 64u + c3] += acc0[11];
+  }
+  if (ok3 && col0 + 0u < 64u) {
+    d_x[r3 * 64u + c0] += acc0[12];
+  }
+  if (ok3 && col0 + 1u < 64u) {
+    d_x[r3 * 64u + c1] += acc0[13];
+  }
+  if (ok3 && col0 + 2u < 64u) {
+    d_x[r3 * 64u + c2] += acc0[14];
+  }
+  if (ok3 && col0 + 3u < 64u) {
+    d_x[r3 * 64u + c3] += acc0[15];
+  }
+}
+
+// ===== lm_head/matmul_grad_weight
+// moec kernel lm_head/matmul_grad_weight (backward of linear)
+// from specs/gshard.moe:3: model gshard {
+
+@group(0) @binding(0) var<storage, read> d_y: array<f32>;  // grad/logits
+@group(0) @binding(1) var<storage, read> x: array<f32>;  // final_norm.y
+@group(0) @binding(2) var<storage, read_write> d_w: array<f32>;  // grad/embed.weight
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= 1024u) { return; }
+  let grp = i / 1024u;
+  let tile = i % 1024u;
+  let row_begin = 0u;
+  let row_end = 256u;
+  let row0 = row_begin + (tile / 16u) * 4u;
+  let col0 = (tile % 16u) * 4u;
+  // Tiles past the group's rows have nothing to do.
+  if (row0 >= row_end) { return; }
+  let ok0 = row0 + 0u < row_end;
+  let r0 = min(row0 + 0u, row_end - 1u);
+  let ok1 = row0 + 1u < row_end;
+  let r1 = min(row0 + 1u, row_end - 1u);
+  let ok2 = row0 + 2u < row_end;
+  let r2 = min(row0 + 2u, row_end - 1u);
+  let ok3 = row0 + 3u < row_end;
+  let r3 = min(row0 + 3u, row_end - 1u);
+  let c0 = min(col0 + 0u, 63u);
+  let c1 = min(col0 + 1u, 63u);
+  let c2 = min(col0 + 2u, 63u);
+  let c3 = min(col0 + 3u, 63u);
+  var acc0: array<f32, 16>;
+  for (var k = 0u; k < 1024u; k++) {
+    let a0 = d_y[k * 256u + r0];
+    let a1 = d_y[k * 256u + r1];
+    let a2 = d_y[k * 256u + r2];
+    let a3 = d_y[k * 256u + r3];
+    let b0_0 = x[k * 64u + c0];
+    let b0_1 = x[k * 64u + c1];
+    let b0_2 = x[k * 64u + c2];
+    let b0_3 = x[k * 64u + c3];
+    acc0[0] = fma(a0, b0_0, acc0[0]);
+    acc0[1] = fma(a0, b0_1, acc0[1]);
+    acc0[2] = fma(a0, b0_2, acc0[2]);
+    acc0[3] = fma(a0, b0_3, acc0[3]);
+    acc0[4] = fma(a1, b0_0, acc0[4]);
+    acc0[5] = fma(a1, b0_1, acc0[5]);
+    acc0[6] = fma(a1, b0_2, acc0[6]);
+    acc0[7] = fma(a1, b0_3, acc0[7]);
+    acc0[8] = fma(a2, b0_0, acc0[8]);
+    acc0[9] = fma(a2, b0_1, acc0[9]);
+    acc0[10] = fma(a2, b0_2, acc0[10]);
+    acc0[11] = fma(a2, b0_3, acc0[11]);
+    acc0[12] = fma(a3, b0_0, acc0[12]);
+    acc0[13] = fma(a3, b0_1, acc0[13]);
+    acc0[14] = fma(a3, b0_2, acc0[14]);
+    acc0[15] = fma(a3, b0_3, acc0[15]);
+  }
+  if (ok0 && col0 + 0u < 64u) {
+    d_w[r0 * 64u + c0] += acc0[0];
+  }
+  if (ok0 && col0 + 1u < 64u) {
+    d_w[r0 * 64u + c1] += acc0[1];
+  }
+  if (ok0 && col0 + 2u < 64u) {
+    d_w[r0 * 64u + c2] += acc0[2];
+  }
+  if (ok0 && col0 + 3u < 64u) {
+    d_w[r0 * 64u + c3] += acc0[3];
+  }
+  if (ok1 && col0 + 0u < 64u) {
+    d_w[r1 * 64u + c0] += acc0[4];
+  }
+  if (ok1 && col0 + 1u < 64u) {
+    d_w[r1 * 64u + c1] += acc0[5];
+  }
+  if (ok1 && col0 + 2u < 64u) {
+    d_w[r1 * 64u + c2] += acc0[6];
+  }
+  if (ok1 && col0 + 3u < 64u) {
+    d_w[r1 * 64u + c3] += acc0[7];
+  }
+  if (ok2 && col0 + 0u < 64u) {
+    d_w[r2 * 64u + c0] += acc0[8];
+  }
+  if (ok2 && col0 + 1u < 64u) {
+    d_w[r2 * 64u + c1] += acc0[9];
+  }
+  if (ok2 && col0 + 2u < 64u) {
+    d_w[r2 * 64u + c2] += acc0[10];
+  }
+  if (ok2 && col0 + 3u < 64u) {
+    d_w[r2 * 64u + c3] += acc0[11];
+  }
+  if (ok3 && col0 + 0u < 64u) {
+    d_w[r3 * 64u + c0] += acc0[12];
+  }
+  if (ok3 && col0 + 1u < 64u) {
+    d_w[r3 * 64u + c1] += acc0[13];
+  }
+  if (ok3 && col0 + 2u < 64u) {
+    d_w[r3 * 64u + c2] += acc0[14];
+  }
+  if (ok3 && col0 + 3u < 64u) {
+    d_w[r3 * 64u + c3] += acc0[15];
+  }
+}
+
+// ===== cross_entropy/cross_entropy
+// moec kernel cross_entropy/cross_entropy (forward of cross_entropy)
+// from specs/gshard.moe:3: model gshard {
+
+@group(0) @binding(0) var<storage, read> logits: array<f32>;  // logits
+@group(0) @binding(1) var<storage, read> targets: array<i32>;  // targets
+@group(0) @binding(2) var<storage, read_write> token_loss: array<f32>;  // cross_entropy/token_loss
+
+fn lse(t: u32) -> f32 {
+  var zmax = -3.4e38;
+  for (var s = 0u; s < 256u; s++) { zmax = max(zmax, logits[t * 256u + s]); }
+  var sum = 0.0;
+  for (var s = 0u; s < 256u; s++) { sum += exp(logits[t * 256u + s] - zmax); }
+  return zmax + log(sum);
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= 1024u) { return; }
+  token_loss[i] = lse(i) - logits[i * 256u + u32(targets[i])];
+}
+
+// ===== cross_entropy/cross_entropy_mean
+// moec kernel cross_entropy/cross_entropy_mean (forward of cross_entropy)
+// from specs/gshard.moe:3: model gshard {
+
+@group(0) @binding(0) var<storage, read> token_loss: array<f32>;  // cross_entropy/token_loss
+@group(0) @binding(1) var<storage, read_write> loss: array<f32>;  // loss.cross_entropy
+
+var<workgroup> partial: array<f32, 256>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(local_invocation_index) lid: u32) {
+  var acc = 0.0;
+  for (var k = lid; k < 1024u; k += 256u) { acc += token_loss[k]; }
+  partial[lid] = acc;
+  workgroupBarrier();
+  for (var stride = 128u; stride > 0u; stride = stride / 2u) {
+    if (lid < stride) { partial[lid] += partial[lid + stride]; }
+    workgroupBarrier();
+  }
+  if (lid == 0u) {
+    loss[0] = partial[0] / 1024.0;
+  }
+}
+
+// ===== cross_entropy/cross_entropy_backward
+// moec kernel cross_entropy/cross_entropy_backward (backward of cross_entropy)
+// from specs/gshard.moe:3: model gshard {
+
+@group(0) @binding(0) var<storage, read> logits: array<f32>;  // logits
+@group(0) @binding(1) var<storage, read> targets: array<i32>;  // targets
+@group(0) @binding(2) var<storage, read> d_loss: array<f32>;  // grad/loss.cross_entropy
+@group(0) @binding(3) var<storage, read_write> d_logits: array<f32>;  // grad/logits
+
+fn lse(t: u32) -> f32 {
+  var zmax = -3.4e38;
+  for (var s = 0u; s < 256u; s++) { zmax = max(zmax, logits[t * 256u + s]); }
+  var sum = 0.0;
+  for (var s = 0u; s < 256u; s++) { sum += exp(logits[t * 256u + s] - zmax); }
+  return zmax + log(sum);
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= 1024u) { return; }
+  let t = i;
+  let l = lse(t);
+  let scale = d_loss[0] / 1024.0;
+  for (var v = 0u; v < 256u; v++) { d_logits[t * 256u + v] += scale * exp(logits[t * 256u + v] - l); }
+  d_logits[t * 256u + u32(targets[t])] -= scale;
+}
