@@ -94,7 +94,7 @@ export async function layerCommand(path: string, opts: LayerOptions): Promise<vo
   const graph = lowerMoeBlock(spec, { batch, seq });
   const params = parameters(graph, opts, block);
   const gpu = await sharedGpu();
-  const runner = new GraphRunner(gpu, graph, path);
+  const runner = await GraphRunner.create(gpu, graph, path);
   try {
     runner.setValues(new Map([...params, ['x', x]]));
     await runner.forward();

@@ -8,6 +8,7 @@ import type { BufferDecl, Kernel } from '../codegen/wgsl/kernel.ts';
 import type { Gpu } from './gpu.ts';
 import { kernelError } from './gpu_errors.ts';
 import { gpuWait } from './gpu_wait.ts';
+import { poolFor, type BufferPool } from './buffer_pool.ts';
 import { PipelineCache } from './pipeline_cache.ts';
 
 export type HostArray = Float32Array | Int32Array;
@@ -23,6 +24,7 @@ export class Executor {
   /** Per pipeline, bind groups by the buffers they bind. */
   private bindGroups = new WeakMap<GPUComputePipeline, Map<string, GPUBindGroup>>();
   readonly pipelines: PipelineCache;
+  private readonly pool: BufferPool;
 
   constructor(
     readonly gpu: Gpu,
@@ -30,25 +32,41 @@ export class Executor {
     readonly specPath: string,
   ) {
     this.pipelines = new PipelineCache(gpu.device, specPath);
+    this.pool = poolFor(gpu.device);
   }
 
-  /** Creates every declared buffer not yet present (zero-filled) and uploads constant data. */
-  allocate(decls: readonly BufferDecl[]): void {
+  /**
+   * Creates every declared buffer not yet present, zero-filled, and uploads
+   * constant data. An allocation the device cannot satisfy is a KernelError
+   * naming the buffer.
+   */
+  async allocate(decls: readonly BufferDecl[]): Promise<void> {
     const device = this.gpu.device;
+    const fresh: Slot[] = [];
+    device.pushErrorScope('out-of-memory');
+    device.pushErrorScope('validation');
     for (const decl of decls) {
       if (this.slots.has(decl.name)) continue;
       const bytes = Math.max(4, decl.elements * 4);
       if (bytes > this.gpu.limits.maxStorageBufferBindingSize) {
+        await device.popErrorScope();
+        await device.popErrorScope();
         throw kernelError('allocate', decl.name, this.specPath, undefined, { message: `buffer ${decl.name} needs ${bytes} bytes; the device binds at most ${this.gpu.limits.maxStorageBufferBindingSize}` } as GPUError);
       }
-      device.pushErrorScope('out-of-memory');
-      const buffer = device.createBuffer({ size: bytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, label: decl.name });
-      this.slots.set(decl.name, { decl, buffer, bytes });
-      void device.popErrorScope().then((e) => {
-        if (e) process.stderr.write(`moec: the GPU ran out of memory allocating ${decl.name} (${bytes} bytes)\n`);
-      });
-      if (decl.data) device.queue.writeBuffer(buffer, 0, decl.data);
+      const buffer = this.pool.acquire(bytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, decl.name);
+      const slot = { decl, buffer, bytes };
+      this.slots.set(decl.name, slot);
+      fresh.push(slot);
     }
+    const invalid = await gpuWait(device.popErrorScope());
+    const oom = await gpuWait(device.popErrorScope());
+    const error = oom ?? invalid;
+    if (error) throw kernelError('allocate', fresh.map((s) => s.decl.name).join(', '), this.specPath, undefined, error);
+    // Pooled buffers come back dirty: every buffer starts at zero.
+    const enc = device.createCommandEncoder();
+    for (const s of fresh) enc.clearBuffer(s.buffer);
+    device.queue.submit([enc.finish()]);
+    for (const s of fresh) if (s.decl.data) device.queue.writeBuffer(s.buffer, 0, s.decl.data);
   }
 
   has(name: string): boolean {
@@ -93,20 +111,20 @@ export class Executor {
   async read(name: string): Promise<HostArray> {
     const s = this.slot(name);
     const device = this.gpu.device;
-    const staging = device.createBuffer({ size: s.bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const staging = this.pool.acquire(s.bytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
     const enc = device.createCommandEncoder();
     enc.copyBufferToBuffer(s.buffer, 0, staging, 0, s.bytes);
     device.queue.submit([enc.finish()]);
     await gpuWait(staging.mapAsync(GPUMapMode.READ));
     const copy = staging.getMappedRange().slice(0, s.decl.elements * 4);
     staging.unmap();
-    staging.destroy();
+    this.pool.release(staging);
     return s.decl.dtype === 'i32' ? new Int32Array(copy) : new Float32Array(copy);
   }
 
-  /** Compiles every kernel's pipeline ahead of time (errors surface here, named). */
+  /** Compiles every kernel's pipeline ahead of time (errors surface here, named), one after another. */
   async prepare(kernels: readonly Kernel[]): Promise<void> {
-    await Promise.all(kernels.map((k) => this.pipelines.get(k)));
+    for (const k of kernels) await this.pipelines.get(k);
   }
 
   /**
@@ -171,9 +189,9 @@ export class Executor {
     return g;
   }
 
-  /** Frees every buffer. */
+  /** Returns every buffer to the device's pool. */
   destroy(): void {
-    for (const s of this.slots.values()) s.buffer.destroy();
+    for (const s of this.slots.values()) this.pool.release(s.buffer);
     this.slots.clear();
     this.bindGroups = new WeakMap();
   }

@@ -11,17 +11,19 @@ import { Executor, type HostArray } from './executor.ts';
 import type { Gpu } from './gpu.ts';
 
 export class GraphRunner {
-  readonly plan: GraphKernels;
-  readonly executor: Executor;
-
-  constructor(
-    gpu: Gpu,
+  private constructor(
     readonly graph: Graph,
-    specPath: string,
-  ) {
-    this.plan = generateGraph(graph, { specPath, target: gpu.limits });
-    this.executor = new Executor(gpu, specPath);
-    this.executor.allocate(this.plan.buffers);
+    readonly plan: GraphKernels,
+    readonly executor: Executor,
+  ) {}
+
+  /** Generates the graph's kernels, allocates their buffers and compiles every pipeline up front. */
+  static async create(gpu: Gpu, graph: Graph, specPath: string): Promise<GraphRunner> {
+    const plan = generateGraph(graph, { specPath, target: gpu.limits });
+    const executor = new Executor(gpu, specPath);
+    await executor.allocate(plan.buffers);
+    await executor.prepare([...plan.ops, ...plan.stateUpdates].flatMap((k) => [...k.forward, ...k.backward]));
+    return new GraphRunner(graph, plan, executor);
   }
 
   /** Uploads inputs, params, frozen and state tensors. Every one the graph needs must be given. */

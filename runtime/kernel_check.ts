@@ -93,7 +93,8 @@ export async function checkScenario(gpu: Gpu, scenario: Scenario, specPath: stri
   const plan = generateGraph(graph, { specPath, target: gpu.limits });
   const ex = new Executor(gpu, specPath);
   try {
-    ex.allocate(plan.buffers);
+    await ex.allocate(plan.buffers);
+    await ex.prepare([...plan.ops, ...plan.stateUpdates].flatMap((k) => [...k.forward, ...k.backward]));
     // The reference chain gives every op realistic inputs.
     const chain: RefValues = new Map();
     for (const [k, v] of scenario.values) chain.set(k, toRef(v));

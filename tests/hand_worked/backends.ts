@@ -114,7 +114,7 @@ class WebGpuBackend implements Backend {
   private async runnerFor(graph: Graph): Promise<GraphRunner> {
     let runner = this.runners.get(graph);
     if (!runner) {
-      runner = new GraphRunner(await sharedGpu(), graph, 'hand.moe');
+      runner = await GraphRunner.create(await sharedGpu(), graph, 'hand.moe');
       this.runners.set(graph, runner);
     }
     return runner;

@@ -16,7 +16,7 @@ async function runOnce(path: string, seed: number): Promise<Map<string, Uint8Arr
   const { spec } = checkSpec(readFileSync(path, 'utf8'), path);
   const graph = lowerMoeBlock(spec!, { batch: 8, seq: 16 });
   const gpu = await sharedGpu();
-  const runner = new GraphRunner(gpu, graph, path);
+  const runner = await GraphRunner.create(gpu, graph, path);
   try {
     runner.setValues(randomValues(graph, seed, spec!.vocab));
     await runner.forward();
