@@ -107,6 +107,39 @@ export class Executor {
     this.gpu.device.queue.submit([enc.finish()]);
   }
 
+  /** The GPU buffer behind a name (for command encoders that clear or copy it). */
+  gpuBuffer(name: string): GPUBuffer {
+    return this.slot(name).buffer;
+  }
+
+  /** Reads several buffers with one copy and one mapping. */
+  async readMany(names: readonly string[]): Promise<Map<string, HostArray>> {
+    const device = this.gpu.device;
+    const slots = names.map((n) => this.slot(n));
+    const offsets: number[] = [];
+    let total = 0;
+    for (const s of slots) {
+      offsets.push(total);
+      total += s.decl.elements * 4;
+    }
+    const staging = this.pool.acquire(Math.max(4, total), GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    const enc = device.createCommandEncoder();
+    slots.forEach((s, i) => {
+      if (s.decl.elements) enc.copyBufferToBuffer(s.buffer, 0, staging, offsets[i]!, s.decl.elements * 4);
+    });
+    device.queue.submit([enc.finish()]);
+    await gpuWait(staging.mapAsync(GPUMapMode.READ, 0, Math.max(4, total)));
+    const mapped = staging.getMappedRange(0, Math.max(4, total));
+    const out = new Map<string, HostArray>();
+    slots.forEach((s, i) => {
+      const bytes = mapped.slice(offsets[i]!, offsets[i]! + s.decl.elements * 4);
+      out.set(names[i]!, s.decl.dtype === 'i32' ? new Int32Array(bytes) : new Float32Array(bytes));
+    });
+    staging.unmap();
+    this.pool.release(staging);
+    return out;
+  }
+
   /** Reads a buffer back to the host. */
   async read(name: string): Promise<HostArray> {
     const s = this.slot(name);
@@ -140,7 +173,7 @@ export class Executor {
     const pass = enc.beginComputePass();
     kernels.forEach((k, i) => {
       pass.setPipeline(pipelines[i]!);
-      pass.setBindGroup(0, this.bindGroup(k, pipelines[i]!));
+      pass.setBindGroup(0, this.bindGroupFor(k, pipelines[i]!));
       pass.dispatchWorkgroups(k.workgroups[0], k.workgroups[1], k.workgroups[2]);
     });
     pass.end();
@@ -154,7 +187,7 @@ export class Executor {
         const p2 = e2.beginComputePass();
         const pipeline = await this.pipelines.get(k);
         p2.setPipeline(pipeline);
-        p2.setBindGroup(0, this.bindGroup(k, pipeline));
+        p2.setBindGroup(0, this.bindGroupFor(k, pipeline));
         p2.dispatchWorkgroups(k.workgroups[0], k.workgroups[1], k.workgroups[2]);
         p2.end();
         device.queue.submit([e2.finish()]);
@@ -170,7 +203,8 @@ export class Executor {
     await gpuWait(this.gpu.device.queue.onSubmittedWorkDone());
   }
 
-  private bindGroup(k: Kernel, pipeline: GPUComputePipeline): GPUBindGroup {
+  /** The bind group of a kernel's bindings for a pipeline (cached). */
+  bindGroupFor(k: Kernel, pipeline: GPUComputePipeline): GPUBindGroup {
     let groups = this.bindGroups.get(pipeline);
     if (!groups) {
       groups = new Map();

@@ -56,6 +56,10 @@ export interface GenerateOptions {
    * f32 inputs; never frozen weights, state or indices).
    */
   readonly needsGrad?: (t: Tensor) => boolean;
+  /** Kernels for training (router jitter on); default false: deterministic test and layer kernels. */
+  readonly training?: boolean;
+  /** Seed of the jitter noise. */
+  readonly seed?: number;
 }
 
 /** The default gradient rule of docs/IR.md. */
@@ -71,6 +75,8 @@ class Context implements OpContext {
     readonly specPath: string,
     private readonly rule: (t: Tensor) => boolean,
     private readonly buffers: Map<string, BufferDecl>,
+    readonly training: boolean,
+    readonly seed: number,
   ) {}
 
   private info(name: string): Tensor {
@@ -122,7 +128,7 @@ class Context implements OpContext {
 /** The kernels of one op of `graph`. */
 export function generateOp(op: Op, graph: Graph, opts: GenerateOptions): OpKernels {
   const buffers = new Map<string, BufferDecl>();
-  const ctx = new Context(op, graph, opts.target ?? DEFAULT_TARGET, opts.specPath, opts.needsGrad ?? defaultNeedsGrad, buffers);
+  const ctx = new Context(op, graph, opts.target ?? DEFAULT_TARGET, opts.specPath, opts.needsGrad ?? defaultNeedsGrad, buffers, opts.training ?? false, opts.seed ?? 0);
   const { forward, backward } = GENERATORS[op.kind](ctx);
   return { op, forward, backward, buffers: [...buffers.values()] };
 }

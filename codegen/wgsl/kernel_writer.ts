@@ -16,6 +16,10 @@ export interface OpContext {
   readonly specPath: string;
   /** Shape of an IR tensor. */
   shape(tensor: string): readonly number[];
+  /** Training kernels (router jitter reads the step from train/state); test and layer kernels are not. */
+  readonly training: boolean;
+  /** The training seed (jitter noise). */
+  readonly seed: number;
   /** Whether the backward pass must produce this tensor's gradient. */
   needsGrad(tensor: string): boolean;
   /** Declares an IR tensor's buffer and returns its buffer name. */
@@ -77,7 +81,7 @@ export class KernelWriter {
 
   /** Adds module-scope declarations (helper functions, workgroup arrays, constants). */
   declare(...lines: string[]): this {
-    this.prelude.push(...lines);
+    this.prelude.push(...lines.filter((l) => l !== ''));
     return this;
   }
 

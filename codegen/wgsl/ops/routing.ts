@@ -9,6 +9,7 @@ import { ACTIVATION_FNS } from '../activations.ts';
 import { gemmThreads, writeGemm, type GemmSpec } from '../gemm.ts';
 import type { Kernel } from '../kernel.ts';
 import { KernelWriter, f32, type OpContext } from '../kernel_writer.ts';
+import { STATE, STATE_BUFFER } from '../train_state.ts';
 
 type Pair = { forward: Kernel[]; backward: Kernel[] };
 
@@ -18,6 +19,10 @@ export function routerKernels(ctx: OpContext): Pair {
   const [N, d] = ctx.shape(op.inputs.x!) as [number, number];
   const S = ctx.shape(op.inputs.weight!)[0]!;
   const learned = !!op.inputs.log_temperature;
+  // Jitter multiplies the router's input by seeded noise in training steps only (docs/ROUTING.md).
+  const jitter = ctx.training && Number(op.attrs.jitter) > 0 ? Number(op.attrs.jitter) : 0;
+  const noiseFn = jitterNoise(jitter, d, ctx.seed);
+  const xj = (t: string, c: string) => (jitter ? `(x[${t} * ${d}u + ${c}] * noise(${t}, ${c}))` : `x[${t} * ${d}u + ${c}]`);
   const hasProbs = !!op.outputs.probs;
   const score = String(op.attrs.score);
   const tau = learned ? 'exp(log_temperature[0])' : f32(Number(op.attrs.temperature));
@@ -28,9 +33,10 @@ export function routerKernels(ctx: OpContext): Pair {
   if (learned) fw.bind('log_temperature', ctx.tensor(op.inputs.log_temperature!), 'read');
   fw.bind('logits', ctx.tensor(op.outputs.logits!), 'read_write');
   if (hasProbs) fw.bind('probs', ctx.tensor(op.outputs.probs!), 'read_write');
-  fw.declare(ACTIVATION_FNS);
+  if (jitter) fw.bind('state', STATE_BUFFER, 'read');
+  fw.declare(ACTIVATION_FNS, noiseFn);
   fw.body(`let t = i;`, `let inv_tau = 1.0 / ${tau};`, 'var zmax = -3.4e38;');
-  fw.body(`for (var s = 0u; s < ${S}u; s++) {`, '  var acc = 0.0;', `  for (var c = 0u; c < ${d}u; c++) { acc = fma(x[t * ${d}u + c], w[s * ${d}u + c], acc); }`, '  let z = acc * inv_tau;', `  logits[t * ${S}u + s] = z;`, '  zmax = max(zmax, z);', '}');
+  fw.body(`for (var s = 0u; s < ${S}u; s++) {`, '  var acc = 0.0;', `  for (var c = 0u; c < ${d}u; c++) { acc = fma(${xj('t', 'c')}, w[s * ${d}u + c], acc); }`, '  let z = acc * inv_tau;', `  logits[t * ${S}u + s] = z;`, '  zmax = max(zmax, z);', '}');
   if (hasProbs) {
     if (score === 'sigmoid') {
       fw.body(`for (var s = 0u; s < ${S}u; s++) { probs[t * ${S}u + s] = sigmoid_f32(logits[t * ${S}u + s]); }`);
@@ -71,7 +77,10 @@ export function routerKernels(ctx: OpContext): Pair {
     gi.bind('d_raw', dRaw, 'read');
     gi.bind('w', ctx.tensor(op.inputs.weight!), 'read');
     gi.bind('d_x', ctx.grad(op.inputs.x!), 'read_write');
-    const spec: GemmSpec = { rows: N, cols: d, depthEnd: `${S}u`, a: (i, k) => `d_raw[r${i} * ${S}u + ${k}]`, b: [(k, c) => `w[${k} * ${d}u + ${c}]`], store: (i, c, acc) => [`d_x[r${i} * ${d}u + ${c}] += ${acc[0]};`] };
+    if (jitter) gi.bind('state', STATE_BUFFER, 'read');
+    gi.declare(noiseFn);
+    const scaleBy = (t: string, c: string) => (jitter ? ` * noise(${t}, ${c})` : '');
+    const spec: GemmSpec = { rows: N, cols: d, depthEnd: `${S}u`, a: (i, k) => `d_raw[r${i} * ${S}u + ${k}]`, b: [(k, c) => `w[${k} * ${d}u + ${c}]`], store: (i, c, acc) => [`d_x[r${i} * ${d}u + ${c}] += ${acc[0]}${scaleBy(`r${i}`, c)};`] };
     writeGemm(gi, spec);
     backward.push(gi.finish1d(gemmThreads(spec)));
   }
@@ -81,7 +90,9 @@ export function routerKernels(ctx: OpContext): Pair {
     gw.bind('d_raw', dRaw, 'read');
     gw.bind('x', ctx.tensor(op.inputs.x!), 'read');
     gw.bind('d_w', ctx.grad(op.inputs.weight!), 'read_write');
-    const spec: GemmSpec = { rows: S, cols: d, depthEnd: `${N}u`, a: (i, k) => `d_raw[${k} * ${S}u + r${i}]`, b: [(k, c) => `x[${k} * ${d}u + ${c}]`], store: (i, c, acc) => [`d_w[r${i} * ${d}u + ${c}] += ${acc[0]};`] };
+    if (jitter) gw.bind('state', STATE_BUFFER, 'read');
+    gw.declare(noiseFn);
+    const spec: GemmSpec = { rows: S, cols: d, depthEnd: `${N}u`, a: (i, k) => `d_raw[${k} * ${S}u + r${i}]`, b: [(k, c) => xj(k, c)], store: (i, c, acc) => [`d_w[r${i} * ${d}u + ${c}] += ${acc[0]};`] };
     writeGemm(gw, spec);
     backward.push(gw.finish1d(gemmThreads(spec)));
   }
@@ -97,6 +108,26 @@ export function routerKernels(ctx: OpContext): Pair {
     backward.push(gt.finishSingle(REDUCE_WG));
   }
   return { forward, backward };
+}
+
+/**
+ * WGSL noise(t, c) = U(1−ε, 1+ε) from a PCG hash of (seed, step, t, c); 1 outside
+ * training steps. runtime/jitter.ts computes the same numbers on the host.
+ */
+function jitterNoise(eps: number, d: number, seed: number): string {
+  if (!eps) return '';
+  return [
+    'fn pcg(v: u32) -> u32 {',
+    '  let s = v * 747796405u + 2891336453u;',
+    '  let w = ((s >> ((s >> 28u) + 4u)) ^ s) * 277803737u;',
+    '  return (w >> 22u) ^ w;',
+    '}',
+    'fn noise(t: u32, c: u32) -> f32 {',
+    `  if (state[${STATE.training}] == 0.0) { return 1.0; }`,
+    `  let h = pcg(${seed >>> 0}u ^ pcg(u32(state[${STATE.step}]) ^ pcg(t * ${d}u + c)));`,
+    `  return ${f32(1 - eps)} + ${f32(2 * eps)} * (f32(h >> 8u) / 16777216.0);`,
+    '}',
+  ].join('\n');
 }
 
 /** Threads of single-workgroup reductions. */

@@ -1,0 +1,58 @@
+/**
+ * The complete schedule of one training step, as data: every buffer, and the
+ * kernels of forward, backward, gradient norm, optimizer update and state
+ * updates, in dispatch order. The harness generator writes it out as
+ * TypeScript; nothing interprets the IR at run time.
+ */
+import type { Graph, Tensor } from '../compiler/ir.ts';
+import { lowerModel, type LowerShape } from '../compiler/lower.ts';
+import type { ModelSpec } from '../compiler/spec.ts';
+import { generateGraph } from './wgsl/generate.ts';
+import { gradName, type BufferDecl, type Kernel, type OpKernels, type Target } from './wgsl/kernel.ts';
+import { optimizerKernels } from './wgsl/optimizer.ts';
+
+export interface TrainPlan {
+  readonly spec: ModelSpec;
+  readonly graph: Graph;
+  readonly buffers: readonly BufferDecl[];
+  /** Per IR op, its forward and backward kernels (forward in this order, backward in reverse). */
+  readonly ops: readonly OpKernels[];
+  /** Loss-free balancing updates, after the optimizer step. */
+  readonly stateUpdates: readonly OpKernels[];
+  readonly norm: readonly Kernel[];
+  readonly update: readonly Kernel[];
+  /** Trained parameters, in graph order. */
+  readonly params: readonly Tensor[];
+  /** Gradients of parameters: zeroed once per step (they accumulate over micro-batches). */
+  readonly paramGrads: readonly string[];
+  /** Every other gradient: zeroed before each backward pass. */
+  readonly activationGrads: readonly string[];
+  /** Gradients of the loss tensors: set to 1/accumulate before each backward pass. */
+  readonly lossGrads: readonly string[];
+}
+
+/** Builds the training schedule of a spec at its training shape (or `shape`, e.g. for sampling). */
+export function trainPlan(spec: ModelSpec, target: Target, shape?: LowerShape): TrainPlan {
+  const graph = lowerModel(spec, shape);
+  const kernels = generateGraph(graph, { specPath: spec.source.path, target, training: true, seed: spec.train.seed });
+  const params = [...graph.tensors.values()].filter((t) => t.role === 'param');
+  const opt = optimizerKernels(params, spec.train.optimizer, spec.train.clip, target, spec.source.path);
+  const buffers = new Map<string, BufferDecl>();
+  for (const b of [...kernels.buffers, ...opt.buffers]) if (!buffers.has(b.name)) buffers.set(b.name, b);
+  const grads = [...buffers.values()].filter((b) => b.kind === 'grad').map((b) => b.name);
+  const paramGrads = params.map((p) => gradName(p.name)).filter((g) => buffers.has(g));
+  const lossGrads = graph.losses.map(gradName).filter((g) => buffers.has(g));
+  return {
+    spec,
+    graph,
+    buffers: [...buffers.values()],
+    ops: kernels.ops,
+    stateUpdates: kernels.stateUpdates,
+    norm: opt.norm,
+    update: opt.update,
+    params,
+    paramGrads,
+    activationGrads: grads.filter((g) => !paramGrads.includes(g) && !lossGrads.includes(g)),
+    lossGrads,
+  };
+}

@@ -1,0 +1,72 @@
+/**
+ * `--data FILE`: any UTF-8 text, read byte by byte (vocabulary 256), with the
+ * last `validation` fraction held out. Sequences start at seeded random
+ * offsets. Files that cannot make a batch are rejected with a clear reason.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { Rng } from '../rng.ts';
+import { packSequences, type Batch, type DataSource } from './batch.ts';
+
+export class DataError extends Error {
+  constructor(
+    message: string,
+    readonly hint: string,
+  ) {
+    super(message);
+    this.name = 'DataError';
+  }
+}
+
+export class TextFile implements DataSource {
+  readonly languages: readonly string[] = [];
+  readonly description: string;
+  private readonly train: Uint8Array;
+  private readonly validation: Uint8Array;
+
+  constructor(
+    readonly path: string,
+    validationFraction: number,
+    context: number,
+    private readonly seed: number,
+  ) {
+    let bytes: Uint8Array;
+    try {
+      if (statSync(path).isDirectory()) throw new DataError(`${path} is a directory`, 'pass a UTF-8 text file');
+      bytes = readFileSync(path);
+    } catch (e) {
+      if (e instanceof DataError) throw e;
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new DataError(`cannot read ${path}${code === 'ENOENT' ? ': no such file' : ` (${code})`}`, 'pass a UTF-8 text file, or leave out --data for the built-in corpus');
+    }
+    if (bytes.length === 0) throw new DataError(`${path} is empty`, 'training needs text');
+    const sample = bytes.subarray(0, 1 << 20);
+    if (sample.includes(0)) throw new DataError(`${path} looks binary (it contains NUL bytes)`, 'moec trains on UTF-8 text');
+    try {
+      new TextDecoder('utf-8', { fatal: true }).decode(sample.subarray(0, Math.max(0, sample.length - 4)));
+    } catch {
+      throw new DataError(`${path} is not valid UTF-8 text`, 'convert it to UTF-8 (e.g. iconv -t UTF-8)');
+    }
+    const cut = Math.floor(bytes.length * (1 - validationFraction));
+    this.train = bytes.subarray(0, cut);
+    this.validation = bytes.subarray(cut);
+    const need = context + 1;
+    if (this.train.length < need || this.validation.length < need) {
+      throw new DataError(
+        `${path} has ${bytes.length} bytes: too short for one sequence of ${need} bytes in both the training part and the held-out ${Math.round(validationFraction * 100)}%`,
+        `use at least ${Math.ceil(need / Math.min(validationFraction, 1 - validationFraction))} bytes, or a smaller context`,
+      );
+    }
+    this.description = `${path} (${bytes.length} bytes, ${this.validation.length} held out)`;
+  }
+
+  batch(split: 'train' | 'validation', index: number, batch: number, context: number): Batch {
+    const data = split === 'train' ? this.train : this.validation;
+    const rng = Rng.forName(this.seed, `file/${split}/${index}`);
+    const seqs: Uint8Array[] = [];
+    for (let b = 0; b < batch; b++) {
+      const start = rng.int(data.length - context);
+      seqs.push(data.subarray(start, start + context + 1));
+    }
+    return packSequences(seqs, new Array<number>(batch).fill(-1), context);
+  }
+}

@@ -1,0 +1,7 @@
+/**
+ * The moec runtime library: what a compiled model (`moec compile`'s
+ * model.ts) imports, and what a training loop of your own needs.
+ */
+export { ModelRuntime, type Workgroups } from './model_runtime.ts';
+export type { HostArray } from './executor.ts';
+export { acquireGpu, sharedGpu, type Gpu } from './gpu.ts';
