@@ -12,6 +12,8 @@ import { loadSpec, requireSpec } from './load_spec.ts';
 import { GpuUnavailableError, KernelError } from '../runtime/gpu_errors.ts';
 import { layerCommand, type LayerOptions } from './layer_command.ts';
 import { testCommand } from './test_command.ts';
+import { compileCommand } from './compile_command.ts';
+import { trainCommand, type TrainCommandOptions } from './train_command.ts';
 import { UserError } from './user_error.ts';
 
 const program = new Command();
@@ -73,6 +75,30 @@ program
   .option('--backward', 'also compute gradients of sum(y * dy) + loss.balance + loss.z (+ loss.sequence_balance)')
   .option('--seed <n>', 'seed of the parameter initialisation', parseInteger, 1)
   .action((path: string, opts: LayerOptions) => layerCommand(path, opts));
+
+program
+  .command('compile')
+  .description('write a compiled model: DIR/model.ts (the generated harness), DIR/kernels/*.wgsl, DIR/manifest.json')
+  .argument('<spec>', '.moe file')
+  .requiredOption('-o, --out <dir>', 'output folder')
+  .action((path: string, opts: { out: string }) => compileCommand(path, opts.out));
+
+program
+  .command('train')
+  .description('train a spec on the built-in corpus or --data FILE: progress, metrics.jsonl, checkpoint, report.html')
+  .argument('<spec>', '.moe file')
+  .option('--steps <n>', 'optimizer steps (default: the spec\'s `steps`)', parsePositive)
+  .option('--data <file>', 'UTF-8 text file to train on, byte-level (default: the spec\'s `data`, else the built-in synthetic corpus)')
+  .option('--out <dir>', 'output folder (default: runs/<model name>)')
+  .option('--resume', 'continue the run in --out from its checkpoint (same numbers as an uninterrupted run)')
+  .action((path: string, opts: TrainCommandOptions) => trainCommand(path, opts));
+
+/** Parses a positive integer option. */
+function parsePositive(value: string): number {
+  const n = parseInteger(value);
+  if (n < 1) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+}
 
 /** Parses an integer option, or fails with a usage error. */
 function parseInteger(value: string): number {

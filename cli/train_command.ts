@@ -1,0 +1,100 @@
+/**
+ * `moec train SPEC`: compiles the spec into DIR/compiled (kernels, manifest,
+ * the generated model.ts), trains it with that harness, and leaves
+ * DIR/metrics.jsonl, DIR/checkpoint.safetensors and DIR/report.html.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { modelCost } from '../compiler/cost.ts';
+import type { ModelSpec } from '../compiler/spec.ts';
+import { writeCompiledModel } from '../codegen/harness/compile_output.ts';
+import { trainPlan } from '../codegen/train_plan.ts';
+import { CHECKPOINT_FILE, CheckpointError, loadCheckpoint } from '../runtime/checkpoint.ts';
+import type { DataSource } from '../runtime/data/batch.ts';
+import { SyntheticCorpus } from '../runtime/data/synthetic.ts';
+import { DataError, TextFile } from '../runtime/data/text_file.ts';
+import { sharedGpu } from '../runtime/gpu.ts';
+import { DivergedError, train, type TrainResult } from '../runtime/trainer.ts';
+import { writeTrainReport } from '../report/train_report.ts';
+import { requireSpec } from './load_spec.ts';
+import { progressReporter } from './progress.ts';
+import { UserError } from './user_error.ts';
+
+export interface TrainCommandOptions {
+  steps?: number;
+  data?: string;
+  out?: string;
+  resume?: boolean;
+}
+
+/** The data a run trains on: --data, else the spec's `data` (relative to the spec's folder). */
+export function dataSourceFor(spec: ModelSpec, dataPath: string | undefined): DataSource {
+  const file = dataPath ?? (spec.train.data.kind === 'file' ? join(dirname(spec.source.path), spec.train.data.path) : undefined);
+  if (!file) return new SyntheticCorpus(spec.train.seed);
+  try {
+    return new TextFile(file, spec.train.validation, spec.context, spec.train.seed);
+  } catch (e) {
+    if (e instanceof DataError) throw new UserError(e.message, e.hint);
+    throw e;
+  }
+}
+
+/** Compiles and trains one spec into `outDir`; shared by `train` and `compare`. */
+export async function runTraining(spec: ModelSpec, outDir: string, opts: TrainCommandOptions, label: string): Promise<TrainResult> {
+  mkdirSync(outDir, { recursive: true });
+  const ckpt = join(outDir, CHECKPOINT_FILE);
+  if (existsSync(ckpt) && !opts.resume) {
+    let at = '';
+    try {
+      at = ` (step ${loadCheckpoint(ckpt).meta.step})`;
+    } catch {
+      // An unreadable checkpoint still belongs to someone: do not overwrite it either.
+    }
+    throw new UserError(`${outDir} already holds a training run${at}`, 'pass --resume to continue it, or --out DIR to start a new one');
+  }
+  if (opts.resume && !existsSync(ckpt)) throw new UserError(`--resume: ${outDir} has no ${CHECKPOINT_FILE}`, 'train once without --resume first');
+  const data = dataSourceFor(spec, opts.data);
+  const gpu = await sharedGpu();
+  const plan = trainPlan(spec, gpu.limits);
+  const modelDir = join(outDir, 'compiled');
+  writeCompiledModel(plan, modelDir);
+  const progress = progressReporter(label, 0);
+  let interrupted = false;
+  const onSigint = () => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    progress.message('interrupted: finishing this step and writing a checkpoint (Ctrl-C again to quit now)');
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    const result = await train({ spec, modelDir, outDir, data, gpu, ...(opts.steps ? { steps: opts.steps } : {}), resume: !!opts.resume, events: progress, shouldStop: () => interrupted });
+    progress.stop();
+    const cost = modelCost(spec, plan.graph);
+    await writeTrainReport(outDir, { spec, data: data.description, adapter: gpu.adapterName, languages: data.languages, specialization: result.specialization, params: cost.params, activeParams: cost.activeParams });
+    if (interrupted) process.exitCode = 130;
+    return result;
+  } catch (e) {
+    progress.stop();
+    if (e instanceof DivergedError) throw new UserError(e.message, 'lower the learning rate, add clipping (`clip 1.0`), or add `z_loss` to the router');
+    if (e instanceof CheckpointError) throw new UserError(e.message, 'start a new run with --out DIR');
+    throw e;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
+export async function trainCommand(path: string, opts: TrainCommandOptions): Promise<void> {
+  const spec = requireSpec(path);
+  const outDir = resolve(opts.out ?? join('runs', spec.name));
+  const result = await runTraining(spec, outDir, opts, spec.name);
+  const rel = (p: string) => p.replace(`${process.cwd()}/`, '');
+  process.stdout.write(
+    [
+      `validation loss ${result.firstValLoss.toFixed(3)} -> ${result.lastValLoss.toFixed(3)} after ${result.steps} steps${result.stoppedEarly ? ' (stopped early)' : ''}`,
+      `checkpoint: ${rel(result.checkpoint)}`,
+      `metrics:    ${rel(result.metrics)}`,
+      `report:     ${rel(join(outDir, 'report.html'))}`,
+      '',
+    ].join('\n'),
+  );
+}

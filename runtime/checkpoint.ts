@@ -1,0 +1,92 @@
+/**
+ * Checkpoints: one safetensors file holding the parameters (checkpoint
+ * names, as `moec layer` reads them), the loss-free balancing biases, the
+ * optimizer state (`optimizer.m.*`, `optimizer.v.*`) and, in its metadata,
+ * a JSON record (spec text, step, RNG state, optimizer hyper-parameters).
+ * Written atomically: temp file, fsync, rename, fsync of the folder — a run
+ * killed at any moment leaves the previous or the new checkpoint, never a
+ * torn one.
+ */
+import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { readSafetensors, SafetensorsError, serializeSafetensors, type StTensor } from './safetensors.ts';
+
+export const CHECKPOINT_FILE = 'checkpoint.safetensors';
+
+/** The JSON record stored in the checkpoint's metadata under `moec`. */
+export interface CheckpointMeta {
+  readonly format: 1;
+  readonly spec: { readonly path: string; readonly text: string };
+  /** Optimizer steps completed. */
+  readonly step: number;
+  readonly totalSteps: number;
+  readonly seed: number;
+  /** The training RNG's state words (data order is a function of the step; kept for completeness). */
+  readonly rng: readonly number[];
+  readonly optimizer: { readonly kind: string; readonly lr: number; readonly beta1: number; readonly beta2: number; readonly eps: number; readonly weightDecay: number };
+  readonly data: string;
+  readonly savedAt: string;
+}
+
+export interface Checkpoint {
+  readonly meta: CheckpointMeta;
+  readonly tensors: Map<string, StTensor>;
+}
+
+/** Writes a file atomically: temp file in the same folder, fsync, rename, fsync the folder. */
+export function writeAtomic(path: string, bytes: Uint8Array): void {
+  const tmp = join(dirname(path), `.${process.pid}.${Date.now()}.tmp`);
+  const fd = openSync(tmp, 'w');
+  try {
+    let off = 0;
+    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    renameSync(tmp, path);
+  } catch (e) {
+    unlinkSync(tmp);
+    throw e;
+  }
+  try {
+    const dir = openSync(dirname(path), 'r');
+    fsyncSync(dir);
+    closeSync(dir);
+  } catch {
+    // Some file systems cannot fsync a folder; the rename is still atomic.
+  }
+}
+
+export function saveCheckpoint(path: string, tensors: ReadonlyMap<string, StTensor>, meta: CheckpointMeta): void {
+  writeAtomic(path, serializeSafetensors(tensors, { moec: JSON.stringify(meta) }));
+}
+
+export class CheckpointError extends Error {
+  constructor(path: string, problem: string) {
+    super(`${path}: ${problem}`);
+    this.name = 'CheckpointError';
+  }
+}
+
+/** Loads and validates a checkpoint file. */
+export function loadCheckpoint(path: string): Checkpoint {
+  let file: ReturnType<typeof readSafetensors>;
+  try {
+    file = readSafetensors(path);
+  } catch (e) {
+    if (e instanceof SafetensorsError) throw new CheckpointError(path, `not a readable checkpoint (${e.message.replace(`${path}: `, '')})`);
+    throw e;
+  }
+  const raw = file.metadata.moec;
+  if (!raw) throw new CheckpointError(path, 'has no moec metadata; it is a safetensors file but not a moec checkpoint');
+  let meta: CheckpointMeta;
+  try {
+    meta = JSON.parse(raw) as CheckpointMeta;
+  } catch {
+    throw new CheckpointError(path, 'its moec metadata is not valid JSON');
+  }
+  if (meta.format !== 1 || typeof meta.step !== 'number' || typeof meta.spec?.text !== 'string') throw new CheckpointError(path, 'its moec metadata is incomplete');
+  return { meta, tensors: file.tensors };
+}
