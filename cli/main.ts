@@ -13,6 +13,8 @@ import { GpuUnavailableError, KernelError } from '../runtime/gpu_errors.ts';
 import { layerCommand, type LayerOptions } from './layer_command.ts';
 import { testCommand } from './test_command.ts';
 import { compileCommand } from './compile_command.ts';
+import { compareCommand, type CompareOptions } from './compare_command.ts';
+import { sampleCommand, type SampleCommandOptions } from './sample_command.ts';
 import { trainCommand, type TrainCommandOptions } from './train_command.ts';
 import { UserError } from './user_error.ts';
 
@@ -92,6 +94,27 @@ program
   .option('--out <dir>', 'output folder (default: runs/<model name>)')
   .option('--resume', 'continue the run in --out from its checkpoint (same numbers as an uninterrupted run)')
   .action((path: string, opts: TrainCommandOptions) => trainCommand(path, opts));
+
+program
+  .command('compare')
+  .description('train several specs on the same data, seed and token budget; write one comparison report')
+  .argument('<specs...>', '.moe files (at least two)')
+  .option('--steps <n>', 'steps of the first spec; the others get the same number of training tokens', parsePositive)
+  .option('--out <dir>', 'output folder', 'runs/compare')
+  .option('--data <file>', 'UTF-8 text file (default: the built-in synthetic corpus)')
+  .option('--seed <n>', 'seed shared by every run', parseInteger, 1)
+  .option('--resume', 'continue interrupted runs in --out')
+  .action((paths: string[], opts: CompareOptions) => compareCommand(paths, opts));
+
+program
+  .command('sample')
+  .description('generate text from a checkpoint')
+  .argument('<checkpoint>', 'a checkpoint.safetensors written by moec train')
+  .option('--prompt <text>', 'text to continue')
+  .option('--tokens <n>', 'bytes to generate', parsePositive, 200)
+  .option('--temperature <t>', 'sampling temperature (0 = greedy)', Number, 0.8)
+  .option('--seed <n>', 'sampling seed', parseInteger, 1)
+  .action((path: string, opts: SampleCommandOptions) => sampleCommand(path, opts));
 
 /** Parses a positive integer option. */
 function parsePositive(value: string): number {

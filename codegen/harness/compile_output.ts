@@ -49,6 +49,8 @@ export function writeCompiledModel(plan: TrainPlan, dir: string): { model: strin
   const model = join(dir, 'model.ts');
   const manifest = join(dir, 'manifest.json');
   writeFileSync(model, generateHarness(plan));
+  // model.ts is an ES module wherever it is written (a folder without package.json would read it as CommonJS).
+  writeFileSync(join(dir, 'package.json'), `${JSON.stringify({ private: true, type: 'module' }, null, 2)}\n`);
   writeFileSync(manifest, `${JSON.stringify(manifestOf(plan, files), null, 1)}\n`);
   return { model, manifest, kernels: byIdentity.size };
 }
