@@ -7,12 +7,14 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Init, TensorRole } from '../compiler/ir.ts';
 import type { Origin } from '../compiler/spec.ts';
 import type { Kernel } from '../codegen/wgsl/kernel.ts';
 import { Executor, type HostArray } from './executor.ts';
 import { sharedGpu, type Gpu } from './gpu.ts';
 import { kernelError } from './gpu_errors.ts';
 import { gpuWait } from './gpu_wait.ts';
+import { initTensor } from './init.ts';
 
 export type Workgroups = readonly [number, number, number];
 
@@ -21,6 +23,15 @@ export interface ManifestKernel {
   readonly id: string;
   readonly file: string;
   readonly origin: Origin;
+}
+
+/** What `DIR/manifest.json` holds (see codegen/harness/compile_output.ts). */
+export interface Manifest {
+  readonly spec: { readonly name: string; readonly path: string; readonly text: string };
+  readonly parameters: readonly { name: string; shape: number[]; role: TensorRole; init?: Init }[];
+  readonly buffers: readonly { name: string; elements: number; dtype: string; kind: string }[];
+  readonly kernels: readonly ManifestKernel[];
+  readonly constants?: Record<string, number[]>;
 }
 
 interface Pending {
@@ -43,13 +54,20 @@ export class ModelRuntime {
     /** Kernel id → WGSL source. */
     private readonly sources: ReadonlyMap<string, { source: string; origin: Origin }>,
     readonly specPath: string,
+    /** The compiled model's manifest.json. */
+    readonly manifest: Manifest,
   ) {
     this.executor = new Executor(gpu, specPath);
   }
 
+  /** Writes the seeded initial value of every parameter, frozen weight and state tensor (docs/MODEL.md). */
+  async initialize(seed: number): Promise<void> {
+    for (const p of this.manifest.parameters) await this.write(p.name, initTensor({ ...p, dtype: 'f32' }, seed));
+  }
+
   /** A runtime for the kernels a compiled model directory holds (`DIR/manifest.json`, `DIR/kernels/*.wgsl`). */
   static async open(dir: string, gpu?: Gpu): Promise<ModelRuntime> {
-    const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { spec: { path: string }; kernels: ManifestKernel[]; constants?: Record<string, number[]> };
+    const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest;
     const sources = new Map<string, { source: string; origin: Origin }>();
     const files = new Map<string, string>();
     for (const k of manifest.kernels) {
@@ -60,7 +78,7 @@ export class ModelRuntime {
       }
       sources.set(k.id, { source, origin: k.origin });
     }
-    const rt = new ModelRuntime(gpu ?? (await sharedGpu()), sources, manifest.spec.path);
+    const rt = new ModelRuntime(gpu ?? (await sharedGpu()), sources, manifest.spec.path, manifest);
     for (const [name, values] of Object.entries(manifest.constants ?? {})) rt.constants.set(name, Float32Array.from(values));
     return rt;
   }

@@ -11,14 +11,12 @@
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { Tensor } from '../compiler/ir.ts';
 import type { ModelSpec } from '../compiler/spec.ts';
 import { isMoeBlock } from '../compiler/spec.ts';
 import { CHECKPOINT_FILE, loadCheckpoint, saveCheckpoint, type CheckpointMeta } from './checkpoint.ts';
 import type { DataSource } from './data/batch.ts';
 import type { HostArray } from './executor.ts';
 import type { Gpu } from './gpu.ts';
-import { initTensor } from './init.ts';
 import { ModelRuntime } from './model_runtime.ts';
 import { Rng } from './rng.ts';
 import type { StTensor } from './safetensors.ts';
@@ -154,7 +152,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const checkpointPath = join(outDir, CHECKPOINT_FILE);
   const metricsPath = join(outDir, 'metrics.jsonl');
   const moeBlocks = [...Array(spec.depth).keys()].filter((b) => isMoeBlock(spec, b));
-  const manifest = JSON.parse(readFileSync(join(opts.modelDir, 'manifest.json'), 'utf8')) as { parameters: Tensor[]; buffers: { name: string; kind: string }[] };
+  const manifest = rt.manifest;
   const stateNames = manifest.parameters.map((p) => p.name);
   const optimizerNames = manifest.buffers.filter((b) => b.name.startsWith('optimizer.') && /\/(m|v|momentum)$/.test(b.name)).map((b) => b.name);
   const shapes = new Map(manifest.parameters.map((p) => [p.name, p.shape]));
@@ -176,7 +174,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     }
     events.message?.(`resuming from ${checkpointPath} at step ${start}`);
   } else {
-    for (const p of manifest.parameters) await rt.write(p.name, initTensor({ ...p, dtype: 'f32' } as Tensor, spec.train.seed));
+    await rt.initialize(spec.train.seed);
     writeFileSync(metricsPath, '');
   }
 
