@@ -7,6 +7,7 @@
 import { sharedGpu } from '../runtime/gpu.ts';
 import { BACKWARD_TOLERANCE, FORWARD_TOLERANCE, checkScenario, type CheckRow } from '../runtime/kernel_check.ts';
 import { scenariosFor } from '../runtime/test_scenarios.ts';
+import { checkOptimizer } from '../runtime/optimizer_check.ts';
 import { requireSpec } from './load_spec.ts';
 
 export interface TestOptions {
@@ -65,6 +66,12 @@ export async function testCommand(path: string, opts: TestOptions): Promise<void
       log('');
       log(renderTable(opts.verbose ? rows : worstRows(rows)));
     }
+  }
+  const optimizer = await checkOptimizer(gpu, spec, opts.seed);
+  all.push(...optimizer);
+  if (!opts.json) {
+    log('');
+    log(renderTable(optimizer));
   }
   const failed = all.filter((r) => !r.ok);
   const kernels = new Set(all.map((r) => `${r.op}/${r.kernels}`)).size;

@@ -10,6 +10,7 @@ import { checkSpec } from '../../compiler/compile.ts';
 import { sharedGpu } from '../../runtime/gpu.ts';
 import { checkScenario } from '../../runtime/kernel_check.ts';
 import { scenariosFor } from '../../runtime/test_scenarios.ts';
+import { checkOptimizer } from '../../runtime/optimizer_check.ts';
 
 const specs = readdirSync('specs').filter((f) => f.endsWith('.moe')).sort();
 
@@ -27,6 +28,10 @@ describe('moec test on every shipped spec', () => {
         const failed = rows.filter((r) => !r.ok).map((r) => `${r.scenario} ${r.op}/${r.kernels} ${r.pass} ${r.tensor}: rel ${r.maxRel.toExponential(2)} (abs ${r.maxAbs.toExponential(2)}${r.mismatches !== undefined ? `, ${r.mismatches} differ` : ''})`);
         expect(failed).toEqual([]);
       }
+      // The optimizer kernels of the spec's own optimizer settings.
+      const opt = await checkOptimizer(gpu, spec!, 1);
+      expect(opt.length).toBeGreaterThan(3);
+      expect(opt.filter((r) => !r.ok).map((r) => `${r.tensor}: rel ${r.maxRel.toExponential(2)}`)).toEqual([]);
     });
   }
 });

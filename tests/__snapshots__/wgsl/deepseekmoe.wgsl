@@ -1,6 +1,6 @@
 // ===== embed/embed
 // moec kernel embed/embed (forward of embed)
-// from specs/deepseekmoe.moe:6: vocab 256  context 64  width 64  depth 3  heads 4
+// from specs/deepseekmoe.moe:6: vocab 256  context 64  width 64  depth 3  heads 4  position rotary
 
 @group(0) @binding(0) var<storage, read> ids: array<i32>;  // tokens
 @group(0) @binding(1) var<storage, read> table: array<f32>;  // embed.weight
@@ -17,7 +17,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 // ===== embed/embed_grad_table
 // moec kernel embed/embed_grad_table (backward of embed)
-// from specs/deepseekmoe.moe:6: vocab 256  context 64  width 64  depth 3  heads 4
+// from specs/deepseekmoe.moe:6: vocab 256  context 64  width 64  depth 3  heads 4  position rotary
 
 @group(0) @binding(0) var<storage, read> ids: array<i32>;  // tokens
 @group(0) @binding(1) var<storage, read> d_y: array<f32>;  // grad/embedded
@@ -34,64 +34,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   d_table[i] += sum;
 }
 
-// ===== position/position_add
-// moec kernel position/position_add (forward of position_add)
-// seq=64
-// from specs/deepseekmoe.moe:5: model deepseekmoe {
-
-@group(0) @binding(0) var<storage, read> x: array<f32>;  // embedded
-@group(0) @binding(1) var<storage, read> table: array<f32>;  // pos.weight
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;  // positioned
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
-  if (i >= 65536u) { return; }
-  let t = i / 64u;
-  let c = i % 64u;
-  y[i] = x[i] + table[(t % 64u) * 64u + c];
-}
-
-// ===== position/position_grad_input
-// moec kernel position/position_grad_input (backward of position_add)
-// seq=64
-// from specs/deepseekmoe.moe:5: model deepseekmoe {
-
-@group(0) @binding(0) var<storage, read> d_y: array<f32>;  // grad/positioned
-@group(0) @binding(1) var<storage, read_write> d_x: array<f32>;  // grad/embedded
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
-  if (i >= 65536u) { return; }
-  d_x[i] += d_y[i];
-}
-
-// ===== position/position_grad_table
-// moec kernel position/position_grad_table (backward of position_add)
-// seq=64
-// from specs/deepseekmoe.moe:5: model deepseekmoe {
-
-@group(0) @binding(0) var<storage, read> d_y: array<f32>;  // grad/positioned
-@group(0) @binding(1) var<storage, read_write> d_table: array<f32>;  // grad/pos.weight
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
-  if (i >= 4096u) { return; }
-  let s = i / 64u;
-  let c = i % 64u;
-  var sum = 0.0;
-  for (var b = 0u; b < 16u; b++) { sum += d_y[(b * 64u + s) * 64u + c]; }
-  d_table[i] += sum;
-}
-
 // ===== norm, used by blocks.0.attn_norm/norm, blocks.0.ffn_norm/norm, blocks.1.attn_norm/norm, blocks.1.ffn_norm/norm, blocks.2.attn_norm/norm, blocks.2.ffn_norm/norm, final_norm/norm
 // moec kernel blocks.0.attn_norm/norm (forward of norm)
 // kind=rms eps=0.00001
 // from specs/deepseekmoe.moe:5: model deepseekmoe {
 
-@group(0) @binding(0) var<storage, read> x: array<f32>;  // positioned
+@group(0) @binding(0) var<storage, read> x: array<f32>;  // embedded
 @group(0) @binding(1) var<storage, read> weight: array<f32>;  // blocks.0.attn_norm.weight
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;  // blocks.0.attn_norm.y
 @group(0) @binding(3) var<storage, read_write> rstd: array<f32>;  // blocks.0.attn_norm/rstd
@@ -114,11 +62,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // kind=rms eps=0.00001
 // from specs/deepseekmoe.moe:5: model deepseekmoe {
 
-@group(0) @binding(0) var<storage, read> x: array<f32>;  // positioned
+@group(0) @binding(0) var<storage, read> x: array<f32>;  // embedded
 @group(0) @binding(1) var<storage, read> weight: array<f32>;  // blocks.0.attn_norm.weight
 @group(0) @binding(2) var<storage, read> rstd: array<f32>;  // blocks.0.attn_norm/rstd
 @group(0) @binding(3) var<storage, read> d_y: array<f32>;  // grad/blocks.0.attn_norm.y
-@group(0) @binding(4) var<storage, read_write> d_x: array<f32>;  // grad/positioned
+@group(0) @binding(4) var<storage, read_write> d_x: array<f32>;  // grad/embedded
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -143,7 +91,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // kind=rms eps=0.00001
 // from specs/deepseekmoe.moe:5: model deepseekmoe {
 
-@group(0) @binding(0) var<storage, read> x: array<f32>;  // positioned
+@group(0) @binding(0) var<storage, read> x: array<f32>;  // embedded
 @group(0) @binding(1) var<storage, read> rstd: array<f32>;  // blocks.0.attn_norm/rstd
 @group(0) @binding(2) var<storage, read> d_y: array<f32>;  // grad/blocks.0.attn_norm.y
 @group(0) @binding(3) var<storage, read_write> d_weight: array<f32>;  // grad/blocks.0.attn_norm.weight
@@ -165,7 +113,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 // ===== matmul, used by blocks.0.attn.qkv/matmul, blocks.1.attn.qkv/matmul, blocks.2.attn.qkv/matmul
 // moec kernel blocks.0.attn.qkv/matmul (forward of linear)
-// from specs/deepseekmoe.moe:6: vocab 256  context 64  width 64  depth 3  heads 4
+// from specs/deepseekmoe.moe:6: vocab 256  context 64  width 64  depth 3  heads 4  position rotary
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;  // blocks.0.attn_norm.y
 @group(0) @binding(1) var<storage, read> w: array<f32>;  // blocks.0.attn.qkv.weight
@@ -274,7 +222,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 // ===== matmul_grad_input, used by blocks.0.attn.qkv/matmul_grad_input, blocks.1.attn.qkv/matmul_grad_input, blocks.2.attn.qkv/matmul_grad_input
 // moec kernel blocks.0.attn.qkv/matmul_grad_input (backward of linear)
-// from specs/deepseekmoe.moe:6: vocab 256  context 64  width 64  depth 3  heads 4
+// from specs/deepseekmoe.moe:6: vocab 256  context 64  width 64  depth 3  heads 4  position rotary
 
 @group(0) @binding(0) var<storage, read> d_y: array<f32>;  // grad/blocks.0.qkv
 @group(0) @binding(1) var<storage, read> w: array<f32>;  // blocks.0.attn.qkv.weight
@@ -383,7 +331,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 // ===== matmul_grad_weight, used by blocks.0.attn.qkv/matmul_grad_weight, blocks.1.attn.qkv/matmul_grad_weight, blocks.2.attn.qkv/matmul_grad_weight
 // moec kernel blocks.0.attn.qkv/matmul_grad_weight (backward of linear)
-// from specs/deepseekmoe.moe:6: vocab 256  context 64  width 64  depth 3  heads 4
+// from specs/deepseekmoe.moe:6: vocab 256  context 64  width 64  depth 3  heads 4  position rotary
 
 @group(0) @binding(0) var<storage, read> d_y: array<f32>;  // grad/blocks.0.qkv
 @group(0) @binding(1) var<storage, read> x: array<f32>;  // blocks.0.attn_norm.y
@@ -490,12 +438,64 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
 }
 
+// ===== rotary, used by blocks.0.rotary/rotary, blocks.1.rotary/rotary, blocks.2.rotary/rotary
+// moec kernel blocks.0.rotary/rotary (forward of rotary)
+// heads=4 seq=64 base=10000
+// from specs/deepseekmoe.moe:6: vocab 256  context 64  width 64  depth 3  heads 4  position rotary
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;  // blocks.0.qkv
+@group(0) @binding(1) var<storage, read> cos_sin: array<f32>;  // blocks.0.rotary/cos_sin
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;  // blocks.0.qkv_rotary
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= 196608u) { return; }
+  let t = i / 192u;
+  let col = i % 192u;
+  if (col >= 128u) { y[i] = x[i]; return; }
+  let c = col % 16u;
+  let pair = (t % 64u) * 8u + c / 2u;
+  let cs = cos_sin[pair * 2u];
+  let sn = cos_sin[pair * 2u + 1u];
+  let even = i - (c % 2u);
+  let a = x[even];
+  let b = x[even + 1u];
+  y[i] = select(a * sn + b * cs, a * cs - b * sn, c % 2u == 0u);
+}
+
+// ===== rotary_backward, used by blocks.0.rotary/rotary_backward, blocks.1.rotary/rotary_backward, blocks.2.rotary/rotary_backward
+// moec kernel blocks.0.rotary/rotary_backward (backward of rotary)
+// heads=4 seq=64 base=10000
+// from specs/deepseekmoe.moe:6: vocab 256  context 64  width 64  depth 3  heads 4  position rotary
+
+@group(0) @binding(0) var<storage, read> d_y: array<f32>;  // grad/blocks.0.qkv_rotary
+@group(0) @binding(1) var<storage, read> cos_sin: array<f32>;  // blocks.0.rotary/cos_sin
+@group(0) @binding(2) var<storage, read_write> d_x: array<f32>;  // grad/blocks.0.qkv
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= 196608u) { return; }
+  let t = i / 192u;
+  let col = i % 192u;
+  if (col >= 128u) { d_x[i] += d_y[i]; return; }
+  let c = col % 16u;
+  let pair = (t % 64u) * 8u + c / 2u;
+  let cs = cos_sin[pair * 2u];
+  let sn = -cos_sin[pair * 2u + 1u];
+  let even = i - (c % 2u);
+  let a = d_y[even];
+  let b = d_y[even + 1u];
+  d_x[i] += select(a * sn + b * cs, a * cs - b * sn, c % 2u == 0u);
+}
+
 // ===== attention, used by blocks.0.attention/attention, blocks.1.attention/attention, blocks.2.attention/attention
 // moec kernel blocks.0.attention/attention (forward of attention)
 // batch=16 seq=64 heads=4
-// from specs/deepseekmoe.moe:6: vocab 256  context 64  width 64  depth 3  heads 4
+// from specs/deepseekmoe.moe:6: vocab 256  context 64  width 64  depth 3  heads 4  position rotary
 
-@group(0) @binding(0) var<storage, read> qkv: array<f32>;  // blocks.0.qkv
+@group(0) @binding(0) var<storage, read> qkv: array<f32>;  // blocks.0.qkv_rotary
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;  // blocks.0.attn_heads
 @group(0) @binding(2) var<storage, read_write> lse: array<f32>;  // blocks.0.attention/lse
 
@@ -530,14 +530,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== attention_grad_q, used by blocks.0.attention/attention_grad_q, blocks.1.attention/attention_grad_q, blocks.2.attention/attention_grad_q
 // moec kernel blocks.0.attention/attention_grad_q (backward of attention)
 // batch=16 seq=64 heads=4
-// from specs/deepseekmoe.moe:6: vocab 256  context 64  width 64  depth 3  heads 4
+// from specs/deepseekmoe.moe:6: vocab 256  context 64  width 64  depth 3  heads 4  position rotary
 
-@group(0) @binding(0) var<storage, read> qkv: array<f32>;  // blocks.0.qkv
+@group(0) @binding(0) var<storage, read> qkv: array<f32>;  // blocks.0.qkv_rotary
 @group(0) @binding(1) var<storage, read> y: array<f32>;  // blocks.0.attn_heads
 @group(0) @binding(2) var<storage, read> lse: array<f32>;  // blocks.0.attention/lse
 @group(0) @binding(3) var<storage, read> d_y: array<f32>;  // grad/blocks.0.attn_heads
 @group(0) @binding(4) var<storage, read_write> delta: array<f32>;  // blocks.0.attention/delta
-@group(0) @binding(5) var<storage, read_write> d_qkv: array<f32>;  // grad/blocks.0.qkv
+@group(0) @binding(5) var<storage, read_write> d_qkv: array<f32>;  // grad/blocks.0.qkv_rotary
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -569,13 +569,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== attention_grad_kv, used by blocks.0.attention/attention_grad_kv, blocks.1.attention/attention_grad_kv, blocks.2.attention/attention_grad_kv
 // moec kernel blocks.0.attention/attention_grad_kv (backward of attention)
 // batch=16 seq=64 heads=4
-// from specs/deepseekmoe.moe:6: vocab 256  context 64  width 64  depth 3  heads 4
+// from specs/deepseekmoe.moe:6: vocab 256  context 64  width 64  depth 3  heads 4  position rotary
 
-@group(0) @binding(0) var<storage, read> qkv: array<f32>;  // blocks.0.qkv
+@group(0) @binding(0) var<storage, read> qkv: array<f32>;  // blocks.0.qkv_rotary
 @group(0) @binding(1) var<storage, read> lse: array<f32>;  // blocks.0.attention/lse
 @group(0) @binding(2) var<storage, read> delta: array<f32>;  // blocks.0.attention/delta
 @group(0) @binding(3) var<storage, read> d_y: array<f32>;  // grad/blocks.0.attn_heads
-@group(0) @binding(4) var<storage, read_write> d_qkv: array<f32>;  // grad/blocks.0.qkv
+@group(0) @binding(4) var<storage, read_write> d_qkv: array<f32>;  // grad/blocks.0.qkv_rotary
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -609,7 +609,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 // ===== matmul, used by blocks.0.attn.out/matmul, blocks.1.attn.out/matmul, blocks.2.attn.out/matmul
 // moec kernel blocks.0.attn.out/matmul (forward of linear)
-// from specs/deepseekmoe.moe:6: vocab 256  context 64  width 64  depth 3  heads 4
+// from specs/deepseekmoe.moe:6: vocab 256  context 64  width 64  depth 3  heads 4  position rotary
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;  // blocks.0.attn_heads
 @group(0) @binding(1) var<storage, read> w: array<f32>;  // blocks.0.attn.out.weight
@@ -718,7 +718,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 // ===== matmul_grad_input, used by blocks.0.attn.out/matmul_grad_input, blocks.1.attn.out/matmul_grad_input, blocks.2.attn.out/matmul_grad_input
 // moec kernel blocks.0.attn.out/matmul_grad_input (backward of linear)
-// from specs/deepseekmoe.moe:6: vocab 256  context 64  width 64  depth 3  heads 4
+// from specs/deepseekmoe.moe:6: vocab 256  context 64  width 64  depth 3  heads 4  position rotary
 
 @group(0) @binding(0) var<storage, read> d_y: array<f32>;  // grad/blocks.0.attn_out
 @group(0) @binding(1) var<storage, read> w: array<f32>;  // blocks.0.attn.out.weight
@@ -827,7 +827,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 // ===== matmul_grad_weight, used by blocks.0.attn.out/matmul_grad_weight, blocks.1.attn.out/matmul_grad_weight, blocks.2.attn.out/matmul_grad_weight
 // moec kernel blocks.0.attn.out/matmul_grad_weight (backward of linear)
-// from specs/deepseekmoe.moe:6: vocab 256  context 64  width 64  depth 3  heads 4
+// from specs/deepseekmoe.moe:6: vocab 256  context 64  width 64  depth 3  heads 4  position rotary
 
 @group(0) @binding(0) var<storage, read> d_y: array<f32>;  // grad/blocks.0.attn_out
 @group(0) @binding(1) var<storage, read> x: array<f32>;  // blocks.0.attn_heads
@@ -938,7 +938,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // moec kernel blocks.0.residual_attn/add (forward of add)
 // from specs/deepseekmoe.moe:5: model deepseekmoe {
 
-@group(0) @binding(0) var<storage, read> a: array<f32>;  // positioned
+@group(0) @binding(0) var<storage, read> a: array<f32>;  // embedded
 @group(0) @binding(1) var<storage, read> b: array<f32>;  // blocks.0.attn_out
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;  // blocks.0.resid_attn
 
@@ -954,7 +954,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from specs/deepseekmoe.moe:5: model deepseekmoe {
 
 @group(0) @binding(0) var<storage, read> d_y: array<f32>;  // grad/blocks.0.resid_attn
-@group(0) @binding(1) var<storage, read_write> d_a: array<f32>;  // grad/positioned
+@group(0) @binding(1) var<storage, read_write> d_a: array<f32>;  // grad/embedded
 @group(0) @binding(2) var<storage, read_write> d_b: array<f32>;  // grad/blocks.0.attn_out
 
 @compute @workgroup_size(64)

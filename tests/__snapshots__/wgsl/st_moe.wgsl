@@ -1,6 +1,6 @@
 // ===== embed/embed
 // moec kernel embed/embed (forward of embed)
-// from specs/st_moe.moe:4: vocab 256  context 64  width 64  depth 2  heads 4
+// from specs/st_moe.moe:5: vocab 256  context 64  width 64  depth 2  heads 4
 
 @group(0) @binding(0) var<storage, read> ids: array<i32>;  // tokens
 @group(0) @binding(1) var<storage, read> table: array<f32>;  // embed.weight
@@ -17,7 +17,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 // ===== embed/embed_grad_table
 // moec kernel embed/embed_grad_table (backward of embed)
-// from specs/st_moe.moe:4: vocab 256  context 64  width 64  depth 2  heads 4
+// from specs/st_moe.moe:5: vocab 256  context 64  width 64  depth 2  heads 4
 
 @group(0) @binding(0) var<storage, read> ids: array<i32>;  // tokens
 @group(0) @binding(1) var<storage, read> d_y: array<f32>;  // grad/embedded
@@ -34,67 +34,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   d_table[i] += sum;
 }
 
-// ===== position/position_add
-// moec kernel position/position_add (forward of position_add)
-// seq=64
-// from specs/st_moe.moe:3: model st_moe {
-
-@group(0) @binding(0) var<storage, read> x: array<f32>;  // embedded
-@group(0) @binding(1) var<storage, read> table: array<f32>;  // pos.weight
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;  // positioned
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
-  if (i >= 65536u) { return; }
-  let t = i / 64u;
-  let c = i % 64u;
-  y[i] = x[i] + table[(t % 64u) * 64u + c];
-}
-
-// ===== position/position_grad_input
-// moec kernel position/position_grad_input (backward of position_add)
-// seq=64
-// from specs/st_moe.moe:3: model st_moe {
-
-@group(0) @binding(0) var<storage, read> d_y: array<f32>;  // grad/positioned
-@group(0) @binding(1) var<storage, read_write> d_x: array<f32>;  // grad/embedded
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
-  if (i >= 65536u) { return; }
-  d_x[i] += d_y[i];
-}
-
-// ===== position/position_grad_table
-// moec kernel position/position_grad_table (backward of position_add)
-// seq=64
-// from specs/st_moe.moe:3: model st_moe {
-
-@group(0) @binding(0) var<storage, read> d_y: array<f32>;  // grad/positioned
-@group(0) @binding(1) var<storage, read_write> d_table: array<f32>;  // grad/pos.weight
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
-  if (i >= 4096u) { return; }
-  let s = i / 64u;
-  let c = i % 64u;
-  var sum = 0.0;
-  for (var b = 0u; b < 16u; b++) { sum += d_y[(b * 64u + s) * 64u + c]; }
-  d_table[i] += sum;
-}
-
 // ===== norm, used by blocks.0.attn_norm/norm, blocks.0.ffn_norm/norm, blocks.1.attn_norm/norm, blocks.1.ffn_norm/norm, final_norm/norm
 // moec kernel blocks.0.attn_norm/norm (forward of norm)
-// kind=rms eps=0.00001
-// from specs/st_moe.moe:3: model st_moe {
+// kind=layer eps=0.00001
+// from specs/st_moe.moe:6: norm layer  position rotary  tie_embeddings false
 
-@group(0) @binding(0) var<storage, read> x: array<f32>;  // positioned
+@group(0) @binding(0) var<storage, read> x: array<f32>;  // embedded
 @group(0) @binding(1) var<storage, read> weight: array<f32>;  // blocks.0.attn_norm.weight
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;  // blocks.0.attn_norm.y
-@group(0) @binding(3) var<storage, read_write> rstd: array<f32>;  // blocks.0.attn_norm/rstd
+@group(0) @binding(2) var<storage, read> bias: array<f32>;  // blocks.0.attn_norm.bias
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;  // blocks.0.attn_norm.y
+@group(0) @binding(4) var<storage, read_write> rstd: array<f32>;  // blocks.0.attn_norm/rstd
+@group(0) @binding(5) var<storage, read_write> mean: array<f32>;  // blocks.0.attn_norm/mean
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -102,23 +52,28 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (i >= 1024u) { return; }
   let t = i;
   let base = t * 64u;
-  var ss = 0.0;
-  for (var c = 0u; c < 64u; c++) { ss += x[base + c] * x[base + c]; }
-  let r = inverseSqrt(ss / 64.0 + 0.000009999999747378752);
+  var mu = 0.0;
+  for (var c = 0u; c < 64u; c++) { mu += x[base + c]; }
+  mu = mu / 64.0;
+  var v = 0.0;
+  for (var c = 0u; c < 64u; c++) { let z = x[base + c] - mu; v += z * z; }
+  let r = inverseSqrt(v / 64.0 + 0.000009999999747378752);
+  mean[t] = mu;
   rstd[t] = r;
-  for (var c = 0u; c < 64u; c++) { y[base + c] = x[base + c] * r * weight[c]; }
+  for (var c = 0u; c < 64u; c++) { y[base + c] = (x[base + c] - mu) * r * weight[c] + bias[c]; }
 }
 
 // ===== norm_grad_input, used by blocks.0.attn_norm/norm_grad_input, blocks.0.ffn_norm/norm_grad_input, blocks.1.attn_norm/norm_grad_input, blocks.1.ffn_norm/norm_grad_input, final_norm/norm_grad_input
 // moec kernel blocks.0.attn_norm/norm_grad_input (backward of norm)
-// kind=rms eps=0.00001
-// from specs/st_moe.moe:3: model st_moe {
+// kind=layer eps=0.00001
+// from specs/st_moe.moe:6: norm layer  position rotary  tie_embeddings false
 
-@group(0) @binding(0) var<storage, read> x: array<f32>;  // positioned
+@group(0) @binding(0) var<storage, read> x: array<f32>;  // embedded
 @group(0) @binding(1) var<storage, read> weight: array<f32>;  // blocks.0.attn_norm.weight
 @group(0) @binding(2) var<storage, read> rstd: array<f32>;  // blocks.0.attn_norm/rstd
-@group(0) @binding(3) var<storage, read> d_y: array<f32>;  // grad/blocks.0.attn_norm.y
-@group(0) @binding(4) var<storage, read_write> d_x: array<f32>;  // grad/positioned
+@group(0) @binding(3) var<storage, read> mean: array<f32>;  // blocks.0.attn_norm/mean
+@group(0) @binding(4) var<storage, read> d_y: array<f32>;  // grad/blocks.0.attn_norm.y
+@group(0) @binding(5) var<storage, read_write> d_x: array<f32>;  // grad/embedded
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -131,22 +86,24 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   for (var c = 0u; c < 64u; c++) {
     let g = d_y[base + c] * weight[c];
     mg += g;
-    mgx += g * x[base + c] * rstd[t];
+    mgx += g * (x[base + c] - mean[t]) * rstd[t];
   }
   mg = mg / 64.0;
   mgx = mgx / 64.0;
-  for (var c = 0u; c < 64u; c++) { let g = d_y[base + c] * weight[c]; d_x[base + c] += rstd[t] * (g - x[base + c] * rstd[t] * mgx); }
+  for (var c = 0u; c < 64u; c++) { let g = d_y[base + c] * weight[c]; d_x[base + c] += rstd[t] * (g - mg - (x[base + c] - mean[t]) * rstd[t] * mgx); }
 }
 
 // ===== norm_grad_params, used by blocks.0.attn_norm/norm_grad_params, blocks.0.ffn_norm/norm_grad_params, blocks.1.attn_norm/norm_grad_params, blocks.1.ffn_norm/norm_grad_params, final_norm/norm_grad_params
 // moec kernel blocks.0.attn_norm/norm_grad_params (backward of norm)
-// kind=rms eps=0.00001
-// from specs/st_moe.moe:3: model st_moe {
+// kind=layer eps=0.00001
+// from specs/st_moe.moe:6: norm layer  position rotary  tie_embeddings false
 
-@group(0) @binding(0) var<storage, read> x: array<f32>;  // positioned
+@group(0) @binding(0) var<storage, read> x: array<f32>;  // embedded
 @group(0) @binding(1) var<storage, read> rstd: array<f32>;  // blocks.0.attn_norm/rstd
-@group(0) @binding(2) var<storage, read> d_y: array<f32>;  // grad/blocks.0.attn_norm.y
-@group(0) @binding(3) var<storage, read_write> d_weight: array<f32>;  // grad/blocks.0.attn_norm.weight
+@group(0) @binding(2) var<storage, read> mean: array<f32>;  // blocks.0.attn_norm/mean
+@group(0) @binding(3) var<storage, read> d_y: array<f32>;  // grad/blocks.0.attn_norm.y
+@group(0) @binding(4) var<storage, read_write> d_weight: array<f32>;  // grad/blocks.0.attn_norm.weight
+@group(0) @binding(5) var<storage, read_write> d_bias: array<f32>;  // grad/blocks.0.attn_norm.bias
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -157,15 +114,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var gb = 0.0;
   for (var t = 0u; t < 1024u; t++) {
     let at = t * 64u + c;
-    gw += d_y[at] * x[at] * rstd[t];
+    gw += d_y[at] * (x[at] - mean[t]) * rstd[t];
     gb += d_y[at];
   }
   d_weight[c] += gw;
+  d_bias[c] += gb;
 }
 
 // ===== matmul, used by blocks.0.attn.qkv/matmul, blocks.1.attn.qkv/matmul
 // moec kernel blocks.0.attn.qkv/matmul (forward of linear)
-// from specs/st_moe.moe:4: vocab 256  context 64  width 64  depth 2  heads 4
+// from specs/st_moe.moe:5: vocab 256  context 64  width 64  depth 2  heads 4
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;  // blocks.0.attn_norm.y
 @group(0) @binding(1) var<storage, read> w: array<f32>;  // blocks.0.attn.qkv.weight
@@ -274,7 +232,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 // ===== matmul_grad_input, used by blocks.0.attn.qkv/matmul_grad_input, blocks.1.attn.qkv/matmul_grad_input
 // moec kernel blocks.0.attn.qkv/matmul_grad_input (backward of linear)
-// from specs/st_moe.moe:4: vocab 256  context 64  width 64  depth 2  heads 4
+// from specs/st_moe.moe:5: vocab 256  context 64  width 64  depth 2  heads 4
 
 @group(0) @binding(0) var<storage, read> d_y: array<f32>;  // grad/blocks.0.qkv
 @group(0) @binding(1) var<storage, read> w: array<f32>;  // blocks.0.attn.qkv.weight
@@ -383,7 +341,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 // ===== matmul_grad_weight, used by blocks.0.attn.qkv/matmul_grad_weight, blocks.1.attn.qkv/matmul_grad_weight
 // moec kernel blocks.0.attn.qkv/matmul_grad_weight (backward of linear)
-// from specs/st_moe.moe:4: vocab 256  context 64  width 64  depth 2  heads 4
+// from specs/st_moe.moe:5: vocab 256  context 64  width 64  depth 2  heads 4
 
 @group(0) @binding(0) var<storage, read> d_y: array<f32>;  // grad/blocks.0.qkv
 @group(0) @binding(1) var<storage, read> x: array<f32>;  // blocks.0.attn_norm.y
@@ -490,12 +448,64 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
 }
 
+// ===== rotary, used by blocks.0.rotary/rotary, blocks.1.rotary/rotary
+// moec kernel blocks.0.rotary/rotary (forward of rotary)
+// heads=4 seq=64 base=10000
+// from specs/st_moe.moe:6: norm layer  position rotary  tie_embeddings false
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;  // blocks.0.qkv
+@group(0) @binding(1) var<storage, read> cos_sin: array<f32>;  // blocks.0.rotary/cos_sin
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;  // blocks.0.qkv_rotary
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= 196608u) { return; }
+  let t = i / 192u;
+  let col = i % 192u;
+  if (col >= 128u) { y[i] = x[i]; return; }
+  let c = col % 16u;
+  let pair = (t % 64u) * 8u + c / 2u;
+  let cs = cos_sin[pair * 2u];
+  let sn = cos_sin[pair * 2u + 1u];
+  let even = i - (c % 2u);
+  let a = x[even];
+  let b = x[even + 1u];
+  y[i] = select(a * sn + b * cs, a * cs - b * sn, c % 2u == 0u);
+}
+
+// ===== rotary_backward, used by blocks.0.rotary/rotary_backward, blocks.1.rotary/rotary_backward
+// moec kernel blocks.0.rotary/rotary_backward (backward of rotary)
+// heads=4 seq=64 base=10000
+// from specs/st_moe.moe:6: norm layer  position rotary  tie_embeddings false
+
+@group(0) @binding(0) var<storage, read> d_y: array<f32>;  // grad/blocks.0.qkv_rotary
+@group(0) @binding(1) var<storage, read> cos_sin: array<f32>;  // blocks.0.rotary/cos_sin
+@group(0) @binding(2) var<storage, read_write> d_x: array<f32>;  // grad/blocks.0.qkv
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= 196608u) { return; }
+  let t = i / 192u;
+  let col = i % 192u;
+  if (col >= 128u) { d_x[i] += d_y[i]; return; }
+  let c = col % 16u;
+  let pair = (t % 64u) * 8u + c / 2u;
+  let cs = cos_sin[pair * 2u];
+  let sn = -cos_sin[pair * 2u + 1u];
+  let even = i - (c % 2u);
+  let a = d_y[even];
+  let b = d_y[even + 1u];
+  d_x[i] += select(a * sn + b * cs, a * cs - b * sn, c % 2u == 0u);
+}
+
 // ===== attention, used by blocks.0.attention/attention, blocks.1.attention/attention
 // moec kernel blocks.0.attention/attention (forward of attention)
 // batch=16 seq=64 heads=4
-// from specs/st_moe.moe:4: vocab 256  context 64  width 64  depth 2  heads 4
+// from specs/st_moe.moe:5: vocab 256  context 64  width 64  depth 2  heads 4
 
-@group(0) @binding(0) var<storage, read> qkv: array<f32>;  // blocks.0.qkv
+@group(0) @binding(0) var<storage, read> qkv: array<f32>;  // blocks.0.qkv_rotary
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;  // blocks.0.attn_heads
 @group(0) @binding(2) var<storage, read_write> lse: array<f32>;  // blocks.0.attention/lse
 
@@ -530,14 +540,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== attention_grad_q, used by blocks.0.attention/attention_grad_q, blocks.1.attention/attention_grad_q
 // moec kernel blocks.0.attention/attention_grad_q (backward of attention)
 // batch=16 seq=64 heads=4
-// from specs/st_moe.moe:4: vocab 256  context 64  width 64  depth 2  heads 4
+// from specs/st_moe.moe:5: vocab 256  context 64  width 64  depth 2  heads 4
 
-@group(0) @binding(0) var<storage, read> qkv: array<f32>;  // blocks.0.qkv
+@group(0) @binding(0) var<storage, read> qkv: array<f32>;  // blocks.0.qkv_rotary
 @group(0) @binding(1) var<storage, read> y: array<f32>;  // blocks.0.attn_heads
 @group(0) @binding(2) var<storage, read> lse: array<f32>;  // blocks.0.attention/lse
 @group(0) @binding(3) var<storage, read> d_y: array<f32>;  // grad/blocks.0.attn_heads
 @group(0) @binding(4) var<storage, read_write> delta: array<f32>;  // blocks.0.attention/delta
-@group(0) @binding(5) var<storage, read_write> d_qkv: array<f32>;  // grad/blocks.0.qkv
+@group(0) @binding(5) var<storage, read_write> d_qkv: array<f32>;  // grad/blocks.0.qkv_rotary
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -569,13 +579,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== attention_grad_kv, used by blocks.0.attention/attention_grad_kv, blocks.1.attention/attention_grad_kv
 // moec kernel blocks.0.attention/attention_grad_kv (backward of attention)
 // batch=16 seq=64 heads=4
-// from specs/st_moe.moe:4: vocab 256  context 64  width 64  depth 2  heads 4
+// from specs/st_moe.moe:5: vocab 256  context 64  width 64  depth 2  heads 4
 
-@group(0) @binding(0) var<storage, read> qkv: array<f32>;  // blocks.0.qkv
+@group(0) @binding(0) var<storage, read> qkv: array<f32>;  // blocks.0.qkv_rotary
 @group(0) @binding(1) var<storage, read> lse: array<f32>;  // blocks.0.attention/lse
 @group(0) @binding(2) var<storage, read> delta: array<f32>;  // blocks.0.attention/delta
 @group(0) @binding(3) var<storage, read> d_y: array<f32>;  // grad/blocks.0.attn_heads
-@group(0) @binding(4) var<storage, read_write> d_qkv: array<f32>;  // grad/blocks.0.qkv
+@group(0) @binding(4) var<storage, read_write> d_qkv: array<f32>;  // grad/blocks.0.qkv_rotary
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -609,7 +619,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 // ===== matmul, used by blocks.0.attn.out/matmul, blocks.1.attn.out/matmul
 // moec kernel blocks.0.attn.out/matmul (forward of linear)
-// from specs/st_moe.moe:4: vocab 256  context 64  width 64  depth 2  heads 4
+// from specs/st_moe.moe:5: vocab 256  context 64  width 64  depth 2  heads 4
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;  // blocks.0.attn_heads
 @group(0) @binding(1) var<storage, read> w: array<f32>;  // blocks.0.attn.out.weight
@@ -718,7 +728,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 // ===== matmul_grad_input, used by blocks.0.attn.out/matmul_grad_input, blocks.1.attn.out/matmul_grad_input
 // moec kernel blocks.0.attn.out/matmul_grad_input (backward of linear)
-// from specs/st_moe.moe:4: vocab 256  context 64  width 64  depth 2  heads 4
+// from specs/st_moe.moe:5: vocab 256  context 64  width 64  depth 2  heads 4
 
 @group(0) @binding(0) var<storage, read> d_y: array<f32>;  // grad/blocks.0.attn_out
 @group(0) @binding(1) var<storage, read> w: array<f32>;  // blocks.0.attn.out.weight
@@ -827,7 +837,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 // ===== matmul_grad_weight, used by blocks.0.attn.out/matmul_grad_weight, blocks.1.attn.out/matmul_grad_weight
 // moec kernel blocks.0.attn.out/matmul_grad_weight (backward of linear)
-// from specs/st_moe.moe:4: vocab 256  context 64  width 64  depth 2  heads 4
+// from specs/st_moe.moe:5: vocab 256  context 64  width 64  depth 2  heads 4
 
 @group(0) @binding(0) var<storage, read> d_y: array<f32>;  // grad/blocks.0.attn_out
 @group(0) @binding(1) var<storage, read> x: array<f32>;  // blocks.0.attn_heads
@@ -936,9 +946,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 // ===== add, used by blocks.0.residual_attn/add, blocks.0.residual_ffn/add, blocks.1.residual_attn/add, blocks.1.residual_ffn/add
 // moec kernel blocks.0.residual_attn/add (forward of add)
-// from specs/st_moe.moe:3: model st_moe {
+// from specs/st_moe.moe:4: model st_moe {
 
-@group(0) @binding(0) var<storage, read> a: array<f32>;  // positioned
+@group(0) @binding(0) var<storage, read> a: array<f32>;  // embedded
 @group(0) @binding(1) var<storage, read> b: array<f32>;  // blocks.0.attn_out
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;  // blocks.0.resid_attn
 
@@ -951,10 +961,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 // ===== add_backward, used by blocks.0.residual_attn/add_backward, blocks.0.residual_ffn/add_backward, blocks.1.residual_attn/add_backward, blocks.1.residual_ffn/add_backward
 // moec kernel blocks.0.residual_attn/add_backward (backward of add)
-// from specs/st_moe.moe:3: model st_moe {
+// from specs/st_moe.moe:4: model st_moe {
 
 @group(0) @binding(0) var<storage, read> d_y: array<f32>;  // grad/blocks.0.resid_attn
-@group(0) @binding(1) var<storage, read_write> d_a: array<f32>;  // grad/positioned
+@group(0) @binding(1) var<storage, read_write> d_a: array<f32>;  // grad/embedded
 @group(0) @binding(2) var<storage, read_write> d_b: array<f32>;  // grad/blocks.0.attn_out
 
 @compute @workgroup_size(64)
@@ -968,7 +978,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== router, used by blocks.0.moe.router/router, blocks.1.moe.router/router
 // moec kernel blocks.0.moe.router/router (forward of router)
 // score=softmax normalize=per_token temperature=1 learn_temperature=false jitter=0
-// from specs/st_moe.moe:7: route token_choice {
+// from specs/st_moe.moe:9: route token_choice {
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;  // blocks.0.ffn_norm.y
 @group(0) @binding(1) var<storage, read> w: array<f32>;  // blocks.0.moe.router.weight
@@ -1015,7 +1025,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== router_grad_logits, used by blocks.0.moe.router/router_grad_logits, blocks.1.moe.router/router_grad_logits
 // moec kernel blocks.0.moe.router/router_grad_logits (backward of router)
 // score=softmax normalize=per_token temperature=1 learn_temperature=false jitter=0
-// from specs/st_moe.moe:7: route token_choice {
+// from specs/st_moe.moe:9: route token_choice {
 
 @group(0) @binding(0) var<storage, read> probs: array<f32>;  // blocks.0.moe.probs
 @group(0) @binding(1) var<storage, read> d_probs: array<f32>;  // grad/blocks.0.moe.probs
@@ -1041,7 +1051,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== router_grad_input, used by blocks.0.moe.router/router_grad_input, blocks.1.moe.router/router_grad_input
 // moec kernel blocks.0.moe.router/router_grad_input (backward of router)
 // score=softmax normalize=per_token temperature=1 learn_temperature=false jitter=0
-// from specs/st_moe.moe:7: route token_choice {
+// from specs/st_moe.moe:9: route token_choice {
 
 @group(0) @binding(0) var<storage, read> d_raw: array<f32>;  // blocks.0.moe.router/d_raw
 @group(0) @binding(1) var<storage, read> w: array<f32>;  // blocks.0.moe.router.weight
@@ -1151,7 +1161,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== router_grad_weight, used by blocks.0.moe.router/router_grad_weight, blocks.1.moe.router/router_grad_weight
 // moec kernel blocks.0.moe.router/router_grad_weight (backward of router)
 // score=softmax normalize=per_token temperature=1 learn_temperature=false jitter=0
-// from specs/st_moe.moe:7: route token_choice {
+// from specs/st_moe.moe:9: route token_choice {
 
 @group(0) @binding(0) var<storage, read> d_raw: array<f32>;  // blocks.0.moe.router/d_raw
 @group(0) @binding(1) var<storage, read> x: array<f32>;  // blocks.0.ffn_norm.y
@@ -1261,7 +1271,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== z_loss, used by blocks.0.moe.z_loss/z_loss, blocks.1.moe.z_loss/z_loss
 // moec kernel blocks.0.moe.z_loss/z_loss (forward of z_loss)
 // beta=0.001
-// from specs/st_moe.moe:7: route token_choice {
+// from specs/st_moe.moe:9: route token_choice {
 
 @group(0) @binding(0) var<storage, read> logits: array<f32>;  // blocks.0.moe.logits
 @group(0) @binding(1) var<storage, read_write> loss: array<f32>;  // blocks.0.moe.loss.z
@@ -1293,7 +1303,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
 // ===== z_loss_backward, used by blocks.0.moe.z_loss/z_loss_backward, blocks.1.moe.z_loss/z_loss_backward
 // moec kernel blocks.0.moe.z_loss/z_loss_backward (backward of z_loss)
 // beta=0.001
-// from specs/st_moe.moe:7: route token_choice {
+// from specs/st_moe.moe:9: route token_choice {
 
 @group(0) @binding(0) var<storage, read> logits: array<f32>;  // blocks.0.moe.logits
 @group(0) @binding(1) var<storage, read> d_loss: array<f32>;  // grad/blocks.0.moe.loss.z
@@ -1320,7 +1330,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== select_top_k, used by blocks.0.moe.select/select_top_k, blocks.1.moe.select/select_top_k
 // moec kernel blocks.0.moe.select/select_top_k (forward of select_top_k)
 // k=2 weights=raw
-// from specs/st_moe.moe:7: route token_choice {
+// from specs/st_moe.moe:9: route token_choice {
 
 @group(0) @binding(0) var<storage, read> probs: array<f32>;  // blocks.0.moe.probs
 @group(0) @binding(1) var<storage, read_write> token_expert: array<i32>;  // blocks.0.moe.token_expert
@@ -1357,7 +1367,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== select_grad_probs, used by blocks.0.moe.select/select_grad_probs, blocks.1.moe.select/select_grad_probs
 // moec kernel blocks.0.moe.select/select_grad_probs (backward of select_top_k)
 // k=2 weights=raw
-// from specs/st_moe.moe:7: route token_choice {
+// from specs/st_moe.moe:9: route token_choice {
 
 @group(0) @binding(0) var<storage, read> token_expert: array<i32>;  // blocks.0.moe.token_expert
 @group(0) @binding(1) var<storage, read> d_gate: array<f32>;  // grad/blocks.0.moe.token_gate
@@ -1377,7 +1387,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== assign, used by blocks.0.moe.assign/assign, blocks.1.moe.assign/assign
 // moec kernel blocks.0.moe.assign/assign (forward of assign)
 // experts=8 capacity=320 rows=2048
-// from specs/st_moe.moe:7: route token_choice {
+// from specs/st_moe.moe:9: route token_choice {
 
 @group(0) @binding(0) var<storage, read> token_expert: array<i32>;  // blocks.0.moe.token_expert
 @group(0) @binding(1) var<storage, read_write> token_slot: array<i32>;  // blocks.0.moe.token_slot
@@ -1429,7 +1439,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
 // ===== balance_loss, used by blocks.0.moe.balance_loss/balance_loss, blocks.1.moe.balance_loss/balance_loss
 // moec kernel blocks.0.moe.balance_loss/balance_loss (forward of balance_loss)
 // alpha=0.01 k=2
-// from specs/st_moe.moe:7: route token_choice {
+// from specs/st_moe.moe:9: route token_choice {
 
 @group(0) @binding(0) var<storage, read> probs: array<f32>;  // blocks.0.moe.probs
 @group(0) @binding(1) var<storage, read> demand: array<i32>;  // blocks.0.moe.demand
@@ -1455,7 +1465,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
 // ===== balance_loss_backward, used by blocks.0.moe.balance_loss/balance_loss_backward, blocks.1.moe.balance_loss/balance_loss_backward
 // moec kernel blocks.0.moe.balance_loss/balance_loss_backward (backward of balance_loss)
 // alpha=0.01 k=2
-// from specs/st_moe.moe:7: route token_choice {
+// from specs/st_moe.moe:9: route token_choice {
 
 @group(0) @binding(0) var<storage, read> demand: array<i32>;  // blocks.0.moe.demand
 @group(0) @binding(1) var<storage, read> d_loss: array<f32>;  // grad/blocks.0.moe.loss.balance
@@ -1471,7 +1481,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== expert_up, used by blocks.0.moe.experts/expert_up, blocks.1.moe.experts/expert_up
 // moec kernel blocks.0.moe.experts/expert_up (forward of expert_ffn)
 // activation=gelu rows=2048 gather=true
-// from specs/st_moe.moe:6: experts 8 { hidden 128  activation gelu }
+// from specs/st_moe.moe:8: experts 8 { hidden 128  activation gelu }
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;  // blocks.0.ffn_norm.y
 @group(0) @binding(1) var<storage, read> offsets: array<i32>;  // blocks.0.moe.expert_offsets
@@ -1622,7 +1632,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== expert_down, used by blocks.0.moe.experts/expert_down, blocks.1.moe.experts/expert_down
 // moec kernel blocks.0.moe.experts/expert_down (forward of expert_ffn)
 // activation=gelu rows=2048 gather=true
-// from specs/st_moe.moe:6: experts 8 { hidden 128  activation gelu }
+// from specs/st_moe.moe:8: experts 8 { hidden 128  activation gelu }
 
 @group(0) @binding(0) var<storage, read> hidden: array<f32>;  // blocks.0.moe.experts/hidden
 @group(0) @binding(1) var<storage, read> offsets: array<i32>;  // blocks.0.moe.expert_offsets
@@ -1733,7 +1743,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== expert_down_grad_hidden, used by blocks.0.moe.experts/expert_down_grad_hidden, blocks.1.moe.experts/expert_down_grad_hidden
 // moec kernel blocks.0.moe.experts/expert_down_grad_hidden (backward of expert_ffn)
 // activation=gelu rows=2048 gather=true
-// from specs/st_moe.moe:6: experts 8 { hidden 128  activation gelu }
+// from specs/st_moe.moe:8: experts 8 { hidden 128  activation gelu }
 
 @group(0) @binding(0) var<storage, read> d_out: array<f32>;  // grad/blocks.0.moe.expert_out
 @group(0) @binding(1) var<storage, read> offsets: array<i32>;  // blocks.0.moe.expert_offsets
@@ -1863,7 +1873,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== expert_down_grad_weight, used by blocks.0.moe.experts/expert_down_grad_weight, blocks.1.moe.experts/expert_down_grad_weight
 // moec kernel blocks.0.moe.experts/expert_down_grad_weight (backward of expert_ffn)
 // activation=gelu rows=2048 gather=true
-// from specs/st_moe.moe:6: experts 8 { hidden 128  activation gelu }
+// from specs/st_moe.moe:8: experts 8 { hidden 128  activation gelu }
 
 @group(0) @binding(0) var<storage, read> d_out: array<f32>;  // grad/blocks.0.moe.expert_out
 @group(0) @binding(1) var<storage, read> hidden: array<f32>;  // blocks.0.moe.experts/hidden
@@ -1974,7 +1984,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== expert_up_grad_input, used by blocks.0.moe.experts/expert_up_grad_input, blocks.1.moe.experts/expert_up_grad_input
 // moec kernel blocks.0.moe.experts/expert_up_grad_input (backward of expert_ffn)
 // activation=gelu rows=2048 gather=true
-// from specs/st_moe.moe:6: experts 8 { hidden 128  activation gelu }
+// from specs/st_moe.moe:8: experts 8 { hidden 128  activation gelu }
 
 @group(0) @binding(0) var<storage, read> d_pre_up: array<f32>;  // blocks.0.moe.experts/d_pre_up
 @group(0) @binding(1) var<storage, read> offsets: array<i32>;  // blocks.0.moe.expert_offsets
@@ -2085,7 +2095,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== expert_gather_grad_input, used by blocks.0.moe.experts/expert_gather_grad_input, blocks.1.moe.experts/expert_gather_grad_input
 // moec kernel blocks.0.moe.experts/expert_gather_grad_input (backward of expert_ffn)
 // activation=gelu rows=2048 gather=true
-// from specs/st_moe.moe:6: experts 8 { hidden 128  activation gelu }
+// from specs/st_moe.moe:8: experts 8 { hidden 128  activation gelu }
 
 @group(0) @binding(0) var<storage, read> d_rows: array<f32>;  // blocks.0.moe.experts/d_input_rows
 @group(0) @binding(1) var<storage, read> token_slot: array<i32>;  // blocks.0.moe.token_slot
@@ -2108,7 +2118,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== expert_up_grad_weight, used by blocks.0.moe.experts/expert_up_grad_weight, blocks.1.moe.experts/expert_up_grad_weight
 // moec kernel blocks.0.moe.experts/expert_up_grad_weight (backward of expert_ffn)
 // activation=gelu rows=2048 gather=true
-// from specs/st_moe.moe:6: experts 8 { hidden 128  activation gelu }
+// from specs/st_moe.moe:8: experts 8 { hidden 128  activation gelu }
 
 @group(0) @binding(0) var<storage, read> d_pre: array<f32>;  // blocks.0.moe.experts/d_pre_up
 @group(0) @binding(1) var<storage, read> x: array<f32>;  // blocks.0.ffn_norm.y
@@ -2219,7 +2229,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 // ===== combine, used by blocks.0.moe.combine/combine, blocks.1.moe.combine/combine
 // moec kernel blocks.0.moe.combine/combine (forward of combine)
-// from specs/st_moe.moe:7: route token_choice {
+// from specs/st_moe.moe:9: route token_choice {
 
 @group(0) @binding(0) var<storage, read> expert_out: array<f32>;  // blocks.0.moe.expert_out
 @group(0) @binding(1) var<storage, read> token_slot: array<i32>;  // blocks.0.moe.token_slot
@@ -2242,7 +2252,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 // ===== combine_grad_out, used by blocks.0.moe.combine/combine_grad_out, blocks.1.moe.combine/combine_grad_out
 // moec kernel blocks.0.moe.combine/combine_grad_out (backward of combine)
-// from specs/st_moe.moe:7: route token_choice {
+// from specs/st_moe.moe:9: route token_choice {
 
 @group(0) @binding(0) var<storage, read> token_slot: array<i32>;  // blocks.0.moe.token_slot
 @group(0) @binding(1) var<storage, read> token_gate: array<f32>;  // blocks.0.moe.token_gate
@@ -2261,7 +2271,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 // ===== combine_grad_gate, used by blocks.0.moe.combine/combine_grad_gate, blocks.1.moe.combine/combine_grad_gate
 // moec kernel blocks.0.moe.combine/combine_grad_gate (backward of combine)
-// from specs/st_moe.moe:7: route token_choice {
+// from specs/st_moe.moe:9: route token_choice {
 
 @group(0) @binding(0) var<storage, read> expert_out: array<f32>;  // blocks.0.moe.expert_out
 @group(0) @binding(1) var<storage, read> token_slot: array<i32>;  // blocks.0.moe.token_slot
@@ -2282,10 +2292,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 // ===== lm_head/matmul
 // moec kernel lm_head/matmul (forward of linear)
-// from specs/st_moe.moe:3: model st_moe {
+// from specs/st_moe.moe:6: norm layer  position rotary  tie_embeddings false
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;  // final_norm.y
-@group(0) @binding(1) var<storage, read> w: array<f32>;  // embed.weight
+@group(0) @binding(1) var<storage, read> w: array<f32>;  // lm_head.weight
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;  // logits
 
 @compute @workgroup_size(64)
@@ -2391,10 +2401,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 // ===== lm_head/matmul_grad_input
 // moec kernel lm_head/matmul_grad_input (backward of linear)
-// from specs/st_moe.moe:3: model st_moe {
+// from specs/st_moe.moe:6: norm layer  position rotary  tie_embeddings false
 
 @group(0) @binding(0) var<storage, read> d_y: array<f32>;  // grad/logits
-@group(0) @binding(1) var<storage, read> w: array<f32>;  // embed.weight
+@group(0) @binding(1) var<storage, read> w: array<f32>;  // lm_head.weight
 @group(0) @binding(2) var<storage, read_write> d_x: array<f32>;  // grad/final_norm.y
 
 @compute @workgroup_size(64)
@@ -2500,11 +2510,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 // ===== lm_head/matmul_grad_weight
 // moec kernel lm_head/matmul_grad_weight (backward of linear)
-// from specs/st_moe.moe:3: model st_moe {
+// from specs/st_moe.moe:6: norm layer  position rotary  tie_embeddings false
 
 @group(0) @binding(0) var<storage, read> d_y: array<f32>;  // grad/logits
 @group(0) @binding(1) var<storage, read> x: array<f32>;  // final_norm.y
-@group(0) @binding(2) var<storage, read_write> d_w: array<f32>;  // grad/embed.weight
+@group(0) @binding(2) var<storage, read_write> d_w: array<f32>;  // grad/lm_head.weight
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -2609,7 +2619,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 // ===== cross_entropy/cross_entropy
 // moec kernel cross_entropy/cross_entropy (forward of cross_entropy)
-// from specs/st_moe.moe:3: model st_moe {
+// from specs/st_moe.moe:4: model st_moe {
 
 @group(0) @binding(0) var<storage, read> logits: array<f32>;  // logits
 @group(0) @binding(1) var<storage, read> targets: array<i32>;  // targets
@@ -2632,7 +2642,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 // ===== cross_entropy/cross_entropy_mean
 // moec kernel cross_entropy/cross_entropy_mean (forward of cross_entropy)
-// from specs/st_moe.moe:3: model st_moe {
+// from specs/st_moe.moe:4: model st_moe {
 
 @group(0) @binding(0) var<storage, read> token_loss: array<f32>;  // cross_entropy/token_loss
 @group(0) @binding(1) var<storage, read_write> loss: array<f32>;  // loss.cross_entropy
@@ -2656,7 +2666,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
 
 // ===== cross_entropy/cross_entropy_backward
 // moec kernel cross_entropy/cross_entropy_backward (backward of cross_entropy)
-// from specs/st_moe.moe:3: model st_moe {
+// from specs/st_moe.moe:4: model st_moe {
 
 @group(0) @binding(0) var<storage, read> logits: array<f32>;  // logits
 @group(0) @binding(1) var<storage, read> targets: array<i32>;  // targets
