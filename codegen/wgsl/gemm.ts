@@ -35,6 +35,15 @@ export interface GemmSpec {
   readonly store: (i: number, col: string, acc: readonly string[]) => string[];
   /** Tile of outputs per thread. */
   readonly tile?: readonly [number, number];
+  /**
+   * 16-byte loads when A and B are both contiguous along the reduction
+   * (y = x·Wᵀ layouts): loads of 4 consecutive k as vec4, accumulated with
+   * dot(). `k4` counts groups of four; the depth range must be multiples of 4.
+   */
+  readonly vec4?: {
+    readonly a: (i: number, k4: string) => string;
+    readonly b: readonly ((k4: string, col: string) => string)[];
+  };
 }
 
 /** Threads a GEMM dispatch needs (one per tile). */
@@ -67,12 +76,24 @@ export function writeGemm(w: KernelWriter, g: GemmSpec): void {
   }
   for (const j of colIdx) w.body(`let c${j} = min(col0 + ${j}u, ${g.cols - 1}u);`);
   for (let o = 0; o < ops; o++) w.body(`var acc${o}: array<f32, ${TM * TN}>;`);
-  w.body(`for (var k = ${g.depthBegin ?? '0u'}; k < ${g.depthEnd}; k++) {`);
-  for (const i of rowIdx) w.body(`  let a${i} = ${g.a(i, 'k')};`);
-  for (let o = 0; o < ops; o++) {
-    for (const j of colIdx) w.body(`  let b${o}_${j} = ${g.b[o]!('k', `c${j}`)};`);
-    for (const i of rowIdx) {
-      for (const j of colIdx) w.body(`  acc${o}[${i * TN + j}] = fma(a${i}, b${o}_${j}, acc${o}[${i * TN + j}]);`);
+  if (g.vec4) {
+    const v = g.vec4;
+    w.body(`for (var k4 = (${g.depthBegin ?? '0u'}) / 4u; k4 < (${g.depthEnd}) / 4u; k4++) {`);
+    for (const i of rowIdx) w.body(`  let a${i} = ${v.a(i, 'k4')};`);
+    for (let o = 0; o < ops; o++) {
+      for (const j of colIdx) w.body(`  let b${o}_${j} = ${v.b[o]!('k4', `c${j}`)};`);
+      for (const i of rowIdx) {
+        for (const j of colIdx) w.body(`  acc${o}[${i * TN + j}] += dot(a${i}, b${o}_${j});`);
+      }
+    }
+  } else {
+    w.body(`for (var k = ${g.depthBegin ?? '0u'}; k < ${g.depthEnd}; k++) {`);
+    for (const i of rowIdx) w.body(`  let a${i} = ${g.a(i, 'k')};`);
+    for (let o = 0; o < ops; o++) {
+      for (const j of colIdx) w.body(`  let b${o}_${j} = ${g.b[o]!('k', `c${j}`)};`);
+      for (const i of rowIdx) {
+        for (const j of colIdx) w.body(`  acc${o}[${i * TN + j}] = fma(a${i}, b${o}_${j}, acc${o}[${i * TN + j}]);`);
+      }
     }
   }
   w.body('}');

@@ -57,6 +57,8 @@ export interface Target {
   readonly maxComputeWorkgroupsPerDimension: number;
   readonly maxComputeInvocationsPerWorkgroup: number;
   readonly maxComputeWorkgroupStorageSize: number;
+  /** Outputs per thread of the register-blocked GEMMs (rows, columns); chosen per adapter by bench/tune. */
+  readonly gemmTile?: readonly [number, number];
 }
 
 /** The WebGPU minimums: what every adapter offers. */

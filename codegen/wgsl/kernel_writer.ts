@@ -60,7 +60,7 @@ export function f32(x: number): string {
 }
 
 export class KernelWriter {
-  private readonly bindings: (KernelBinding & { dtype: DType })[] = [];
+  private readonly bindings: (KernelBinding & { dtype: DType | 'vec4f' })[] = [];
   private readonly lines: string[] = [];
   private readonly prelude: string[] = [];
 
@@ -71,8 +71,12 @@ export class KernelWriter {
     private readonly pass: 'forward' | 'backward',
   ) {}
 
-  /** Binds a buffer under a WGSL name and returns that name. */
-  bind(name: string, buffer: string, access: 'read' | 'read_write', dtype: DType = 'f32'): string {
+  /**
+   * Binds a buffer under a WGSL name and returns that name. `vec4f` views an
+   * f32 buffer as array<vec4<f32>> for 16-byte loads (its length must be a
+   * multiple of 4).
+   */
+  bind(name: string, buffer: string, access: 'read' | 'read_write', dtype: DType | 'vec4f' = 'f32'): string {
     const id = wgslIdent(name);
     if (this.bindings.some((b) => b.name === id)) throw new Error(`internal: binding ${id} bound twice in ${this.template}`);
     this.bindings.push({ name: id, buffer, access, dtype });
@@ -137,7 +141,7 @@ export class KernelWriter {
     const source = [
       ...header(op, this.template, this.pass, this.ctx.specPath, op.origin),
       '',
-      ...this.bindings.map((b, i) => `@group(0) @binding(${i}) var<storage, ${b.access}> ${b.name}: array<${b.dtype}>;  // ${commentSafe(b.buffer)}`),
+      ...this.bindings.map((b, i) => `@group(0) @binding(${i}) var<storage, ${b.access}> ${b.name}: array<${b.dtype === 'vec4f' ? 'vec4<f32>' : b.dtype}>;  // ${commentSafe(b.buffer)}`),
       ...(this.prelude.length ? ['', ...this.prelude] : []),
       '',
       ...entry,

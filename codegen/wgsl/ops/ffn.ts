@@ -35,6 +35,8 @@ interface Layout {
   upIndex(grp: string, h: string, c: string): string;
   /** Index into down weights of (group, output column, hidden unit). */
   downIndex(grp: string, j: string, h: string): string;
+  /** The same as a vec4 index, for hidden units 4·k4 … 4·k4+3 (needs hidden % 4 == 0). */
+  downIndex4(grp: string, j: string, k4: string): string;
 }
 
 function layoutOf(ctx: OpContext): Layout {
@@ -50,6 +52,7 @@ function layoutOf(ctx: OpContext): Layout {
       rows: N, rowsPerGroup: N, groups: 1, d, hidden: K * H, gated, activation, rowBegin: '0u', rowEnd: `${N}u`, gather: false,
       upIndex: (_g, h, c) => `(${h}) * ${d}u + ${c}`,
       downIndex: (_g, j, h) => (K === 1 ? `(${j}) * ${H}u + ${h}` : `(((${h}) / ${H}u) * ${d}u + ${j}) * ${H}u + (${h}) % ${H}u`),
+      downIndex4: (_g, j, k4) => (K === 1 ? `(${j}) * ${H / 4}u + ${k4}` : `(((${k4}) / ${H / 4}u) * ${d}u + ${j}) * ${H / 4}u + (${k4}) % ${H / 4}u`),
     };
   }
   const R = Number(op.attrs.rows);
@@ -62,6 +65,7 @@ function layoutOf(ctx: OpContext): Layout {
     gather,
     upIndex: (g, h, c) => `(${g} * ${H}u + ${h}) * ${d}u + ${c}`,
     downIndex: (g, j, h) => `(${g} * ${d}u + ${j}) * ${H}u + ${h}`,
+    downIndex4: (g, j, k4) => `(${g} * ${d}u + ${j}) * ${H / 4}u + ${k4}`,
   };
 }
 
@@ -100,16 +104,27 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
 
   // Forward 1: pre = x·upᵀ (and gate), hidden = act(pre) or silu(gate) ⊙ up.
   const up = new KernelWriter(ctx, `${kind}_up`, 'forward');
-  up.bind('x', x, 'read');
+  // 16-byte loads along the reduction when the width allows (both operands are contiguous in it).
+  const upVec = d % 4 === 0;
+  up.bind('x', x, 'read', upVec ? 'vec4f' : 'f32');
   bindRows(up, ctx, L, true);
-  up.bind('w_up', upW, 'read');
-  if (L.gated) up.bind('w_gate', gateW, 'read');
+  up.bind('w_up', upW, 'read', upVec ? 'vec4f' : 'f32');
+  if (L.gated) up.bind('w_gate', gateW, 'read', upVec ? 'vec4f' : 'f32');
   up.bind('pre_up', preUp, 'read_write');
   if (L.gated) up.bind('pre_gate', preGate, 'read_write');
   up.bind('hidden', hidden, 'read_write');
   up.declare(ACTIVATION_FNS);
   const upSpec: GemmSpec = {
     ...groupSpec(L),
+    tile: ctx.target.gemmTile,
+    ...(upVec
+      ? {
+          vec4: {
+            a: (i: number, k4: string) => `x[src${i} * ${d / 4}u + ${k4}]`,
+            b: [(k4: string, c: string) => `w_up[(${L.upIndex('grp', c, '0u')}) / 4u + ${k4}]`, ...(L.gated ? [(k4: string, c: string) => `w_gate[(${L.upIndex('grp', c, '0u')}) / 4u + ${k4}]`] : [])],
+          },
+        }
+      : {}),
     cols: H,
     depthEnd: `${d}u`,
     rowSetup: (i) => sourceRow(L, i),
@@ -124,12 +139,15 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
 
   // Forward 2: out = hidden·downᵀ.
   const down = new KernelWriter(ctx, `${kind}_down`, 'forward');
-  down.bind('hidden', hidden, 'read');
+  const downVec = H % 4 === 0;
+  down.bind('hidden', hidden, 'read', downVec ? 'vec4f' : 'f32');
   bindRows(down, ctx, L, false);
-  down.bind('w_down', downW, 'read');
+  down.bind('w_down', downW, 'read', downVec ? 'vec4f' : 'f32');
   down.bind('out', out, 'read_write');
   const downSpec: GemmSpec = {
     ...groupSpec(L),
+    tile: ctx.target.gemmTile,
+    ...(downVec ? { vec4: { a: (i: number, k4: string) => `hidden[r${i} * ${H / 4}u + ${k4}]`, b: [(k4: string, c: string) => `w_down[${L.downIndex4('grp', c, k4)}]`] } } : {}),
     cols: d,
     depthEnd: `${H}u`,
     a: (i, k) => `hidden[r${i} * ${H}u + ${k}]`,

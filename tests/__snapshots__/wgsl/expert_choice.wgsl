@@ -1325,10 +1325,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // activation=gelu rows=2048 gather=true
 // from specs/expert_choice.moe:7: experts 8 { hidden 128  activation gelu }
 
-@group(0) @binding(0) var<storage, read> x: array<f32>;  // blocks.0.ffn_norm.y
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;  // blocks.0.ffn_norm.y
 @group(0) @binding(1) var<storage, read> offsets: array<i32>;  // blocks.0.moe.expert_offsets
 @group(0) @binding(2) var<storage, read> slot_token: array<i32>;  // blocks.0.moe.slot_token
-@group(0) @binding(3) var<storage, read> w_up: array<f32>;  // blocks.0.moe.experts.up.weight
+@group(0) @binding(3) var<storage, read> w_up: array<vec4<f32>>;  // blocks.0.moe.experts.up.weight
 @group(0) @binding(4) var<storage, read_write> pre_up: array<f32>;  // blocks.0.moe.experts/pre_up
 @group(0) @binding(5) var<storage, read_write> hidden: array<f32>;  // blocks.0.moe.experts/hidden
 
@@ -1379,31 +1379,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let c2 = min(col0 + 2u, 127u);
   let c3 = min(col0 + 3u, 127u);
   var acc0: array<f32, 16>;
-  for (var k = 0u; k < 64u; k++) {
-    let a0 = x[src0 * 64u + k];
-    let a1 = x[src1 * 64u + k];
-    let a2 = x[src2 * 64u + k];
-    let a3 = x[src3 * 64u + k];
-    let b0_0 = w_up[(grp * 128u + c0) * 64u + k];
-    let b0_1 = w_up[(grp * 128u + c1) * 64u + k];
-    let b0_2 = w_up[(grp * 128u + c2) * 64u + k];
-    let b0_3 = w_up[(grp * 128u + c3) * 64u + k];
-    acc0[0] = fma(a0, b0_0, acc0[0]);
-    acc0[1] = fma(a0, b0_1, acc0[1]);
-    acc0[2] = fma(a0, b0_2, acc0[2]);
-    acc0[3] = fma(a0, b0_3, acc0[3]);
-    acc0[4] = fma(a1, b0_0, acc0[4]);
-    acc0[5] = fma(a1, b0_1, acc0[5]);
-    acc0[6] = fma(a1, b0_2, acc0[6]);
-    acc0[7] = fma(a1, b0_3, acc0[7]);
-    acc0[8] = fma(a2, b0_0, acc0[8]);
-    acc0[9] = fma(a2, b0_1, acc0[9]);
-    acc0[10] = fma(a2, b0_2, acc0[10]);
-    acc0[11] = fma(a2, b0_3, acc0[11]);
-    acc0[12] = fma(a3, b0_0, acc0[12]);
-    acc0[13] = fma(a3, b0_1, acc0[13]);
-    acc0[14] = fma(a3, b0_2, acc0[14]);
-    acc0[15] = fma(a3, b0_3, acc0[15]);
+  for (var k4 = (0u) / 4u; k4 < (64u) / 4u; k4++) {
+    let a0 = x[src0 * 16u + k4];
+    let a1 = x[src1 * 16u + k4];
+    let a2 = x[src2 * 16u + k4];
+    let a3 = x[src3 * 16u + k4];
+    let b0_0 = w_up[((grp * 128u + c0) * 64u + 0u) / 4u + k4];
+    let b0_1 = w_up[((grp * 128u + c1) * 64u + 0u) / 4u + k4];
+    let b0_2 = w_up[((grp * 128u + c2) * 64u + 0u) / 4u + k4];
+    let b0_3 = w_up[((grp * 128u + c3) * 64u + 0u) / 4u + k4];
+    acc0[0] += dot(a0, b0_0);
+    acc0[1] += dot(a0, b0_1);
+    acc0[2] += dot(a0, b0_2);
+    acc0[3] += dot(a0, b0_3);
+    acc0[4] += dot(a1, b0_0);
+    acc0[5] += dot(a1, b0_1);
+    acc0[6] += dot(a1, b0_2);
+    acc0[7] += dot(a1, b0_3);
+    acc0[8] += dot(a2, b0_0);
+    acc0[9] += dot(a2, b0_1);
+    acc0[10] += dot(a2, b0_2);
+    acc0[11] += dot(a2, b0_3);
+    acc0[12] += dot(a3, b0_0);
+    acc0[13] += dot(a3, b0_1);
+    acc0[14] += dot(a3, b0_2);
+    acc0[15] += dot(a3, b0_3);
   }
   if (ok0 && col0 + 0u < 128u) {
     pre_up[r0 * 128u + c0] = acc0[0];
@@ -1476,9 +1476,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // activation=gelu rows=2048 gather=true
 // from specs/expert_choice.moe:7: experts 8 { hidden 128  activation gelu }
 
-@group(0) @binding(0) var<storage, read> hidden: array<f32>;  // blocks.0.moe.experts/hidden
+@group(0) @binding(0) var<storage, read> hidden: array<vec4<f32>>;  // blocks.0.moe.experts/hidden
 @group(0) @binding(1) var<storage, read> offsets: array<i32>;  // blocks.0.moe.expert_offsets
-@group(0) @binding(2) var<storage, read> w_down: array<f32>;  // blocks.0.moe.experts.down.weight
+@group(0) @binding(2) var<storage, read> w_down: array<vec4<f32>>;  // blocks.0.moe.experts.down.weight
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;  // blocks.0.moe.expert_out
 
 @compute @workgroup_size(64)
@@ -1506,31 +1506,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let c2 = min(col0 + 2u, 63u);
   let c3 = min(col0 + 3u, 63u);
   var acc0: array<f32, 16>;
-  for (var k = 0u; k < 128u; k++) {
-    let a0 = hidden[r0 * 128u + k];
-    let a1 = hidden[r1 * 128u + k];
-    let a2 = hidden[r2 * 128u + k];
-    let a3 = hidden[r3 * 128u + k];
-    let b0_0 = w_down[(grp * 64u + c0) * 128u + k];
-    let b0_1 = w_down[(grp * 64u + c1) * 128u + k];
-    let b0_2 = w_down[(grp * 64u + c2) * 128u + k];
-    let b0_3 = w_down[(grp * 64u + c3) * 128u + k];
-    acc0[0] = fma(a0, b0_0, acc0[0]);
-    acc0[1] = fma(a0, b0_1, acc0[1]);
-    acc0[2] = fma(a0, b0_2, acc0[2]);
-    acc0[3] = fma(a0, b0_3, acc0[3]);
-    acc0[4] = fma(a1, b0_0, acc0[4]);
-    acc0[5] = fma(a1, b0_1, acc0[5]);
-    acc0[6] = fma(a1, b0_2, acc0[6]);
-    acc0[7] = fma(a1, b0_3, acc0[7]);
-    acc0[8] = fma(a2, b0_0, acc0[8]);
-    acc0[9] = fma(a2, b0_1, acc0[9]);
-    acc0[10] = fma(a2, b0_2, acc0[10]);
-    acc0[11] = fma(a2, b0_3, acc0[11]);
-    acc0[12] = fma(a3, b0_0, acc0[12]);
-    acc0[13] = fma(a3, b0_1, acc0[13]);
-    acc0[14] = fma(a3, b0_2, acc0[14]);
-    acc0[15] = fma(a3, b0_3, acc0[15]);
+  for (var k4 = (0u) / 4u; k4 < (128u) / 4u; k4++) {
+    let a0 = hidden[r0 * 32u + k4];
+    let a1 = hidden[r1 * 32u + k4];
+    let a2 = hidden[r2 * 32u + k4];
+    let a3 = hidden[r3 * 32u + k4];
+    let b0_0 = w_down[(grp * 64u + c0) * 32u + k4];
+    let b0_1 = w_down[(grp * 64u + c1) * 32u + k4];
+    let b0_2 = w_down[(grp * 64u + c2) * 32u + k4];
+    let b0_3 = w_down[(grp * 64u + c3) * 32u + k4];
+    acc0[0] += dot(a0, b0_0);
+    acc0[1] += dot(a0, b0_1);
+    acc0[2] += dot(a0, b0_2);
+    acc0[3] += dot(a0, b0_3);
+    acc0[4] += dot(a1, b0_0);
+    acc0[5] += dot(a1, b0_1);
+    acc0[6] += dot(a1, b0_2);
+    acc0[7] += dot(a1, b0_3);
+    acc0[8] += dot(a2, b0_0);
+    acc0[9] += dot(a2, b0_1);
+    acc0[10] += dot(a2, b0_2);
+    acc0[11] += dot(a2, b0_3);
+    acc0[12] += dot(a3, b0_0);
+    acc0[13] += dot(a3, b0_1);
+    acc0[14] += dot(a3, b0_2);
+    acc0[15] += dot(a3, b0_3);
   }
   if (ok0 && col0 + 0u < 64u) {
     out[r0 * 64u + c0] = acc0[0];
