@@ -10,6 +10,7 @@ import { writeCompiledModel } from '../codegen/harness/compile_output.ts';
 import { trainPlan } from '../codegen/train_plan.ts';
 import { CheckpointError, loadCheckpoint } from '../runtime/checkpoint.ts';
 import { sharedGpu } from '../runtime/gpu.ts';
+import { targetFor } from '../runtime/tuning.ts';
 import { sample, sampleBatch } from '../runtime/sampler.ts';
 import { UserError } from './user_error.ts';
 
@@ -40,7 +41,7 @@ export async function sampleCommand(path: string, opts: SampleCommandOptions): P
   const gpu = await sharedGpu();
   const dir = mkdtempSync(join(tmpdir(), 'moec-sample-'));
   try {
-    writeCompiledModel(trainPlan(spec, gpu.limits, { batch: B, seq: spec.context }), dir);
+    writeCompiledModel(trainPlan(spec, targetFor(gpu), { batch: B, seq: spec.context }), dir);
     const prompt = new TextEncoder().encode(opts.prompt ?? '');
     const outs = await sample({ spec, checkpoint: ck, gpu, modelDir: dir, prompt, tokens: opts.tokens, temperature: opts.temperature, seed: opts.seed });
     process.stdout.write(`${opts.prompt ?? ''}${new TextDecoder('utf-8').decode(outs[0])}\n`);

@@ -14,6 +14,7 @@ import type { DataSource } from '../runtime/data/batch.ts';
 import { SyntheticCorpus } from '../runtime/data/synthetic.ts';
 import { DataError, TextFile } from '../runtime/data/text_file.ts';
 import { sharedGpu } from '../runtime/gpu.ts';
+import { targetFor } from '../runtime/tuning.ts';
 import { DivergedError, train, type TrainResult } from '../runtime/trainer.ts';
 import { writeTrainReport } from '../report/train_report.ts';
 import { requireSpec } from './load_spec.ts';
@@ -55,7 +56,7 @@ export async function runTraining(spec: ModelSpec, outDir: string, opts: TrainCo
   if (opts.resume && !existsSync(ckpt)) throw new UserError(`--resume: ${outDir} has no ${CHECKPOINT_FILE}`, 'train once without --resume first');
   const data = dataSourceFor(spec, opts.data);
   const gpu = await sharedGpu();
-  const plan = trainPlan(spec, gpu.limits);
+  const plan = trainPlan(spec, targetFor(gpu));
   const modelDir = join(outDir, 'compiled');
   writeCompiledModel(plan, modelDir);
   const progress = progressReporter(label, 0);

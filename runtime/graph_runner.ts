@@ -6,9 +6,10 @@
  */
 import type { Graph } from '../compiler/ir.ts';
 import { generateGraph, type GraphKernels } from '../codegen/wgsl/generate.ts';
-import { gradName } from '../codegen/wgsl/kernel.ts';
+import { gradName, type Target } from '../codegen/wgsl/kernel.ts';
 import { Executor, type HostArray } from './executor.ts';
 import type { Gpu } from './gpu.ts';
+import { targetFor } from './tuning.ts';
 
 export class GraphRunner {
   private constructor(
@@ -18,8 +19,8 @@ export class GraphRunner {
   ) {}
 
   /** Generates the graph's kernels, allocates their buffers and compiles every pipeline up front. */
-  static async create(gpu: Gpu, graph: Graph, specPath: string): Promise<GraphRunner> {
-    const plan = generateGraph(graph, { specPath, target: gpu.limits });
+  static async create(gpu: Gpu, graph: Graph, specPath: string, target: Target = targetFor(gpu)): Promise<GraphRunner> {
+    const plan = generateGraph(graph, { specPath, target });
     const executor = new Executor(gpu, specPath);
     await executor.allocate(plan.buffers);
     await executor.prepare([...plan.ops, ...plan.stateUpdates].flatMap((k) => [...k.forward, ...k.backward]));

@@ -44,6 +44,17 @@ export interface GemmSpec {
     readonly a: (i: number, k4: string) => string;
     readonly b: readonly ((k4: string, col: string) => string)[];
   };
+  /**
+   * 16-byte loads of B across 4 consecutive columns (B contiguous along its
+   * columns, as in gradient GEMMs): `col4` is a column group (cols/4 of them).
+   * Used when the tile is 4·m columns wide and cols % 4 == 0.
+   */
+  readonly vec4Cols?: readonly ((k: string, col4: string) => string)[];
+}
+
+/** Whether vec4Cols loads apply for this tile and column count (callers bind B as vec4f then). */
+export function columnVectors(tile: readonly [number, number] | undefined, cols: number): boolean {
+  return ((tile ?? [4, 4])[1] % 4 === 0) && cols % 4 === 0;
 }
 
 /** Threads a GEMM dispatch needs (one per tile). */
@@ -75,6 +86,26 @@ export function writeGemm(w: KernelWriter, g: GemmSpec): void {
     if (g.rowSetup) w.body(...g.rowSetup(i));
   }
   for (const j of colIdx) w.body(`let c${j} = min(col0 + ${j}u, ${g.cols - 1}u);`);
+  const colVec = !!g.vec4Cols && !g.vec4 && columnVectors(g.tile, g.cols);
+  if (colVec) {
+    // Accumulators as vec4 across columns; each k does TM scalar × (TN/4) vec4 FMAs.
+    const groups = TN / 4;
+    for (let o = 0; o < ops; o++) w.body(`var accv${o}: array<vec4<f32>, ${TM * groups}>;`);
+    w.body(`for (var k = ${g.depthBegin ?? '0u'}; k < ${g.depthEnd}; k++) {`);
+    for (const i of rowIdx) w.body(`  let a${i} = ${g.a(i, 'k')};`);
+    for (let o = 0; o < ops; o++) {
+      for (let q = 0; q < groups; q++) w.body(`  let b${o}_${q} = ${g.vec4Cols![o]!('k', `min(col0 / 4u + ${q}u, ${g.cols / 4 - 1}u)`)};`);
+      for (const i of rowIdx) for (let q = 0; q < groups; q++) w.body(`  accv${o}[${i * groups + q}] = fma(vec4<f32>(a${i}), b${o}_${q}, accv${o}[${i * groups + q}]);`);
+    }
+    w.body('}');
+    for (const i of rowIdx) {
+      for (const j of colIdx) {
+        const accs = [...Array(ops).keys()].map((o) => `accv${o}[${i * groups + Math.floor(j / 4)}][${j % 4}]`);
+        w.body(`if (ok${i} && col0 + ${j}u < ${g.cols}u) {`, ...g.store(i, `c${j}`, accs).map((s) => `  ${s}`), '}');
+      }
+    }
+    return;
+  }
   for (let o = 0; o < ops; o++) w.body(`var acc${o}: array<f32, ${TM * TN}>;`);
   if (g.vec4) {
     const v = g.vec4;

@@ -59,6 +59,11 @@ export interface Target {
   readonly maxComputeWorkgroupStorageSize: number;
   /** Outputs per thread of the register-blocked GEMMs (rows, columns); chosen per adapter by bench/tune. */
   readonly gemmTile?: readonly [number, number];
+  /**
+   * false: the benchmark's unfused baseline (permuted row copies, separate
+   * activation passes, one output per thread, scalar loads). Default true.
+   */
+  readonly fusion?: boolean;
 }
 
 /** The WebGPU minimums: what every adapter offers. */

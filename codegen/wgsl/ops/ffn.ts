@@ -10,7 +10,7 @@
  */
 import type { Activation } from '../../../compiler/schema.ts';
 import { ACTIVATION_FNS, baseActivation } from '../activations.ts';
-import { gemmThreads, writeGemm, type GemmSpec } from '../gemm.ts';
+import { columnVectors, gemmThreads, writeGemm, type GemmSpec } from '../gemm.ts';
 import type { Kernel } from '../kernel.ts';
 import { KernelWriter, type OpContext } from '../kernel_writer.ts';
 
@@ -102,18 +102,35 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
   const H = L.hidden;
   const d = L.d;
 
+  // Unfused mode (benchmarks only): a permuted copy of the rows, a plain GEMM, a separate activation pass.
+  const fused = ctx.target.fusion !== false;
+  const forward: Kernel[] = [];
+  let input = x;
+  let gatherInGemm = L.gather;
+  if (!fused && L.gather) {
+    input = ctx.scratch('gathered_rows', L.rows * d);
+    const g = new KernelWriter(ctx, `${kind}_gather_rows`, 'forward');
+    g.bind('x', x, 'read');
+    g.bind('slot_token', ctx.tensor(op.inputs.slot_token!), 'read', 'i32');
+    g.bind('rows', input, 'read_write');
+    g.body(`let t = slot_token[i / ${d}u];`, `rows[i] = select(0.0, x[u32(max(t, 0)) * ${d}u + i % ${d}u], t >= 0);`);
+    forward.push(g.finish1d(L.rows * d));
+    gatherInGemm = false;
+  }
+
   // Forward 1: pre = x·upᵀ (and gate), hidden = act(pre) or silu(gate) ⊙ up.
   const up = new KernelWriter(ctx, `${kind}_up`, 'forward');
   // 16-byte loads along the reduction when the width allows (both operands are contiguous in it).
-  const upVec = d % 4 === 0;
-  up.bind('x', x, 'read', upVec ? 'vec4f' : 'f32');
-  bindRows(up, ctx, L, true);
+  const upVec = fused && d % 4 === 0;
+  up.bind('x', input, 'read', upVec ? 'vec4f' : 'f32');
+  bindRows(up, ctx, L, gatherInGemm);
   up.bind('w_up', upW, 'read', upVec ? 'vec4f' : 'f32');
   if (L.gated) up.bind('w_gate', gateW, 'read', upVec ? 'vec4f' : 'f32');
   up.bind('pre_up', preUp, 'read_write');
   if (L.gated) up.bind('pre_gate', preGate, 'read_write');
-  up.bind('hidden', hidden, 'read_write');
+  if (fused) up.bind('hidden', hidden, 'read_write');
   up.declare(ACTIVATION_FNS);
+  const upRows = { ...L, gather: gatherInGemm };
   const upSpec: GemmSpec = {
     ...groupSpec(L),
     tile: ctx.target.gemmTile,
@@ -127,19 +144,31 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
       : {}),
     cols: H,
     depthEnd: `${d}u`,
-    rowSetup: (i) => sourceRow(L, i),
+    rowSetup: (i) => sourceRow(upRows, i),
     a: (i, k) => `x[src${i} * ${d}u + ${k}]`,
     b: [(k, c) => `w_up[${L.upIndex('grp', c, k)}]`, ...(L.gated ? [(k: string, c: string) => `w_gate[${L.upIndex('grp', c, k)}]`] : [])],
-    store: (i, c, acc) =>
-      L.gated
-        ? [`pre_up[r${i} * ${H}u + ${c}] = ${acc[0]};`, `pre_gate[r${i} * ${H}u + ${c}] = ${acc[1]};`, `hidden[r${i} * ${H}u + ${c}] = act_silu(${acc[1]}) * ${acc[0]};`]
-        : [`pre_up[r${i} * ${H}u + ${c}] = ${acc[0]};`, `hidden[r${i} * ${H}u + ${c}] = act_${act}(${acc[0]});`],
+    store: (i, c, acc) => {
+      const at = `r${i} * ${H}u + ${c}`;
+      const pre = [`pre_up[${at}] = ${acc[0]};`, ...(L.gated ? [`pre_gate[${at}] = ${acc[1]};`] : [])];
+      if (!fused) return pre;
+      return [...pre, L.gated ? `hidden[${at}] = act_silu(${acc[1]}) * ${acc[0]};` : `hidden[${at}] = act_${act}(${acc[0]});`];
+    },
   };
   writeGemm(up, upSpec);
+  forward.push(up.finish1d(gemmThreads(upSpec)));
+  if (!fused) {
+    const a = new KernelWriter(ctx, `${kind}_activation`, 'forward');
+    a.bind('pre_up', preUp, 'read');
+    if (L.gated) a.bind('pre_gate', preGate, 'read');
+    a.bind('hidden', hidden, 'read_write');
+    a.declare(ACTIVATION_FNS);
+    a.body(L.gated ? 'hidden[i] = act_silu(pre_gate[i]) * pre_up[i];' : `hidden[i] = act_${act}(pre_up[i]);`);
+    forward.push(a.finish1d(L.rows * H));
+  }
 
   // Forward 2: out = hidden·downᵀ.
   const down = new KernelWriter(ctx, `${kind}_down`, 'forward');
-  const downVec = H % 4 === 0;
+  const downVec = fused && H % 4 === 0;
   down.bind('hidden', hidden, 'read', downVec ? 'vec4f' : 'f32');
   bindRows(down, ctx, L, false);
   down.bind('w_down', downW, 'read', downVec ? 'vec4f' : 'f32');
@@ -155,7 +184,7 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
     store: (i, c, acc) => [`out[r${i} * ${d}u + ${c}] = ${acc[0]};`],
   };
   writeGemm(down, downSpec);
-  const forward = [up.finish1d(gemmThreads(upSpec)), down.finish1d(gemmThreads(downSpec))];
+  forward.push(down.finish1d(gemmThreads(downSpec)));
 
   // Backward.
   const backward: Kernel[] = [];
@@ -165,9 +194,11 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
 
   // 1. d hidden = dout·down, times the activation's derivative.
   const gh = new KernelWriter(ctx, `${kind}_down_grad_hidden`, 'backward');
+  const tile = fused ? ctx.target.gemmTile : ([1, 1] as const);
+  const ghVec = fused && columnVectors(tile, H) && H % 4 === 0;
   gh.bind('d_out', dOut, 'read');
   bindRows(gh, ctx, L, false);
-  gh.bind('w_down', downW, 'read');
+  gh.bind('w_down', downW, 'read', ghVec ? 'vec4f' : 'f32');
   gh.bind('pre_up', preUp, 'read');
   if (L.gated) gh.bind('pre_gate', preGate, 'read');
   gh.bind('d_pre_up', dPreUp, 'read_write');
@@ -175,10 +206,12 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
   gh.declare(ACTIVATION_FNS);
   const ghSpec: GemmSpec = {
     ...groupSpec(L),
+    tile,
     cols: H,
     depthEnd: `${d}u`,
     a: (i, k) => `d_out[r${i} * ${d}u + ${k}]`,
     b: [(k, c) => `w_down[${L.downIndex('grp', k, c)}]`],
+    ...(ghVec ? { vec4Cols: [(k: string, c4: string) => `w_down[${L.downIndex4('grp', k, c4)}]`] } : {}),
     store: (i, c, acc) => {
       const at = `r${i} * ${H}u + ${c}`;
       return L.gated
@@ -192,12 +225,15 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
   // 2. d down[e] += Σ_rows doutᵀ·hidden.
   if (ctx.needsGrad(op.inputs.down!)) {
     const gw = new KernelWriter(ctx, `${kind}_down_grad_weight`, 'backward');
+    const vec = fused && columnVectors(tile, H);
     gw.bind('d_out', dOut, 'read');
-    gw.bind('hidden', hidden, 'read');
+    gw.bind('hidden', hidden, 'read', vec ? 'vec4f' : 'f32');
     bindRows(gw, ctx, L, false);
     gw.bind('d_w_down', ctx.grad(op.inputs.down!), 'read_write');
     const spec: GemmSpec = {
       groups: L.groups,
+      tile,
+      ...(vec ? { vec4Cols: [(k: string, c4: string) => `hidden[${k} * ${H / 4}u + ${c4}]`] } : {}),
       rows: d,
       cols: H,
       depthBegin: L.rowBegin,
@@ -215,18 +251,30 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
     const gatherRows = L.gather;
     const dRows = gatherRows ? ctx.scratch('d_input_rows', L.rows * d) : ctx.grad(op.inputs.x!);
     const gi = new KernelWriter(ctx, `${kind}_up_grad_input`, 'backward');
+    const vec = fused && columnVectors(tile, d);
     gi.bind('d_pre_up', dPreUp, 'read');
     if (L.gated) gi.bind('d_pre_gate', dPreGate, 'read');
     bindRows(gi, ctx, L, false);
-    gi.bind('w_up', upW, 'read');
-    if (L.gated) gi.bind('w_gate', gateW, 'read');
+    gi.bind('w_up', upW, 'read', vec ? 'vec4f' : 'f32');
+    if (L.gated) gi.bind('w_gate', gateW, 'read', vec ? 'vec4f' : 'f32');
     gi.bind('d_rows', dRows, 'read_write');
+    const up4 = (name: string, h: string, c4: string) => `${name}[(${L.upIndex('grp', h, '0u')}) / 4u + ${c4}]`;
     const spec: GemmSpec = {
       ...groupSpec(L),
+      tile,
       cols: d,
       depthEnd: `${H}u`,
       a: (i, k) => `d_pre_up[r${i} * ${H}u + ${k}]`,
       b: [(k, c) => `w_up[${L.upIndex('grp', k, c)}]`],
+      ...(vec
+        ? {
+            vec4Cols: [
+              L.gated
+                ? (k: string, c4: string) => `select(${up4('w_up', `min(${k}, ${H - 1}u)`, c4)}, ${up4('w_gate', `(${k} % ${H}u)`, c4)}, ${k} >= ${H}u)`
+                : (k: string, c4: string) => up4('w_up', k, c4),
+            ],
+          }
+        : {}),
       store: (i, c, acc) => [`d_rows[r${i} * ${d}u + ${c}] ${gatherRows ? '=' : '+='} ${acc[0]};`],
     };
     writeGemm(gi, L.gated ? gatedInputSpec(spec, L) : spec);
@@ -239,13 +287,16 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
     const weight = op.inputs[name]!;
     if (!ctx.needsGrad(weight)) continue;
     const gw = new KernelWriter(ctx, `${kind}_${name}_grad_weight`, 'backward');
+    const vec = fused && columnVectors(tile, d);
     gw.bind('d_pre', dPre, 'read');
-    gw.bind('x', x, 'read');
+    gw.bind('x', x, 'read', vec ? 'vec4f' : 'f32');
     bindRows(gw, ctx, L, true);
     gw.bind('d_w', ctx.grad(weight), 'read_write');
     const src = L.gather ? (k: string) => `u32(max(slot_token[${k}], 0))` : (k: string) => k;
     const spec: GemmSpec = {
       groups: L.groups,
+      tile,
+      ...(vec ? { vec4Cols: [(k: string, c4: string) => `x[${src(k)} * ${d / 4}u + ${c4}]`] } : {}),
       rows: H,
       cols: d,
       depthBegin: L.rowBegin,

@@ -3,7 +3,7 @@
  * router-weighted low-rank updates of MoLoRA). All products go through the
  * register-blocked GEMM body; the LoRA terms ride in its epilogue.
  */
-import { gemmThreads, writeGemm, type GemmSpec } from '../gemm.ts';
+import { columnVectors, gemmThreads, writeGemm, type GemmSpec } from '../gemm.ts';
 import type { Kernel } from '../kernel.ts';
 import { KernelWriter, f32, type OpContext } from '../kernel_writer.ts';
 
@@ -16,28 +16,59 @@ export function linearKernels(ctx: OpContext): Pair {
   const x = ctx.tensor(op.inputs.x!);
   const w = ctx.tensor(op.inputs.weight!);
   const fw = new KernelWriter(ctx, 'matmul', 'forward');
-  fw.bind('x', x, 'read');
-  fw.bind('w', w, 'read');
+  // x and W are both contiguous along the reduction: 16-byte loads when K allows.
+  const vec = ctx.target.fusion !== false && K % 4 === 0;
+  fw.bind('x', x, 'read', vec ? 'vec4f' : 'f32');
+  fw.bind('w', w, 'read', vec ? 'vec4f' : 'f32');
   fw.bind('y', ctx.tensor(op.outputs.y!), 'read_write');
-  const fspec: GemmSpec = { rows: M, cols: O, depthEnd: `${K}u`, a: (i, k) => `x[r${i} * ${K}u + ${k}]`, b: [(k, c) => `w[${c} * ${K}u + ${k}]`], store: (i, c, acc) => [`y[r${i} * ${O}u + ${c}] = ${acc[0]};`] };
+  const fspec: GemmSpec = {
+    rows: M,
+    cols: O,
+    tile: ctx.target.gemmTile,
+    depthEnd: `${K}u`,
+    a: (i, k) => `x[r${i} * ${K}u + ${k}]`,
+    b: [(k, c) => `w[${c} * ${K}u + ${k}]`],
+    ...(vec ? { vec4: { a: (i: number, k4: string) => `x[r${i} * ${K / 4}u + ${k4}]`, b: [(k4: string, c: string) => `w[${c} * ${K / 4}u + ${k4}]`] } } : {}),
+    store: (i, c, acc) => [`y[r${i} * ${O}u + ${c}] = ${acc[0]};`],
+  };
   writeGemm(fw, fspec);
   const backward: Kernel[] = [];
   const dy = ctx.grad(op.outputs.y!);
   if (ctx.needsGrad(op.inputs.x!)) {
     const bw = new KernelWriter(ctx, 'matmul_grad_input', 'backward');
+    const cv = ctx.target.fusion !== false && columnVectors(ctx.target.gemmTile, K);
     bw.bind('d_y', dy, 'read');
-    bw.bind('w', w, 'read');
+    bw.bind('w', w, 'read', cv ? 'vec4f' : 'f32');
     bw.bind('d_x', ctx.grad(op.inputs.x!), 'read_write');
-    const spec: GemmSpec = { rows: M, cols: K, depthEnd: `${O}u`, a: (i, k) => `d_y[r${i} * ${O}u + ${k}]`, b: [(k, c) => `w[${k} * ${K}u + ${c}]`], store: (i, c, acc) => [`d_x[r${i} * ${K}u + ${c}] += ${acc[0]};`] };
+    const spec: GemmSpec = {
+      rows: M,
+      cols: K,
+      tile: ctx.target.gemmTile,
+      depthEnd: `${O}u`,
+      a: (i, k) => `d_y[r${i} * ${O}u + ${k}]`,
+      b: [(k, c) => `w[${k} * ${K}u + ${c}]`],
+      ...(cv ? { vec4Cols: [(k: string, c4: string) => `w[${k} * ${K / 4}u + ${c4}]`] } : {}),
+      store: (i, c, acc) => [`d_x[r${i} * ${K}u + ${c}] += ${acc[0]};`],
+    };
     writeGemm(bw, spec);
     backward.push(bw.finish1d(gemmThreads(spec)));
   }
   if (ctx.needsGrad(op.inputs.weight!)) {
     const bw = new KernelWriter(ctx, 'matmul_grad_weight', 'backward');
+    const cv = ctx.target.fusion !== false && columnVectors(ctx.target.gemmTile, K);
     bw.bind('d_y', dy, 'read');
-    bw.bind('x', x, 'read');
+    bw.bind('x', x, 'read', cv ? 'vec4f' : 'f32');
     bw.bind('d_w', ctx.grad(op.inputs.weight!), 'read_write');
-    const spec: GemmSpec = { rows: O, cols: K, depthEnd: `${M}u`, a: (i, k) => `d_y[${k} * ${O}u + r${i}]`, b: [(k, c) => `x[${k} * ${K}u + ${c}]`], store: (i, c, acc) => [`d_w[r${i} * ${K}u + ${c}] += ${acc[0]};`] };
+    const spec: GemmSpec = {
+      rows: O,
+      cols: K,
+      tile: ctx.target.gemmTile,
+      depthEnd: `${M}u`,
+      a: (i, k) => `d_y[${k} * ${O}u + r${i}]`,
+      b: [(k, c) => `x[${k} * ${K}u + ${c}]`],
+      ...(cv ? { vec4Cols: [(k: string, c4: string) => `x[${k} * ${K / 4}u + ${c4}]`] } : {}),
+      store: (i, c, acc) => [`d_w[r${i} * ${K}u + ${c}] += ${acc[0]};`],
+    };
     writeGemm(bw, spec);
     backward.push(bw.finish1d(gemmThreads(spec)));
   }

@@ -167,8 +167,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // moec kernel blocks.0.attn.qkv/matmul (forward of linear)
 // from specs/molora.moe:5: vocab 256  context 64  width 64  depth 2  heads 4
 
-@group(0) @binding(0) var<storage, read> x: array<f32>;  // blocks.0.attn_norm.y
-@group(0) @binding(1) var<storage, read> w: array<f32>;  // blocks.0.attn.qkv.weight
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;  // blocks.0.attn_norm.y
+@group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // blocks.0.attn.qkv.weight
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;  // blocks.0.qkv
 
 @compute @workgroup_size(64)
@@ -196,31 +196,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let c2 = min(col0 + 2u, 191u);
   let c3 = min(col0 + 3u, 191u);
   var acc0: array<f32, 16>;
-  for (var k = 0u; k < 64u; k++) {
-    let a0 = x[r0 * 64u + k];
-    let a1 = x[r1 * 64u + k];
-    let a2 = x[r2 * 64u + k];
-    let a3 = x[r3 * 64u + k];
-    let b0_0 = w[c0 * 64u + k];
-    let b0_1 = w[c1 * 64u + k];
-    let b0_2 = w[c2 * 64u + k];
-    let b0_3 = w[c3 * 64u + k];
-    acc0[0] = fma(a0, b0_0, acc0[0]);
-    acc0[1] = fma(a0, b0_1, acc0[1]);
-    acc0[2] = fma(a0, b0_2, acc0[2]);
-    acc0[3] = fma(a0, b0_3, acc0[3]);
-    acc0[4] = fma(a1, b0_0, acc0[4]);
-    acc0[5] = fma(a1, b0_1, acc0[5]);
-    acc0[6] = fma(a1, b0_2, acc0[6]);
-    acc0[7] = fma(a1, b0_3, acc0[7]);
-    acc0[8] = fma(a2, b0_0, acc0[8]);
-    acc0[9] = fma(a2, b0_1, acc0[9]);
-    acc0[10] = fma(a2, b0_2, acc0[10]);
-    acc0[11] = fma(a2, b0_3, acc0[11]);
-    acc0[12] = fma(a3, b0_0, acc0[12]);
-    acc0[13] = fma(a3, b0_1, acc0[13]);
-    acc0[14] = fma(a3, b0_2, acc0[14]);
-    acc0[15] = fma(a3, b0_3, acc0[15]);
+  for (var k4 = (0u) / 4u; k4 < (64u) / 4u; k4++) {
+    let a0 = x[r0 * 16u + k4];
+    let a1 = x[r1 * 16u + k4];
+    let a2 = x[r2 * 16u + k4];
+    let a3 = x[r3 * 16u + k4];
+    let b0_0 = w[c0 * 16u + k4];
+    let b0_1 = w[c1 * 16u + k4];
+    let b0_2 = w[c2 * 16u + k4];
+    let b0_3 = w[c3 * 16u + k4];
+    acc0[0] += dot(a0, b0_0);
+    acc0[1] += dot(a0, b0_1);
+    acc0[2] += dot(a0, b0_2);
+    acc0[3] += dot(a0, b0_3);
+    acc0[4] += dot(a1, b0_0);
+    acc0[5] += dot(a1, b0_1);
+    acc0[6] += dot(a1, b0_2);
+    acc0[7] += dot(a1, b0_3);
+    acc0[8] += dot(a2, b0_0);
+    acc0[9] += dot(a2, b0_1);
+    acc0[10] += dot(a2, b0_2);
+    acc0[11] += dot(a2, b0_3);
+    acc0[12] += dot(a3, b0_0);
+    acc0[13] += dot(a3, b0_1);
+    acc0[14] += dot(a3, b0_2);
+    acc0[15] += dot(a3, b0_3);
   }
   if (ok0 && col0 + 0u < 192u) {
     y[r0 * 192u + c0] = acc0[0];
@@ -277,7 +277,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from specs/molora.moe:5: vocab 256  context 64  width 64  depth 2  heads 4
 
 @group(0) @binding(0) var<storage, read> d_y: array<f32>;  // grad/blocks.0.qkv
-@group(0) @binding(1) var<storage, read> w: array<f32>;  // blocks.0.attn.qkv.weight
+@group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // blocks.0.attn.qkv.weight
 @group(0) @binding(2) var<storage, read_write> d_x: array<f32>;  // grad/blocks.0.attn_norm.y
 
 @compute @workgroup_size(64)
@@ -304,80 +304,65 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let c1 = min(col0 + 1u, 63u);
   let c2 = min(col0 + 2u, 63u);
   let c3 = min(col0 + 3u, 63u);
-  var acc0: array<f32, 16>;
+  var accv0: array<vec4<f32>, 4>;
   for (var k = 0u; k < 192u; k++) {
     let a0 = d_y[r0 * 192u + k];
     let a1 = d_y[r1 * 192u + k];
     let a2 = d_y[r2 * 192u + k];
     let a3 = d_y[r3 * 192u + k];
-    let b0_0 = w[k * 64u + c0];
-    let b0_1 = w[k * 64u + c1];
-    let b0_2 = w[k * 64u + c2];
-    let b0_3 = w[k * 64u + c3];
-    acc0[0] = fma(a0, b0_0, acc0[0]);
-    acc0[1] = fma(a0, b0_1, acc0[1]);
-    acc0[2] = fma(a0, b0_2, acc0[2]);
-    acc0[3] = fma(a0, b0_3, acc0[3]);
-    acc0[4] = fma(a1, b0_0, acc0[4]);
-    acc0[5] = fma(a1, b0_1, acc0[5]);
-    acc0[6] = fma(a1, b0_2, acc0[6]);
-    acc0[7] = fma(a1, b0_3, acc0[7]);
-    acc0[8] = fma(a2, b0_0, acc0[8]);
-    acc0[9] = fma(a2, b0_1, acc0[9]);
-    acc0[10] = fma(a2, b0_2, acc0[10]);
-    acc0[11] = fma(a2, b0_3, acc0[11]);
-    acc0[12] = fma(a3, b0_0, acc0[12]);
-    acc0[13] = fma(a3, b0_1, acc0[13]);
-    acc0[14] = fma(a3, b0_2, acc0[14]);
-    acc0[15] = fma(a3, b0_3, acc0[15]);
+    let b0_0 = w[k * 16u + min(col0 / 4u + 0u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0), b0_0, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1), b0_0, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2), b0_0, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
-    d_x[r0 * 64u + c0] += acc0[0];
+    d_x[r0 * 64u + c0] += accv0[0][0];
   }
   if (ok0 && col0 + 1u < 64u) {
-    d_x[r0 * 64u + c1] += acc0[1];
+    d_x[r0 * 64u + c1] += accv0[0][1];
   }
   if (ok0 && col0 + 2u < 64u) {
-    d_x[r0 * 64u + c2] += acc0[2];
+    d_x[r0 * 64u + c2] += accv0[0][2];
   }
   if (ok0 && col0 + 3u < 64u) {
-    d_x[r0 * 64u + c3] += acc0[3];
+    d_x[r0 * 64u + c3] += accv0[0][3];
   }
   if (ok1 && col0 + 0u < 64u) {
-    d_x[r1 * 64u + c0] += acc0[4];
+    d_x[r1 * 64u + c0] += accv0[1][0];
   }
   if (ok1 && col0 + 1u < 64u) {
-    d_x[r1 * 64u + c1] += acc0[5];
+    d_x[r1 * 64u + c1] += accv0[1][1];
   }
   if (ok1 && col0 + 2u < 64u) {
-    d_x[r1 * 64u + c2] += acc0[6];
+    d_x[r1 * 64u + c2] += accv0[1][2];
   }
   if (ok1 && col0 + 3u < 64u) {
-    d_x[r1 * 64u + c3] += acc0[7];
+    d_x[r1 * 64u + c3] += accv0[1][3];
   }
   if (ok2 && col0 + 0u < 64u) {
-    d_x[r2 * 64u + c0] += acc0[8];
+    d_x[r2 * 64u + c0] += accv0[2][0];
   }
   if (ok2 && col0 + 1u < 64u) {
-    d_x[r2 * 64u + c1] += acc0[9];
+    d_x[r2 * 64u + c1] += accv0[2][1];
   }
   if (ok2 && col0 + 2u < 64u) {
-    d_x[r2 * 64u + c2] += acc0[10];
+    d_x[r2 * 64u + c2] += accv0[2][2];
   }
   if (ok2 && col0 + 3u < 64u) {
-    d_x[r2 * 64u + c3] += acc0[11];
+    d_x[r2 * 64u + c3] += accv0[2][3];
   }
   if (ok3 && col0 + 0u < 64u) {
-    d_x[r3 * 64u + c0] += acc0[12];
+    d_x[r3 * 64u + c0] += accv0[3][0];
   }
   if (ok3 && col0 + 1u < 64u) {
-    d_x[r3 * 64u + c1] += acc0[13];
+    d_x[r3 * 64u + c1] += accv0[3][1];
   }
   if (ok3 && col0 + 2u < 64u) {
-    d_x[r3 * 64u + c2] += acc0[14];
+    d_x[r3 * 64u + c2] += accv0[3][2];
   }
   if (ok3 && col0 + 3u < 64u) {
-    d_x[r3 * 64u + c3] += acc0[15];
+    d_x[r3 * 64u + c3] += accv0[3][3];
   }
 }
 
@@ -386,7 +371,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from specs/molora.moe:5: vocab 256  context 64  width 64  depth 2  heads 4
 
 @group(0) @binding(0) var<storage, read> d_y: array<f32>;  // grad/blocks.0.qkv
-@group(0) @binding(1) var<storage, read> x: array<f32>;  // blocks.0.attn_norm.y
+@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;  // blocks.0.attn_norm.y
 @group(0) @binding(2) var<storage, read_write> d_w: array<f32>;  // grad/blocks.0.attn.qkv.weight
 
 @compute @workgroup_size(64)
@@ -413,80 +398,65 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let c1 = min(col0 + 1u, 63u);
   let c2 = min(col0 + 2u, 63u);
   let c3 = min(col0 + 3u, 63u);
-  var acc0: array<f32, 16>;
+  var accv0: array<vec4<f32>, 4>;
   for (var k = 0u; k < 1024u; k++) {
     let a0 = d_y[k * 192u + r0];
     let a1 = d_y[k * 192u + r1];
     let a2 = d_y[k * 192u + r2];
     let a3 = d_y[k * 192u + r3];
-    let b0_0 = x[k * 64u + c0];
-    let b0_1 = x[k * 64u + c1];
-    let b0_2 = x[k * 64u + c2];
-    let b0_3 = x[k * 64u + c3];
-    acc0[0] = fma(a0, b0_0, acc0[0]);
-    acc0[1] = fma(a0, b0_1, acc0[1]);
-    acc0[2] = fma(a0, b0_2, acc0[2]);
-    acc0[3] = fma(a0, b0_3, acc0[3]);
-    acc0[4] = fma(a1, b0_0, acc0[4]);
-    acc0[5] = fma(a1, b0_1, acc0[5]);
-    acc0[6] = fma(a1, b0_2, acc0[6]);
-    acc0[7] = fma(a1, b0_3, acc0[7]);
-    acc0[8] = fma(a2, b0_0, acc0[8]);
-    acc0[9] = fma(a2, b0_1, acc0[9]);
-    acc0[10] = fma(a2, b0_2, acc0[10]);
-    acc0[11] = fma(a2, b0_3, acc0[11]);
-    acc0[12] = fma(a3, b0_0, acc0[12]);
-    acc0[13] = fma(a3, b0_1, acc0[13]);
-    acc0[14] = fma(a3, b0_2, acc0[14]);
-    acc0[15] = fma(a3, b0_3, acc0[15]);
+    let b0_0 = x[k * 16u + min(col0 / 4u + 0u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0), b0_0, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1), b0_0, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2), b0_0, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
-    d_w[r0 * 64u + c0] += acc0[0];
+    d_w[r0 * 64u + c0] += accv0[0][0];
   }
   if (ok0 && col0 + 1u < 64u) {
-    d_w[r0 * 64u + c1] += acc0[1];
+    d_w[r0 * 64u + c1] += accv0[0][1];
   }
   if (ok0 && col0 + 2u < 64u) {
-    d_w[r0 * 64u + c2] += acc0[2];
+    d_w[r0 * 64u + c2] += accv0[0][2];
   }
   if (ok0 && col0 + 3u < 64u) {
-    d_w[r0 * 64u + c3] += acc0[3];
+    d_w[r0 * 64u + c3] += accv0[0][3];
   }
   if (ok1 && col0 + 0u < 64u) {
-    d_w[r1 * 64u + c0] += acc0[4];
+    d_w[r1 * 64u + c0] += accv0[1][0];
   }
   if (ok1 && col0 + 1u < 64u) {
-    d_w[r1 * 64u + c1] += acc0[5];
+    d_w[r1 * 64u + c1] += accv0[1][1];
   }
   if (ok1 && col0 + 2u < 64u) {
-    d_w[r1 * 64u + c2] += acc0[6];
+    d_w[r1 * 64u + c2] += accv0[1][2];
   }
   if (ok1 && col0 + 3u < 64u) {
-    d_w[r1 * 64u + c3] += acc0[7];
+    d_w[r1 * 64u + c3] += accv0[1][3];
   }
   if (ok2 && col0 + 0u < 64u) {
-    d_w[r2 * 64u + c0] += acc0[8];
+    d_w[r2 * 64u + c0] += accv0[2][0];
   }
   if (ok2 && col0 + 1u < 64u) {
-    d_w[r2 * 64u + c1] += acc0[9];
+    d_w[r2 * 64u + c1] += accv0[2][1];
   }
   if (ok2 && col0 + 2u < 64u) {
-    d_w[r2 * 64u + c2] += acc0[10];
+    d_w[r2 * 64u + c2] += accv0[2][2];
   }
   if (ok2 && col0 + 3u < 64u) {
-    d_w[r2 * 64u + c3] += acc0[11];
+    d_w[r2 * 64u + c3] += accv0[2][3];
   }
   if (ok3 && col0 + 0u < 64u) {
-    d_w[r3 * 64u + c0] += acc0[12];
+    d_w[r3 * 64u + c0] += accv0[3][0];
   }
   if (ok3 && col0 + 1u < 64u) {
-    d_w[r3 * 64u + c1] += acc0[13];
+    d_w[r3 * 64u + c1] += accv0[3][1];
   }
   if (ok3 && col0 + 2u < 64u) {
-    d_w[r3 * 64u + c2] += acc0[14];
+    d_w[r3 * 64u + c2] += accv0[3][2];
   }
   if (ok3 && col0 + 3u < 64u) {
-    d_w[r3 * 64u + c3] += acc0[15];
+    d_w[r3 * 64u + c3] += accv0[3][3];
   }
 }
 
@@ -611,8 +581,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // moec kernel blocks.0.attn.out/matmul (forward of linear)
 // from specs/molora.moe:5: vocab 256  context 64  width 64  depth 2  heads 4
 
-@group(0) @binding(0) var<storage, read> x: array<f32>;  // blocks.0.attn_heads
-@group(0) @binding(1) var<storage, read> w: array<f32>;  // blocks.0.attn.out.weight
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;  // blocks.0.attn_heads
+@group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // blocks.0.attn.out.weight
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;  // blocks.0.attn_out
 
 @compute @workgroup_size(64)
@@ -640,31 +610,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let c2 = min(col0 + 2u, 63u);
   let c3 = min(col0 + 3u, 63u);
   var acc0: array<f32, 16>;
-  for (var k = 0u; k < 64u; k++) {
-    let a0 = x[r0 * 64u + k];
-    let a1 = x[r1 * 64u + k];
-    let a2 = x[r2 * 64u + k];
-    let a3 = x[r3 * 64u + k];
-    let b0_0 = w[c0 * 64u + k];
-    let b0_1 = w[c1 * 64u + k];
-    let b0_2 = w[c2 * 64u + k];
-    let b0_3 = w[c3 * 64u + k];
-    acc0[0] = fma(a0, b0_0, acc0[0]);
-    acc0[1] = fma(a0, b0_1, acc0[1]);
-    acc0[2] = fma(a0, b0_2, acc0[2]);
-    acc0[3] = fma(a0, b0_3, acc0[3]);
-    acc0[4] = fma(a1, b0_0, acc0[4]);
-    acc0[5] = fma(a1, b0_1, acc0[5]);
-    acc0[6] = fma(a1, b0_2, acc0[6]);
-    acc0[7] = fma(a1, b0_3, acc0[7]);
-    acc0[8] = fma(a2, b0_0, acc0[8]);
-    acc0[9] = fma(a2, b0_1, acc0[9]);
-    acc0[10] = fma(a2, b0_2, acc0[10]);
-    acc0[11] = fma(a2, b0_3, acc0[11]);
-    acc0[12] = fma(a3, b0_0, acc0[12]);
-    acc0[13] = fma(a3, b0_1, acc0[13]);
-    acc0[14] = fma(a3, b0_2, acc0[14]);
-    acc0[15] = fma(a3, b0_3, acc0[15]);
+  for (var k4 = (0u) / 4u; k4 < (64u) / 4u; k4++) {
+    let a0 = x[r0 * 16u + k4];
+    let a1 = x[r1 * 16u + k4];
+    let a2 = x[r2 * 16u + k4];
+    let a3 = x[r3 * 16u + k4];
+    let b0_0 = w[c0 * 16u + k4];
+    let b0_1 = w[c1 * 16u + k4];
+    let b0_2 = w[c2 * 16u + k4];
+    let b0_3 = w[c3 * 16u + k4];
+    acc0[0] += dot(a0, b0_0);
+    acc0[1] += dot(a0, b0_1);
+    acc0[2] += dot(a0, b0_2);
+    acc0[3] += dot(a0, b0_3);
+    acc0[4] += dot(a1, b0_0);
+    acc0[5] += dot(a1, b0_1);
+    acc0[6] += dot(a1, b0_2);
+    acc0[7] += dot(a1, b0_3);
+    acc0[8] += dot(a2, b0_0);
+    acc0[9] += dot(a2, b0_1);
+    acc0[10] += dot(a2, b0_2);
+    acc0[11] += dot(a2, b0_3);
+    acc0[12] += dot(a3, b0_0);
+    acc0[13] += dot(a3, b0_1);
+    acc0[14] += dot(a3, b0_2);
+    acc0[15] += dot(a3, b0_3);
   }
   if (ok0 && col0 + 0u < 64u) {
     y[r0 * 64u + c0] = acc0[0];
@@ -721,7 +691,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from specs/molora.moe:5: vocab 256  context 64  width 64  depth 2  heads 4
 
 @group(0) @binding(0) var<storage, read> d_y: array<f32>;  // grad/blocks.0.attn_out
-@group(0) @binding(1) var<storage, read> w: array<f32>;  // blocks.0.attn.out.weight
+@group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // blocks.0.attn.out.weight
 @group(0) @binding(2) var<storage, read_write> d_x: array<f32>;  // grad/blocks.0.attn_heads
 
 @compute @workgroup_size(64)
@@ -748,80 +718,65 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let c1 = min(col0 + 1u, 63u);
   let c2 = min(col0 + 2u, 63u);
   let c3 = min(col0 + 3u, 63u);
-  var acc0: array<f32, 16>;
+  var accv0: array<vec4<f32>, 4>;
   for (var k = 0u; k < 64u; k++) {
     let a0 = d_y[r0 * 64u + k];
     let a1 = d_y[r1 * 64u + k];
     let a2 = d_y[r2 * 64u + k];
     let a3 = d_y[r3 * 64u + k];
-    let b0_0 = w[k * 64u + c0];
-    let b0_1 = w[k * 64u + c1];
-    let b0_2 = w[k * 64u + c2];
-    let b0_3 = w[k * 64u + c3];
-    acc0[0] = fma(a0, b0_0, acc0[0]);
-    acc0[1] = fma(a0, b0_1, acc0[1]);
-    acc0[2] = fma(a0, b0_2, acc0[2]);
-    acc0[3] = fma(a0, b0_3, acc0[3]);
-    acc0[4] = fma(a1, b0_0, acc0[4]);
-    acc0[5] = fma(a1, b0_1, acc0[5]);
-    acc0[6] = fma(a1, b0_2, acc0[6]);
-    acc0[7] = fma(a1, b0_3, acc0[7]);
-    acc0[8] = fma(a2, b0_0, acc0[8]);
-    acc0[9] = fma(a2, b0_1, acc0[9]);
-    acc0[10] = fma(a2, b0_2, acc0[10]);
-    acc0[11] = fma(a2, b0_3, acc0[11]);
-    acc0[12] = fma(a3, b0_0, acc0[12]);
-    acc0[13] = fma(a3, b0_1, acc0[13]);
-    acc0[14] = fma(a3, b0_2, acc0[14]);
-    acc0[15] = fma(a3, b0_3, acc0[15]);
+    let b0_0 = w[k * 16u + min(col0 / 4u + 0u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0), b0_0, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1), b0_0, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2), b0_0, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
-    d_x[r0 * 64u + c0] += acc0[0];
+    d_x[r0 * 64u + c0] += accv0[0][0];
   }
   if (ok0 && col0 + 1u < 64u) {
-    d_x[r0 * 64u + c1] += acc0[1];
+    d_x[r0 * 64u + c1] += accv0[0][1];
   }
   if (ok0 && col0 + 2u < 64u) {
-    d_x[r0 * 64u + c2] += acc0[2];
+    d_x[r0 * 64u + c2] += accv0[0][2];
   }
   if (ok0 && col0 + 3u < 64u) {
-    d_x[r0 * 64u + c3] += acc0[3];
+    d_x[r0 * 64u + c3] += accv0[0][3];
   }
   if (ok1 && col0 + 0u < 64u) {
-    d_x[r1 * 64u + c0] += acc0[4];
+    d_x[r1 * 64u + c0] += accv0[1][0];
   }
   if (ok1 && col0 + 1u < 64u) {
-    d_x[r1 * 64u + c1] += acc0[5];
+    d_x[r1 * 64u + c1] += accv0[1][1];
   }
   if (ok1 && col0 + 2u < 64u) {
-    d_x[r1 * 64u + c2] += acc0[6];
+    d_x[r1 * 64u + c2] += accv0[1][2];
   }
   if (ok1 && col0 + 3u < 64u) {
-    d_x[r1 * 64u + c3] += acc0[7];
+    d_x[r1 * 64u + c3] += accv0[1][3];
   }
   if (ok2 && col0 + 0u < 64u) {
-    d_x[r2 * 64u + c0] += acc0[8];
+    d_x[r2 * 64u + c0] += accv0[2][0];
   }
   if (ok2 && col0 + 1u < 64u) {
-    d_x[r2 * 64u + c1] += acc0[9];
+    d_x[r2 * 64u + c1] += accv0[2][1];
   }
   if (ok2 && col0 + 2u < 64u) {
-    d_x[r2 * 64u + c2] += acc0[10];
+    d_x[r2 * 64u + c2] += accv0[2][2];
   }
   if (ok2 && col0 + 3u < 64u) {
-    d_x[r2 * 64u + c3] += acc0[11];
+    d_x[r2 * 64u + c3] += accv0[2][3];
   }
   if (ok3 && col0 + 0u < 64u) {
-    d_x[r3 * 64u + c0] += acc0[12];
+    d_x[r3 * 64u + c0] += accv0[3][0];
   }
   if (ok3 && col0 + 1u < 64u) {
-    d_x[r3 * 64u + c1] += acc0[13];
+    d_x[r3 * 64u + c1] += accv0[3][1];
   }
   if (ok3 && col0 + 2u < 64u) {
-    d_x[r3 * 64u + c2] += acc0[14];
+    d_x[r3 * 64u + c2] += accv0[3][2];
   }
   if (ok3 && col0 + 3u < 64u) {
-    d_x[r3 * 64u + c3] += acc0[15];
+    d_x[r3 * 64u + c3] += accv0[3][3];
   }
 }
 
@@ -830,7 +785,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from specs/molora.moe:5: vocab 256  context 64  width 64  depth 2  heads 4
 
 @group(0) @binding(0) var<storage, read> d_y: array<f32>;  // grad/blocks.0.attn_out
-@group(0) @binding(1) var<storage, read> x: array<f32>;  // blocks.0.attn_heads
+@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;  // blocks.0.attn_heads
 @group(0) @binding(2) var<storage, read_write> d_w: array<f32>;  // grad/blocks.0.attn.out.weight
 
 @compute @workgroup_size(64)
@@ -857,80 +812,65 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let c1 = min(col0 + 1u, 63u);
   let c2 = min(col0 + 2u, 63u);
   let c3 = min(col0 + 3u, 63u);
-  var acc0: array<f32, 16>;
+  var accv0: array<vec4<f32>, 4>;
   for (var k = 0u; k < 1024u; k++) {
     let a0 = d_y[k * 64u + r0];
     let a1 = d_y[k * 64u + r1];
     let a2 = d_y[k * 64u + r2];
     let a3 = d_y[k * 64u + r3];
-    let b0_0 = x[k * 64u + c0];
-    let b0_1 = x[k * 64u + c1];
-    let b0_2 = x[k * 64u + c2];
-    let b0_3 = x[k * 64u + c3];
-    acc0[0] = fma(a0, b0_0, acc0[0]);
-    acc0[1] = fma(a0, b0_1, acc0[1]);
-    acc0[2] = fma(a0, b0_2, acc0[2]);
-    acc0[3] = fma(a0, b0_3, acc0[3]);
-    acc0[4] = fma(a1, b0_0, acc0[4]);
-    acc0[5] = fma(a1, b0_1, acc0[5]);
-    acc0[6] = fma(a1, b0_2, acc0[6]);
-    acc0[7] = fma(a1, b0_3, acc0[7]);
-    acc0[8] = fma(a2, b0_0, acc0[8]);
-    acc0[9] = fma(a2, b0_1, acc0[9]);
-    acc0[10] = fma(a2, b0_2, acc0[10]);
-    acc0[11] = fma(a2, b0_3, acc0[11]);
-    acc0[12] = fma(a3, b0_0, acc0[12]);
-    acc0[13] = fma(a3, b0_1, acc0[13]);
-    acc0[14] = fma(a3, b0_2, acc0[14]);
-    acc0[15] = fma(a3, b0_3, acc0[15]);
+    let b0_0 = x[k * 16u + min(col0 / 4u + 0u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0), b0_0, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1), b0_0, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2), b0_0, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
-    d_w[r0 * 64u + c0] += acc0[0];
+    d_w[r0 * 64u + c0] += accv0[0][0];
   }
   if (ok0 && col0 + 1u < 64u) {
-    d_w[r0 * 64u + c1] += acc0[1];
+    d_w[r0 * 64u + c1] += accv0[0][1];
   }
   if (ok0 && col0 + 2u < 64u) {
-    d_w[r0 * 64u + c2] += acc0[2];
+    d_w[r0 * 64u + c2] += accv0[0][2];
   }
   if (ok0 && col0 + 3u < 64u) {
-    d_w[r0 * 64u + c3] += acc0[3];
+    d_w[r0 * 64u + c3] += accv0[0][3];
   }
   if (ok1 && col0 + 0u < 64u) {
-    d_w[r1 * 64u + c0] += acc0[4];
+    d_w[r1 * 64u + c0] += accv0[1][0];
   }
   if (ok1 && col0 + 1u < 64u) {
-    d_w[r1 * 64u + c1] += acc0[5];
+    d_w[r1 * 64u + c1] += accv0[1][1];
   }
   if (ok1 && col0 + 2u < 64u) {
-    d_w[r1 * 64u + c2] += acc0[6];
+    d_w[r1 * 64u + c2] += accv0[1][2];
   }
   if (ok1 && col0 + 3u < 64u) {
-    d_w[r1 * 64u + c3] += acc0[7];
+    d_w[r1 * 64u + c3] += accv0[1][3];
   }
   if (ok2 && col0 + 0u < 64u) {
-    d_w[r2 * 64u + c0] += acc0[8];
+    d_w[r2 * 64u + c0] += accv0[2][0];
   }
   if (ok2 && col0 + 1u < 64u) {
-    d_w[r2 * 64u + c1] += acc0[9];
+    d_w[r2 * 64u + c1] += accv0[2][1];
   }
   if (ok2 && col0 + 2u < 64u) {
-    d_w[r2 * 64u + c2] += acc0[10];
+    d_w[r2 * 64u + c2] += accv0[2][2];
   }
   if (ok2 && col0 + 3u < 64u) {
-    d_w[r2 * 64u + c3] += acc0[11];
+    d_w[r2 * 64u + c3] += accv0[2][3];
   }
   if (ok3 && col0 + 0u < 64u) {
-    d_w[r3 * 64u + c0] += acc0[12];
+    d_w[r3 * 64u + c0] += accv0[3][0];
   }
   if (ok3 && col0 + 1u < 64u) {
-    d_w[r3 * 64u + c1] += acc0[13];
+    d_w[r3 * 64u + c1] += accv0[3][1];
   }
   if (ok3 && col0 + 2u < 64u) {
-    d_w[r3 * 64u + c2] += acc0[14];
+    d_w[r3 * 64u + c2] += accv0[3][2];
   }
   if (ok3 && col0 + 3u < 64u) {
-    d_w[r3 * 64u + c3] += acc0[15];
+    d_w[r3 * 64u + c3] += accv0[3][3];
   }
 }
 
@@ -2103,8 +2043,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // moec kernel lm_head/matmul (forward of linear)
 // from specs/molora.moe:4: model molora {
 
-@group(0) @binding(0) var<storage, read> x: array<f32>;  // final_norm.y
-@group(0) @binding(1) var<storage, read> w: array<f32>;  // embed.weight
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;  // final_norm.y
+@group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // embed.weight
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;  // logits
 
 @compute @workgroup_size(64)
@@ -2132,31 +2072,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let c2 = min(col0 + 2u, 255u);
   let c3 = min(col0 + 3u, 255u);
   var acc0: array<f32, 16>;
-  for (var k = 0u; k < 64u; k++) {
-    let a0 = x[r0 * 64u + k];
-    let a1 = x[r1 * 64u + k];
-    let a2 = x[r2 * 64u + k];
-    let a3 = x[r3 * 64u + k];
-    let b0_0 = w[c0 * 64u + k];
-    let b0_1 = w[c1 * 64u + k];
-    let b0_2 = w[c2 * 64u + k];
-    let b0_3 = w[c3 * 64u + k];
-    acc0[0] = fma(a0, b0_0, acc0[0]);
-    acc0[1] = fma(a0, b0_1, acc0[1]);
-    acc0[2] = fma(a0, b0_2, acc0[2]);
-    acc0[3] = fma(a0, b0_3, acc0[3]);
-    acc0[4] = fma(a1, b0_0, acc0[4]);
-    acc0[5] = fma(a1, b0_1, acc0[5]);
-    acc0[6] = fma(a1, b0_2, acc0[6]);
-    acc0[7] = fma(a1, b0_3, acc0[7]);
-    acc0[8] = fma(a2, b0_0, acc0[8]);
-    acc0[9] = fma(a2, b0_1, acc0[9]);
-    acc0[10] = fma(a2, b0_2, acc0[10]);
-    acc0[11] = fma(a2, b0_3, acc0[11]);
-    acc0[12] = fma(a3, b0_0, acc0[12]);
-    acc0[13] = fma(a3, b0_1, acc0[13]);
-    acc0[14] = fma(a3, b0_2, acc0[14]);
-    acc0[15] = fma(a3, b0_3, acc0[15]);
+  for (var k4 = (0u) / 4u; k4 < (64u) / 4u; k4++) {
+    let a0 = x[r0 * 16u + k4];
+    let a1 = x[r1 * 16u + k4];
+    let a2 = x[r2 * 16u + k4];
+    let a3 = x[r3 * 16u + k4];
+    let b0_0 = w[c0 * 16u + k4];
+    let b0_1 = w[c1 * 16u + k4];
+    let b0_2 = w[c2 * 16u + k4];
+    let b0_3 = w[c3 * 16u + k4];
+    acc0[0] += dot(a0, b0_0);
+    acc0[1] += dot(a0, b0_1);
+    acc0[2] += dot(a0, b0_2);
+    acc0[3] += dot(a0, b0_3);
+    acc0[4] += dot(a1, b0_0);
+    acc0[5] += dot(a1, b0_1);
+    acc0[6] += dot(a1, b0_2);
+    acc0[7] += dot(a1, b0_3);
+    acc0[8] += dot(a2, b0_0);
+    acc0[9] += dot(a2, b0_1);
+    acc0[10] += dot(a2, b0_2);
+    acc0[11] += dot(a2, b0_3);
+    acc0[12] += dot(a3, b0_0);
+    acc0[13] += dot(a3, b0_1);
+    acc0[14] += dot(a3, b0_2);
+    acc0[15] += dot(a3, b0_3);
   }
   if (ok0 && col0 + 0u < 256u) {
     y[r0 * 256u + c0] = acc0[0];
@@ -2213,7 +2153,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from specs/molora.moe:4: model molora {
 
 @group(0) @binding(0) var<storage, read> d_y: array<f32>;  // grad/logits
-@group(0) @binding(1) var<storage, read> w: array<f32>;  // embed.weight
+@group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // embed.weight
 @group(0) @binding(2) var<storage, read_write> d_x: array<f32>;  // grad/final_norm.y
 
 @compute @workgroup_size(64)
@@ -2240,80 +2180,65 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let c1 = min(col0 + 1u, 63u);
   let c2 = min(col0 + 2u, 63u);
   let c3 = min(col0 + 3u, 63u);
-  var acc0: array<f32, 16>;
+  var accv0: array<vec4<f32>, 4>;
   for (var k = 0u; k < 256u; k++) {
     let a0 = d_y[r0 * 256u + k];
     let a1 = d_y[r1 * 256u + k];
     let a2 = d_y[r2 * 256u + k];
     let a3 = d_y[r3 * 256u + k];
-    let b0_0 = w[k * 64u + c0];
-    let b0_1 = w[k * 64u + c1];
-    let b0_2 = w[k * 64u + c2];
-    let b0_3 = w[k * 64u + c3];
-    acc0[0] = fma(a0, b0_0, acc0[0]);
-    acc0[1] = fma(a0, b0_1, acc0[1]);
-    acc0[2] = fma(a0, b0_2, acc0[2]);
-    acc0[3] = fma(a0, b0_3, acc0[3]);
-    acc0[4] = fma(a1, b0_0, acc0[4]);
-    acc0[5] = fma(a1, b0_1, acc0[5]);
-    acc0[6] = fma(a1, b0_2, acc0[6]);
-    acc0[7] = fma(a1, b0_3, acc0[7]);
-    acc0[8] = fma(a2, b0_0, acc0[8]);
-    acc0[9] = fma(a2, b0_1, acc0[9]);
-    acc0[10] = fma(a2, b0_2, acc0[10]);
-    acc0[11] = fma(a2, b0_3, acc0[11]);
-    acc0[12] = fma(a3, b0_0, acc0[12]);
-    acc0[13] = fma(a3, b0_1, acc0[13]);
-    acc0[14] = fma(a3, b0_2, acc0[14]);
-    acc0[15] = fma(a3, b0_3, acc0[15]);
+    let b0_0 = w[k * 16u + min(col0 / 4u + 0u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0), b0_0, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1), b0_0, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2), b0_0, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
-    d_x[r0 * 64u + c0] += acc0[0];
+    d_x[r0 * 64u + c0] += accv0[0][0];
   }
   if (ok0 && col0 + 1u < 64u) {
-    d_x[r0 * 64u + c1] += acc0[1];
+    d_x[r0 * 64u + c1] += accv0[0][1];
   }
   if (ok0 && col0 + 2u < 64u) {
-    d_x[r0 * 64u + c2] += acc0[2];
+    d_x[r0 * 64u + c2] += accv0[0][2];
   }
   if (ok0 && col0 + 3u < 64u) {
-    d_x[r0 * 64u + c3] += acc0[3];
+    d_x[r0 * 64u + c3] += accv0[0][3];
   }
   if (ok1 && col0 + 0u < 64u) {
-    d_x[r1 * 64u + c0] += acc0[4];
+    d_x[r1 * 64u + c0] += accv0[1][0];
   }
   if (ok1 && col0 + 1u < 64u) {
-    d_x[r1 * 64u + c1] += acc0[5];
+    d_x[r1 * 64u + c1] += accv0[1][1];
   }
   if (ok1 && col0 + 2u < 64u) {
-    d_x[r1 * 64u + c2] += acc0[6];
+    d_x[r1 * 64u + c2] += accv0[1][2];
   }
   if (ok1 && col0 + 3u < 64u) {
-    d_x[r1 * 64u + c3] += acc0[7];
+    d_x[r1 * 64u + c3] += accv0[1][3];
   }
   if (ok2 && col0 + 0u < 64u) {
-    d_x[r2 * 64u + c0] += acc0[8];
+    d_x[r2 * 64u + c0] += accv0[2][0];
   }
   if (ok2 && col0 + 1u < 64u) {
-    d_x[r2 * 64u + c1] += acc0[9];
+    d_x[r2 * 64u + c1] += accv0[2][1];
   }
   if (ok2 && col0 + 2u < 64u) {
-    d_x[r2 * 64u + c2] += acc0[10];
+    d_x[r2 * 64u + c2] += accv0[2][2];
   }
   if (ok2 && col0 + 3u < 64u) {
-    d_x[r2 * 64u + c3] += acc0[11];
+    d_x[r2 * 64u + c3] += accv0[2][3];
   }
   if (ok3 && col0 + 0u < 64u) {
-    d_x[r3 * 64u + c0] += acc0[12];
+    d_x[r3 * 64u + c0] += accv0[3][0];
   }
   if (ok3 && col0 + 1u < 64u) {
-    d_x[r3 * 64u + c1] += acc0[13];
+    d_x[r3 * 64u + c1] += accv0[3][1];
   }
   if (ok3 && col0 + 2u < 64u) {
-    d_x[r3 * 64u + c2] += acc0[14];
+    d_x[r3 * 64u + c2] += accv0[3][2];
   }
   if (ok3 && col0 + 3u < 64u) {
-    d_x[r3 * 64u + c3] += acc0[15];
+    d_x[r3 * 64u + c3] += accv0[3][3];
   }
 }
 
@@ -2322,7 +2247,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from specs/molora.moe:4: model molora {
 
 @group(0) @binding(0) var<storage, read> d_y: array<f32>;  // grad/logits
-@group(0) @binding(1) var<storage, read> x: array<f32>;  // final_norm.y
+@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;  // final_norm.y
 @group(0) @binding(2) var<storage, read_write> d_w: array<f32>;  // grad/embed.weight
 
 @compute @workgroup_size(64)
@@ -2349,80 +2274,65 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let c1 = min(col0 + 1u, 63u);
   let c2 = min(col0 + 2u, 63u);
   let c3 = min(col0 + 3u, 63u);
-  var acc0: array<f32, 16>;
+  var accv0: array<vec4<f32>, 4>;
   for (var k = 0u; k < 1024u; k++) {
     let a0 = d_y[k * 256u + r0];
     let a1 = d_y[k * 256u + r1];
     let a2 = d_y[k * 256u + r2];
     let a3 = d_y[k * 256u + r3];
-    let b0_0 = x[k * 64u + c0];
-    let b0_1 = x[k * 64u + c1];
-    let b0_2 = x[k * 64u + c2];
-    let b0_3 = x[k * 64u + c3];
-    acc0[0] = fma(a0, b0_0, acc0[0]);
-    acc0[1] = fma(a0, b0_1, acc0[1]);
-    acc0[2] = fma(a0, b0_2, acc0[2]);
-    acc0[3] = fma(a0, b0_3, acc0[3]);
-    acc0[4] = fma(a1, b0_0, acc0[4]);
-    acc0[5] = fma(a1, b0_1, acc0[5]);
-    acc0[6] = fma(a1, b0_2, acc0[6]);
-    acc0[7] = fma(a1, b0_3, acc0[7]);
-    acc0[8] = fma(a2, b0_0, acc0[8]);
-    acc0[9] = fma(a2, b0_1, acc0[9]);
-    acc0[10] = fma(a2, b0_2, acc0[10]);
-    acc0[11] = fma(a2, b0_3, acc0[11]);
-    acc0[12] = fma(a3, b0_0, acc0[12]);
-    acc0[13] = fma(a3, b0_1, acc0[13]);
-    acc0[14] = fma(a3, b0_2, acc0[14]);
-    acc0[15] = fma(a3, b0_3, acc0[15]);
+    let b0_0 = x[k * 16u + min(col0 / 4u + 0u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0), b0_0, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1), b0_0, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2), b0_0, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
-    d_w[r0 * 64u + c0] += acc0[0];
+    d_w[r0 * 64u + c0] += accv0[0][0];
   }
   if (ok0 && col0 + 1u < 64u) {
-    d_w[r0 * 64u + c1] += acc0[1];
+    d_w[r0 * 64u + c1] += accv0[0][1];
   }
   if (ok0 && col0 + 2u < 64u) {
-    d_w[r0 * 64u + c2] += acc0[2];
+    d_w[r0 * 64u + c2] += accv0[0][2];
   }
   if (ok0 && col0 + 3u < 64u) {
-    d_w[r0 * 64u + c3] += acc0[3];
+    d_w[r0 * 64u + c3] += accv0[0][3];
   }
   if (ok1 && col0 + 0u < 64u) {
-    d_w[r1 * 64u + c0] += acc0[4];
+    d_w[r1 * 64u + c0] += accv0[1][0];
   }
   if (ok1 && col0 + 1u < 64u) {
-    d_w[r1 * 64u + c1] += acc0[5];
+    d_w[r1 * 64u + c1] += accv0[1][1];
   }
   if (ok1 && col0 + 2u < 64u) {
-    d_w[r1 * 64u + c2] += acc0[6];
+    d_w[r1 * 64u + c2] += accv0[1][2];
   }
   if (ok1 && col0 + 3u < 64u) {
-    d_w[r1 * 64u + c3] += acc0[7];
+    d_w[r1 * 64u + c3] += accv0[1][3];
   }
   if (ok2 && col0 + 0u < 64u) {
-    d_w[r2 * 64u + c0] += acc0[8];
+    d_w[r2 * 64u + c0] += accv0[2][0];
   }
   if (ok2 && col0 + 1u < 64u) {
-    d_w[r2 * 64u + c1] += acc0[9];
+    d_w[r2 * 64u + c1] += accv0[2][1];
   }
   if (ok2 && col0 + 2u < 64u) {
-    d_w[r2 * 64u + c2] += acc0[10];
+    d_w[r2 * 64u + c2] += accv0[2][2];
   }
   if (ok2 && col0 + 3u < 64u) {
-    d_w[r2 * 64u + c3] += acc0[11];
+    d_w[r2 * 64u + c3] += accv0[2][3];
   }
   if (ok3 && col0 + 0u < 64u) {
-    d_w[r3 * 64u + c0] += acc0[12];
+    d_w[r3 * 64u + c0] += accv0[3][0];
   }
   if (ok3 && col0 + 1u < 64u) {
-    d_w[r3 * 64u + c1] += acc0[13];
+    d_w[r3 * 64u + c1] += accv0[3][1];
   }
   if (ok3 && col0 + 2u < 64u) {
-    d_w[r3 * 64u + c2] += acc0[14];
+    d_w[r3 * 64u + c2] += accv0[3][2];
   }
   if (ok3 && col0 + 3u < 64u) {
-    d_w[r3 * 64u + c3] += acc0[15];
+    d_w[r3 * 64u + c3] += accv0[3][3];
   }
 }
 

@@ -1,0 +1,137 @@
+/**
+ * `npm run bench`: one run, one adapter, everything side by side — the GEMM
+ * ceiling, moec's MoE layers (fused and unfused) forward and
+ * forward+backward, TensorFlow.js on the same adapter, training throughput of
+ * every shipped spec, and scaling in experts and tokens. Prints markdown and
+ * writes bench/results.json. Tunes the GEMM tile first and caches it.
+ *
+ *   npm run bench               # everything (~15 min on 2 CPU cores)
+ *   npm run bench -- --quick    # fewer repetitions
+ */
+import { readdirSync, writeFileSync } from 'node:fs';
+import { checkSpec } from '../compiler/compile.ts';
+import type { Target } from '../codegen/wgsl/kernel.ts';
+import { sharedGpu } from '../runtime/gpu.ts';
+import { DEFAULT_TILE, saveTuning } from '../runtime/tuning.ts';
+import { EXPERT_SCALING, LAYERS, STANDARD, TOKEN_SCALING } from './layers.ts';
+import { timeGemm, timeLayer, type LayerTiming } from './moec_layer.ts';
+import { timeTfLayer } from './tfjs_layer.ts';
+import { fmtMs } from './timing.ts';
+import { timeTrainStep } from './train_throughput.ts';
+
+const quick = process.argv.includes('--quick');
+const RUNS = quick ? 3 : 5;
+const out: Record<string, unknown> = {};
+const lines: string[] = [];
+const say = (s = '') => {
+  lines.push(s);
+  process.stdout.write(`${s}\n`);
+};
+const gflops = (flops: number, ms: number) => flops / ms / 1e6;
+
+const gpu = await sharedGpu();
+out.adapter = gpu.adapterName;
+out.date = new Date().toISOString();
+say(`# moec benchmark — ${gpu.adapterName}`);
+say(`${out.date as string}, node ${process.version}, ${quick ? 'quick' : 'full'} mode; times in ms: median (min–max) of ${RUNS} runs after 2 warm-ups`);
+
+// 1. Tune the GEMM tile on the standard layer's up-projection shape.
+const { spec: standard } = checkSpec(STANDARD.spec, 'top2.moe');
+const rows = STANDARD.batch * STANDARD.seq * 2;
+const H = standard!.ffn.kind === 'moe' ? standard!.ffn.experts.hidden : 0;
+const candidates: [number, number][] = [[4, 4], [4, 8], [8, 4], [2, 8], [8, 8], [2, 4]];
+const tileScores: Record<string, number> = {};
+say('\n## GEMM tile (tuned on this adapter)\n');
+say('| tile (rows x cols per thread) | ms | GFLOP/s |');
+say('|---|---:|---:|');
+let best: [number, number] = [...DEFAULT_TILE] as [number, number];
+for (const tile of candidates) {
+  const r = await timeGemm(gpu, rows, 256, H, { ...gpu.limits, gemmTile: tile }, RUNS);
+  const g = gflops(r.flops, r.timing.median);
+  tileScores[`${tile[0]}x${tile[1]}`] = g;
+  if (g > (tileScores[`${best[0]}x${best[1]}`] ?? 0)) best = tile;
+  say(`| ${tile[0]}x${tile[1]} | ${fmtMs(r.timing)} | ${g.toFixed(2)} |`);
+}
+saveTuning(gpu.adapterName, { gemmTile: best, measuredAt: out.date as string, candidates: tileScores });
+const target: Target = { ...gpu.limits, gemmTile: best };
+const unfused: Target = { ...gpu.limits, gemmTile: [1, 1], fusion: false };
+out.tuning = { best, candidates: tileScores };
+
+// 2. The ceiling: moec's best matmul at the layer's two expert shapes.
+const upG = await timeGemm(gpu, rows, 256, H, target, RUNS);
+const downG = await timeGemm(gpu, rows, H, 256, target, RUNS);
+const ceiling = gflops(upG.flops + downG.flops, upG.timing.median + downG.timing.median);
+out.ceiling = { up: upG, down: downG, gflops: ceiling };
+say(`\nGEMM ceiling (best tile ${best.join('x')}, up ${rows}x256·256x${H} and down ${rows}x${H}·${H}x256): **${ceiling.toFixed(2)} GFLOP/s**`);
+
+// 3. MoE layers, fused and unfused.
+say('\n## MoE layers (2,048 tokens)\n');
+say('| layer | fused forward | fused fwd+bwd | expert GFLOP/s fwd (fwd+bwd) | % of ceiling fwd (fwd+bwd) | unfused forward | unfused fwd+bwd | fused speed-up fwd (fwd+bwd) |');
+say('|---|---:|---:|---:|---:|---:|---:|---:|');
+const layerResults: Record<string, { fused: LayerTiming; unfused: LayerTiming }> = {};
+for (const layer of LAYERS) {
+  const fused = await timeLayer(gpu, layer, target, RUNS);
+  const base = await timeLayer(gpu, layer, unfused, quick ? 1 : 3);
+  layerResults[layer.name] = { fused, unfused: base };
+  const gf = gflops(fused.expertFlops, fused.forward.median);
+  const gt = gflops(3 * fused.expertFlops, fused.train.median);
+  say(`| ${layer.name} | ${fmtMs(fused.forward)} | ${fmtMs(fused.train)} | ${gf.toFixed(2)} (${gt.toFixed(2)}) | ${((100 * gf) / ceiling).toFixed(0)}% (${((100 * gt) / ceiling).toFixed(0)}%) | ${fmtMs(base.forward)} | ${fmtMs(base.train)} | ${(base.forward.median / fused.forward.median).toFixed(2)}x (${(base.train.median / fused.train.median).toFixed(2)}x) |`);
+}
+out.layers = layerResults;
+
+// 4. TensorFlow.js, same adapter, the standard layer.
+say('\n## TensorFlow.js (WebGPU backend, same adapter), standard top-2 layer\n');
+try {
+  const tf = await timeTfLayer(gpu, { tokens: STANDARD.batch * STANDARD.seq, width: 256, experts: 8, hidden: H, topK: 2 }, RUNS);
+  const ours = layerResults.top2!.fused;
+  out.tfjs = tf;
+  say('| | forward | fwd+bwd |');
+  say('|---|---:|---:|');
+  say(`| TensorFlow.js | ${fmtMs(tf.forward)} | ${fmtMs(tf.train)} |`);
+  say(`| moec | ${fmtMs(ours.forward)} | ${fmtMs(ours.train)} |`);
+  say(`| moec speed-up | ${(tf.forward.median / ours.forward.median).toFixed(2)}x | ${(tf.train.median / ours.train.median).toFixed(2)}x |`);
+} catch (e) {
+  out.tfjs = { error: String(e) };
+  say(`TensorFlow.js could not run here: ${e instanceof Error ? e.message : String(e)}`);
+}
+
+// 5. Scaling.
+say('\n## Time per token as experts grow at fixed top_k x hidden (forward)\n');
+say('| experts | top_k x hidden | forward ms | µs/token |');
+say('|---:|---|---:|---:|');
+const scaling: Record<string, number> = {};
+for (const layer of EXPERT_SCALING) {
+  const t = await timeLayer(gpu, layer, target, RUNS);
+  const perToken = (t.forward.median * 1000) / t.tokens;
+  scaling[layer.name] = perToken;
+  const m = /experts (\d+) \{ hidden (\d+)[^]*top_k (\d+)/.exec(layer.spec)!;
+  say(`| ${m[1]} | ${m[3]} x ${m[2]} | ${fmtMs(t.forward)} | ${perToken.toFixed(2)} |`);
+}
+out.expertScaling = scaling;
+say('\n## Time as tokens grow, standard layer (forward)\n');
+say('| tokens | forward ms | µs/token |');
+say('|---:|---:|---:|');
+const tokenScaling: Record<string, number> = {};
+for (const layer of TOKEN_SCALING) {
+  const t = await timeLayer(gpu, layer, target, quick ? 2 : 3);
+  tokenScaling[String(t.tokens)] = t.forward.median;
+  say(`| ${t.tokens} | ${fmtMs(t.forward)} | ${((t.forward.median * 1000) / t.tokens).toFixed(2)} |`);
+}
+out.tokenScaling = tokenScaling;
+
+// 6. Training throughput of every shipped spec.
+say('\n## Training throughput (full step: forward, backward, optimizer)\n');
+say('| spec | step ms | tokens/s |');
+say('|---|---:|---:|');
+const throughput: Record<string, number> = {};
+for (const f of readdirSync('specs').filter((x) => x.endsWith('.moe')).sort()) {
+  const r = await timeTrainStep(gpu, `specs/${f}`, target, quick ? 2 : 3);
+  throughput[f] = (r.tokensPerStep * 1000) / r.step.median;
+  say(`| ${f} | ${fmtMs(r.step)} | ${Math.round(throughput[f]!)} |`);
+}
+out.trainThroughput = throughput;
+
+writeFileSync('bench/results.json', `${JSON.stringify(out, null, 1)}\n`);
+writeFileSync('bench/results.md', `${lines.join('\n')}\n`);
+say('\nwrote bench/results.json and bench/results.md');
+process.exit(0);
