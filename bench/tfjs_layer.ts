@@ -5,6 +5,10 @@
  * The per-expert token counts are read back once per call (TF.js needs
  * static shapes), as TF.js MoE code does. Dev-only: the benchmark's peer.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { Gpu } from '../runtime/gpu.ts';
 import { Rng } from '../runtime/rng.ts';
 import { time, type Timing } from './timing.ts';
@@ -13,15 +17,23 @@ type Tf = typeof import('@tensorflow/tfjs-core');
 
 let tfPromise: Promise<Tf> | undefined;
 
-/** TF.js on the WebGPU backend, using the same Dawn instance's navigator.gpu. */
+/**
+ * TF.js on the WebGPU backend, using the same Dawn instance's navigator.gpu.
+ * tfjs-core registers its gradients only from its ES module sources, whose
+ * extensionless imports Node cannot load; esbuild bundles core, gradients and
+ * the WebGPU backend into one module so they share one engine.
+ */
 async function loadTf(gpu: Gpu): Promise<Tf> {
   tfPromise ??= (async () => {
     const g = globalThis as { navigator?: { gpu?: unknown } };
     if (!g.navigator?.gpu) Object.defineProperty(globalThis, 'navigator', { value: { ...(g.navigator ?? {}), gpu: gpu.instance }, configurable: true });
-    const tf = await import('@tensorflow/tfjs-core');
-    // Gradients of TF.js kernels are registered by this side-effect import.
-    await import('@tensorflow/tfjs-core/dist/register_all_gradients.js');
-    await import('@tensorflow/tfjs-backend-webgpu');
+    const esbuild = await import('esbuild');
+    const dir = mkdtempSync(join(tmpdir(), 'moec-tfjs-'));
+    const entry = join(dir, 'entry.mjs');
+    writeFileSync(entry, "export * from '@tensorflow/tfjs-core';\nimport '@tensorflow/tfjs-core/dist/register_all_gradients';\nimport '@tensorflow/tfjs-backend-webgpu';\n");
+    const bundle = join(dir, 'tf.mjs');
+    await esbuild.build({ entryPoints: [entry], bundle: true, format: 'esm', platform: 'node', mainFields: ['module', 'main'], outfile: bundle, banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" }, nodePaths: [join(process.cwd(), 'node_modules')], logLevel: 'silent' });
+    const tf = (await import(pathToFileURL(bundle).href)) as Tf;
     await tf.setBackend('webgpu');
     await tf.ready();
     return tf;
