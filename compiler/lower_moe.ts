@@ -97,8 +97,10 @@ export function lowerMoeLayer(g: GraphBuilder, ffn: MoeFfnSpec, x: string, p: st
     const table = lowerSelect(g, ffn, routerOut.probs!, p, shape, at);
     if (ffn.experts.kind === 'full') {
       const rows = expertRows(core, N, E, 0);
+      // The most rows one expert can hold: its capacity, c, or every token (each token picks an expert at most once).
+      const perExpert = core.select === 'expert_choice' ? expertChoiceCapacity(core, N, E) : core.select === 'token_choice' ? (tokenChoiceCapacity(core, N, E) ?? N) : N;
       const expertOut = g.tensor(`${p}expert_out`, [rows, d], 'f32', 'activation');
-      g.op('expert_ffn', `${p}experts`, { x, slot_token: table.slotToken, token_slot: table.tokenSlot, expert_offsets: table.offsets, ...expertWeights(g, `${p}experts.`, E, H, d, gated, std, residualStd) }, { out: expertOut }, { activation: ffn.experts.activation, rows, gather: true }, ffn.experts.origin);
+      g.op('expert_ffn', `${p}experts`, { x, slot_token: table.slotToken, token_slot: table.tokenSlot, expert_offsets: table.offsets, ...expertWeights(g, `${p}experts.`, E, H, d, gated, std, residualStd) }, { out: expertOut }, { activation: ffn.experts.activation, rows, gather: true, rows_per_expert: Math.min(rows, perExpert) }, ffn.experts.origin);
       y = g.tensor(`${p}routed`, [N, d], 'f32', 'activation');
       g.op('combine', `${p}combine`, { expert_out: expertOut, token_slot: table.tokenSlot, token_gate: table.tokenGate }, { y }, {}, at);
     } else {

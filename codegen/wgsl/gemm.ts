@@ -50,6 +50,17 @@ export interface GemmSpec {
    * Used when the tile is 4·m columns wide and cols % 4 == 0.
    */
   readonly vec4Cols?: readonly ((k: string, col4: string) => string)[];
+  /**
+   * With vec4Cols: 16-byte loads of A across 4 consecutive rows (A
+   * contiguous along its rows, as in weight gradients), `row4` = row / 4.
+   * Used when the tile is 4·m rows tall and the group's rows are a multiple of 4.
+   */
+  readonly vec4Rows?: (k: string, row4: string) => string;
+}
+
+/** Whether vec4Rows loads apply (callers bind A as vec4f then). */
+export function rowVectors(tile: readonly [number, number] | undefined, rows: number): boolean {
+  return ((tile ?? [4, 4])[0] % 4 === 0) && rows % 4 === 0;
 }
 
 /** Whether vec4Cols loads apply for this tile and column count (callers bind B as vec4f then). */
@@ -92,7 +103,12 @@ export function writeGemm(w: KernelWriter, g: GemmSpec): void {
     const groups = TN / 4;
     for (let o = 0; o < ops; o++) w.body(`var accv${o}: array<vec4<f32>, ${TM * groups}>;`);
     w.body(`for (var k = ${g.depthBegin ?? '0u'}; k < ${g.depthEnd}; k++) {`);
-    for (const i of rowIdx) w.body(`  let a${i} = ${g.a(i, 'k')};`);
+    if (g.vec4Rows && rowVectors(g.tile, g.rows) && !g.rowBegin) {
+      for (let q = 0; q < TM / 4; q++) w.body(`  let a4_${q} = ${g.vec4Rows('k', `row0 / 4u + ${q}u`)};`);
+      for (const i of rowIdx) w.body(`  let a${i} = a4_${Math.floor(i / 4)}[${i % 4}];`);
+    } else {
+      for (const i of rowIdx) w.body(`  let a${i} = ${g.a(i, 'k')};`);
+    }
     for (let o = 0; o < ops; o++) {
       for (let q = 0; q < groups; q++) w.body(`  let b${o}_${q} = ${g.vec4Cols![o]!('k', `min(col0 / 4u + ${q}u, ${g.cols / 4 - 1}u)`)};`);
       for (const i of rowIdx) for (let q = 0; q < groups; q++) w.body(`  accv${o}[${i * groups + q}] = fma(vec4<f32>(a${i}), b${o}_${q}, accv${o}[${i * groups + q}]);`);

@@ -10,7 +10,7 @@
  */
 import type { Activation } from '../../../compiler/schema.ts';
 import { ACTIVATION_FNS, baseActivation } from '../activations.ts';
-import { columnVectors, gemmThreads, writeGemm, type GemmSpec } from '../gemm.ts';
+import { columnVectors, gemmThreads, rowVectors, writeGemm, type GemmSpec } from '../gemm.ts';
 import type { Kernel } from '../kernel.ts';
 import { KernelWriter, type OpContext } from '../kernel_writer.ts';
 
@@ -57,7 +57,7 @@ function layoutOf(ctx: OpContext): Layout {
   }
   const R = Number(op.attrs.rows);
   const gather = op.attrs.gather === true;
-  const perExpert = gather ? Math.min(R, ctx.shape(op.inputs.x!)[0]!) : Number(op.attrs.rows_per_expert);
+  const perExpert = Number(op.attrs.rows_per_expert);
   return {
     rows: R, rowsPerGroup: perExpert, groups: K, d, hidden: H, gated, activation,
     rowBegin: gather ? 'u32(offsets[grp])' : `grp * ${perExpert}u`,
@@ -226,7 +226,8 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
   if (ctx.needsGrad(op.inputs.down!)) {
     const gw = new KernelWriter(ctx, `${kind}_down_grad_weight`, 'backward');
     const vec = fused && columnVectors(tile, H);
-    gw.bind('d_out', dOut, 'read');
+    const rv = vec && rowVectors(tile, d);
+    gw.bind('d_out', dOut, 'read', rv ? 'vec4f' : 'f32');
     gw.bind('hidden', hidden, 'read', vec ? 'vec4f' : 'f32');
     bindRows(gw, ctx, L, false);
     gw.bind('d_w_down', ctx.grad(op.inputs.down!), 'read_write');
@@ -234,6 +235,7 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
       groups: L.groups,
       tile,
       ...(vec ? { vec4Cols: [(k: string, c4: string) => `hidden[${k} * ${H / 4}u + ${c4}]`] } : {}),
+      ...(rv ? { vec4Rows: (k: string, r4: string) => `d_out[${k} * ${d / 4}u + ${r4}]` } : {}),
       rows: d,
       cols: H,
       depthBegin: L.rowBegin,
@@ -288,7 +290,8 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
     if (!ctx.needsGrad(weight)) continue;
     const gw = new KernelWriter(ctx, `${kind}_${name}_grad_weight`, 'backward');
     const vec = fused && columnVectors(tile, d);
-    gw.bind('d_pre', dPre, 'read');
+    const rv = vec && rowVectors(tile, H);
+    gw.bind('d_pre', dPre, 'read', rv ? 'vec4f' : 'f32');
     gw.bind('x', x, 'read', vec ? 'vec4f' : 'f32');
     bindRows(gw, ctx, L, true);
     gw.bind('d_w', ctx.grad(weight), 'read_write');
@@ -297,6 +300,7 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
       groups: L.groups,
       tile,
       ...(vec ? { vec4Cols: [(k: string, c4: string) => `x[${src(k)} * ${d / 4}u + ${c4}]`] } : {}),
+      ...(rv ? { vec4Rows: (k: string, r4: string) => `d_pre[${k} * ${H / 4}u + ${r4}]` } : {}),
       rows: H,
       cols: d,
       depthBegin: L.rowBegin,

@@ -3,7 +3,7 @@
  * router-weighted low-rank updates of MoLoRA). All products go through the
  * register-blocked GEMM body; the LoRA terms ride in its epilogue.
  */
-import { columnVectors, gemmThreads, writeGemm, type GemmSpec } from '../gemm.ts';
+import { columnVectors, gemmThreads, rowVectors, writeGemm, type GemmSpec } from '../gemm.ts';
 import type { Kernel } from '../kernel.ts';
 import { KernelWriter, f32, type OpContext } from '../kernel_writer.ts';
 
@@ -56,7 +56,8 @@ export function linearKernels(ctx: OpContext): Pair {
   if (ctx.needsGrad(op.inputs.weight!)) {
     const bw = new KernelWriter(ctx, 'matmul_grad_weight', 'backward');
     const cv = ctx.target.fusion !== false && columnVectors(ctx.target.gemmTile, K);
-    bw.bind('d_y', dy, 'read');
+    const rv = cv && rowVectors(ctx.target.gemmTile, O);
+    bw.bind('d_y', dy, 'read', rv ? 'vec4f' : 'f32');
     bw.bind('x', x, 'read', cv ? 'vec4f' : 'f32');
     bw.bind('d_w', ctx.grad(op.inputs.weight!), 'read_write');
     const spec: GemmSpec = {
@@ -67,6 +68,7 @@ export function linearKernels(ctx: OpContext): Pair {
       a: (i, k) => `d_y[${k} * ${O}u + r${i}]`,
       b: [(k, c) => `x[${k} * ${K}u + ${c}]`],
       ...(cv ? { vec4Cols: [(k: string, c4: string) => `x[${k} * ${K / 4}u + ${c4}]`] } : {}),
+      ...(rv ? { vec4Rows: (k: string, r4: string) => `d_y[${k} * ${O / 4}u + ${r4}]` } : {}),
       store: (i, c, acc) => [`d_w[r${i} * ${K}u + ${c}] += ${acc[0]};`],
     };
     writeGemm(bw, spec);

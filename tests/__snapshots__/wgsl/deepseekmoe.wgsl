@@ -318,7 +318,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // moec kernel blocks.0.attn.qkv/matmul_grad_weight (backward of linear)
 // from specs/deepseekmoe.moe:6: vocab 256  context 64  width 64  depth 3  heads 4  position rotary
 
-@group(0) @binding(0) var<storage, read> d_y: array<f32>;  // grad/blocks.0.qkv
+@group(0) @binding(0) var<storage, read> d_y: array<vec4<f32>>;  // grad/blocks.0.qkv
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;  // blocks.0.attn_norm.y
 @group(0) @binding(2) var<storage, read_write> d_w: array<f32>;  // grad/blocks.0.attn.qkv.weight
 
@@ -348,10 +348,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let c3 = min(col0 + 3u, 63u);
   var accv0: array<vec4<f32>, 4>;
   for (var k = 0u; k < 1024u; k++) {
-    let a0 = d_y[k * 192u + r0];
-    let a1 = d_y[k * 192u + r1];
-    let a2 = d_y[k * 192u + r2];
-    let a3 = d_y[k * 192u + r3];
+    let a4_0 = d_y[k * 48u + row0 / 4u + 0u];
+    let a0 = a4_0[0];
+    let a1 = a4_0[1];
+    let a2 = a4_0[2];
+    let a3 = a4_0[3];
     let b0_0 = x[k * 16u + min(col0 / 4u + 0u, 15u)];
     accv0[0] = fma(vec4<f32>(a0), b0_0, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1), b0_0, accv0[1]);
@@ -784,7 +785,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // moec kernel blocks.0.attn.out/matmul_grad_weight (backward of linear)
 // from specs/deepseekmoe.moe:6: vocab 256  context 64  width 64  depth 3  heads 4  position rotary
 
-@group(0) @binding(0) var<storage, read> d_y: array<f32>;  // grad/blocks.0.attn_out
+@group(0) @binding(0) var<storage, read> d_y: array<vec4<f32>>;  // grad/blocks.0.attn_out
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;  // blocks.0.attn_heads
 @group(0) @binding(2) var<storage, read_write> d_w: array<f32>;  // grad/blocks.0.attn.out.weight
 
@@ -814,10 +815,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let c3 = min(col0 + 3u, 63u);
   var accv0: array<vec4<f32>, 4>;
   for (var k = 0u; k < 1024u; k++) {
-    let a0 = d_y[k * 64u + r0];
-    let a1 = d_y[k * 64u + r1];
-    let a2 = d_y[k * 64u + r2];
-    let a3 = d_y[k * 64u + r3];
+    let a4_0 = d_y[k * 16u + row0 / 4u + 0u];
+    let a0 = a4_0[0];
+    let a1 = a4_0[1];
+    let a2 = a4_0[2];
+    let a3 = a4_0[3];
     let b0_0 = x[k * 16u + min(col0 / 4u + 0u, 15u)];
     accv0[0] = fma(vec4<f32>(a0), b0_0, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1), b0_0, accv0[1]);
@@ -1372,7 +1374,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // activation=swiglu experts=1
 // from specs/deepseekmoe.moe:7: ffn moe first_dense 1 {
 
-@group(0) @binding(0) var<storage, read> d_out: array<f32>;  // grad/blocks.0.ffn_out
+@group(0) @binding(0) var<storage, read> d_out: array<vec4<f32>>;  // grad/blocks.0.ffn_out
 @group(0) @binding(1) var<storage, read> hidden: array<vec4<f32>>;  // blocks.0.ffn/hidden
 @group(0) @binding(2) var<storage, read_write> d_w_down: array<f32>;  // grad/blocks.0.ffn.down.weight
 
@@ -1402,10 +1404,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let c3 = min(col0 + 3u, 127u);
   var accv0: array<vec4<f32>, 4>;
   for (var k = 0u; k < 1024u; k++) {
-    let a0 = d_out[k * 64u + r0];
-    let a1 = d_out[k * 64u + r1];
-    let a2 = d_out[k * 64u + r2];
-    let a3 = d_out[k * 64u + r3];
+    let a4_0 = d_out[k * 16u + row0 / 4u + 0u];
+    let a0 = a4_0[0];
+    let a1 = a4_0[1];
+    let a2 = a4_0[2];
+    let a3 = a4_0[3];
     let b0_0 = hidden[k * 32u + min(col0 / 4u + 0u, 31u)];
     accv0[0] = fma(vec4<f32>(a0), b0_0, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1), b0_0, accv0[1]);
@@ -1564,7 +1567,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // activation=swiglu experts=1
 // from specs/deepseekmoe.moe:7: ffn moe first_dense 1 {
 
-@group(0) @binding(0) var<storage, read> d_pre: array<f32>;  // blocks.0.ffn/d_pre_up
+@group(0) @binding(0) var<storage, read> d_pre: array<vec4<f32>>;  // blocks.0.ffn/d_pre_up
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;  // blocks.0.ffn_norm.y
 @group(0) @binding(2) var<storage, read_write> d_w: array<f32>;  // grad/blocks.0.ffn.up.weight
 
@@ -1594,10 +1597,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let c3 = min(col0 + 3u, 63u);
   var accv0: array<vec4<f32>, 4>;
   for (var k = 0u; k < 1024u; k++) {
-    let a0 = d_pre[k * 128u + r0];
-    let a1 = d_pre[k * 128u + r1];
-    let a2 = d_pre[k * 128u + r2];
-    let a3 = d_pre[k * 128u + r3];
+    let a4_0 = d_pre[k * 32u + row0 / 4u + 0u];
+    let a0 = a4_0[0];
+    let a1 = a4_0[1];
+    let a2 = a4_0[2];
+    let a3 = a4_0[3];
     let b0_0 = x[k * 16u + min(col0 / 4u + 0u, 15u)];
     accv0[0] = fma(vec4<f32>(a0), b0_0, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1), b0_0, accv0[1]);
@@ -2125,7 +2129,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 // ===== expert_up, used by blocks.1.moe.experts/expert_up, blocks.2.moe.experts/expert_up
 // moec kernel blocks.1.moe.experts/expert_up (forward of expert_ffn)
-// activation=swiglu rows=4096 gather=true
+// activation=swiglu rows=4096 gather=true rows_per_expert=384
 // from specs/deepseekmoe.moe:8: experts 8 segments 2 { hidden 128  activation swiglu }
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;  // blocks.1.ffn_norm.y
@@ -2158,9 +2162,9 @@ fn dact_silu(x: f32) -> f32 { let s = sigmoid_f32(x); return s * (1.0 + x * (1.0
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let i = (wid.y * nwg.x + wid.x) * 64u + lid;
-  if (i >= 65536u) { return; }
-  let grp = i / 4096u;
-  let tile = i % 4096u;
+  if (i >= 24576u) { return; }
+  let grp = i / 1536u;
+  let tile = i % 1536u;
   let row_begin = u32(offsets[grp]);
   let row_end = u32(offsets[grp + 1u]);
   let row0 = row_begin + (tile / 16u) * 4u;
@@ -2315,7 +2319,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 // ===== expert_down, used by blocks.1.moe.experts/expert_down, blocks.2.moe.experts/expert_down
 // moec kernel blocks.1.moe.experts/expert_down (forward of expert_ffn)
-// activation=swiglu rows=4096 gather=true
+// activation=swiglu rows=4096 gather=true rows_per_expert=384
 // from specs/deepseekmoe.moe:8: experts 8 segments 2 { hidden 128  activation swiglu }
 
 @group(0) @binding(0) var<storage, read> hidden: array<vec4<f32>>;  // blocks.1.moe.experts/hidden
@@ -2326,9 +2330,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let i = (wid.y * nwg.x + wid.x) * 64u + lid;
-  if (i >= 65536u) { return; }
-  let grp = i / 4096u;
-  let tile = i % 4096u;
+  if (i >= 24576u) { return; }
+  let grp = i / 1536u;
+  let tile = i % 1536u;
   let row_begin = u32(offsets[grp]);
   let row_end = u32(offsets[grp + 1u]);
   let row0 = row_begin + (tile / 16u) * 4u;
@@ -2426,7 +2430,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 // ===== expert_down_grad_hidden, used by blocks.1.moe.experts/expert_down_grad_hidden, blocks.2.moe.experts/expert_down_grad_hidden
 // moec kernel blocks.1.moe.experts/expert_down_grad_hidden (backward of expert_ffn)
-// activation=swiglu rows=4096 gather=true
+// activation=swiglu rows=4096 gather=true rows_per_expert=384
 // from specs/deepseekmoe.moe:8: experts 8 segments 2 { hidden 128  activation swiglu }
 
 @group(0) @binding(0) var<storage, read> d_out: array<f32>;  // grad/blocks.1.moe.expert_out
@@ -2458,9 +2462,9 @@ fn dact_silu(x: f32) -> f32 { let s = sigmoid_f32(x); return s * (1.0 + x * (1.0
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let i = (wid.y * nwg.x + wid.x) * 64u + lid;
-  if (i >= 65536u) { return; }
-  let grp = i / 4096u;
-  let tile = i % 4096u;
+  if (i >= 24576u) { return; }
+  let grp = i / 1536u;
+  let tile = i % 1536u;
   let row_begin = u32(offsets[grp]);
   let row_end = u32(offsets[grp + 1u]);
   let row0 = row_begin + (tile / 16u) * 4u;
@@ -2591,10 +2595,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 // ===== expert_down_grad_weight, used by blocks.1.moe.experts/expert_down_grad_weight, blocks.2.moe.experts/expert_down_grad_weight
 // moec kernel blocks.1.moe.experts/expert_down_grad_weight (backward of expert_ffn)
-// activation=swiglu rows=4096 gather=true
+// activation=swiglu rows=4096 gather=true rows_per_expert=384
 // from specs/deepseekmoe.moe:8: experts 8 segments 2 { hidden 128  activation swiglu }
 
-@group(0) @binding(0) var<storage, read> d_out: array<f32>;  // grad/blocks.1.moe.expert_out
+@group(0) @binding(0) var<storage, read> d_out: array<vec4<f32>>;  // grad/blocks.1.moe.expert_out
 @group(0) @binding(1) var<storage, read> hidden: array<vec4<f32>>;  // blocks.1.moe.experts/hidden
 @group(0) @binding(2) var<storage, read> offsets: array<i32>;  // blocks.1.moe.expert_offsets
 @group(0) @binding(3) var<storage, read_write> d_w_down: array<f32>;  // grad/blocks.1.moe.experts.down.weight
@@ -2625,10 +2629,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let c3 = min(col0 + 3u, 63u);
   var accv0: array<vec4<f32>, 4>;
   for (var k = u32(offsets[grp]); k < u32(offsets[grp + 1u]); k++) {
-    let a0 = d_out[k * 64u + r0];
-    let a1 = d_out[k * 64u + r1];
-    let a2 = d_out[k * 64u + r2];
-    let a3 = d_out[k * 64u + r3];
+    let a4_0 = d_out[k * 16u + row0 / 4u + 0u];
+    let a0 = a4_0[0];
+    let a1 = a4_0[1];
+    let a2 = a4_0[2];
+    let a3 = a4_0[3];
     let b0_0 = hidden[k * 16u + min(col0 / 4u + 0u, 15u)];
     accv0[0] = fma(vec4<f32>(a0), b0_0, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1), b0_0, accv0[1]);
@@ -2687,7 +2692,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 // ===== expert_up_grad_input, used by blocks.1.moe.experts/expert_up_grad_input, blocks.2.moe.experts/expert_up_grad_input
 // moec kernel blocks.1.moe.experts/expert_up_grad_input (backward of expert_ffn)
-// activation=swiglu rows=4096 gather=true
+// activation=swiglu rows=4096 gather=true rows_per_expert=384
 // from specs/deepseekmoe.moe:8: experts 8 segments 2 { hidden 128  activation swiglu }
 
 @group(0) @binding(0) var<storage, read> d_pre_up: array<f32>;  // blocks.1.moe.experts/d_pre_up
@@ -2700,9 +2705,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let i = (wid.y * nwg.x + wid.x) * 64u + lid;
-  if (i >= 65536u) { return; }
-  let grp = i / 4096u;
-  let tile = i % 4096u;
+  if (i >= 24576u) { return; }
+  let grp = i / 1536u;
+  let tile = i % 1536u;
   let row_begin = u32(offsets[grp]);
   let row_end = u32(offsets[grp + 1u]);
   let row0 = row_begin + (tile / 16u) * 4u;
@@ -2785,7 +2790,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 // ===== expert_gather_grad_input, used by blocks.1.moe.experts/expert_gather_grad_input, blocks.2.moe.experts/expert_gather_grad_input
 // moec kernel blocks.1.moe.experts/expert_gather_grad_input (backward of expert_ffn)
-// activation=swiglu rows=4096 gather=true
+// activation=swiglu rows=4096 gather=true rows_per_expert=384
 // from specs/deepseekmoe.moe:8: experts 8 segments 2 { hidden 128  activation swiglu }
 
 @group(0) @binding(0) var<storage, read> d_rows: array<f32>;  // blocks.1.moe.experts/d_input_rows
@@ -2808,10 +2813,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 // ===== expert_up_grad_weight, used by blocks.1.moe.experts/expert_up_grad_weight, blocks.1.moe.experts/expert_gate_grad_weight, blocks.2.moe.experts/expert_up_grad_weight, blocks.2.moe.experts/expert_gate_grad_weight
 // moec kernel blocks.1.moe.experts/expert_up_grad_weight (backward of expert_ffn)
-// activation=swiglu rows=4096 gather=true
+// activation=swiglu rows=4096 gather=true rows_per_expert=384
 // from specs/deepseekmoe.moe:8: experts 8 segments 2 { hidden 128  activation swiglu }
 
-@group(0) @binding(0) var<storage, read> d_pre: array<f32>;  // blocks.1.moe.experts/d_pre_up
+@group(0) @binding(0) var<storage, read> d_pre: array<vec4<f32>>;  // blocks.1.moe.experts/d_pre_up
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;  // blocks.1.ffn_norm.y
 @group(0) @binding(2) var<storage, read> offsets: array<i32>;  // blocks.1.moe.expert_offsets
 @group(0) @binding(3) var<storage, read> slot_token: array<i32>;  // blocks.1.moe.slot_token
@@ -2843,10 +2848,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let c3 = min(col0 + 3u, 63u);
   var accv0: array<vec4<f32>, 4>;
   for (var k = u32(offsets[grp]); k < u32(offsets[grp + 1u]); k++) {
-    let a0 = d_pre[k * 64u + r0];
-    let a1 = d_pre[k * 64u + r1];
-    let a2 = d_pre[k * 64u + r2];
-    let a3 = d_pre[k * 64u + r3];
+    let a4_0 = d_pre[k * 16u + row0 / 4u + 0u];
+    let a0 = a4_0[0];
+    let a1 = a4_0[1];
+    let a2 = a4_0[2];
+    let a3 = a4_0[3];
     let b0_0 = x[u32(max(slot_token[k], 0)) * 16u + min(col0 / 4u + 0u, 15u)];
     accv0[0] = fma(vec4<f32>(a0), b0_0, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1), b0_0, accv0[1]);
@@ -3245,7 +3251,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // activation=swiglu experts=2
 // from specs/deepseekmoe.moe:9: shared 2 { hidden 64 }
 
-@group(0) @binding(0) var<storage, read> d_out: array<f32>;  // grad/blocks.1.moe.shared_out
+@group(0) @binding(0) var<storage, read> d_out: array<vec4<f32>>;  // grad/blocks.1.moe.shared_out
 @group(0) @binding(1) var<storage, read> hidden: array<vec4<f32>>;  // blocks.1.moe.shared/hidden
 @group(0) @binding(2) var<storage, read_write> d_w_down: array<f32>;  // grad/blocks.1.moe.shared.down.weight
 
@@ -3275,10 +3281,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let c3 = min(col0 + 3u, 127u);
   var accv0: array<vec4<f32>, 4>;
   for (var k = 0u; k < 1024u; k++) {
-    let a0 = d_out[k * 64u + r0];
-    let a1 = d_out[k * 64u + r1];
-    let a2 = d_out[k * 64u + r2];
-    let a3 = d_out[k * 64u + r3];
+    let a4_0 = d_out[k * 16u + row0 / 4u + 0u];
+    let a0 = a4_0[0];
+    let a1 = a4_0[1];
+    let a2 = a4_0[2];
+    let a3 = a4_0[3];
     let b0_0 = hidden[k * 32u + min(col0 / 4u + 0u, 31u)];
     accv0[0] = fma(vec4<f32>(a0), b0_0, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1), b0_0, accv0[1]);
@@ -3542,7 +3549,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // moec kernel lm_head/matmul_grad_weight (backward of linear)
 // from specs/deepseekmoe.moe:5: model deepseekmoe {
 
-@group(0) @binding(0) var<storage, read> d_y: array<f32>;  // grad/logits
+@group(0) @binding(0) var<storage, read> d_y: array<vec4<f32>>;  // grad/logits
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;  // final_norm.y
 @group(0) @binding(2) var<storage, read_write> d_w: array<f32>;  // grad/embed.weight
 
@@ -3572,10 +3579,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let c3 = min(col0 + 3u, 63u);
   var accv0: array<vec4<f32>, 4>;
   for (var k = 0u; k < 1024u; k++) {
-    let a0 = d_y[k * 256u + r0];
-    let a1 = d_y[k * 256u + r1];
-    let a2 = d_y[k * 256u + r2];
-    let a3 = d_y[k * 256u + r3];
+    let a4_0 = d_y[k * 64u + row0 / 4u + 0u];
+    let a0 = a4_0[0];
+    let a1 = a4_0[1];
+    let a2 = a4_0[2];
+    let a3 = a4_0[3];
     let b0_0 = x[k * 16u + min(col0 / 4u + 0u, 15u)];
     accv0[0] = fma(vec4<f32>(a0), b0_0, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1), b0_0, accv0[1]);

@@ -370,7 +370,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // moec kernel blocks.0.attn.qkv/matmul_grad_weight (backward of linear)
 // from specs/dropless.moe:4: vocab 256  context 64  width 64  depth 2  heads 4
 
-@group(0) @binding(0) var<storage, read> d_y: array<f32>;  // grad/blocks.0.qkv
+@group(0) @binding(0) var<storage, read> d_y: array<vec4<f32>>;  // grad/blocks.0.qkv
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;  // blocks.0.attn_norm.y
 @group(0) @binding(2) var<storage, read_write> d_w: array<f32>;  // grad/blocks.0.attn.qkv.weight
 
@@ -400,10 +400,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let c3 = min(col0 + 3u, 63u);
   var accv0: array<vec4<f32>, 4>;
   for (var k = 0u; k < 1024u; k++) {
-    let a0 = d_y[k * 192u + r0];
-    let a1 = d_y[k * 192u + r1];
-    let a2 = d_y[k * 192u + r2];
-    let a3 = d_y[k * 192u + r3];
+    let a4_0 = d_y[k * 48u + row0 / 4u + 0u];
+    let a0 = a4_0[0];
+    let a1 = a4_0[1];
+    let a2 = a4_0[2];
+    let a3 = a4_0[3];
     let b0_0 = x[k * 16u + min(col0 / 4u + 0u, 15u)];
     accv0[0] = fma(vec4<f32>(a0), b0_0, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1), b0_0, accv0[1]);
@@ -784,7 +785,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // moec kernel blocks.0.attn.out/matmul_grad_weight (backward of linear)
 // from specs/dropless.moe:4: vocab 256  context 64  width 64  depth 2  heads 4
 
-@group(0) @binding(0) var<storage, read> d_y: array<f32>;  // grad/blocks.0.attn_out
+@group(0) @binding(0) var<storage, read> d_y: array<vec4<f32>>;  // grad/blocks.0.attn_out
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;  // blocks.0.attn_heads
 @group(0) @binding(2) var<storage, read_write> d_w: array<f32>;  // grad/blocks.0.attn.out.weight
 
@@ -814,10 +815,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let c3 = min(col0 + 3u, 63u);
   var accv0: array<vec4<f32>, 4>;
   for (var k = 0u; k < 1024u; k++) {
-    let a0 = d_y[k * 64u + r0];
-    let a1 = d_y[k * 64u + r1];
-    let a2 = d_y[k * 64u + r2];
-    let a3 = d_y[k * 64u + r3];
+    let a4_0 = d_y[k * 16u + row0 / 4u + 0u];
+    let a0 = a4_0[0];
+    let a1 = a4_0[1];
+    let a2 = a4_0[2];
+    let a3 = a4_0[3];
     let b0_0 = x[k * 16u + min(col0 / 4u + 0u, 15u)];
     accv0[0] = fma(vec4<f32>(a0), b0_0, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1), b0_0, accv0[1]);
@@ -1360,7 +1362,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 // ===== expert_up, used by blocks.0.moe.experts/expert_up, blocks.1.moe.experts/expert_up
 // moec kernel blocks.0.moe.experts/expert_up (forward of expert_ffn)
-// activation=gelu rows=2048 gather=true
+// activation=gelu rows=2048 gather=true rows_per_expert=1024
 // from specs/dropless.moe:6: experts 8 { hidden 128  activation gelu }
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;  // blocks.0.ffn_norm.y
@@ -1511,7 +1513,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 // ===== expert_down, used by blocks.0.moe.experts/expert_down, blocks.1.moe.experts/expert_down
 // moec kernel blocks.0.moe.experts/expert_down (forward of expert_ffn)
-// activation=gelu rows=2048 gather=true
+// activation=gelu rows=2048 gather=true rows_per_expert=1024
 // from specs/dropless.moe:6: experts 8 { hidden 128  activation gelu }
 
 @group(0) @binding(0) var<storage, read> hidden: array<vec4<f32>>;  // blocks.0.moe.experts/hidden
@@ -1622,7 +1624,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 // ===== expert_down_grad_hidden, used by blocks.0.moe.experts/expert_down_grad_hidden, blocks.1.moe.experts/expert_down_grad_hidden
 // moec kernel blocks.0.moe.experts/expert_down_grad_hidden (backward of expert_ffn)
-// activation=gelu rows=2048 gather=true
+// activation=gelu rows=2048 gather=true rows_per_expert=1024
 // from specs/dropless.moe:6: experts 8 { hidden 128  activation gelu }
 
 @group(0) @binding(0) var<storage, read> d_out: array<f32>;  // grad/blocks.0.moe.expert_out
@@ -1737,10 +1739,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 // ===== expert_down_grad_weight, used by blocks.0.moe.experts/expert_down_grad_weight, blocks.1.moe.experts/expert_down_grad_weight
 // moec kernel blocks.0.moe.experts/expert_down_grad_weight (backward of expert_ffn)
-// activation=gelu rows=2048 gather=true
+// activation=gelu rows=2048 gather=true rows_per_expert=1024
 // from specs/dropless.moe:6: experts 8 { hidden 128  activation gelu }
 
-@group(0) @binding(0) var<storage, read> d_out: array<f32>;  // grad/blocks.0.moe.expert_out
+@group(0) @binding(0) var<storage, read> d_out: array<vec4<f32>>;  // grad/blocks.0.moe.expert_out
 @group(0) @binding(1) var<storage, read> hidden: array<vec4<f32>>;  // blocks.0.moe.experts/hidden
 @group(0) @binding(2) var<storage, read> offsets: array<i32>;  // blocks.0.moe.expert_offsets
 @group(0) @binding(3) var<storage, read_write> d_w_down: array<f32>;  // grad/blocks.0.moe.experts.down.weight
@@ -1771,10 +1773,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let c3 = min(col0 + 3u, 127u);
   var accv0: array<vec4<f32>, 4>;
   for (var k = u32(offsets[grp]); k < u32(offsets[grp + 1u]); k++) {
-    let a0 = d_out[k * 64u + r0];
-    let a1 = d_out[k * 64u + r1];
-    let a2 = d_out[k * 64u + r2];
-    let a3 = d_out[k * 64u + r3];
+    let a4_0 = d_out[k * 16u + row0 / 4u + 0u];
+    let a0 = a4_0[0];
+    let a1 = a4_0[1];
+    let a2 = a4_0[2];
+    let a3 = a4_0[3];
     let b0_0 = hidden[k * 32u + min(col0 / 4u + 0u, 31u)];
     accv0[0] = fma(vec4<f32>(a0), b0_0, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1), b0_0, accv0[1]);
@@ -1833,7 +1836,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 // ===== expert_up_grad_input, used by blocks.0.moe.experts/expert_up_grad_input, blocks.1.moe.experts/expert_up_grad_input
 // moec kernel blocks.0.moe.experts/expert_up_grad_input (backward of expert_ffn)
-// activation=gelu rows=2048 gather=true
+// activation=gelu rows=2048 gather=true rows_per_expert=1024
 // from specs/dropless.moe:6: experts 8 { hidden 128  activation gelu }
 
 @group(0) @binding(0) var<storage, read> d_pre_up: array<f32>;  // blocks.0.moe.experts/d_pre_up
@@ -1929,7 +1932,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 // ===== expert_gather_grad_input, used by blocks.0.moe.experts/expert_gather_grad_input, blocks.1.moe.experts/expert_gather_grad_input
 // moec kernel blocks.0.moe.experts/expert_gather_grad_input (backward of expert_ffn)
-// activation=gelu rows=2048 gather=true
+// activation=gelu rows=2048 gather=true rows_per_expert=1024
 // from specs/dropless.moe:6: experts 8 { hidden 128  activation gelu }
 
 @group(0) @binding(0) var<storage, read> d_rows: array<f32>;  // blocks.0.moe.experts/d_input_rows
@@ -1952,10 +1955,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 // ===== expert_up_grad_weight, used by blocks.0.moe.experts/expert_up_grad_weight, blocks.1.moe.experts/expert_up_grad_weight
 // moec kernel blocks.0.moe.experts/expert_up_grad_weight (backward of expert_ffn)
-// activation=gelu rows=2048 gather=true
+// activation=gelu rows=2048 gather=true rows_per_expert=1024
 // from specs/dropless.moe:6: experts 8 { hidden 128  activation gelu }
 
-@group(0) @binding(0) var<storage, read> d_pre: array<f32>;  // blocks.0.moe.experts/d_pre_up
+@group(0) @binding(0) var<storage, read> d_pre: array<vec4<f32>>;  // blocks.0.moe.experts/d_pre_up
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;  // blocks.0.ffn_norm.y
 @group(0) @binding(2) var<storage, read> offsets: array<i32>;  // blocks.0.moe.expert_offsets
 @group(0) @binding(3) var<storage, read> slot_token: array<i32>;  // blocks.0.moe.slot_token
@@ -1987,10 +1990,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let c3 = min(col0 + 3u, 63u);
   var accv0: array<vec4<f32>, 4>;
   for (var k = u32(offsets[grp]); k < u32(offsets[grp + 1u]); k++) {
-    let a0 = d_pre[k * 128u + r0];
-    let a1 = d_pre[k * 128u + r1];
-    let a2 = d_pre[k * 128u + r2];
-    let a3 = d_pre[k * 128u + r3];
+    let a4_0 = d_pre[k * 32u + row0 / 4u + 0u];
+    let a0 = a4_0[0];
+    let a1 = a4_0[1];
+    let a2 = a4_0[2];
+    let a3 = a4_0[3];
     let b0_0 = x[u32(max(slot_token[k], 0)) * 16u + min(col0 / 4u + 0u, 15u)];
     accv0[0] = fma(vec4<f32>(a0), b0_0, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1), b0_0, accv0[1]);
@@ -2317,7 +2321,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // moec kernel lm_head/matmul_grad_weight (backward of linear)
 // from specs/dropless.moe:3: model dropless {
 
-@group(0) @binding(0) var<storage, read> d_y: array<f32>;  // grad/logits
+@group(0) @binding(0) var<storage, read> d_y: array<vec4<f32>>;  // grad/logits
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;  // final_norm.y
 @group(0) @binding(2) var<storage, read_write> d_w: array<f32>;  // grad/embed.weight
 
@@ -2347,10 +2351,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let c3 = min(col0 + 3u, 63u);
   var accv0: array<vec4<f32>, 4>;
   for (var k = 0u; k < 1024u; k++) {
-    let a0 = d_y[k * 256u + r0];
-    let a1 = d_y[k * 256u + r1];
-    let a2 = d_y[k * 256u + r2];
-    let a3 = d_y[k * 256u + r3];
+    let a4_0 = d_y[k * 64u + row0 / 4u + 0u];
+    let a0 = a4_0[0];
+    let a1 = a4_0[1];
+    let a2 = a4_0[2];
+    let a3 = a4_0[3];
     let b0_0 = x[k * 16u + min(col0 / 4u + 0u, 15u)];
     accv0[0] = fma(vec4<f32>(a0), b0_0, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1), b0_0, accv0[1]);
