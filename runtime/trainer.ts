@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ModelSpec } from '../compiler/spec.ts';
 import { isMoeBlock } from '../compiler/spec.ts';
-import { CHECKPOINT_FILE, loadCheckpoint, saveCheckpoint, type CheckpointMeta } from './checkpoint.ts';
+import { CHECKPOINT_FILE, loadCheckpoint, saveCheckpoint, writeAtomic, type CheckpointMeta } from './checkpoint.ts';
 import type { DataSource } from './data/batch.ts';
 import type { HostArray } from './executor.ts';
 import type { Gpu } from './gpu.ts';
@@ -167,10 +167,20 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     for (const [name, t] of ck.tensors) if (has(name)) await rt.write(name, t.data);
     start = ck.meta.step;
     rng.state = [...ck.meta.rng];
-    // Keep only the metrics of steps the checkpoint contains.
+    // Keep only the metrics of steps the checkpoint contains (up to a torn last line from a killed run).
     if (existsSync(metricsPath)) {
-      const kept = readFileSync(metricsPath, 'utf8').split('\n').filter((l) => l && (JSON.parse(l) as StepMetrics).step <= start);
-      writeFileSync(metricsPath, kept.map((l) => `${l}\n`).join(''));
+      const kept: string[] = [];
+      for (const l of readFileSync(metricsPath, 'utf8').split('\n')) {
+        if (!l) continue;
+        let m: StepMetrics;
+        try {
+          m = JSON.parse(l) as StepMetrics;
+        } catch {
+          break;
+        }
+        if (m.step <= start) kept.push(`${l}\n`);
+      }
+      writeAtomic(metricsPath, Buffer.from(kept.join('')));
     }
     events.message?.(`resuming from ${checkpointPath} at step ${start}`);
   } else {

@@ -42,7 +42,8 @@ export class TextFile implements DataSource {
     const sample = bytes.subarray(0, 1 << 20);
     if (sample.includes(0)) throw new DataError(`${path} looks binary (it contains NUL bytes)`, 'moec trains on UTF-8 text');
     try {
-      new TextDecoder('utf-8', { fatal: true }).decode(sample.subarray(0, Math.max(0, sample.length - 4)));
+      // A sample cut from a longer file may end inside a character (stream: an incomplete last one is not an error); a whole file may not.
+      new TextDecoder('utf-8', { fatal: true }).decode(sample, { stream: sample.length < bytes.length });
     } catch {
       throw new DataError(`${path} is not valid UTF-8 text`, 'convert it to UTF-8 (e.g. iconv -t UTF-8)');
     }

@@ -1,0 +1,207 @@
+/**
+ * `moec train`, `moec compare` and `moec sample` run as a user runs them
+ * (`node bin/moec.js …`, stdout a pipe, temporary folders):
+ *   - train prints plain progress lines (no bar, no escape codes) when stdout
+ *     is not a terminal, and ends with the checkpoint, metrics and report
+ *     paths; report.html is self-contained (no <script>, no http(s)
+ *     references besides XML namespace names and the vega-lite $schema) and
+ *     has SVG charts of loss, expert load, dropped fraction and sub-language
+ *     specialisation;
+ *   - training into the same --out again without --resume is refused
+ *     (exit 1, pointing at --resume and --out) and leaves the old run as it was;
+ *   - Ctrl-C (SIGINT) finishes the step, writes a checkpoint and the report,
+ *     and exits 130;
+ *   - compare of two tiny specs writes compare.html naming both, and gives
+ *     each the same number of training tokens (different batch sizes, so
+ *     different step counts);
+ *   - sample prints text from a checkpoint, the same twice at temperature 0,
+ *     and refuses a file that is not a checkpoint with a clear message.
+ * Needs a WebGPU adapter (the commands exit 1 without one, and these fail).
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHECKPOINT_FILE, loadCheckpoint } from '../../runtime/checkpoint.ts';
+import { serializeSafetensors } from '../../runtime/safetensors.ts';
+import { hasStackTrace, moec, readMetricsStrict, ROOT, show, smallTrain, specText, TempDirs, writeSpec, type CliRun } from './helpers.ts';
+
+const tmp = new TempDirs();
+afterAll(() => tmp.cleanup());
+
+const STEPS = 6;
+const dir = tmp.make('moec-cli-');
+const switchSpec = writeSpec(dir, 'switch', specText('switch.moe', smallTrain({ steps: STEPS, evalEvery: 3 }), { context: 32 }));
+const out = join(dir, 'run');
+let trained: CliRun;
+
+beforeAll(() => {
+  trained = moec(['train', switchSpec, '--out', out]);
+}, 240_000);
+
+/** The text of each <section> of a report, by its <h2> title. */
+function sections(html: string): Map<string, string> {
+  const map = new Map<string, string>();
+  for (const m of html.matchAll(/<section><h2>([^<]*)<\/h2>([\s\S]*?)<\/section>/g)) map.set(m[1]!, m[2]!);
+  return map;
+}
+
+describe('moec train', () => {
+  it('prints plain progress lines, then the checkpoint and report paths', () => {
+    const r = trained;
+    expect(r.status, show(r)).toBe(0);
+    expect(r.stdout).not.toMatch(/[\r\x1b]/);
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^switch validation loss before training: \d+\.\d{3}$/);
+    const progress = lines.filter((l) => /^switch step \d+\/\d+ /.test(l));
+    expect(progress.length).toBeGreaterThanOrEqual(2);
+    for (const l of progress) expect(l).toMatch(/^switch step \d+\/6 {2}loss \d+\.\d{3} {2}val (\d+\.\d{3}|-) {2}\d+ tok\/s {2}ETA \d+ s$/);
+    expect(progress[0]).toMatch(/^switch step 1\/6 /);
+    expect(progress.at(-1)).toMatch(/^switch step 6\/6 /);
+    expect(lines.at(-4)).toMatch(/^validation loss \d+\.\d{3} -> \d+\.\d{3} after 6 steps$/);
+    const path = (label: string) => {
+      const m = new RegExp(`^${label}:\\s+(.+)$`).exec(lines.find((l) => l.startsWith(`${label}:`)) ?? '');
+      expect(m, `no "${label}:" line\n${r.stdout}`).not.toBeNull();
+      return resolve(ROOT, m![1]!);
+    };
+    expect(lines.at(-3)).toMatch(/^checkpoint: /);
+    expect(lines.at(-1)).toMatch(/^report: /);
+    expect(path('checkpoint')).toBe(join(out, CHECKPOINT_FILE));
+    expect(path('metrics')).toBe(join(out, 'metrics.jsonl'));
+    expect(path('report')).toBe(join(out, 'report.html'));
+    expect(loadCheckpoint(path('checkpoint')).meta.step).toBe(STEPS);
+    expect(readMetricsStrict(path('metrics'))).toHaveLength(STEPS);
+  });
+
+  it('writes a self-contained report.html with SVG charts of loss, expert load, drops and specialisation', () => {
+    expect(trained.status, show(trained)).toBe(0);
+    const html = readFileSync(join(out, 'report.html'), 'utf8');
+    expect(html).not.toMatch(/<script/i);
+    expect(html).not.toMatch(/<(link|iframe|img|object|embed)\b/i);
+    expect(html).not.toMatch(/@import|url\(\s*['"]?(https?:)?\/\//i);
+    // XML namespace names are identifiers, never fetched; the vega-lite $schema string is allowed.
+    const rest = html.replace(/\sxmlns(:\w+)?="http:\/\/www\.w3\.org\/[^"]*"/g, '');
+    const urls = [...rest.matchAll(/https?:\/\/[^\s"'<>)]*/g)].map((m) => m[0]).filter((u) => !u.startsWith('https://vega.github.io/schema/vega-lite/'));
+    expect(urls).toEqual([]);
+    const s = sections(html);
+    for (const title of ['Loss', 'Expert load over time', 'Dropped assignments', 'Which expert handles which sub-language']) {
+      expect(s.has(title), `no section "${title}" (sections: ${[...s.keys()].join(', ')})`).toBe(true);
+      expect(s.get(title), title).toMatch(/<svg[\s\S]*<\/svg>/);
+    }
+    for (const lang of ['arithmetic', 'reversal', 'repetition', 'chatter']) expect(s.get('Which expert handles which sub-language')).toContain(lang);
+  });
+
+  it('refuses to train into the same --out without --resume, leaving the old run untouched', () => {
+    expect(trained.status, show(trained)).toBe(0);
+    const ckpt = join(out, CHECKPOINT_FILE);
+    const before = { bytes: readFileSync(ckpt), mtime: statSync(ckpt).mtimeMs, metrics: readFileSync(join(out, 'metrics.jsonl')), report: readFileSync(join(out, 'report.html')) };
+    const r = moec(['train', switchSpec, '--out', out]);
+    expect(r.status, show(r)).toBe(1);
+    expect(r.stderr).toContain(`${out} already holds a training run (step ${STEPS})`);
+    expect(r.stderr).toMatch(/hint: .*--resume.*--out/);
+    expect(hasStackTrace(r.stderr), show(r)).toBe(false);
+    expect(Buffer.compare(readFileSync(ckpt), before.bytes)).toBe(0);
+    expect(statSync(ckpt).mtimeMs).toBe(before.mtime);
+    expect(Buffer.compare(readFileSync(join(out, 'metrics.jsonl')), before.metrics)).toBe(0);
+    expect(Buffer.compare(readFileSync(join(out, 'report.html')), before.report)).toBe(0);
+  });
+});
+
+describe('Ctrl-C', () => {
+  it('stops moec train after the current step with a checkpoint, exit 130', async () => {
+    const idir = tmp.make('moec-sigint-');
+    const spec = writeSpec(idir, 'switch', specText('switch.moe', smallTrain({ steps: 400, evalEvery: 400, checkpointEvery: 400 }), { context: 32 }));
+    const iout = join(idir, 'run');
+    const child = spawn(process.execPath, [join(ROOT, 'bin/moec.js'), 'train', spec, '--out', iout], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+    const metrics = join(iout, 'metrics.jsonl');
+    const lines = () => (existsSync(metrics) ? readFileSync(metrics, 'utf8').split('\n').filter(Boolean).length : 0);
+    const began = Date.now();
+    while (lines() < 2 && child.exitCode === null && Date.now() - began < 180_000) await new Promise((r) => setTimeout(r, 20));
+    child.kill('SIGINT');
+    const code = await exited;
+    const r = { status: code, signal: null, stdout, stderr };
+    expect(code, show(r)).toBe(130);
+    expect(stdout).toContain('switch interrupted: finishing this step and writing a checkpoint');
+    const m = /after (\d+) steps \(stopped early\)$/m.exec(stdout);
+    expect(m, show(r)).not.toBeNull();
+    const step = Number(m![1]);
+    expect(step).toBeGreaterThanOrEqual(2);
+    expect(step).toBeLessThan(400);
+    expect(loadCheckpoint(join(iout, CHECKPOINT_FILE)).meta.step).toBe(step);
+    expect(readMetricsStrict(metrics)).toHaveLength(step);
+    expect(existsSync(join(iout, 'report.html'))).toBe(true);
+    expect(hasStackTrace(stderr), show(r)).toBe(false);
+  }, 240_000);
+});
+
+describe('moec compare', () => {
+  it('trains two specs on the same token budget and writes compare.html naming both', () => {
+    const cdir = tmp.make('moec-compare-');
+    // switch: batch 8 (256 tokens a step); dense: batch 4 (128 tokens a step).
+    const a = writeSpec(cdir, 'switch', specText('switch.moe', smallTrain({ batch: 8, steps: 4 }), { context: 32 }));
+    const b = writeSpec(cdir, 'dense', specText('dense.moe', smallTrain({ batch: 4, steps: 4 }), { context: 32 }));
+    const cout = join(cdir, 'out');
+    const r = moec(['compare', a, b, '--steps', '4', '--out', cout]);
+    expect(r.status, show(r)).toBe(0);
+    const budget = 4 * 8 * 32;
+    const tokens = (name: string) => readMetricsStrict(join(cout, name, 'metrics.jsonl')).reduce((n, m) => n + m.tokens, 0);
+    expect(tokens('switch')).toBe(budget);
+    expect(tokens('dense')).toBe(budget);
+    expect(readMetricsStrict(join(cout, 'switch', 'metrics.jsonl'))).toHaveLength(4);
+    expect(readMetricsStrict(join(cout, 'dense', 'metrics.jsonl'))).toHaveLength(8);
+    const html = readFileSync(join(cout, 'compare.html'), 'utf8');
+    expect(html).toContain('switch');
+    expect(html).toContain('dense');
+    expect(html).toContain(`Every model saw ${budget} training tokens`);
+    expect(html).not.toMatch(/<script/i);
+    expect(r.stdout).toMatch(/^switch\s+final validation loss \d+\.\d{4}$/m);
+    expect(r.stdout).toMatch(/^dense\s+final validation loss \d+\.\d{4}$/m);
+    expect(r.stdout).toMatch(/^report: .*compare\.html$/m);
+  });
+});
+
+describe('moec sample', () => {
+  it('prints text from a checkpoint; temperature 0 gives the same text every time', () => {
+    expect(trained.status, show(trained)).toBe(0);
+    const ckpt = join(out, CHECKPOINT_FILE);
+    const args = ['sample', ckpt, '--prompt', '12+7=', '--tokens', '16', '--temperature', '0'];
+    const first = moec(args);
+    expect(first.status, show(first)).toBe(0);
+    expect(first.stdout.startsWith('12+7=')).toBe(true);
+    expect(first.stdout.length).toBeGreaterThan('12+7=\n'.length);
+    expect(hasStackTrace(first.stderr)).toBe(false);
+    const second = moec(args);
+    expect(second.status, show(second)).toBe(0);
+    expect(second.stdout).toBe(first.stdout);
+  });
+
+  const bad: { name: string; make: (d: string) => string; message: RegExp }[] = [
+    { name: 'a spec file', make: () => switchSpec, message: /not a readable checkpoint/ },
+    {
+      name: 'a safetensors file that is not a moec checkpoint',
+      make: (d) => {
+        const p = join(d, 'weights.safetensors');
+        writeFileSync(p, serializeSafetensors(new Map([['w', { dtype: 'F32' as const, shape: [2], data: new Float32Array([1, 2]) }]])));
+        return p;
+      },
+      message: /has no moec metadata/,
+    },
+    { name: 'a missing file', make: (d) => join(d, 'nothing.safetensors'), message: /not a readable checkpoint \(no such file\)/ },
+  ];
+  for (const c of bad) {
+    it(`refuses ${c.name} with a clear message`, () => {
+      const path = c.make(tmp.make('moec-sample-bad-'));
+      const r = moec(['sample', path, '--tokens', '4']);
+      expect(r.status, show(r)).toBe(1);
+      expect(r.stderr).toMatch(new RegExp(`^moec: ${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: .*${c.message.source}`, 'm'));
+      expect(r.stderr).toMatch(/^ {2}hint: pass a checkpoint\.safetensors written by moec train$/m);
+      expect(hasStackTrace(r.stderr), show(r)).toBe(false);
+      expect(r.stdout).toBe('');
+    });
+  }
+});
