@@ -42,6 +42,8 @@ export function dataSourceFor(spec: ModelSpec, dataPath: string | undefined): Da
 
 /** Compiles and trains one spec into `outDir`; shared by `train` and `compare`. */
 export async function runTraining(spec: ModelSpec, outDir: string, opts: TrainCommandOptions, label: string): Promise<TrainResult> {
+  // Bad data is reported before anything is created on disk.
+  const data = dataSourceFor(spec, opts.data);
   mkdirSync(outDir, { recursive: true });
   const ckpt = join(outDir, CHECKPOINT_FILE);
   if (existsSync(ckpt) && !opts.resume) {
@@ -54,7 +56,6 @@ export async function runTraining(spec: ModelSpec, outDir: string, opts: TrainCo
     throw new UserError(`${outDir} already holds a training run${at}`, 'pass --resume to continue it, or --out DIR to start a new one');
   }
   if (opts.resume && !existsSync(ckpt)) throw new UserError(`--resume: ${outDir} has no ${CHECKPOINT_FILE}`, 'train once without --resume first');
-  const data = dataSourceFor(spec, opts.data);
   const gpu = await sharedGpu();
   const plan = trainPlan(spec, targetFor(gpu));
   const modelDir = join(outDir, 'compiled');

@@ -27,12 +27,15 @@ export async function writeCompareReport(outDir: string, runs: readonly Compared
   const tps = (r: ComparedRun) => (r.metrics.length ? r.metrics.reduce((a, m) => a + m.tokensPerSecond, 0) / r.metrics.length : 0);
   sections.push({
     title: 'Summary',
-    note: `Every model saw ${budget.tokens} training tokens of ${budget.data}, seed ${budget.seed}. Training FLOPs count 3x the forward FLOPs per token.`,
+    note: `Budget: ${budget.tokens} training tokens of ${budget.data} per model (whole steps, so a model whose step size does not divide it sees slightly more or fewer: see the tokens column), seed ${budget.seed}. Training FLOPs count 3x the forward FLOPs per token.`,
     html: table(
-      ['model', 'router', 'final validation loss', 'steps', 'tokens/s', 'parameters', 'active per token', 'training GFLOP'],
+      ['model', 'router', 'final validation loss', 'steps', 'tokens', 'tokens/s', 'parameters', 'active per token', 'training GFLOP'],
       [...runs]
         .sort((a, b) => a.lastValLoss - b.lastValLoss)
-        .map((r) => [r.name, r.router, r.lastValLoss.toFixed(4), r.metrics.at(-1)?.step ?? 0, Math.round(tps(r)), r.params, r.activeParams, ((3 * r.flopsPerToken * budget.tokens) / 1e9).toFixed(2)]),
+        .map((r) => {
+          const tokens = r.metrics.reduce((n, m) => n + m.tokens, 0);
+          return [r.name, r.router, r.lastValLoss.toFixed(4), r.metrics.at(-1)?.step ?? 0, tokens, Math.round(tps(r)), r.params, r.activeParams, ((3 * r.flopsPerToken * tokens) / 1e9).toFixed(2)];
+        }),
     ),
   });
   const byStep = runs.flatMap((r) => r.metrics.filter((m) => m.valLoss !== undefined).map((m) => ({ step: m.step, loss: m.valLoss!, model: r.name })));

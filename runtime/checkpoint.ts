@@ -7,7 +7,7 @@
  * killed at any moment leaves the previous or the new checkpoint, never a
  * torn one.
  */
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { readSafetensors, SafetensorsError, serializeSafetensors, type StTensor } from './safetensors.ts';
 
@@ -31,6 +31,14 @@ export interface CheckpointMeta {
 export interface Checkpoint {
   readonly meta: CheckpointMeta;
   readonly tensors: Map<string, StTensor>;
+}
+
+/** Temp files of writeAtomic: `.PID.TIME.tmp`. */
+const TEMP = /^\.\d+\.\d+\.tmp$/;
+
+/** Removes temp files a killed writer left in `dir` (they are never checkpoints). */
+export function removeStaleTemps(dir: string): void {
+  for (const f of readdirSync(dir)) if (TEMP.test(f)) rmSync(join(dir, f), { force: true });
 }
 
 /** Writes a file atomically: temp file in the same folder, fsync, rename, fsync the folder. */

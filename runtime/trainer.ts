@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ModelSpec } from '../compiler/spec.ts';
 import { isMoeBlock } from '../compiler/spec.ts';
-import { CHECKPOINT_FILE, loadCheckpoint, saveCheckpoint, writeAtomic, type CheckpointMeta } from './checkpoint.ts';
+import { CHECKPOINT_FILE, loadCheckpoint, removeStaleTemps, saveCheckpoint, writeAtomic, type CheckpointMeta } from './checkpoint.ts';
 import type { DataSource } from './data/batch.ts';
 import type { HostArray } from './executor.ts';
 import type { Gpu } from './gpu.ts';
@@ -158,6 +158,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const shapes = new Map(manifest.parameters.map((p) => [p.name, p.shape]));
   const has = (n: string) => rt.executor.has(n);
   const rng = Rng.forName(spec.train.seed, 'train');
+  removeStaleTemps(outDir);
 
   // Parameters: from the checkpoint when resuming, else the seeded initialisation.
   let start = 0;

@@ -124,18 +124,24 @@ export function loraLinearKernels(ctx: OpContext): Pair {
     `  return ${scale} * acc;`,
     '}',
   ].join('\n');
+  // The base product as a plain GEMM, then the adapters' term in a pass of its own:
+  // one thread per output keeps each kernel small (an epilogue with the
+  // adapter loops inlined per tile element made lavapipe's compiler slow).
   const fy = new KernelWriter(ctx, 'lora_linear', 'forward');
   fy.bind('x', x, 'read');
   fy.bind('w', w, 'read');
-  fy.bind('lora_b', b, 'read');
-  fy.bind('u', u, 'read');
-  fy.bind('token_expert', te, 'read', 'i32');
-  fy.bind('token_gate', tg, 'read');
   fy.bind('y', ctx.tensor(op.outputs.y!), 'read_write');
-  fy.declare(loraTerm);
-  const yspec: GemmSpec = { rows: N, cols: O, depthEnd: `${I}u`, a: (i, k) => `x[r${i} * ${I}u + ${k}]`, b: [(k, c) => `w[${c} * ${I}u + ${k}]`], store: (i, c, acc) => [`y[r${i} * ${O}u + ${c}] = ${acc[0]} + lora_out(r${i}, ${c});`] };
+  const yspec: GemmSpec = { rows: N, cols: O, tile: ctx.target.gemmTile, depthEnd: `${I}u`, a: (i, k) => `x[r${i} * ${I}u + ${k}]`, b: [(k, c) => `w[${c} * ${I}u + ${k}]`], store: (i, c, acc) => [`y[r${i} * ${O}u + ${c}] = ${acc[0]};`] };
   writeGemm(fy, yspec);
-  const forward = [fu.finish1d(N * K * r), fy.finish1d(gemmThreads(yspec))];
+  const fa = new KernelWriter(ctx, 'lora_add', 'forward');
+  fa.bind('lora_b', b, 'read');
+  fa.bind('u', u, 'read');
+  fa.bind('token_expert', te, 'read', 'i32');
+  fa.bind('token_gate', tg, 'read');
+  fa.bind('y', ctx.tensor(op.outputs.y!), 'read_write');
+  fa.declare(loraTerm);
+  fa.body(`y[i] += lora_out(i / ${O}u, i % ${O}u);`);
+  const forward = [fu.finish1d(N * K * r), fy.finish1d(gemmThreads(yspec)), fa.finish1d(N * O)];
 
   // Backward: v[t,j] = B_{e_j}ᵀ dy[t] first; everything else reads it.
   const dy = ctx.grad(op.outputs.y!);
@@ -160,29 +166,31 @@ export function loraLinearKernels(ctx: OpContext): Pair {
     const gx = new KernelWriter(ctx, 'lora_grad_input', 'backward');
     gx.bind('d_y', dy, 'read');
     gx.bind('w', w, 'read');
-    gx.bind('lora_a', a, 'read');
-    gx.bind('v', v, 'read');
-    gx.bind('token_expert', te, 'read', 'i32');
-    gx.bind('token_gate', tg, 'read');
     gx.bind('d_x', ctx.grad(op.inputs.x!), 'read_write');
-    gx.declare(
-      [
-        'fn lora_in(t: u32, c: u32) -> f32 {',
-        '  var acc = 0.0;',
-        `  for (var j = 0u; j < ${K}u; j++) {`,
-        `    let e = token_expert[t * ${K}u + j];`,
-        '    if (e < 0) { continue; }',
-        '    var av = 0.0;',
-        `    for (var rho = 0u; rho < ${r}u; rho++) { av = fma(lora_a[(u32(e) * ${r}u + rho) * ${I}u + c], v[(t * ${K}u + j) * ${r}u + rho], av); }`,
-        `    acc = fma(token_gate[t * ${K}u + j], av, acc);`,
-        '  }',
-        `  return ${scale} * acc;`,
-        '}',
-      ].join('\n'),
-    );
-    const spec: GemmSpec = { rows: N, cols: I, depthEnd: `${O}u`, a: (i, k) => `d_y[r${i} * ${O}u + ${k}]`, b: [(k, c) => `w[${k} * ${I}u + ${c}]`], store: (i, c, acc) => [`d_x[r${i} * ${I}u + ${c}] += ${acc[0]} + lora_in(r${i}, ${c});`] };
+    const spec: GemmSpec = { rows: N, cols: I, tile: ctx.target.gemmTile, depthEnd: `${O}u`, a: (i, k) => `d_y[r${i} * ${O}u + ${k}]`, b: [(k, c) => `w[${k} * ${I}u + ${c}]`], store: (i, c, acc) => [`d_x[r${i} * ${I}u + ${c}] += ${acc[0]};`] };
     writeGemm(gx, spec);
     backward.push(gx.finish1d(gemmThreads(spec)));
+    // dx[t, c] += scale Σ_j g_j Σ_ρ A[e_j, ρ, c] v[t, j, ρ]
+    const ga = new KernelWriter(ctx, 'lora_grad_input_add', 'backward');
+    ga.bind('lora_a', a, 'read');
+    ga.bind('v', v, 'read');
+    ga.bind('token_expert', te, 'read', 'i32');
+    ga.bind('token_gate', tg, 'read');
+    ga.bind('d_x', ctx.grad(op.inputs.x!), 'read_write');
+    ga.body(
+      `let t = i / ${I}u;`,
+      `let c = i % ${I}u;`,
+      'var acc = 0.0;',
+      `for (var j = 0u; j < ${K}u; j++) {`,
+      `  let e = token_expert[t * ${K}u + j];`,
+      '  if (e < 0) { continue; }',
+      '  var av = 0.0;',
+      `  for (var rho = 0u; rho < ${r}u; rho++) { av = fma(lora_a[(u32(e) * ${r}u + rho) * ${I}u + c], v[(t * ${K}u + j) * ${r}u + rho], av); }`,
+      `  acc = fma(token_gate[t * ${K}u + j], av, acc);`,
+      '}',
+      `d_x[i] += ${scale} * acc;`,
+    );
+    backward.push(ga.finish1d(N * I));
   }
   if (ctx.needsGrad(op.inputs.token_gate!)) {
     // dg[t,j] = scale · dy·(B u) = scale · u[t,j]·v[t,j]

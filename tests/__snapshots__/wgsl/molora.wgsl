@@ -1276,23 +1276,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;  // blocks.0.ffn_norm.y
 @group(0) @binding(1) var<storage, read> w: array<f32>;  // blocks.0.moe.base.up.weight
-@group(0) @binding(2) var<storage, read> lora_b: array<f32>;  // blocks.0.moe.experts.up.lora_b
-@group(0) @binding(3) var<storage, read> u: array<f32>;  // blocks.0.moe.up/lora_u
-@group(0) @binding(4) var<storage, read> token_expert: array<i32>;  // blocks.0.moe.token_expert
-@group(0) @binding(5) var<storage, read> token_gate: array<f32>;  // blocks.0.moe.token_gate
-@group(0) @binding(6) var<storage, read_write> y: array<f32>;  // blocks.0.moe.up_pre
-
-fn lora_out(t: u32, o: u32) -> f32 {
-  var acc = 0.0;
-  for (var j = 0u; j < 8u; j++) {
-    let e = token_expert[t * 8u + j];
-    if (e < 0) { continue; }
-    var bu = 0.0;
-    for (var rho = 0u; rho < 4u; rho++) { bu = fma(lora_b[(u32(e) * 256u + o) * 4u + rho], u[(t * 8u + j) * 4u + rho], bu); }
-    acc = fma(token_gate[t * 8u + j], bu, acc);
-  }
-  return 2.0 * acc;
-}
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;  // blocks.0.moe.up_pre
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -1346,53 +1330,83 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc0[15] = fma(a3, b0_3, acc0[15]);
   }
   if (ok0 && col0 + 0u < 256u) {
-    y[r0 * 256u + c0] = acc0[0] + lora_out(r0, c0);
+    y[r0 * 256u + c0] = acc0[0];
   }
   if (ok0 && col0 + 1u < 256u) {
-    y[r0 * 256u + c1] = acc0[1] + lora_out(r0, c1);
+    y[r0 * 256u + c1] = acc0[1];
   }
   if (ok0 && col0 + 2u < 256u) {
-    y[r0 * 256u + c2] = acc0[2] + lora_out(r0, c2);
+    y[r0 * 256u + c2] = acc0[2];
   }
   if (ok0 && col0 + 3u < 256u) {
-    y[r0 * 256u + c3] = acc0[3] + lora_out(r0, c3);
+    y[r0 * 256u + c3] = acc0[3];
   }
   if (ok1 && col0 + 0u < 256u) {
-    y[r1 * 256u + c0] = acc0[4] + lora_out(r1, c0);
+    y[r1 * 256u + c0] = acc0[4];
   }
   if (ok1 && col0 + 1u < 256u) {
-    y[r1 * 256u + c1] = acc0[5] + lora_out(r1, c1);
+    y[r1 * 256u + c1] = acc0[5];
   }
   if (ok1 && col0 + 2u < 256u) {
-    y[r1 * 256u + c2] = acc0[6] + lora_out(r1, c2);
+    y[r1 * 256u + c2] = acc0[6];
   }
   if (ok1 && col0 + 3u < 256u) {
-    y[r1 * 256u + c3] = acc0[7] + lora_out(r1, c3);
+    y[r1 * 256u + c3] = acc0[7];
   }
   if (ok2 && col0 + 0u < 256u) {
-    y[r2 * 256u + c0] = acc0[8] + lora_out(r2, c0);
+    y[r2 * 256u + c0] = acc0[8];
   }
   if (ok2 && col0 + 1u < 256u) {
-    y[r2 * 256u + c1] = acc0[9] + lora_out(r2, c1);
+    y[r2 * 256u + c1] = acc0[9];
   }
   if (ok2 && col0 + 2u < 256u) {
-    y[r2 * 256u + c2] = acc0[10] + lora_out(r2, c2);
+    y[r2 * 256u + c2] = acc0[10];
   }
   if (ok2 && col0 + 3u < 256u) {
-    y[r2 * 256u + c3] = acc0[11] + lora_out(r2, c3);
+    y[r2 * 256u + c3] = acc0[11];
   }
   if (ok3 && col0 + 0u < 256u) {
-    y[r3 * 256u + c0] = acc0[12] + lora_out(r3, c0);
+    y[r3 * 256u + c0] = acc0[12];
   }
   if (ok3 && col0 + 1u < 256u) {
-    y[r3 * 256u + c1] = acc0[13] + lora_out(r3, c1);
+    y[r3 * 256u + c1] = acc0[13];
   }
   if (ok3 && col0 + 2u < 256u) {
-    y[r3 * 256u + c2] = acc0[14] + lora_out(r3, c2);
+    y[r3 * 256u + c2] = acc0[14];
   }
   if (ok3 && col0 + 3u < 256u) {
-    y[r3 * 256u + c3] = acc0[15] + lora_out(r3, c3);
+    y[r3 * 256u + c3] = acc0[15];
   }
+}
+
+// ===== lora_add, used by blocks.0.moe.up/lora_add, blocks.1.moe.up/lora_add
+// moec kernel blocks.0.moe.up/lora_add (forward of lora_linear)
+// scale=2
+// from specs/molora.moe:7: experts 8 lora { hidden 256  activation gelu  rank 4  alpha 8 }
+
+@group(0) @binding(0) var<storage, read> lora_b: array<f32>;  // blocks.0.moe.experts.up.lora_b
+@group(0) @binding(1) var<storage, read> u: array<f32>;  // blocks.0.moe.up/lora_u
+@group(0) @binding(2) var<storage, read> token_expert: array<i32>;  // blocks.0.moe.token_expert
+@group(0) @binding(3) var<storage, read> token_gate: array<f32>;  // blocks.0.moe.token_gate
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;  // blocks.0.moe.up_pre
+
+fn lora_out(t: u32, o: u32) -> f32 {
+  var acc = 0.0;
+  for (var j = 0u; j < 8u; j++) {
+    let e = token_expert[t * 8u + j];
+    if (e < 0) { continue; }
+    var bu = 0.0;
+    for (var rho = 0u; rho < 4u; rho++) { bu = fma(lora_b[(u32(e) * 256u + o) * 4u + rho], u[(t * 8u + j) * 4u + rho], bu); }
+    acc = fma(token_gate[t * 8u + j], bu, acc);
+  }
+  return 2.0 * acc;
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= 262144u) { return; }
+  y[i] += lora_out(i / 256u, i % 256u);
 }
 
 // ===== lora_grad_v, used by blocks.0.moe.up/lora_grad_v, blocks.1.moe.up/lora_grad_v
@@ -1425,23 +1439,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> d_y: array<f32>;  // grad/blocks.0.moe.up_pre
 @group(0) @binding(1) var<storage, read> w: array<f32>;  // blocks.0.moe.base.up.weight
-@group(0) @binding(2) var<storage, read> lora_a: array<f32>;  // blocks.0.moe.experts.up.lora_a
-@group(0) @binding(3) var<storage, read> v: array<f32>;  // blocks.0.moe.up/lora_v
-@group(0) @binding(4) var<storage, read> token_expert: array<i32>;  // blocks.0.moe.token_expert
-@group(0) @binding(5) var<storage, read> token_gate: array<f32>;  // blocks.0.moe.token_gate
-@group(0) @binding(6) var<storage, read_write> d_x: array<f32>;  // grad/blocks.0.ffn_norm.y
-
-fn lora_in(t: u32, c: u32) -> f32 {
-  var acc = 0.0;
-  for (var j = 0u; j < 8u; j++) {
-    let e = token_expert[t * 8u + j];
-    if (e < 0) { continue; }
-    var av = 0.0;
-    for (var rho = 0u; rho < 4u; rho++) { av = fma(lora_a[(u32(e) * 4u + rho) * 64u + c], v[(t * 8u + j) * 4u + rho], av); }
-    acc = fma(token_gate[t * 8u + j], av, acc);
-  }
-  return 2.0 * acc;
-}
+@group(0) @binding(2) var<storage, read_write> d_x: array<f32>;  // grad/blocks.0.ffn_norm.y
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -1495,53 +1493,81 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc0[15] = fma(a3, b0_3, acc0[15]);
   }
   if (ok0 && col0 + 0u < 64u) {
-    d_x[r0 * 64u + c0] += acc0[0] + lora_in(r0, c0);
+    d_x[r0 * 64u + c0] += acc0[0];
   }
   if (ok0 && col0 + 1u < 64u) {
-    d_x[r0 * 64u + c1] += acc0[1] + lora_in(r0, c1);
+    d_x[r0 * 64u + c1] += acc0[1];
   }
   if (ok0 && col0 + 2u < 64u) {
-    d_x[r0 * 64u + c2] += acc0[2] + lora_in(r0, c2);
+    d_x[r0 * 64u + c2] += acc0[2];
   }
   if (ok0 && col0 + 3u < 64u) {
-    d_x[r0 * 64u + c3] += acc0[3] + lora_in(r0, c3);
+    d_x[r0 * 64u + c3] += acc0[3];
   }
   if (ok1 && col0 + 0u < 64u) {
-    d_x[r1 * 64u + c0] += acc0[4] + lora_in(r1, c0);
+    d_x[r1 * 64u + c0] += acc0[4];
   }
   if (ok1 && col0 + 1u < 64u) {
-    d_x[r1 * 64u + c1] += acc0[5] + lora_in(r1, c1);
+    d_x[r1 * 64u + c1] += acc0[5];
   }
   if (ok1 && col0 + 2u < 64u) {
-    d_x[r1 * 64u + c2] += acc0[6] + lora_in(r1, c2);
+    d_x[r1 * 64u + c2] += acc0[6];
   }
   if (ok1 && col0 + 3u < 64u) {
-    d_x[r1 * 64u + c3] += acc0[7] + lora_in(r1, c3);
+    d_x[r1 * 64u + c3] += acc0[7];
   }
   if (ok2 && col0 + 0u < 64u) {
-    d_x[r2 * 64u + c0] += acc0[8] + lora_in(r2, c0);
+    d_x[r2 * 64u + c0] += acc0[8];
   }
   if (ok2 && col0 + 1u < 64u) {
-    d_x[r2 * 64u + c1] += acc0[9] + lora_in(r2, c1);
+    d_x[r2 * 64u + c1] += acc0[9];
   }
   if (ok2 && col0 + 2u < 64u) {
-    d_x[r2 * 64u + c2] += acc0[10] + lora_in(r2, c2);
+    d_x[r2 * 64u + c2] += acc0[10];
   }
   if (ok2 && col0 + 3u < 64u) {
-    d_x[r2 * 64u + c3] += acc0[11] + lora_in(r2, c3);
+    d_x[r2 * 64u + c3] += acc0[11];
   }
   if (ok3 && col0 + 0u < 64u) {
-    d_x[r3 * 64u + c0] += acc0[12] + lora_in(r3, c0);
+    d_x[r3 * 64u + c0] += acc0[12];
   }
   if (ok3 && col0 + 1u < 64u) {
-    d_x[r3 * 64u + c1] += acc0[13] + lora_in(r3, c1);
+    d_x[r3 * 64u + c1] += acc0[13];
   }
   if (ok3 && col0 + 2u < 64u) {
-    d_x[r3 * 64u + c2] += acc0[14] + lora_in(r3, c2);
+    d_x[r3 * 64u + c2] += acc0[14];
   }
   if (ok3 && col0 + 3u < 64u) {
-    d_x[r3 * 64u + c3] += acc0[15] + lora_in(r3, c3);
+    d_x[r3 * 64u + c3] += acc0[15];
   }
+}
+
+// ===== lora_grad_input_add, used by blocks.0.moe.up/lora_grad_input_add, blocks.1.moe.up/lora_grad_input_add
+// moec kernel blocks.0.moe.up/lora_grad_input_add (backward of lora_linear)
+// scale=2
+// from specs/molora.moe:7: experts 8 lora { hidden 256  activation gelu  rank 4  alpha 8 }
+
+@group(0) @binding(0) var<storage, read> lora_a: array<f32>;  // blocks.0.moe.experts.up.lora_a
+@group(0) @binding(1) var<storage, read> v: array<f32>;  // blocks.0.moe.up/lora_v
+@group(0) @binding(2) var<storage, read> token_expert: array<i32>;  // blocks.0.moe.token_expert
+@group(0) @binding(3) var<storage, read> token_gate: array<f32>;  // blocks.0.moe.token_gate
+@group(0) @binding(4) var<storage, read_write> d_x: array<f32>;  // grad/blocks.0.ffn_norm.y
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= 65536u) { return; }
+  let t = i / 64u;
+  let c = i % 64u;
+  var acc = 0.0;
+  for (var j = 0u; j < 8u; j++) {
+    let e = token_expert[t * 8u + j];
+    if (e < 0) { continue; }
+    var av = 0.0;
+    for (var rho = 0u; rho < 4u; rho++) { av = fma(lora_a[(u32(e) * 4u + rho) * 64u + c], v[(t * 8u + j) * 4u + rho], av); }
+    acc = fma(token_gate[t * 8u + j], av, acc);
+  }
+  d_x[i] += 2.0 * acc;
 }
 
 // ===== lora_grad_gate, used by blocks.0.moe.up/lora_grad_gate, blocks.0.moe.down/lora_grad_gate, blocks.1.moe.up/lora_grad_gate, blocks.1.moe.down/lora_grad_gate
@@ -1717,23 +1743,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;  // blocks.0.moe.hidden
 @group(0) @binding(1) var<storage, read> w: array<f32>;  // blocks.0.moe.base.down.weight
-@group(0) @binding(2) var<storage, read> lora_b: array<f32>;  // blocks.0.moe.experts.down.lora_b
-@group(0) @binding(3) var<storage, read> u: array<f32>;  // blocks.0.moe.down/lora_u
-@group(0) @binding(4) var<storage, read> token_expert: array<i32>;  // blocks.0.moe.token_expert
-@group(0) @binding(5) var<storage, read> token_gate: array<f32>;  // blocks.0.moe.token_gate
-@group(0) @binding(6) var<storage, read_write> y: array<f32>;  // blocks.0.moe.down_pre
-
-fn lora_out(t: u32, o: u32) -> f32 {
-  var acc = 0.0;
-  for (var j = 0u; j < 8u; j++) {
-    let e = token_expert[t * 8u + j];
-    if (e < 0) { continue; }
-    var bu = 0.0;
-    for (var rho = 0u; rho < 4u; rho++) { bu = fma(lora_b[(u32(e) * 64u + o) * 4u + rho], u[(t * 8u + j) * 4u + rho], bu); }
-    acc = fma(token_gate[t * 8u + j], bu, acc);
-  }
-  return 2.0 * acc;
-}
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;  // blocks.0.moe.down_pre
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -1787,53 +1797,83 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc0[15] = fma(a3, b0_3, acc0[15]);
   }
   if (ok0 && col0 + 0u < 64u) {
-    y[r0 * 64u + c0] = acc0[0] + lora_out(r0, c0);
+    y[r0 * 64u + c0] = acc0[0];
   }
   if (ok0 && col0 + 1u < 64u) {
-    y[r0 * 64u + c1] = acc0[1] + lora_out(r0, c1);
+    y[r0 * 64u + c1] = acc0[1];
   }
   if (ok0 && col0 + 2u < 64u) {
-    y[r0 * 64u + c2] = acc0[2] + lora_out(r0, c2);
+    y[r0 * 64u + c2] = acc0[2];
   }
   if (ok0 && col0 + 3u < 64u) {
-    y[r0 * 64u + c3] = acc0[3] + lora_out(r0, c3);
+    y[r0 * 64u + c3] = acc0[3];
   }
   if (ok1 && col0 + 0u < 64u) {
-    y[r1 * 64u + c0] = acc0[4] + lora_out(r1, c0);
+    y[r1 * 64u + c0] = acc0[4];
   }
   if (ok1 && col0 + 1u < 64u) {
-    y[r1 * 64u + c1] = acc0[5] + lora_out(r1, c1);
+    y[r1 * 64u + c1] = acc0[5];
   }
   if (ok1 && col0 + 2u < 64u) {
-    y[r1 * 64u + c2] = acc0[6] + lora_out(r1, c2);
+    y[r1 * 64u + c2] = acc0[6];
   }
   if (ok1 && col0 + 3u < 64u) {
-    y[r1 * 64u + c3] = acc0[7] + lora_out(r1, c3);
+    y[r1 * 64u + c3] = acc0[7];
   }
   if (ok2 && col0 + 0u < 64u) {
-    y[r2 * 64u + c0] = acc0[8] + lora_out(r2, c0);
+    y[r2 * 64u + c0] = acc0[8];
   }
   if (ok2 && col0 + 1u < 64u) {
-    y[r2 * 64u + c1] = acc0[9] + lora_out(r2, c1);
+    y[r2 * 64u + c1] = acc0[9];
   }
   if (ok2 && col0 + 2u < 64u) {
-    y[r2 * 64u + c2] = acc0[10] + lora_out(r2, c2);
+    y[r2 * 64u + c2] = acc0[10];
   }
   if (ok2 && col0 + 3u < 64u) {
-    y[r2 * 64u + c3] = acc0[11] + lora_out(r2, c3);
+    y[r2 * 64u + c3] = acc0[11];
   }
   if (ok3 && col0 + 0u < 64u) {
-    y[r3 * 64u + c0] = acc0[12] + lora_out(r3, c0);
+    y[r3 * 64u + c0] = acc0[12];
   }
   if (ok3 && col0 + 1u < 64u) {
-    y[r3 * 64u + c1] = acc0[13] + lora_out(r3, c1);
+    y[r3 * 64u + c1] = acc0[13];
   }
   if (ok3 && col0 + 2u < 64u) {
-    y[r3 * 64u + c2] = acc0[14] + lora_out(r3, c2);
+    y[r3 * 64u + c2] = acc0[14];
   }
   if (ok3 && col0 + 3u < 64u) {
-    y[r3 * 64u + c3] = acc0[15] + lora_out(r3, c3);
+    y[r3 * 64u + c3] = acc0[15];
   }
+}
+
+// ===== lora_add, used by blocks.0.moe.down/lora_add, blocks.1.moe.down/lora_add
+// moec kernel blocks.0.moe.down/lora_add (forward of lora_linear)
+// scale=2
+// from specs/molora.moe:7: experts 8 lora { hidden 256  activation gelu  rank 4  alpha 8 }
+
+@group(0) @binding(0) var<storage, read> lora_b: array<f32>;  // blocks.0.moe.experts.down.lora_b
+@group(0) @binding(1) var<storage, read> u: array<f32>;  // blocks.0.moe.down/lora_u
+@group(0) @binding(2) var<storage, read> token_expert: array<i32>;  // blocks.0.moe.token_expert
+@group(0) @binding(3) var<storage, read> token_gate: array<f32>;  // blocks.0.moe.token_gate
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;  // blocks.0.moe.down_pre
+
+fn lora_out(t: u32, o: u32) -> f32 {
+  var acc = 0.0;
+  for (var j = 0u; j < 8u; j++) {
+    let e = token_expert[t * 8u + j];
+    if (e < 0) { continue; }
+    var bu = 0.0;
+    for (var rho = 0u; rho < 4u; rho++) { bu = fma(lora_b[(u32(e) * 64u + o) * 4u + rho], u[(t * 8u + j) * 4u + rho], bu); }
+    acc = fma(token_gate[t * 8u + j], bu, acc);
+  }
+  return 2.0 * acc;
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= 65536u) { return; }
+  y[i] += lora_out(i / 64u, i % 64u);
 }
 
 // ===== lora_grad_v, used by blocks.0.moe.down/lora_grad_v, blocks.1.moe.down/lora_grad_v
@@ -1866,23 +1906,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> d_y: array<f32>;  // grad/blocks.0.moe.down_pre
 @group(0) @binding(1) var<storage, read> w: array<f32>;  // blocks.0.moe.base.down.weight
-@group(0) @binding(2) var<storage, read> lora_a: array<f32>;  // blocks.0.moe.experts.down.lora_a
-@group(0) @binding(3) var<storage, read> v: array<f32>;  // blocks.0.moe.down/lora_v
-@group(0) @binding(4) var<storage, read> token_expert: array<i32>;  // blocks.0.moe.token_expert
-@group(0) @binding(5) var<storage, read> token_gate: array<f32>;  // blocks.0.moe.token_gate
-@group(0) @binding(6) var<storage, read_write> d_x: array<f32>;  // grad/blocks.0.moe.hidden
-
-fn lora_in(t: u32, c: u32) -> f32 {
-  var acc = 0.0;
-  for (var j = 0u; j < 8u; j++) {
-    let e = token_expert[t * 8u + j];
-    if (e < 0) { continue; }
-    var av = 0.0;
-    for (var rho = 0u; rho < 4u; rho++) { av = fma(lora_a[(u32(e) * 4u + rho) * 256u + c], v[(t * 8u + j) * 4u + rho], av); }
-    acc = fma(token_gate[t * 8u + j], av, acc);
-  }
-  return 2.0 * acc;
-}
+@group(0) @binding(2) var<storage, read_write> d_x: array<f32>;  // grad/blocks.0.moe.hidden
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -1936,53 +1960,81 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc0[15] = fma(a3, b0_3, acc0[15]);
   }
   if (ok0 && col0 + 0u < 256u) {
-    d_x[r0 * 256u + c0] += acc0[0] + lora_in(r0, c0);
+    d_x[r0 * 256u + c0] += acc0[0];
   }
   if (ok0 && col0 + 1u < 256u) {
-    d_x[r0 * 256u + c1] += acc0[1] + lora_in(r0, c1);
+    d_x[r0 * 256u + c1] += acc0[1];
   }
   if (ok0 && col0 + 2u < 256u) {
-    d_x[r0 * 256u + c2] += acc0[2] + lora_in(r0, c2);
+    d_x[r0 * 256u + c2] += acc0[2];
   }
   if (ok0 && col0 + 3u < 256u) {
-    d_x[r0 * 256u + c3] += acc0[3] + lora_in(r0, c3);
+    d_x[r0 * 256u + c3] += acc0[3];
   }
   if (ok1 && col0 + 0u < 256u) {
-    d_x[r1 * 256u + c0] += acc0[4] + lora_in(r1, c0);
+    d_x[r1 * 256u + c0] += acc0[4];
   }
   if (ok1 && col0 + 1u < 256u) {
-    d_x[r1 * 256u + c1] += acc0[5] + lora_in(r1, c1);
+    d_x[r1 * 256u + c1] += acc0[5];
   }
   if (ok1 && col0 + 2u < 256u) {
-    d_x[r1 * 256u + c2] += acc0[6] + lora_in(r1, c2);
+    d_x[r1 * 256u + c2] += acc0[6];
   }
   if (ok1 && col0 + 3u < 256u) {
-    d_x[r1 * 256u + c3] += acc0[7] + lora_in(r1, c3);
+    d_x[r1 * 256u + c3] += acc0[7];
   }
   if (ok2 && col0 + 0u < 256u) {
-    d_x[r2 * 256u + c0] += acc0[8] + lora_in(r2, c0);
+    d_x[r2 * 256u + c0] += acc0[8];
   }
   if (ok2 && col0 + 1u < 256u) {
-    d_x[r2 * 256u + c1] += acc0[9] + lora_in(r2, c1);
+    d_x[r2 * 256u + c1] += acc0[9];
   }
   if (ok2 && col0 + 2u < 256u) {
-    d_x[r2 * 256u + c2] += acc0[10] + lora_in(r2, c2);
+    d_x[r2 * 256u + c2] += acc0[10];
   }
   if (ok2 && col0 + 3u < 256u) {
-    d_x[r2 * 256u + c3] += acc0[11] + lora_in(r2, c3);
+    d_x[r2 * 256u + c3] += acc0[11];
   }
   if (ok3 && col0 + 0u < 256u) {
-    d_x[r3 * 256u + c0] += acc0[12] + lora_in(r3, c0);
+    d_x[r3 * 256u + c0] += acc0[12];
   }
   if (ok3 && col0 + 1u < 256u) {
-    d_x[r3 * 256u + c1] += acc0[13] + lora_in(r3, c1);
+    d_x[r3 * 256u + c1] += acc0[13];
   }
   if (ok3 && col0 + 2u < 256u) {
-    d_x[r3 * 256u + c2] += acc0[14] + lora_in(r3, c2);
+    d_x[r3 * 256u + c2] += acc0[14];
   }
   if (ok3 && col0 + 3u < 256u) {
-    d_x[r3 * 256u + c3] += acc0[15] + lora_in(r3, c3);
+    d_x[r3 * 256u + c3] += acc0[15];
   }
+}
+
+// ===== lora_grad_input_add, used by blocks.0.moe.down/lora_grad_input_add, blocks.1.moe.down/lora_grad_input_add
+// moec kernel blocks.0.moe.down/lora_grad_input_add (backward of lora_linear)
+// scale=2
+// from specs/molora.moe:7: experts 8 lora { hidden 256  activation gelu  rank 4  alpha 8 }
+
+@group(0) @binding(0) var<storage, read> lora_a: array<f32>;  // blocks.0.moe.experts.down.lora_a
+@group(0) @binding(1) var<storage, read> v: array<f32>;  // blocks.0.moe.down/lora_v
+@group(0) @binding(2) var<storage, read> token_expert: array<i32>;  // blocks.0.moe.token_expert
+@group(0) @binding(3) var<storage, read> token_gate: array<f32>;  // blocks.0.moe.token_gate
+@group(0) @binding(4) var<storage, read_write> d_x: array<f32>;  // grad/blocks.0.moe.hidden
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= 262144u) { return; }
+  let t = i / 256u;
+  let c = i % 256u;
+  var acc = 0.0;
+  for (var j = 0u; j < 8u; j++) {
+    let e = token_expert[t * 8u + j];
+    if (e < 0) { continue; }
+    var av = 0.0;
+    for (var rho = 0u; rho < 4u; rho++) { av = fma(lora_a[(u32(e) * 4u + rho) * 256u + c], v[(t * 8u + j) * 4u + rho], av); }
+    acc = fma(token_gate[t * 8u + j], av, acc);
+  }
+  d_x[i] += 2.0 * acc;
 }
 
 // ===== lora_grad_a, used by blocks.0.moe.down/lora_grad_a, blocks.1.moe.down/lora_grad_a
