@@ -157,7 +157,9 @@ describe('moec compare', () => {
     const html = readFileSync(join(cout, 'compare.html'), 'utf8');
     expect(html).toContain('switch');
     expect(html).toContain('dense');
-    expect(html).toContain(`Every model saw ${budget} training tokens`);
+    expect(html).toContain(`Budget: ${budget} training tokens`);
+    // The summary table's tokens column shows what each model really saw.
+    expect(html.match(new RegExp(`<td>${budget}</td>`, 'g'))).toHaveLength(2);
     expect(html).not.toMatch(/<script/i);
     expect(r.stdout).toMatch(/^switch\s+final validation loss \d+\.\d{4}$/m);
     expect(r.stdout).toMatch(/^dense\s+final validation loss \d+\.\d{4}$/m);
