@@ -5,10 +5,9 @@
  * the resolver; never throws on any input.
  */
 import type { Block, Document, Entry, Stray, Value } from './ast.ts';
-import type { DiagnosticBag } from './diagnostics.ts';
 import { ROUTER_PRESETS, SECTIONS, describeType, keyDef, type KeyDef, type RouterPreset, type SectionName, type ValueType } from './schema.ts';
 import type { SourceFile, Span } from './source.ts';
-import { capped, type Reporter } from './syntax.ts';
+import { capped, type DiagnosticBag, type Reporter } from './diagnostics.ts';
 import { closest } from './suggest.ts';
 
 /** A checked value: number, string, boolean or choice word. */

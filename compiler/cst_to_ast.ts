@@ -6,7 +6,7 @@ import type { CstNode, IToken } from 'chevrotain';
 import type { Block, Document, Entry, Stray, Value } from './ast.ts';
 import { BaseCstVisitor } from './parser.ts';
 import type { Span } from './source.ts';
-import type { Reporter } from './syntax.ts';
+import type { Reporter } from './diagnostics.ts';
 
 type Children = Record<string, (CstNode | IToken)[] | undefined>;
 

@@ -150,3 +150,32 @@ export function summarize(diagnostics: readonly Diagnostic[]): string {
   const w = diagnostics.length - e;
   return `${e} error${e === 1 ? '' : 's'}, ${w} warning${w === 1 ? '' : 's'}`;
 }
+
+/** Past this many diagnostics in one file the rest are noise too. */
+export const MAX_DIAGNOSTICS = 200;
+
+/** Where a pass reports its diagnostics. */
+export type Reporter = Pick<DiagnosticBag, 'error' | 'warning'>;
+
+/**
+ * A view of `bag` that adds nothing once the file has MAX_DIAGNOSTICS, and
+ * says so once (E013). The grammar accepts almost anything, so junk reaches
+ * the later passes: without this a 1 MB file of `1 1 1 ...` or `}}}...` gave
+ * half a million diagnostics (over 150 MB of terminal output).
+ */
+export function capped(bag: DiagnosticBag): Reporter {
+  const full = (span: Span): boolean => {
+    if (bag.items.length < MAX_DIAGNOSTICS) return false;
+    // Once per file, though each pass has its own view.
+    if (!bag.items.some((d) => d.code === 'E013')) bag.error('E013', span, `more than ${MAX_DIAGNOSTICS} problems; stopped reporting here`, 'fix the first ones and check again');
+    return true;
+  };
+  return {
+    error: (code, span, message, hint) => {
+      if (!full(span)) bag.error(code, span, message, hint);
+    },
+    warning: (code, span, message, hint) => {
+      if (!full(span)) bag.warning(code, span, message, hint);
+    },
+  };
+}

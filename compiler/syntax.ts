@@ -5,10 +5,9 @@
 import type { IRecognitionException, IToken } from 'chevrotain';
 import type { Document } from './ast.ts';
 import { cstToAst } from './cst_to_ast.ts';
-import type { DiagnosticBag } from './diagnostics.ts';
+import { capped, type DiagnosticBag } from './diagnostics.ts';
 import { tokenize } from './lexer.ts';
 import { parseTokens } from './parser.ts';
-import type { Span } from './source.ts';
 
 /** Deeper nesting than any real spec needs; guards the recursive parser. */
 export const MAX_NESTING = 16;
@@ -16,34 +15,6 @@ export const MAX_NESTING = 16;
 export const MAX_FILE_BYTES = 4 * 1024 * 1024;
 /** Past this many syntax errors the rest are noise. */
 const MAX_SYNTAX_ERRORS = 50;
-/** Past this many diagnostics in one file the rest are noise too. */
-export const MAX_DIAGNOSTICS = 200;
-
-/** Where a pass reports its diagnostics. */
-export type Reporter = Pick<DiagnosticBag, 'error' | 'warning'>;
-
-/**
- * A view of `bag` that adds nothing once the file has MAX_DIAGNOSTICS, and
- * says so once (E013). The grammar accepts almost anything, so junk reaches
- * the later passes: without this a 1 MB file of `1 1 1 ...` or `}}}...` gave
- * half a million diagnostics (over 150 MB of terminal output).
- */
-export function capped(bag: DiagnosticBag): Reporter {
-  const full = (span: Span): boolean => {
-    if (bag.items.length < MAX_DIAGNOSTICS) return false;
-    // Once per file, though each pass has its own view.
-    if (!bag.items.some((d) => d.code === 'E013')) bag.error('E013', span, `more than ${MAX_DIAGNOSTICS} problems; stopped reporting here`, 'fix the first ones and check again');
-    return true;
-  };
-  return {
-    error: (code, span, message, hint) => {
-      if (!full(span)) bag.error(code, span, message, hint);
-    },
-    warning: (code, span, message, hint) => {
-      if (!full(span)) bag.warning(code, span, message, hint);
-    },
-  };
-}
 
 /** Parses spec text into an AST, or undefined when the text cannot be parsed at all. */
 export function parseSpec(text: string, diagnostics: DiagnosticBag): Document | undefined {
