@@ -23,7 +23,8 @@ if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
   cp package-lock.json "$stamp"
 fi
 
-if probe=$(node scripts/probe_adapter.mjs 2>&1); then
+# Dawn prints harmless warnings on stderr; only the probe's own last line matters.
+if probe=$(node scripts/probe_adapter.mjs 2>&1 | grep -v '^Warning: ' | tail -n 1) && [[ "$probe" == "WebGPU adapter:"* ]]; then
   say "$probe"
   exit 0
 fi
@@ -47,7 +48,7 @@ if ! bash -c "$install_cmds" >/tmp/moec-setup-apt.log 2>&1; then
   tail -n 20 /tmp/moec-setup-apt.log >&2
   exit 1
 fi
-if probe=$(node scripts/probe_adapter.mjs 2>&1); then
+if probe=$(node scripts/probe_adapter.mjs 2>&1 | grep -v '^Warning: ' | tail -n 1) && [[ "$probe" == "WebGPU adapter:"* ]]; then
   say "$probe"
 else
   say "still no WebGPU adapter after installing lavapipe: $probe"
