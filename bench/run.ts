@@ -20,7 +20,7 @@ import { fmtMs } from './timing.ts';
 import { timeTrainStep } from './train_throughput.ts';
 
 const quick = process.argv.includes('--quick');
-const RUNS = quick ? 3 : 5;
+const RUNS = quick ? 3 : 7;
 const out: Record<string, unknown> = {};
 const lines: string[] = [];
 const say = (s = '') => {

@@ -284,12 +284,9 @@ export function assignKernels(ctx: OpContext): Pair {
   return { forward: [w.finishSingle(wg)], backward: [] };
 }
 
-/** `select_top_c`: expert e takes the c tokens ranked highest in probs[:, e] (ties: lower token). */
-export function selectTopCKernels(ctx: OpContext): Pair {
+/** Binds the scores and every routing table a per-expert selection writes (select_top_c, select_all). */
+function bindSelection(w: KernelWriter, ctx: OpContext): void {
   const { op } = ctx;
-  const [N, E] = ctx.shape(op.inputs.probs!) as [number, number];
-  const c = Number(op.attrs.c);
-  const w = new KernelWriter(ctx, 'select_top_c', 'forward');
   w.bind('probs', ctx.tensor(op.inputs.probs!), 'read');
   w.bind('token_expert', ctx.tensor(op.outputs.token_expert!), 'read_write', 'i32');
   w.bind('token_gate', ctx.tensor(op.outputs.token_gate!), 'read_write');
@@ -298,6 +295,15 @@ export function selectTopCKernels(ctx: OpContext): Pair {
   w.bind('offsets', ctx.tensor(op.outputs.expert_offsets!), 'read_write', 'i32');
   w.bind('load', ctx.tensor(op.outputs.load!), 'read_write', 'i32');
   w.bind('demand', ctx.tensor(op.outputs.demand!), 'read_write', 'i32');
+}
+
+/** `select_top_c`: expert e takes the c tokens ranked highest in probs[:, e] (ties: lower token). */
+export function selectTopCKernels(ctx: OpContext): Pair {
+  const { op } = ctx;
+  const [N, E] = ctx.shape(op.inputs.probs!) as [number, number];
+  const c = Number(op.attrs.c);
+  const w = new KernelWriter(ctx, 'select_top_c', 'forward');
+  bindSelection(w, ctx);
   w.declare(BEATS);
   w.body(
     `let t = i / ${E}u;`,
@@ -333,14 +339,7 @@ export function selectAllKernels(ctx: OpContext): Pair {
   const { op } = ctx;
   const [N, E] = ctx.shape(op.inputs.probs!) as [number, number];
   const w = new KernelWriter(ctx, 'select_all', 'forward');
-  w.bind('probs', ctx.tensor(op.inputs.probs!), 'read');
-  w.bind('token_expert', ctx.tensor(op.outputs.token_expert!), 'read_write', 'i32');
-  w.bind('token_gate', ctx.tensor(op.outputs.token_gate!), 'read_write');
-  w.bind('token_slot', ctx.tensor(op.outputs.token_slot!), 'read_write', 'i32');
-  w.bind('slot_token', ctx.tensor(op.outputs.slot_token!), 'read_write', 'i32');
-  w.bind('offsets', ctx.tensor(op.outputs.expert_offsets!), 'read_write', 'i32');
-  w.bind('load', ctx.tensor(op.outputs.load!), 'read_write', 'i32');
-  w.bind('demand', ctx.tensor(op.outputs.demand!), 'read_write', 'i32');
+  bindSelection(w, ctx);
   w.body(
     `let t = i / ${E}u;`,
     `let e = i % ${E}u;`,
