@@ -78,7 +78,7 @@ export async function runTraining(spec: ModelSpec, outDir: string, opts: TrainCo
   } catch (e) {
     progress.stop();
     if (e instanceof DivergedError) throw new UserError(e.message, 'lower the learning rate, add clipping (`clip 1.0`), or add `z_loss` to the router');
-    if (e instanceof CheckpointError) throw new UserError(e.message, 'start a new run with --out DIR');
+    if (e instanceof CheckpointError) throw new UserError(e.message, 'start a new run with --out DIR, or restore the spec the run was started with');
     throw e;
   } finally {
     process.off('SIGINT', onSigint);

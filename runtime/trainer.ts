@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ModelSpec } from '../compiler/spec.ts';
 import { isMoeBlock } from '../compiler/spec.ts';
-import { CHECKPOINT_FILE, loadCheckpoint, removeStaleTemps, saveCheckpoint, writeAtomic, type CheckpointMeta } from './checkpoint.ts';
+import { CHECKPOINT_FILE, CheckpointError, loadCheckpoint, removeStaleTemps, saveCheckpoint, writeAtomic, type CheckpointMeta } from './checkpoint.ts';
 import type { DataSource } from './data/batch.ts';
 import type { HostArray } from './executor.ts';
 import type { Gpu } from './gpu.ts';
@@ -164,7 +164,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   let start = 0;
   if (opts.resume && existsSync(checkpointPath)) {
     const ck = loadCheckpoint(checkpointPath);
-    if (ck.meta.spec.text !== spec.source.text) throw new Error(`${checkpointPath} was written for a different spec; refusing to resume (start a new --out folder, or restore the spec)`);
+    if (ck.meta.spec.text !== spec.source.text) throw new CheckpointError(checkpointPath, 'was written for a different spec (the spec changed since); refusing to resume');
     for (const [name, t] of ck.tensors) if (has(name)) await rt.write(name, t.data);
     start = ck.meta.step;
     rng.state = [...ck.meta.rng];
