@@ -1,0 +1,34 @@
+/**
+ * The GEMM tile is tuned per adapter (npm run bench), so it must change speed
+ * only: every output sums over k in the same order whatever the tile, and a
+ * model's outputs and gradients are bit-identical across tiles.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { checkSpec } from '../../compiler/compile.ts';
+import { lowerModel } from '../../compiler/lower.ts';
+import { sharedGpu } from '../../runtime/gpu.ts';
+import { GraphRunner } from '../../runtime/graph_runner.ts';
+import { randomValues } from '../../runtime/test_scenarios.ts';
+
+describe('GEMM tile choice', () => {
+  it('does not change a single bit of outputs or gradients', async () => {
+    const { spec } = checkSpec(readFileSync('specs/deepseekmoe.moe', 'utf8'), 'specs/deepseekmoe.moe');
+    const graph = lowerModel(spec!, { batch: 4, seq: 16 });
+    const gpu = await sharedGpu();
+    const results: Buffer[][] = [];
+    for (const tile of [[4, 4], [8, 4], [4, 8], [2, 8]] as [number, number][]) {
+      const r = await GraphRunner.create(gpu, graph, 'specs/deepseekmoe.moe', { ...gpu.limits, gemmTile: tile });
+      try {
+        r.setValues(randomValues(graph, 1, spec!.vocab));
+        await r.forward();
+        await r.backward(new Map());
+        const tensors = [await r.read('logits'), await r.readGrad('embed.weight'), await r.readGrad('blocks.1.moe.experts.up.weight'), await r.readGrad('blocks.2.moe.shared.down.weight')];
+        results.push(tensors.map((t) => Buffer.from(t.buffer)));
+      } finally {
+        r.destroy();
+      }
+    }
+    for (const other of results.slice(1)) other.forEach((b, i) => expect(Buffer.compare(b, results[0]![i]!)).toBe(0));
+  });
+});
