@@ -100,11 +100,7 @@ export async function checkScenario(gpu: Gpu, scenario: Scenario, specPath: stri
     for (const [k, v] of scenario.values) chain.set(k, toRef(v));
     referenceForward(graph, chain);
     const rows: CheckRow[] = [];
-    for (const k of [...plan.ops, ...plan.stateUpdates]) {
-      const t0 = Date.now();
-      rows.push(...(await checkOp(ex, k, graph, chain, scenario)));
-      if (process.env.MOEC_TIME) process.stderr.write(`${k.op.name}: ${Date.now() - t0} ms\n`);
-    }
+    for (const k of [...plan.ops, ...plan.stateUpdates]) rows.push(...(await checkOp(ex, k, graph, chain, scenario)));
     return rows;
   } finally {
     ex.destroy();
