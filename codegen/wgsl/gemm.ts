@@ -36,6 +36,14 @@ export interface GemmSpec {
   /** Tile of outputs per thread. */
   readonly tile?: readonly [number, number];
   /**
+   * Groups whose row ranges are known only on the GPU (experts of a
+   * token-choice layer): instead of a grid of groups × their largest
+   * possible row count, tiles are packed — block b belongs to the expert
+   * whose blocks cover b — so no workgroup is spent on rows an expert did not
+   * get. `offset(e)` is expert e's first row (offset(experts) = rows used).
+   */
+  readonly packedRows?: { readonly experts: number; readonly offset: (e: string) => string; readonly maxRows: number };
+  /**
    * 16-byte loads when A and B are both contiguous along the reduction
    * (y = x·Wᵀ layouts): loads of 4 consecutive k as vec4, accumulated with
    * dot(). `k4` counts groups of four; the depth range must be multiples of 4.
@@ -71,6 +79,7 @@ export function columnVectors(tile: readonly [number, number] | undefined, cols:
 /** Threads a GEMM dispatch needs (one per tile). */
 export function gemmThreads(g: GemmSpec): number {
   const [tm, tn] = g.tile ?? [4, 4];
+  if (g.packedRows) return (Math.ceil(g.packedRows.maxRows / tm) + g.packedRows.experts) * Math.ceil(g.cols / tn);
   return (g.groups ?? 1) * Math.ceil(g.rows / tm) * Math.ceil(g.cols / tn);
 }
 
@@ -82,16 +91,36 @@ export function writeGemm(w: KernelWriter, g: GemmSpec): void {
   const ops = g.b.length;
   const rowIdx = [...Array(TM).keys()];
   const colIdx = [...Array(TN).keys()];
-  w.body(
-    `let grp = i / ${tilesM * tilesN}u;`,
-    `let tile = i % ${tilesM * tilesN}u;`,
-    `let row_begin = ${g.rowBegin ?? '0u'};`,
-    `let row_end = ${g.rowEnd ?? `${g.rows}u`};`,
-    `let row0 = row_begin + (tile / ${tilesN}u) * ${TM}u;`,
-    `let col0 = (tile % ${tilesN}u) * ${TN}u;`,
-    '// Tiles past the group\'s rows have nothing to do.',
-    'if (row0 >= row_end) { return; }',
-  );
+  if (g.packedRows) {
+    const p = g.packedRows;
+    w.body(
+      `let block = i / ${tilesN}u;`,
+      `let col0 = (i % ${tilesN}u) * ${TN}u;`,
+      '// Find the expert whose packed blocks cover this one.',
+      `var grp = ${p.experts}u;`,
+      'var first = 0u;',
+      `for (var e = 0u; e < ${p.experts}u; e++) {`,
+      `  let blocks = (${p.offset('e + 1u')} - ${p.offset('e')} + ${TM - 1}u) / ${TM}u;`,
+      '  if (block < first + blocks) { grp = e; break; }',
+      '  first += blocks;',
+      '}',
+      `if (grp == ${p.experts}u) { return; }`,
+      `let row_begin = ${p.offset('grp')};`,
+      `let row_end = ${p.offset('grp + 1u')};`,
+      `let row0 = row_begin + (block - first) * ${TM}u;`,
+    );
+  } else {
+    w.body(
+      `let grp = i / ${tilesM * tilesN}u;`,
+      `let tile = i % ${tilesM * tilesN}u;`,
+      `let row_begin = ${g.rowBegin ?? '0u'};`,
+      `let row_end = ${g.rowEnd ?? `${g.rows}u`};`,
+      `let row0 = row_begin + (tile / ${tilesN}u) * ${TM}u;`,
+      `let col0 = (tile % ${tilesN}u) * ${TN}u;`,
+      '// Tiles past the group\'s rows have nothing to do.',
+      'if (row0 >= row_end) { return; }',
+    );
+  }
   for (const i of rowIdx) {
     w.body(`let ok${i} = row0 + ${i}u < row_end;`, `let r${i} = min(row0 + ${i}u, row_end - 1u);`);
     if (g.rowSetup) w.body(...g.rowSetup(i));

@@ -77,7 +77,9 @@ function bindRows(w: KernelWriter, ctx: OpContext, L: Layout, withSlots: boolean
   if (withSlots && L.gather) w.bind('slot_token', ctx.tensor(ctx.op.inputs.slot_token!), 'read', 'i32');
 }
 
-function groupSpec(L: Layout): Pick<GemmSpec, 'groups' | 'rows' | 'rowBegin' | 'rowEnd'> {
+/** Row ranges of a GEMM over the op's rows: packed per expert when routed (gathered), fixed groups otherwise. */
+function groupSpec(L: Layout): Pick<GemmSpec, 'groups' | 'rows' | 'rowBegin' | 'rowEnd' | 'packedRows'> {
+  if (L.gather) return { rows: L.rowsPerGroup, packedRows: { experts: L.groups, offset: (e) => `u32(offsets[${e}])`, maxRows: L.rows } };
   return { groups: L.groups, rows: L.rowsPerGroup, rowBegin: L.rowBegin, rowEnd: L.rowEnd };
 }
 

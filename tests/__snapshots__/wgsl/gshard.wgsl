@@ -2044,15 +2044,21 @@ fn dact_silu(x: f32) -> f32 { let s = sigmoid_f32(x); return s * (1.0 + x * (1.0
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let i = (wid.y * nwg.x + wid.x) * 64u + lid;
-  if (i >= 20480u) { return; }
-  let grp = i / 2560u;
-  let tile = i % 2560u;
+  if (i >= 16640u) { return; }
+  let block = i / 32u;
+  let col0 = (i % 32u) * 4u;
+  // Find the expert whose packed blocks cover this one.
+  var grp = 8u;
+  var first = 0u;
+  for (var e = 0u; e < 8u; e++) {
+    let blocks = (u32(offsets[e + 1u]) - u32(offsets[e]) + 3u) / 4u;
+    if (block < first + blocks) { grp = e; break; }
+    first += blocks;
+  }
+  if (grp == 8u) { return; }
   let row_begin = u32(offsets[grp]);
   let row_end = u32(offsets[grp + 1u]);
-  let row0 = row_begin + (tile / 32u) * 4u;
-  let col0 = (tile % 32u) * 4u;
-  // Tiles past the group's rows have nothing to do.
-  if (row0 >= row_end) { return; }
+  let row0 = row_begin + (block - first) * 4u;
   let ok0 = row0 + 0u < row_end;
   let r0 = min(row0 + 0u, row_end - 1u);
   let src0 = u32(max(slot_token[r0], 0));
@@ -2175,15 +2181,21 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let i = (wid.y * nwg.x + wid.x) * 64u + lid;
-  if (i >= 10240u) { return; }
-  let grp = i / 1280u;
-  let tile = i % 1280u;
+  if (i >= 8320u) { return; }
+  let block = i / 16u;
+  let col0 = (i % 16u) * 4u;
+  // Find the expert whose packed blocks cover this one.
+  var grp = 8u;
+  var first = 0u;
+  for (var e = 0u; e < 8u; e++) {
+    let blocks = (u32(offsets[e + 1u]) - u32(offsets[e]) + 3u) / 4u;
+    if (block < first + blocks) { grp = e; break; }
+    first += blocks;
+  }
+  if (grp == 8u) { return; }
   let row_begin = u32(offsets[grp]);
   let row_end = u32(offsets[grp + 1u]);
-  let row0 = row_begin + (tile / 16u) * 4u;
-  let col0 = (tile % 16u) * 4u;
-  // Tiles past the group's rows have nothing to do.
-  if (row0 >= row_end) { return; }
+  let row0 = row_begin + (block - first) * 4u;
   let ok0 = row0 + 0u < row_end;
   let r0 = min(row0 + 0u, row_end - 1u);
   let ok1 = row0 + 1u < row_end;
@@ -2305,15 +2317,21 @@ fn dact_silu(x: f32) -> f32 { let s = sigmoid_f32(x); return s * (1.0 + x * (1.0
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let i = (wid.y * nwg.x + wid.x) * 64u + lid;
-  if (i >= 20480u) { return; }
-  let grp = i / 2560u;
-  let tile = i % 2560u;
+  if (i >= 16640u) { return; }
+  let block = i / 32u;
+  let col0 = (i % 32u) * 4u;
+  // Find the expert whose packed blocks cover this one.
+  var grp = 8u;
+  var first = 0u;
+  for (var e = 0u; e < 8u; e++) {
+    let blocks = (u32(offsets[e + 1u]) - u32(offsets[e]) + 3u) / 4u;
+    if (block < first + blocks) { grp = e; break; }
+    first += blocks;
+  }
+  if (grp == 8u) { return; }
   let row_begin = u32(offsets[grp]);
   let row_end = u32(offsets[grp + 1u]);
-  let row0 = row_begin + (tile / 32u) * 4u;
-  let col0 = (tile % 32u) * 4u;
-  // Tiles past the group's rows have nothing to do.
-  if (row0 >= row_end) { return; }
+  let row0 = row_begin + (block - first) * 4u;
   let ok0 = row0 + 0u < row_end;
   let r0 = min(row0 + 0u, row_end - 1u);
   let ok1 = row0 + 1u < row_end;
@@ -2498,15 +2516,21 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let i = (wid.y * nwg.x + wid.x) * 64u + lid;
-  if (i >= 10240u) { return; }
-  let grp = i / 1280u;
-  let tile = i % 1280u;
+  if (i >= 8320u) { return; }
+  let block = i / 16u;
+  let col0 = (i % 16u) * 4u;
+  // Find the expert whose packed blocks cover this one.
+  var grp = 8u;
+  var first = 0u;
+  for (var e = 0u; e < 8u; e++) {
+    let blocks = (u32(offsets[e + 1u]) - u32(offsets[e]) + 3u) / 4u;
+    if (block < first + blocks) { grp = e; break; }
+    first += blocks;
+  }
+  if (grp == 8u) { return; }
   let row_begin = u32(offsets[grp]);
   let row_end = u32(offsets[grp + 1u]);
-  let row0 = row_begin + (tile / 16u) * 4u;
-  let col0 = (tile % 16u) * 4u;
-  // Tiles past the group's rows have nothing to do.
-  if (row0 >= row_end) { return; }
+  let row0 = row_begin + (block - first) * 4u;
   let ok0 = row0 + 0u < row_end;
   let r0 = min(row0 + 0u, row_end - 1u);
   let ok1 = row0 + 1u < row_end;

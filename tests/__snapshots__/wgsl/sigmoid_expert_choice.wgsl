@@ -1350,15 +1350,21 @@ fn dact_silu(x: f32) -> f32 { let s = sigmoid_f32(x); return s * (1.0 + x * (1.0
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let i = (wid.y * nwg.x + wid.x) * 64u + lid;
-  if (i >= 12288u) { return; }
-  let grp = i / 1536u;
-  let tile = i % 1536u;
+  if (i >= 12544u) { return; }
+  let block = i / 32u;
+  let col0 = (i % 32u) * 4u;
+  // Find the expert whose packed blocks cover this one.
+  var grp = 8u;
+  var first = 0u;
+  for (var e = 0u; e < 8u; e++) {
+    let blocks = (u32(offsets[e + 1u]) - u32(offsets[e]) + 3u) / 4u;
+    if (block < first + blocks) { grp = e; break; }
+    first += blocks;
+  }
+  if (grp == 8u) { return; }
   let row_begin = u32(offsets[grp]);
   let row_end = u32(offsets[grp + 1u]);
-  let row0 = row_begin + (tile / 32u) * 4u;
-  let col0 = (tile % 32u) * 4u;
-  // Tiles past the group's rows have nothing to do.
-  if (row0 >= row_end) { return; }
+  let row0 = row_begin + (block - first) * 4u;
   let ok0 = row0 + 0u < row_end;
   let r0 = min(row0 + 0u, row_end - 1u);
   let src0 = u32(max(slot_token[r0], 0));
@@ -1481,15 +1487,21 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let i = (wid.y * nwg.x + wid.x) * 64u + lid;
-  if (i >= 6144u) { return; }
-  let grp = i / 768u;
-  let tile = i % 768u;
+  if (i >= 6272u) { return; }
+  let block = i / 16u;
+  let col0 = (i % 16u) * 4u;
+  // Find the expert whose packed blocks cover this one.
+  var grp = 8u;
+  var first = 0u;
+  for (var e = 0u; e < 8u; e++) {
+    let blocks = (u32(offsets[e + 1u]) - u32(offsets[e]) + 3u) / 4u;
+    if (block < first + blocks) { grp = e; break; }
+    first += blocks;
+  }
+  if (grp == 8u) { return; }
   let row_begin = u32(offsets[grp]);
   let row_end = u32(offsets[grp + 1u]);
-  let row0 = row_begin + (tile / 16u) * 4u;
-  let col0 = (tile % 16u) * 4u;
-  // Tiles past the group's rows have nothing to do.
-  if (row0 >= row_end) { return; }
+  let row0 = row_begin + (block - first) * 4u;
   let ok0 = row0 + 0u < row_end;
   let r0 = min(row0 + 0u, row_end - 1u);
   let ok1 = row0 + 1u < row_end;
@@ -1611,15 +1623,21 @@ fn dact_silu(x: f32) -> f32 { let s = sigmoid_f32(x); return s * (1.0 + x * (1.0
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let i = (wid.y * nwg.x + wid.x) * 64u + lid;
-  if (i >= 12288u) { return; }
-  let grp = i / 1536u;
-  let tile = i % 1536u;
+  if (i >= 12544u) { return; }
+  let block = i / 32u;
+  let col0 = (i % 32u) * 4u;
+  // Find the expert whose packed blocks cover this one.
+  var grp = 8u;
+  var first = 0u;
+  for (var e = 0u; e < 8u; e++) {
+    let blocks = (u32(offsets[e + 1u]) - u32(offsets[e]) + 3u) / 4u;
+    if (block < first + blocks) { grp = e; break; }
+    first += blocks;
+  }
+  if (grp == 8u) { return; }
   let row_begin = u32(offsets[grp]);
   let row_end = u32(offsets[grp + 1u]);
-  let row0 = row_begin + (tile / 32u) * 4u;
-  let col0 = (tile % 32u) * 4u;
-  // Tiles past the group's rows have nothing to do.
-  if (row0 >= row_end) { return; }
+  let row0 = row_begin + (block - first) * 4u;
   let ok0 = row0 + 0u < row_end;
   let r0 = min(row0 + 0u, row_end - 1u);
   let ok1 = row0 + 1u < row_end;
@@ -1804,15 +1822,21 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let i = (wid.y * nwg.x + wid.x) * 64u + lid;
-  if (i >= 6144u) { return; }
-  let grp = i / 768u;
-  let tile = i % 768u;
+  if (i >= 6272u) { return; }
+  let block = i / 16u;
+  let col0 = (i % 16u) * 4u;
+  // Find the expert whose packed blocks cover this one.
+  var grp = 8u;
+  var first = 0u;
+  for (var e = 0u; e < 8u; e++) {
+    let blocks = (u32(offsets[e + 1u]) - u32(offsets[e]) + 3u) / 4u;
+    if (block < first + blocks) { grp = e; break; }
+    first += blocks;
+  }
+  if (grp == 8u) { return; }
   let row_begin = u32(offsets[grp]);
   let row_end = u32(offsets[grp + 1u]);
-  let row0 = row_begin + (tile / 16u) * 4u;
-  let col0 = (tile % 16u) * 4u;
-  // Tiles past the group's rows have nothing to do.
-  if (row0 >= row_end) { return; }
+  let row0 = row_begin + (block - first) * 4u;
   let ok0 = row0 + 0u < row_end;
   let r0 = min(row0 + 0u, row_end - 1u);
   let ok1 = row0 + 1u < row_end;
