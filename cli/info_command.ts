@@ -6,6 +6,7 @@ import { humanCount, modelCost, type ModelCost } from '../compiler/cost.ts';
 import type { Graph } from '../compiler/ir.ts';
 import { lowerModel } from '../compiler/lower.ts';
 import { generateGraph } from '../codegen/wgsl/generate.ts';
+import { kernelIdentity } from '../codegen/wgsl/kernel_dump.ts';
 import { describeCore } from '../compiler/routing_core.ts';
 import type { ModelSpec } from '../compiler/spec.ts';
 import { requireSpec } from './load_spec.ts';
@@ -16,7 +17,7 @@ export function kernelCounts(graph: Graph, specPath: string): { forward: number;
   const plan = generateGraph(graph, { specPath });
   const all = [...plan.ops, ...plan.stateUpdates];
   const kernels = all.flatMap((k) => [...k.forward, ...k.backward]);
-  const unique = new Set(kernels.map((k) => k.source.replace(/\/\/[^\n]*/g, ''))).size;
+  const unique = new Set(kernels.map(kernelIdentity)).size;
   return { forward: all.reduce((n, k) => n + k.forward.length, 0), backward: all.reduce((n, k) => n + k.backward.length, 0), unique };
 }
 

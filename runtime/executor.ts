@@ -142,17 +142,7 @@ export class Executor {
 
   /** Reads a buffer back to the host. */
   async read(name: string): Promise<HostArray> {
-    const s = this.slot(name);
-    const device = this.gpu.device;
-    const staging = this.pool.acquire(s.bytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
-    const enc = device.createCommandEncoder();
-    enc.copyBufferToBuffer(s.buffer, 0, staging, 0, s.bytes);
-    device.queue.submit([enc.finish()]);
-    await gpuWait(staging.mapAsync(GPUMapMode.READ));
-    const copy = staging.getMappedRange().slice(0, s.decl.elements * 4);
-    staging.unmap();
-    this.pool.release(staging);
-    return s.decl.dtype === 'i32' ? new Int32Array(copy) : new Float32Array(copy);
+    return (await this.readMany([name])).get(name)!;
   }
 
   /** Compiles every kernel's pipeline ahead of time (errors surface here, named), one after another. */

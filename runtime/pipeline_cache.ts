@@ -4,6 +4,7 @@
  * KernelErrors naming the kernel and its spec line.
  */
 import type { Kernel } from '../codegen/wgsl/kernel.ts';
+import { kernelIdentity } from '../codegen/wgsl/kernel_dump.ts';
 import { kernelError } from './gpu_errors.ts';
 import { gpuWait } from './gpu_wait.ts';
 
@@ -17,7 +18,8 @@ export class PipelineCache {
 
   /** The pipeline of a kernel, compiled on first use. */
   get(kernel: Kernel): Promise<GPUComputePipeline> {
-    const key = cacheKey(kernel.source);
+    // Kernels that differ only in comments (the same op in another block) share one pipeline.
+    const key = kernelIdentity(kernel);
     let p = this.pipelines.get(key);
     if (!p) {
       p = this.compile(kernel, key);
@@ -55,11 +57,3 @@ export class PipelineCache {
   }
 }
 
-/**
- * The source without comments: kernels that differ only in their header
- * (which block, which spec line) share one pipeline. Everything that
- * specialises a kernel — shapes, attributes, layouts — is in its code.
- */
-function cacheKey(source: string): string {
-  return source.replace(/\/\/[^\n]*/g, '').replace(/\n\s*\n/g, '\n');
-}
