@@ -10,14 +10,15 @@
  */
 import { readdirSync, writeFileSync } from 'node:fs';
 import { checkSpec } from '../compiler/compile.ts';
-import type { Target } from '../codegen/wgsl/kernel.ts';
+import { GEMM_KINDS, type GemmKind, type Target } from '../codegen/wgsl/kernel.ts';
 import { sharedGpu } from '../runtime/gpu.ts';
-import { DEFAULT_TILE, saveTuning } from '../runtime/tuning.ts';
+import { saveTuning } from '../runtime/tuning.ts';
 import { EXPERT_SCALING, LAYERS, STANDARD, TOKEN_SCALING } from './layers.ts';
 import { timeGemm, timeLayer, type LayerTiming } from './moec_layer.ts';
 import { timeTfLayer } from './tfjs_layer.ts';
 import { fmtMs } from './timing.ts';
 import { timeTrainStep } from './train_throughput.ts';
+import { TILE_CANDIDATES, tuneGemmTiles } from './tune.ts';
 
 const quick = process.argv.includes('--quick');
 const RUNS = quick ? 3 : 7;
@@ -35,34 +36,37 @@ out.date = new Date().toISOString();
 say(`# moec benchmark — ${gpu.adapterName}`);
 say(`${out.date as string}, node ${process.version}, ${quick ? 'quick' : 'full'} mode; times in ms: median (min–max) of ${RUNS} runs after 2 warm-ups`);
 
-// 1. Tune the GEMM tile on the standard layer's up-projection shape.
+// 1. Tune the tile of each GEMM kind on the standard layer's up-projection shape.
 const { spec: standard } = checkSpec(STANDARD.spec, 'top2.moe');
 const rows = STANDARD.batch * STANDARD.seq * 2;
 const H = standard!.ffn.kind === 'moe' ? standard!.ffn.experts.hidden : 0;
-const candidates: [number, number][] = [[4, 4], [4, 8], [8, 4], [2, 8], [8, 8], [2, 4]];
-const tileScores: Record<string, number> = {};
-say('\n## GEMM tile (tuned on this adapter)\n');
-say('| tile (rows x cols per thread) | ms | GFLOP/s |');
-say('|---|---:|---:|');
-let best: [number, number] = [...DEFAULT_TILE] as [number, number];
-for (const tile of candidates) {
-  const r = await timeGemm(gpu, rows, 256, H, { ...gpu.limits, gemmTile: tile }, RUNS);
-  const g = gflops(r.flops, r.timing.median);
-  tileScores[`${tile[0]}x${tile[1]}`] = g;
-  if (g > (tileScores[`${best[0]}x${best[1]}`] ?? 0)) best = tile;
-  say(`| ${tile[0]}x${tile[1]} | ${fmtMs(r.timing)} | ${g.toFixed(2)} |`);
+const tuning = await tuneGemmTiles(gpu, rows, 256, H, RUNS);
+say(`\n## GEMM tiles (tuned on this adapter, ${rows}x256 · 256x${H}; interleaved rounds)\n`);
+say(`| tile (rows x cols per thread) | ${GEMM_KINDS.map((k) => `${k} ms (GFLOP/s)`).join(' | ')} |`);
+say(`|---|${GEMM_KINDS.map(() => '---:').join('|')}|`);
+for (const [c, tile] of TILE_CANDIDATES.entries()) {
+  const cells = GEMM_KINDS.map((kind) => {
+    const r = tuning.results[kind][c];
+    if (!r) return '';
+    const mark = r.tile === tuning.best[kind] ? '**' : '';
+    return `${mark}${fmtMs(r.timing)} (${r.gflops.toFixed(2)})${mark}`;
+  });
+  say(`| ${tile.join('x')} | ${cells.join(' | ')} |`);
 }
-saveTuning(gpu.adapterName, { gemmTile: best, measuredAt: out.date as string, candidates: tileScores });
-const target: Target = { ...gpu.limits, gemmTile: best };
-const unfused: Target = { ...gpu.limits, gemmTile: [1, 1], fusion: false };
-out.tuning = { best, candidates: tileScores };
+const candidates = Object.fromEntries(GEMM_KINDS.map((k) => [k, Object.fromEntries(tuning.results[k].map((r) => [r.tile.join('x'), r.gflops]))]));
+saveTuning(gpu.adapterName, { gemmTiles: tuning.best, measuredAt: out.date as string, candidates });
+const target: Target = { ...gpu.limits, gemmTiles: tuning.best };
+const unfused: Target = { ...gpu.limits, fusion: false };
+out.tuning = { best: tuning.best, candidates };
+const bestOf = (kind: GemmKind) => Math.max(...tuning.results[kind].map((r) => r.gflops));
 
 // 2. The ceiling: moec's best matmul at the layer's two expert shapes.
 const upG = await timeGemm(gpu, rows, 256, H, target, RUNS);
 const downG = await timeGemm(gpu, rows, H, 256, target, RUNS);
 const ceiling = gflops(upG.flops + downG.flops, upG.timing.median + downG.timing.median);
-out.ceiling = { up: upG, down: downG, gflops: ceiling };
-say(`\nGEMM ceiling (best tile ${best.join('x')}, up ${rows}x256·256x${H} and down ${rows}x${H}·${H}x256): **${ceiling.toFixed(2)} GFLOP/s**`);
+out.ceiling = { up: upG, down: downG, gflops: ceiling, inputGradBest: bestOf('input_grad'), weightGradBest: bestOf('weight_grad') };
+say(`\nGEMM ceiling (forward tile ${tuning.best.forward.join('x')}, y = x·Wᵀ at up ${rows}x256·256x${H} and down ${rows}x${H}·${H}x256): **${ceiling.toFixed(2)} GFLOP/s**`);
+say(`Best gradient GEMMs at the up shape, for comparison: input_grad ${bestOf('input_grad').toFixed(2)}, weight_grad ${bestOf('weight_grad').toFixed(2)} GFLOP/s.`);
 
 // 3. MoE layers, fused and unfused.
 say('\n## MoE layers (2,048 tokens)\n');

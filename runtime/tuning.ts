@@ -7,18 +7,16 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type { Target } from '../codegen/wgsl/kernel.ts';
+import { GEMM_KINDS, type GemmKind, type GemmTile, type Target } from '../codegen/wgsl/kernel.ts';
 import type { Gpu } from './gpu.ts';
 
 export interface Tuning {
-  readonly gemmTile: readonly [number, number];
+  /** The best tile of each kind of GEMM. */
+  readonly gemmTiles: Record<GemmKind, GemmTile>;
   readonly measuredAt: string;
-  /** GFLOP/s of each candidate tile, for the record. */
-  readonly candidates: Record<string, number>;
+  /** GFLOP/s of each candidate tile per kind, for the record. */
+  readonly candidates: Record<string, Record<string, number>>;
 }
-
-/** The default tile before any measurement: 4x4 is never far from the best on the adapters measured. */
-export const DEFAULT_TILE: readonly [number, number] = [4, 4];
 
 export function tuningCachePath(): string {
   const base = process.env.MOEC_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'moec');
@@ -33,9 +31,12 @@ function readAll(): Record<string, Tuning> {
   }
 }
 
+/** The adapter's cached tuning; entries from older versions (one tile for every GEMM) are ignored. */
 export function loadTuning(adapter: string): Tuning | undefined {
   const t = readAll()[adapter];
-  return t && Array.isArray(t.gemmTile) && t.gemmTile.length === 2 ? t : undefined;
+  const tiles = t?.gemmTiles;
+  const valid = (x: unknown) => Array.isArray(x) && x.length === 2 && x.every((n) => Number.isInteger(n) && n > 0 && n <= 16);
+  return tiles && GEMM_KINDS.every((k) => valid(tiles[k])) ? t : undefined;
 }
 
 export function saveTuning(adapter: string, tuning: Tuning): void {
@@ -48,5 +49,6 @@ export function saveTuning(adapter: string, tuning: Tuning): void {
 
 /** The adapter's limits plus its tuned kernel choices. */
 export function targetFor(gpu: Gpu): Target {
-  return { ...gpu.limits, gemmTile: loadTuning(gpu.adapterName)?.gemmTile ?? DEFAULT_TILE };
+  const tuned = loadTuning(gpu.adapterName);
+  return tuned ? { ...gpu.limits, gemmTiles: tuned.gemmTiles } : { ...gpu.limits };
 }

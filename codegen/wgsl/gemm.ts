@@ -64,6 +64,14 @@ export interface GemmSpec {
    * Used when the tile is 4·m rows tall and the group's rows are a multiple of 4.
    */
   readonly vec4Rows?: (k: string, row4: string) => string;
+  /**
+   * With vec4Cols: 16-byte loads of A along the reduction (A contiguous in
+   * k, as the gradient GEMMs' row operand is): the loop steps 4 k at a time
+   * and reuses each A load for 4 rows of B. `k4` counts groups of four; the
+   * depth range must be multiples of 4. Fewer, wider loads matter because
+   * every access carries a bounds check.
+   */
+  readonly vec4ColsA?: (i: number, k4: string) => string;
 }
 
 /** Whether vec4Rows loads apply (callers bind A as vec4f then). */
@@ -131,16 +139,24 @@ export function writeGemm(w: KernelWriter, g: GemmSpec): void {
     // Accumulators as vec4 across columns; each k does TM scalar × (TN/4) vec4 FMAs.
     const groups = TN / 4;
     for (let o = 0; o < ops; o++) w.body(`var accv${o}: array<vec4<f32>, ${TM * groups}>;`);
-    w.body(`for (var k = ${g.depthBegin ?? '0u'}; k < ${g.depthEnd}; k++) {`);
-    if (g.vec4Rows && rowVectors(g.tile, g.rows) && !g.rowBegin) {
-      for (let q = 0; q < TM / 4; q++) w.body(`  let a4_${q} = ${g.vec4Rows('k', `row0 / 4u + ${q}u`)};`);
-      for (const i of rowIdx) w.body(`  let a${i} = a4_${Math.floor(i / 4)}[${i % 4}];`);
+    const fmaRow = (o: number, k: string, a: (i: number) => string, tag: string) => {
+      for (let q = 0; q < groups; q++) w.body(`  let b${o}_${q}${tag} = ${g.vec4Cols![o]!(k, `min(col0 / 4u + ${q}u, ${g.cols / 4 - 1}u)`)};`);
+      for (const i of rowIdx) for (let q = 0; q < groups; q++) w.body(`  accv${o}[${i * groups + q}] = fma(vec4<f32>(${a(i)}), b${o}_${q}${tag}, accv${o}[${i * groups + q}]);`);
+    };
+    if (g.vec4ColsA) {
+      // 4 k per step: one vec4 of A per row, then 4 rows of B, each used by all TM rows.
+      w.body(`for (var k4 = (${g.depthBegin ?? '0u'}) / 4u; k4 < (${g.depthEnd}) / 4u; k4++) {`);
+      for (const i of rowIdx) w.body(`  let a${i} = ${g.vec4ColsA(i, 'k4')};`);
+      for (let kk = 0; kk < 4; kk++) for (let o = 0; o < ops; o++) fmaRow(o, `(k4 * 4u + ${kk}u)`, (i) => `a${i}[${kk}]`, `_${kk}`);
     } else {
-      for (const i of rowIdx) w.body(`  let a${i} = ${g.a(i, 'k')};`);
-    }
-    for (let o = 0; o < ops; o++) {
-      for (let q = 0; q < groups; q++) w.body(`  let b${o}_${q} = ${g.vec4Cols![o]!('k', `min(col0 / 4u + ${q}u, ${g.cols / 4 - 1}u)`)};`);
-      for (const i of rowIdx) for (let q = 0; q < groups; q++) w.body(`  accv${o}[${i * groups + q}] = fma(vec4<f32>(a${i}), b${o}_${q}, accv${o}[${i * groups + q}]);`);
+      w.body(`for (var k = ${g.depthBegin ?? '0u'}; k < ${g.depthEnd}; k++) {`);
+      if (g.vec4Rows && rowVectors(g.tile, g.rows) && !g.rowBegin) {
+        for (let q = 0; q < TM / 4; q++) w.body(`  let a4_${q} = ${g.vec4Rows('k', `row0 / 4u + ${q}u`)};`);
+        for (const i of rowIdx) w.body(`  let a${i} = a4_${Math.floor(i / 4)}[${i % 4}];`);
+      } else {
+        for (const i of rowIdx) w.body(`  let a${i} = ${g.a(i, 'k')};`);
+      }
+      for (let o = 0; o < ops; o++) fmaRow(o, 'k', (i) => `a${i}`, '');
     }
     w.body('}');
     for (const i of rowIdx) {

@@ -57,13 +57,39 @@ export interface Target {
   readonly maxComputeWorkgroupsPerDimension: number;
   readonly maxComputeInvocationsPerWorkgroup: number;
   readonly maxComputeWorkgroupStorageSize: number;
-  /** Outputs per thread of the register-blocked GEMMs (rows, columns); chosen per adapter by bench/tune. */
-  readonly gemmTile?: readonly [number, number];
+  /**
+   * Outputs per thread (rows, columns) of the register-blocked GEMMs, per
+   * kind of GEMM: each kind loads its operands differently, so each has its
+   * own best tile. Chosen per adapter by measurement (`npm run bench`).
+   */
+  readonly gemmTiles?: Partial<Record<GemmKind, GemmTile>>;
   /**
    * false: the benchmark's unfused baseline (permuted row copies, separate
    * activation passes, one output per thread, scalar loads). Default true.
    */
   readonly fusion?: boolean;
+}
+
+/** Rows x columns of outputs per thread. */
+export type GemmTile = readonly [number, number];
+
+/**
+ * The three GEMM layouts of a linear layer, named for their role:
+ * - forward: y = x·Wᵀ, both operands contiguous along the reduction;
+ * - input_grad: dx = dy·W, B contiguous along the output's columns;
+ * - weight_grad: dW = dyᵀ·x, both contiguous along the output (reduction over rows).
+ */
+export type GemmKind = 'forward' | 'input_grad' | 'weight_grad';
+
+export const GEMM_KINDS: readonly GemmKind[] = ['forward', 'input_grad', 'weight_grad'];
+
+/** The tile before any measurement: 4x4 is never far from the best on the adapters measured. */
+export const DEFAULT_GEMM_TILE: GemmTile = [4, 4];
+
+/** The tile a GEMM of this kind uses on `target` (one output per thread in the unfused baseline). */
+export function gemmTile(target: Target, kind: GemmKind): GemmTile {
+  if (target.fusion === false) return [1, 1];
+  return target.gemmTiles?.[kind] ?? DEFAULT_GEMM_TILE;
 }
 
 /** The WebGPU minimums: what every adapter offers. */

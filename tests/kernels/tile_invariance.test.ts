@@ -1,5 +1,5 @@
 /**
- * The GEMM tile is tuned per adapter (npm run bench), so it must change speed
+ * GEMM tiles are tuned per adapter and per GEMM kind (npm run bench), so they must change speed
  * only: every output sums over k in the same order whatever the tile, and a
  * model's outputs and gradients are bit-identical across tiles.
  */
@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { checkSpec } from '../../compiler/compile.ts';
 import { lowerModel } from '../../compiler/lower.ts';
+import type { GemmKind, GemmTile } from '../../codegen/wgsl/kernel.ts';
 import { sharedGpu } from '../../runtime/gpu.ts';
 import { GraphRunner } from '../../runtime/graph_runner.ts';
 import { randomValues } from '../../runtime/test_scenarios.ts';
@@ -17,8 +18,14 @@ describe('GEMM tile choice', () => {
     const graph = lowerModel(spec!, { batch: 4, seq: 16 });
     const gpu = await sharedGpu();
     const results: Buffer[][] = [];
-    for (const tile of [[4, 4], [8, 4], [4, 8], [2, 8]] as [number, number][]) {
-      const r = await GraphRunner.create(gpu, graph, 'specs/deepseekmoe.moe', { ...gpu.limits, gemmTile: tile });
+    // Uniform tiles, and mixed ones (each GEMM kind tuned separately).
+    const choices: Record<GemmKind, GemmTile>[] = [
+      ...([[4, 4], [8, 4], [4, 8], [2, 8]] as GemmTile[]).map((t) => ({ forward: t, input_grad: t, weight_grad: t })),
+      { forward: [8, 4], input_grad: [8, 8], weight_grad: [16, 8] },
+      { forward: [2, 8], input_grad: [4, 8], weight_grad: [8, 4] },
+    ];
+    for (const gemmTiles of choices) {
+      const r = await GraphRunner.create(gpu, graph, 'specs/deepseekmoe.moe', { ...gpu.limits, gemmTiles });
       try {
         r.setValues(randomValues(graph, 1, spec!.vocab));
         await r.forward();

@@ -11,7 +11,7 @@
 import type { Activation } from '../../../compiler/schema.ts';
 import { ACTIVATION_FNS, baseActivation } from '../activations.ts';
 import { columnVectors, gemmThreads, rowVectors, writeGemm, type GemmSpec } from '../gemm.ts';
-import type { Kernel } from '../kernel.ts';
+import { gemmTile, type Kernel } from '../kernel.ts';
 import { KernelWriter, type OpContext } from '../kernel_writer.ts';
 
 /** How rows map to experts and inputs for one FFN op. */
@@ -135,7 +135,7 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
   const upRows = { ...L, gather: gatherInGemm };
   const upSpec: GemmSpec = {
     ...groupSpec(L),
-    tile: ctx.target.gemmTile,
+    tile: gemmTile(ctx.target, 'forward'),
     ...(upVec
       ? {
           vec4: {
@@ -177,7 +177,7 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
   down.bind('out', out, 'read_write');
   const downSpec: GemmSpec = {
     ...groupSpec(L),
-    tile: ctx.target.gemmTile,
+    tile: gemmTile(ctx.target, 'forward'),
     ...(downVec ? { vec4: { a: (i: number, k4: string) => `hidden[r${i} * ${H / 4}u + ${k4}]`, b: [(k4: string, c: string) => `w_down[${L.downIndex4('grp', c, k4)}]`] } } : {}),
     cols: d,
     depthEnd: `${H}u`,
@@ -196,9 +196,11 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
 
   // 1. d hidden = dout·down, times the activation's derivative.
   const gh = new KernelWriter(ctx, `${kind}_down_grad_hidden`, 'backward');
-  const tile = fused ? ctx.target.gemmTile : ([1, 1] as const);
-  const ghVec = fused && columnVectors(tile, H) && H % 4 === 0;
-  gh.bind('d_out', dOut, 'read');
+  const inTile = gemmTile(ctx.target, 'input_grad');
+  const wTile = gemmTile(ctx.target, 'weight_grad');
+  const ghVec = fused && columnVectors(inTile, H) && H % 4 === 0;
+  const ghA4 = ghVec && d % 4 === 0;
+  gh.bind('d_out', dOut, 'read', ghA4 ? 'vec4f' : 'f32');
   bindRows(gh, ctx, L, false);
   gh.bind('w_down', downW, 'read', ghVec ? 'vec4f' : 'f32');
   gh.bind('pre_up', preUp, 'read');
@@ -208,12 +210,13 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
   gh.declare(ACTIVATION_FNS);
   const ghSpec: GemmSpec = {
     ...groupSpec(L),
-    tile,
+    tile: inTile,
     cols: H,
     depthEnd: `${d}u`,
     a: (i, k) => `d_out[r${i} * ${d}u + ${k}]`,
     b: [(k, c) => `w_down[${L.downIndex('grp', k, c)}]`],
     ...(ghVec ? { vec4Cols: [(k: string, c4: string) => `w_down[${L.downIndex4('grp', k, c4)}]`] } : {}),
+    ...(ghA4 ? { vec4ColsA: (i: number, k4: string) => `d_out[r${i} * ${d / 4}u + ${k4}]` } : {}),
     store: (i, c, acc) => {
       const at = `r${i} * ${H}u + ${c}`;
       return L.gated
@@ -227,15 +230,15 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
   // 2. d down[e] += Σ_rows doutᵀ·hidden.
   if (ctx.needsGrad(op.inputs.down!)) {
     const gw = new KernelWriter(ctx, `${kind}_down_grad_weight`, 'backward');
-    const vec = fused && columnVectors(tile, H);
-    const rv = vec && rowVectors(tile, d);
+    const vec = fused && columnVectors(wTile, H);
+    const rv = vec && rowVectors(wTile, d);
     gw.bind('d_out', dOut, 'read', rv ? 'vec4f' : 'f32');
     gw.bind('hidden', hidden, 'read', vec ? 'vec4f' : 'f32');
     bindRows(gw, ctx, L, false);
     gw.bind('d_w_down', ctx.grad(op.inputs.down!), 'read_write');
     const spec: GemmSpec = {
       groups: L.groups,
-      tile,
+      tile: wTile,
       ...(vec ? { vec4Cols: [(k: string, c4: string) => `hidden[${k} * ${H / 4}u + ${c4}]`] } : {}),
       ...(rv ? { vec4Rows: (k: string, r4: string) => `d_out[${k} * ${d / 4}u + ${r4}]` } : {}),
       rows: d,
@@ -255,9 +258,10 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
     const gatherRows = L.gather;
     const dRows = gatherRows ? ctx.scratch('d_input_rows', L.rows * d) : ctx.grad(op.inputs.x!);
     const gi = new KernelWriter(ctx, `${kind}_up_grad_input`, 'backward');
-    const vec = fused && columnVectors(tile, d);
-    gi.bind('d_pre_up', dPreUp, 'read');
-    if (L.gated) gi.bind('d_pre_gate', dPreGate, 'read');
+    const vec = fused && columnVectors(inTile, d);
+    const a4 = vec && H % 4 === 0;
+    gi.bind('d_pre_up', dPreUp, 'read', a4 ? 'vec4f' : 'f32');
+    if (L.gated) gi.bind('d_pre_gate', dPreGate, 'read', a4 ? 'vec4f' : 'f32');
     bindRows(gi, ctx, L, false);
     gi.bind('w_up', upW, 'read', vec ? 'vec4f' : 'f32');
     if (L.gated) gi.bind('w_gate', gateW, 'read', vec ? 'vec4f' : 'f32');
@@ -265,7 +269,7 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
     const up4 = (name: string, h: string, c4: string) => `${name}[(${L.upIndex('grp', h, '0u')}) / 4u + ${c4}]`;
     const spec: GemmSpec = {
       ...groupSpec(L),
-      tile,
+      tile: inTile,
       cols: d,
       depthEnd: `${H}u`,
       a: (i, k) => `d_pre_up[r${i} * ${H}u + ${k}]`,
@@ -277,6 +281,13 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
                 ? (k: string, c4: string) => `select(${up4('w_up', `min(${k}, ${H - 1}u)`, c4)}, ${up4('w_gate', `(${k} % ${H}u)`, c4)}, ${k} >= ${H}u)`
                 : (k: string, c4: string) => up4('w_up', k, c4),
             ],
+            ...(a4
+              ? {
+                  vec4ColsA: L.gated
+                    ? (i: number, k4: string) => `select(d_pre_up[r${i} * ${H / 4}u + min(${k4}, ${H / 4 - 1}u)], d_pre_gate[r${i} * ${H / 4}u + (${k4} % ${H / 4}u)], ${k4} >= ${H / 4}u)`
+                    : (i: number, k4: string) => `d_pre_up[r${i} * ${H / 4}u + ${k4}]`,
+                }
+              : {}),
           }
         : {}),
       store: (i, c, acc) => [`d_rows[r${i} * ${d}u + ${c}] ${gatherRows ? '=' : '+='} ${acc[0]};`],
@@ -291,8 +302,8 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
     const weight = op.inputs[name]!;
     if (!ctx.needsGrad(weight)) continue;
     const gw = new KernelWriter(ctx, `${kind}_${name}_grad_weight`, 'backward');
-    const vec = fused && columnVectors(tile, d);
-    const rv = vec && rowVectors(tile, H);
+    const vec = fused && columnVectors(wTile, d);
+    const rv = vec && rowVectors(wTile, H);
     gw.bind('d_pre', dPre, 'read', rv ? 'vec4f' : 'f32');
     gw.bind('x', x, 'read', vec ? 'vec4f' : 'f32');
     bindRows(gw, ctx, L, true);
@@ -300,7 +311,7 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
     const src = L.gather ? (k: string) => `u32(max(slot_token[${k}], 0))` : (k: string) => k;
     const spec: GemmSpec = {
       groups: L.groups,
-      tile,
+      tile: wTile,
       ...(vec ? { vec4Cols: [(k: string, c4: string) => `x[${src(k)} * ${d / 4}u + ${c4}]`] } : {}),
       ...(rv ? { vec4Rows: (k: string, r4: string) => `d_pre[${k} * ${H / 4}u + ${r4}]` } : {}),
       rows: H,

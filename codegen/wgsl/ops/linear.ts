@@ -4,7 +4,7 @@
  * register-blocked GEMM body; the LoRA terms ride in its epilogue.
  */
 import { columnVectors, gemmThreads, rowVectors, writeGemm, type GemmSpec } from '../gemm.ts';
-import type { Kernel } from '../kernel.ts';
+import { gemmTile, type Kernel } from '../kernel.ts';
 import { KernelWriter, f32, type OpContext } from '../kernel_writer.ts';
 
 type Pair = { forward: Kernel[]; backward: Kernel[] };
@@ -24,7 +24,7 @@ export function linearKernels(ctx: OpContext): Pair {
   const fspec: GemmSpec = {
     rows: M,
     cols: O,
-    tile: ctx.target.gemmTile,
+    tile: gemmTile(ctx.target, 'forward'),
     depthEnd: `${K}u`,
     a: (i, k) => `x[r${i} * ${K}u + ${k}]`,
     b: [(k, c) => `w[${c} * ${K}u + ${k}]`],
@@ -36,18 +36,21 @@ export function linearKernels(ctx: OpContext): Pair {
   const dy = ctx.grad(op.outputs.y!);
   if (ctx.needsGrad(op.inputs.x!)) {
     const bw = new KernelWriter(ctx, 'matmul_grad_input', 'backward');
-    const cv = ctx.target.fusion !== false && columnVectors(ctx.target.gemmTile, K);
-    bw.bind('d_y', dy, 'read');
+    const tile = gemmTile(ctx.target, 'input_grad');
+    const cv = ctx.target.fusion !== false && columnVectors(tile, K);
+    const a4 = cv && O % 4 === 0;
+    bw.bind('d_y', dy, 'read', a4 ? 'vec4f' : 'f32');
     bw.bind('w', w, 'read', cv ? 'vec4f' : 'f32');
     bw.bind('d_x', ctx.grad(op.inputs.x!), 'read_write');
     const spec: GemmSpec = {
       rows: M,
       cols: K,
-      tile: ctx.target.gemmTile,
+      tile,
       depthEnd: `${O}u`,
       a: (i, k) => `d_y[r${i} * ${O}u + ${k}]`,
       b: [(k, c) => `w[${k} * ${K}u + ${c}]`],
       ...(cv ? { vec4Cols: [(k: string, c4: string) => `w[${k} * ${K / 4}u + ${c4}]`] } : {}),
+      ...(a4 ? { vec4ColsA: (i: number, k4: string) => `d_y[r${i} * ${O / 4}u + ${k4}]` } : {}),
       store: (i, c, acc) => [`d_x[r${i} * ${K}u + ${c}] += ${acc[0]};`],
     };
     writeGemm(bw, spec);
@@ -55,15 +58,16 @@ export function linearKernels(ctx: OpContext): Pair {
   }
   if (ctx.needsGrad(op.inputs.weight!)) {
     const bw = new KernelWriter(ctx, 'matmul_grad_weight', 'backward');
-    const cv = ctx.target.fusion !== false && columnVectors(ctx.target.gemmTile, K);
-    const rv = cv && rowVectors(ctx.target.gemmTile, O);
+    const tile = gemmTile(ctx.target, 'weight_grad');
+    const cv = ctx.target.fusion !== false && columnVectors(tile, K);
+    const rv = cv && rowVectors(tile, O);
     bw.bind('d_y', dy, 'read', rv ? 'vec4f' : 'f32');
     bw.bind('x', x, 'read', cv ? 'vec4f' : 'f32');
     bw.bind('d_w', ctx.grad(op.inputs.weight!), 'read_write');
     const spec: GemmSpec = {
       rows: O,
       cols: K,
-      tile: ctx.target.gemmTile,
+      tile,
       depthEnd: `${M}u`,
       a: (i, k) => `d_y[${k} * ${O}u + r${i}]`,
       b: [(k, c) => `x[${k} * ${K}u + ${c}]`],
@@ -131,7 +135,7 @@ export function loraLinearKernels(ctx: OpContext): Pair {
   fy.bind('x', x, 'read');
   fy.bind('w', w, 'read');
   fy.bind('y', ctx.tensor(op.outputs.y!), 'read_write');
-  const yspec: GemmSpec = { rows: N, cols: O, tile: ctx.target.gemmTile, depthEnd: `${I}u`, a: (i, k) => `x[r${i} * ${I}u + ${k}]`, b: [(k, c) => `w[${c} * ${I}u + ${k}]`], store: (i, c, acc) => [`y[r${i} * ${O}u + ${c}] = ${acc[0]};`] };
+  const yspec: GemmSpec = { rows: N, cols: O, tile: gemmTile(ctx.target, 'forward'), depthEnd: `${I}u`, a: (i, k) => `x[r${i} * ${I}u + ${k}]`, b: [(k, c) => `w[${c} * ${I}u + ${k}]`], store: (i, c, acc) => [`y[r${i} * ${O}u + ${c}] = ${acc[0]};`] };
   writeGemm(fy, yspec);
   const fa = new KernelWriter(ctx, 'lora_add', 'forward');
   fa.bind('lora_b', b, 'read');
@@ -167,7 +171,7 @@ export function loraLinearKernels(ctx: OpContext): Pair {
     gx.bind('d_y', dy, 'read');
     gx.bind('w', w, 'read');
     gx.bind('d_x', ctx.grad(op.inputs.x!), 'read_write');
-    const spec: GemmSpec = { rows: N, cols: I, tile: ctx.target.gemmTile, depthEnd: `${O}u`, a: (i, k) => `d_y[r${i} * ${O}u + ${k}]`, b: [(k, c) => `w[${k} * ${I}u + ${c}]`], store: (i, c, acc) => [`d_x[r${i} * ${I}u + ${c}] += ${acc[0]};`] };
+    const spec: GemmSpec = { rows: N, cols: I, tile: gemmTile(ctx.target, 'input_grad'), depthEnd: `${O}u`, a: (i, k) => `d_y[r${i} * ${O}u + ${k}]`, b: [(k, c) => `w[${k} * ${I}u + ${c}]`], store: (i, c, acc) => [`d_x[r${i} * ${I}u + ${c}] += ${acc[0]};`] };
     writeGemm(gx, spec);
     backward.push(gx.finish1d(gemmThreads(spec)));
     // dx[t, c] += scale Σ_j g_j Σ_ρ A[e_j, ρ, c] v[t, j, ρ]

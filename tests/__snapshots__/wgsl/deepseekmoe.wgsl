@@ -224,7 +224,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // moec kernel blocks.0.attn.qkv/matmul_grad_input (backward of linear)
 // from specs/deepseekmoe.moe:6: vocab 256  context 64  width 64  depth 3  heads 4  position rotary
 
-@group(0) @binding(0) var<storage, read> d_y: array<f32>;  // grad/blocks.0.qkv
+@group(0) @binding(0) var<storage, read> d_y: array<vec4<f32>>;  // grad/blocks.0.qkv
 @group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // blocks.0.attn.qkv.weight
 @group(0) @binding(2) var<storage, read_write> d_x: array<f32>;  // grad/blocks.0.attn_norm.y
 
@@ -253,16 +253,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let c2 = min(col0 + 2u, 63u);
   let c3 = min(col0 + 3u, 63u);
   var accv0: array<vec4<f32>, 4>;
-  for (var k = 0u; k < 192u; k++) {
-    let a0 = d_y[r0 * 192u + k];
-    let a1 = d_y[r1 * 192u + k];
-    let a2 = d_y[r2 * 192u + k];
-    let a3 = d_y[r3 * 192u + k];
-    let b0_0 = w[k * 16u + min(col0 / 4u + 0u, 15u)];
-    accv0[0] = fma(vec4<f32>(a0), b0_0, accv0[0]);
-    accv0[1] = fma(vec4<f32>(a1), b0_0, accv0[1]);
-    accv0[2] = fma(vec4<f32>(a2), b0_0, accv0[2]);
-    accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
+  for (var k4 = (0u) / 4u; k4 < (192u) / 4u; k4++) {
+    let a0 = d_y[r0 * 48u + k4];
+    let a1 = d_y[r1 * 48u + k4];
+    let a2 = d_y[r2 * 48u + k4];
+    let a3 = d_y[r3 * 48u + k4];
+    let b0_0_0 = w[(k4 * 4u + 0u) * 16u + min(col0 / 4u + 0u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0[0]), b0_0_0, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[0]), b0_0_0, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[0]), b0_0_0, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[0]), b0_0_0, accv0[3]);
+    let b0_0_1 = w[(k4 * 4u + 1u) * 16u + min(col0 / 4u + 0u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0[1]), b0_0_1, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[1]), b0_0_1, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[1]), b0_0_1, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[1]), b0_0_1, accv0[3]);
+    let b0_0_2 = w[(k4 * 4u + 2u) * 16u + min(col0 / 4u + 0u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0[2]), b0_0_2, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[2]), b0_0_2, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[2]), b0_0_2, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[2]), b0_0_2, accv0[3]);
+    let b0_0_3 = w[(k4 * 4u + 3u) * 16u + min(col0 / 4u + 0u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0[3]), b0_0_3, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[3]), b0_0_3, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[3]), b0_0_3, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[3]), b0_0_3, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
     d_x[r0 * 64u + c0] += accv0[0][0];
@@ -691,7 +706,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // moec kernel blocks.0.attn.out/matmul_grad_input (backward of linear)
 // from specs/deepseekmoe.moe:6: vocab 256  context 64  width 64  depth 3  heads 4  position rotary
 
-@group(0) @binding(0) var<storage, read> d_y: array<f32>;  // grad/blocks.0.attn_out
+@group(0) @binding(0) var<storage, read> d_y: array<vec4<f32>>;  // grad/blocks.0.attn_out
 @group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // blocks.0.attn.out.weight
 @group(0) @binding(2) var<storage, read_write> d_x: array<f32>;  // grad/blocks.0.attn_heads
 
@@ -720,16 +735,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let c2 = min(col0 + 2u, 63u);
   let c3 = min(col0 + 3u, 63u);
   var accv0: array<vec4<f32>, 4>;
-  for (var k = 0u; k < 64u; k++) {
-    let a0 = d_y[r0 * 64u + k];
-    let a1 = d_y[r1 * 64u + k];
-    let a2 = d_y[r2 * 64u + k];
-    let a3 = d_y[r3 * 64u + k];
-    let b0_0 = w[k * 16u + min(col0 / 4u + 0u, 15u)];
-    accv0[0] = fma(vec4<f32>(a0), b0_0, accv0[0]);
-    accv0[1] = fma(vec4<f32>(a1), b0_0, accv0[1]);
-    accv0[2] = fma(vec4<f32>(a2), b0_0, accv0[2]);
-    accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
+  for (var k4 = (0u) / 4u; k4 < (64u) / 4u; k4++) {
+    let a0 = d_y[r0 * 16u + k4];
+    let a1 = d_y[r1 * 16u + k4];
+    let a2 = d_y[r2 * 16u + k4];
+    let a3 = d_y[r3 * 16u + k4];
+    let b0_0_0 = w[(k4 * 4u + 0u) * 16u + min(col0 / 4u + 0u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0[0]), b0_0_0, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[0]), b0_0_0, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[0]), b0_0_0, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[0]), b0_0_0, accv0[3]);
+    let b0_0_1 = w[(k4 * 4u + 1u) * 16u + min(col0 / 4u + 0u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0[1]), b0_0_1, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[1]), b0_0_1, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[1]), b0_0_1, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[1]), b0_0_1, accv0[3]);
+    let b0_0_2 = w[(k4 * 4u + 2u) * 16u + min(col0 / 4u + 0u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0[2]), b0_0_2, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[2]), b0_0_2, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[2]), b0_0_2, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[2]), b0_0_2, accv0[3]);
+    let b0_0_3 = w[(k4 * 4u + 3u) * 16u + min(col0 / 4u + 0u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0[3]), b0_0_3, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[3]), b0_0_3, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[3]), b0_0_3, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[3]), b0_0_3, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
     d_x[r0 * 64u + c0] += accv0[0][0];
@@ -1210,7 +1240,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // activation=swiglu experts=1
 // from specs/deepseekmoe.moe:7: ffn moe first_dense 1 {
 
-@group(0) @binding(0) var<storage, read> d_out: array<f32>;  // grad/blocks.0.ffn_out
+@group(0) @binding(0) var<storage, read> d_out: array<vec4<f32>>;  // grad/blocks.0.ffn_out
 @group(0) @binding(1) var<storage, read> w_down: array<vec4<f32>>;  // blocks.0.ffn.down.weight
 @group(0) @binding(2) var<storage, read> pre_up: array<f32>;  // blocks.0.ffn/pre_up
 @group(0) @binding(3) var<storage, read> pre_gate: array<f32>;  // blocks.0.ffn/pre_gate
@@ -1260,16 +1290,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let c2 = min(col0 + 2u, 127u);
   let c3 = min(col0 + 3u, 127u);
   var accv0: array<vec4<f32>, 4>;
-  for (var k = 0u; k < 64u; k++) {
-    let a0 = d_out[r0 * 64u + k];
-    let a1 = d_out[r1 * 64u + k];
-    let a2 = d_out[r2 * 64u + k];
-    let a3 = d_out[r3 * 64u + k];
-    let b0_0 = w_down[(k) * 32u + min(col0 / 4u + 0u, 31u)];
-    accv0[0] = fma(vec4<f32>(a0), b0_0, accv0[0]);
-    accv0[1] = fma(vec4<f32>(a1), b0_0, accv0[1]);
-    accv0[2] = fma(vec4<f32>(a2), b0_0, accv0[2]);
-    accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
+  for (var k4 = (0u) / 4u; k4 < (64u) / 4u; k4++) {
+    let a0 = d_out[r0 * 16u + k4];
+    let a1 = d_out[r1 * 16u + k4];
+    let a2 = d_out[r2 * 16u + k4];
+    let a3 = d_out[r3 * 16u + k4];
+    let b0_0_0 = w_down[((k4 * 4u + 0u)) * 32u + min(col0 / 4u + 0u, 31u)];
+    accv0[0] = fma(vec4<f32>(a0[0]), b0_0_0, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[0]), b0_0_0, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[0]), b0_0_0, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[0]), b0_0_0, accv0[3]);
+    let b0_0_1 = w_down[((k4 * 4u + 1u)) * 32u + min(col0 / 4u + 0u, 31u)];
+    accv0[0] = fma(vec4<f32>(a0[1]), b0_0_1, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[1]), b0_0_1, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[1]), b0_0_1, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[1]), b0_0_1, accv0[3]);
+    let b0_0_2 = w_down[((k4 * 4u + 2u)) * 32u + min(col0 / 4u + 0u, 31u)];
+    accv0[0] = fma(vec4<f32>(a0[2]), b0_0_2, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[2]), b0_0_2, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[2]), b0_0_2, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[2]), b0_0_2, accv0[3]);
+    let b0_0_3 = w_down[((k4 * 4u + 3u)) * 32u + min(col0 / 4u + 0u, 31u)];
+    accv0[0] = fma(vec4<f32>(a0[3]), b0_0_3, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[3]), b0_0_3, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[3]), b0_0_3, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[3]), b0_0_3, accv0[3]);
   }
   if (ok0 && col0 + 0u < 128u) {
     let g = pre_gate[r0 * 128u + c0];
@@ -1470,8 +1515,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // activation=swiglu experts=1
 // from specs/deepseekmoe.moe:7: ffn moe first_dense 1 {
 
-@group(0) @binding(0) var<storage, read> d_pre_up: array<f32>;  // blocks.0.ffn/d_pre_up
-@group(0) @binding(1) var<storage, read> d_pre_gate: array<f32>;  // blocks.0.ffn/d_pre_gate
+@group(0) @binding(0) var<storage, read> d_pre_up: array<vec4<f32>>;  // blocks.0.ffn/d_pre_up
+@group(0) @binding(1) var<storage, read> d_pre_gate: array<vec4<f32>>;  // blocks.0.ffn/d_pre_gate
 @group(0) @binding(2) var<storage, read> w_up: array<vec4<f32>>;  // blocks.0.ffn.up.weight
 @group(0) @binding(3) var<storage, read> w_gate: array<vec4<f32>>;  // blocks.0.ffn.gate.weight
 @group(0) @binding(4) var<storage, read_write> d_rows: array<f32>;  // grad/blocks.0.ffn_norm.y
@@ -1501,16 +1546,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let c2 = min(col0 + 2u, 63u);
   let c3 = min(col0 + 3u, 63u);
   var accv0: array<vec4<f32>, 4>;
-  for (var k = 0u; k < 256u; k++) {
-    let a0 = select(d_pre_up[r0 * 128u + min(k, 127u)], d_pre_gate[r0 * 128u + (k % 128u)], k >= 128u);
-    let a1 = select(d_pre_up[r1 * 128u + min(k, 127u)], d_pre_gate[r1 * 128u + (k % 128u)], k >= 128u);
-    let a2 = select(d_pre_up[r2 * 128u + min(k, 127u)], d_pre_gate[r2 * 128u + (k % 128u)], k >= 128u);
-    let a3 = select(d_pre_up[r3 * 128u + min(k, 127u)], d_pre_gate[r3 * 128u + (k % 128u)], k >= 128u);
-    let b0_0 = select(w_up[((min(k, 127u)) * 64u + 0u) / 4u + min(col0 / 4u + 0u, 15u)], w_gate[(((k % 128u)) * 64u + 0u) / 4u + min(col0 / 4u + 0u, 15u)], k >= 128u);
-    accv0[0] = fma(vec4<f32>(a0), b0_0, accv0[0]);
-    accv0[1] = fma(vec4<f32>(a1), b0_0, accv0[1]);
-    accv0[2] = fma(vec4<f32>(a2), b0_0, accv0[2]);
-    accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
+  for (var k4 = (0u) / 4u; k4 < (256u) / 4u; k4++) {
+    let a0 = select(d_pre_up[r0 * 32u + min(k4, 31u)], d_pre_gate[r0 * 32u + (k4 % 32u)], k4 >= 32u);
+    let a1 = select(d_pre_up[r1 * 32u + min(k4, 31u)], d_pre_gate[r1 * 32u + (k4 % 32u)], k4 >= 32u);
+    let a2 = select(d_pre_up[r2 * 32u + min(k4, 31u)], d_pre_gate[r2 * 32u + (k4 % 32u)], k4 >= 32u);
+    let a3 = select(d_pre_up[r3 * 32u + min(k4, 31u)], d_pre_gate[r3 * 32u + (k4 % 32u)], k4 >= 32u);
+    let b0_0_0 = select(w_up[((min((k4 * 4u + 0u), 127u)) * 64u + 0u) / 4u + min(col0 / 4u + 0u, 15u)], w_gate[((((k4 * 4u + 0u) % 128u)) * 64u + 0u) / 4u + min(col0 / 4u + 0u, 15u)], (k4 * 4u + 0u) >= 128u);
+    accv0[0] = fma(vec4<f32>(a0[0]), b0_0_0, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[0]), b0_0_0, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[0]), b0_0_0, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[0]), b0_0_0, accv0[3]);
+    let b0_0_1 = select(w_up[((min((k4 * 4u + 1u), 127u)) * 64u + 0u) / 4u + min(col0 / 4u + 0u, 15u)], w_gate[((((k4 * 4u + 1u) % 128u)) * 64u + 0u) / 4u + min(col0 / 4u + 0u, 15u)], (k4 * 4u + 1u) >= 128u);
+    accv0[0] = fma(vec4<f32>(a0[1]), b0_0_1, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[1]), b0_0_1, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[1]), b0_0_1, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[1]), b0_0_1, accv0[3]);
+    let b0_0_2 = select(w_up[((min((k4 * 4u + 2u), 127u)) * 64u + 0u) / 4u + min(col0 / 4u + 0u, 15u)], w_gate[((((k4 * 4u + 2u) % 128u)) * 64u + 0u) / 4u + min(col0 / 4u + 0u, 15u)], (k4 * 4u + 2u) >= 128u);
+    accv0[0] = fma(vec4<f32>(a0[2]), b0_0_2, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[2]), b0_0_2, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[2]), b0_0_2, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[2]), b0_0_2, accv0[3]);
+    let b0_0_3 = select(w_up[((min((k4 * 4u + 3u), 127u)) * 64u + 0u) / 4u + min(col0 / 4u + 0u, 15u)], w_gate[((((k4 * 4u + 3u) % 128u)) * 64u + 0u) / 4u + min(col0 / 4u + 0u, 15u)], (k4 * 4u + 3u) >= 128u);
+    accv0[0] = fma(vec4<f32>(a0[3]), b0_0_3, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[3]), b0_0_3, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[3]), b0_0_3, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[3]), b0_0_3, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
     d_rows[r0 * 64u + c0] += accv0[0][0];
@@ -2445,7 +2505,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // activation=swiglu rows=4096 gather=true rows_per_expert=384
 // from specs/deepseekmoe.moe:8: experts 8 segments 2 { hidden 128  activation swiglu }
 
-@group(0) @binding(0) var<storage, read> d_out: array<f32>;  // grad/blocks.1.moe.expert_out
+@group(0) @binding(0) var<storage, read> d_out: array<vec4<f32>>;  // grad/blocks.1.moe.expert_out
 @group(0) @binding(1) var<storage, read> offsets: array<i32>;  // blocks.1.moe.expert_offsets
 @group(0) @binding(2) var<storage, read> w_down: array<vec4<f32>>;  // blocks.1.moe.experts.down.weight
 @group(0) @binding(3) var<storage, read> pre_up: array<f32>;  // blocks.1.moe.experts/pre_up
@@ -2502,16 +2562,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let c2 = min(col0 + 2u, 63u);
   let c3 = min(col0 + 3u, 63u);
   var accv0: array<vec4<f32>, 4>;
-  for (var k = 0u; k < 64u; k++) {
-    let a0 = d_out[r0 * 64u + k];
-    let a1 = d_out[r1 * 64u + k];
-    let a2 = d_out[r2 * 64u + k];
-    let a3 = d_out[r3 * 64u + k];
-    let b0_0 = w_down[(grp * 64u + k) * 16u + min(col0 / 4u + 0u, 15u)];
-    accv0[0] = fma(vec4<f32>(a0), b0_0, accv0[0]);
-    accv0[1] = fma(vec4<f32>(a1), b0_0, accv0[1]);
-    accv0[2] = fma(vec4<f32>(a2), b0_0, accv0[2]);
-    accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
+  for (var k4 = (0u) / 4u; k4 < (64u) / 4u; k4++) {
+    let a0 = d_out[r0 * 16u + k4];
+    let a1 = d_out[r1 * 16u + k4];
+    let a2 = d_out[r2 * 16u + k4];
+    let a3 = d_out[r3 * 16u + k4];
+    let b0_0_0 = w_down[(grp * 64u + (k4 * 4u + 0u)) * 16u + min(col0 / 4u + 0u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0[0]), b0_0_0, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[0]), b0_0_0, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[0]), b0_0_0, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[0]), b0_0_0, accv0[3]);
+    let b0_0_1 = w_down[(grp * 64u + (k4 * 4u + 1u)) * 16u + min(col0 / 4u + 0u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0[1]), b0_0_1, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[1]), b0_0_1, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[1]), b0_0_1, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[1]), b0_0_1, accv0[3]);
+    let b0_0_2 = w_down[(grp * 64u + (k4 * 4u + 2u)) * 16u + min(col0 / 4u + 0u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0[2]), b0_0_2, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[2]), b0_0_2, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[2]), b0_0_2, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[2]), b0_0_2, accv0[3]);
+    let b0_0_3 = w_down[(grp * 64u + (k4 * 4u + 3u)) * 16u + min(col0 / 4u + 0u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0[3]), b0_0_3, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[3]), b0_0_3, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[3]), b0_0_3, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[3]), b0_0_3, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
     let g = pre_gate[r0 * 64u + c0];
@@ -2713,8 +2788,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // activation=swiglu rows=4096 gather=true rows_per_expert=384
 // from specs/deepseekmoe.moe:8: experts 8 segments 2 { hidden 128  activation swiglu }
 
-@group(0) @binding(0) var<storage, read> d_pre_up: array<f32>;  // blocks.1.moe.experts/d_pre_up
-@group(0) @binding(1) var<storage, read> d_pre_gate: array<f32>;  // blocks.1.moe.experts/d_pre_gate
+@group(0) @binding(0) var<storage, read> d_pre_up: array<vec4<f32>>;  // blocks.1.moe.experts/d_pre_up
+@group(0) @binding(1) var<storage, read> d_pre_gate: array<vec4<f32>>;  // blocks.1.moe.experts/d_pre_gate
 @group(0) @binding(2) var<storage, read> offsets: array<i32>;  // blocks.1.moe.expert_offsets
 @group(0) @binding(3) var<storage, read> w_up: array<vec4<f32>>;  // blocks.1.moe.experts.up.weight
 @group(0) @binding(4) var<storage, read> w_gate: array<vec4<f32>>;  // blocks.1.moe.experts.gate.weight
@@ -2751,16 +2826,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let c2 = min(col0 + 2u, 63u);
   let c3 = min(col0 + 3u, 63u);
   var accv0: array<vec4<f32>, 4>;
-  for (var k = 0u; k < 128u; k++) {
-    let a0 = select(d_pre_up[r0 * 64u + min(k, 63u)], d_pre_gate[r0 * 64u + (k % 64u)], k >= 64u);
-    let a1 = select(d_pre_up[r1 * 64u + min(k, 63u)], d_pre_gate[r1 * 64u + (k % 64u)], k >= 64u);
-    let a2 = select(d_pre_up[r2 * 64u + min(k, 63u)], d_pre_gate[r2 * 64u + (k % 64u)], k >= 64u);
-    let a3 = select(d_pre_up[r3 * 64u + min(k, 63u)], d_pre_gate[r3 * 64u + (k % 64u)], k >= 64u);
-    let b0_0 = select(w_up[((grp * 64u + min(k, 63u)) * 64u + 0u) / 4u + min(col0 / 4u + 0u, 15u)], w_gate[((grp * 64u + (k % 64u)) * 64u + 0u) / 4u + min(col0 / 4u + 0u, 15u)], k >= 64u);
-    accv0[0] = fma(vec4<f32>(a0), b0_0, accv0[0]);
-    accv0[1] = fma(vec4<f32>(a1), b0_0, accv0[1]);
-    accv0[2] = fma(vec4<f32>(a2), b0_0, accv0[2]);
-    accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
+  for (var k4 = (0u) / 4u; k4 < (128u) / 4u; k4++) {
+    let a0 = select(d_pre_up[r0 * 16u + min(k4, 15u)], d_pre_gate[r0 * 16u + (k4 % 16u)], k4 >= 16u);
+    let a1 = select(d_pre_up[r1 * 16u + min(k4, 15u)], d_pre_gate[r1 * 16u + (k4 % 16u)], k4 >= 16u);
+    let a2 = select(d_pre_up[r2 * 16u + min(k4, 15u)], d_pre_gate[r2 * 16u + (k4 % 16u)], k4 >= 16u);
+    let a3 = select(d_pre_up[r3 * 16u + min(k4, 15u)], d_pre_gate[r3 * 16u + (k4 % 16u)], k4 >= 16u);
+    let b0_0_0 = select(w_up[((grp * 64u + min((k4 * 4u + 0u), 63u)) * 64u + 0u) / 4u + min(col0 / 4u + 0u, 15u)], w_gate[((grp * 64u + ((k4 * 4u + 0u) % 64u)) * 64u + 0u) / 4u + min(col0 / 4u + 0u, 15u)], (k4 * 4u + 0u) >= 64u);
+    accv0[0] = fma(vec4<f32>(a0[0]), b0_0_0, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[0]), b0_0_0, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[0]), b0_0_0, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[0]), b0_0_0, accv0[3]);
+    let b0_0_1 = select(w_up[((grp * 64u + min((k4 * 4u + 1u), 63u)) * 64u + 0u) / 4u + min(col0 / 4u + 0u, 15u)], w_gate[((grp * 64u + ((k4 * 4u + 1u) % 64u)) * 64u + 0u) / 4u + min(col0 / 4u + 0u, 15u)], (k4 * 4u + 1u) >= 64u);
+    accv0[0] = fma(vec4<f32>(a0[1]), b0_0_1, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[1]), b0_0_1, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[1]), b0_0_1, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[1]), b0_0_1, accv0[3]);
+    let b0_0_2 = select(w_up[((grp * 64u + min((k4 * 4u + 2u), 63u)) * 64u + 0u) / 4u + min(col0 / 4u + 0u, 15u)], w_gate[((grp * 64u + ((k4 * 4u + 2u) % 64u)) * 64u + 0u) / 4u + min(col0 / 4u + 0u, 15u)], (k4 * 4u + 2u) >= 64u);
+    accv0[0] = fma(vec4<f32>(a0[2]), b0_0_2, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[2]), b0_0_2, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[2]), b0_0_2, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[2]), b0_0_2, accv0[3]);
+    let b0_0_3 = select(w_up[((grp * 64u + min((k4 * 4u + 3u), 63u)) * 64u + 0u) / 4u + min(col0 / 4u + 0u, 15u)], w_gate[((grp * 64u + ((k4 * 4u + 3u) % 64u)) * 64u + 0u) / 4u + min(col0 / 4u + 0u, 15u)], (k4 * 4u + 3u) >= 64u);
+    accv0[0] = fma(vec4<f32>(a0[3]), b0_0_3, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[3]), b0_0_3, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[3]), b0_0_3, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[3]), b0_0_3, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
     d_rows[r0 * 64u + c0] = accv0[0][0];
@@ -3111,7 +3201,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // activation=swiglu experts=2
 // from specs/deepseekmoe.moe:9: shared 2 { hidden 64 }
 
-@group(0) @binding(0) var<storage, read> d_out: array<f32>;  // grad/blocks.1.moe.shared_out
+@group(0) @binding(0) var<storage, read> d_out: array<vec4<f32>>;  // grad/blocks.1.moe.shared_out
 @group(0) @binding(1) var<storage, read> w_down: array<vec4<f32>>;  // blocks.1.moe.shared.down.weight
 @group(0) @binding(2) var<storage, read> pre_up: array<f32>;  // blocks.1.moe.shared/pre_up
 @group(0) @binding(3) var<storage, read> pre_gate: array<f32>;  // blocks.1.moe.shared/pre_gate
@@ -3161,16 +3251,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let c2 = min(col0 + 2u, 127u);
   let c3 = min(col0 + 3u, 127u);
   var accv0: array<vec4<f32>, 4>;
-  for (var k = 0u; k < 64u; k++) {
-    let a0 = d_out[r0 * 64u + k];
-    let a1 = d_out[r1 * 64u + k];
-    let a2 = d_out[r2 * 64u + k];
-    let a3 = d_out[r3 * 64u + k];
-    let b0_0 = w_down[(((min(col0 / 4u + 0u, 31u)) / 16u) * 64u + k) * 16u + (min(col0 / 4u + 0u, 31u)) % 16u];
-    accv0[0] = fma(vec4<f32>(a0), b0_0, accv0[0]);
-    accv0[1] = fma(vec4<f32>(a1), b0_0, accv0[1]);
-    accv0[2] = fma(vec4<f32>(a2), b0_0, accv0[2]);
-    accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
+  for (var k4 = (0u) / 4u; k4 < (64u) / 4u; k4++) {
+    let a0 = d_out[r0 * 16u + k4];
+    let a1 = d_out[r1 * 16u + k4];
+    let a2 = d_out[r2 * 16u + k4];
+    let a3 = d_out[r3 * 16u + k4];
+    let b0_0_0 = w_down[(((min(col0 / 4u + 0u, 31u)) / 16u) * 64u + (k4 * 4u + 0u)) * 16u + (min(col0 / 4u + 0u, 31u)) % 16u];
+    accv0[0] = fma(vec4<f32>(a0[0]), b0_0_0, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[0]), b0_0_0, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[0]), b0_0_0, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[0]), b0_0_0, accv0[3]);
+    let b0_0_1 = w_down[(((min(col0 / 4u + 0u, 31u)) / 16u) * 64u + (k4 * 4u + 1u)) * 16u + (min(col0 / 4u + 0u, 31u)) % 16u];
+    accv0[0] = fma(vec4<f32>(a0[1]), b0_0_1, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[1]), b0_0_1, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[1]), b0_0_1, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[1]), b0_0_1, accv0[3]);
+    let b0_0_2 = w_down[(((min(col0 / 4u + 0u, 31u)) / 16u) * 64u + (k4 * 4u + 2u)) * 16u + (min(col0 / 4u + 0u, 31u)) % 16u];
+    accv0[0] = fma(vec4<f32>(a0[2]), b0_0_2, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[2]), b0_0_2, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[2]), b0_0_2, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[2]), b0_0_2, accv0[3]);
+    let b0_0_3 = w_down[(((min(col0 / 4u + 0u, 31u)) / 16u) * 64u + (k4 * 4u + 3u)) * 16u + (min(col0 / 4u + 0u, 31u)) % 16u];
+    accv0[0] = fma(vec4<f32>(a0[3]), b0_0_3, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[3]), b0_0_3, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[3]), b0_0_3, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[3]), b0_0_3, accv0[3]);
   }
   if (ok0 && col0 + 0u < 128u) {
     let g = pre_gate[r0 * 128u + c0];
@@ -3479,7 +3584,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // moec kernel lm_head/matmul_grad_input (backward of linear)
 // from specs/deepseekmoe.moe:5: model deepseekmoe {
 
-@group(0) @binding(0) var<storage, read> d_y: array<f32>;  // grad/logits
+@group(0) @binding(0) var<storage, read> d_y: array<vec4<f32>>;  // grad/logits
 @group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // embed.weight
 @group(0) @binding(2) var<storage, read_write> d_x: array<f32>;  // grad/final_norm.y
 
@@ -3508,16 +3613,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let c2 = min(col0 + 2u, 63u);
   let c3 = min(col0 + 3u, 63u);
   var accv0: array<vec4<f32>, 4>;
-  for (var k = 0u; k < 256u; k++) {
-    let a0 = d_y[r0 * 256u + k];
-    let a1 = d_y[r1 * 256u + k];
-    let a2 = d_y[r2 * 256u + k];
-    let a3 = d_y[r3 * 256u + k];
-    let b0_0 = w[k * 16u + min(col0 / 4u + 0u, 15u)];
-    accv0[0] = fma(vec4<f32>(a0), b0_0, accv0[0]);
-    accv0[1] = fma(vec4<f32>(a1), b0_0, accv0[1]);
-    accv0[2] = fma(vec4<f32>(a2), b0_0, accv0[2]);
-    accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
+  for (var k4 = (0u) / 4u; k4 < (256u) / 4u; k4++) {
+    let a0 = d_y[r0 * 64u + k4];
+    let a1 = d_y[r1 * 64u + k4];
+    let a2 = d_y[r2 * 64u + k4];
+    let a3 = d_y[r3 * 64u + k4];
+    let b0_0_0 = w[(k4 * 4u + 0u) * 16u + min(col0 / 4u + 0u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0[0]), b0_0_0, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[0]), b0_0_0, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[0]), b0_0_0, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[0]), b0_0_0, accv0[3]);
+    let b0_0_1 = w[(k4 * 4u + 1u) * 16u + min(col0 / 4u + 0u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0[1]), b0_0_1, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[1]), b0_0_1, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[1]), b0_0_1, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[1]), b0_0_1, accv0[3]);
+    let b0_0_2 = w[(k4 * 4u + 2u) * 16u + min(col0 / 4u + 0u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0[2]), b0_0_2, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[2]), b0_0_2, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[2]), b0_0_2, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[2]), b0_0_2, accv0[3]);
+    let b0_0_3 = w[(k4 * 4u + 3u) * 16u + min(col0 / 4u + 0u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0[3]), b0_0_3, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[3]), b0_0_3, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[3]), b0_0_3, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[3]), b0_0_3, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
     d_x[r0 * 64u + c0] += accv0[0][0];

@@ -276,7 +276,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // moec kernel blocks.0.attn.qkv/matmul_grad_input (backward of linear)
 // from specs/expert_choice.moe:5: vocab 256  context 64  width 64  depth 2  heads 4
 
-@group(0) @binding(0) var<storage, read> d_y: array<f32>;  // grad/blocks.0.qkv
+@group(0) @binding(0) var<storage, read> d_y: array<vec4<f32>>;  // grad/blocks.0.qkv
 @group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // blocks.0.attn.qkv.weight
 @group(0) @binding(2) var<storage, read_write> d_x: array<f32>;  // grad/blocks.0.attn_norm.y
 
@@ -305,16 +305,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let c2 = min(col0 + 2u, 63u);
   let c3 = min(col0 + 3u, 63u);
   var accv0: array<vec4<f32>, 4>;
-  for (var k = 0u; k < 192u; k++) {
-    let a0 = d_y[r0 * 192u + k];
-    let a1 = d_y[r1 * 192u + k];
-    let a2 = d_y[r2 * 192u + k];
-    let a3 = d_y[r3 * 192u + k];
-    let b0_0 = w[k * 16u + min(col0 / 4u + 0u, 15u)];
-    accv0[0] = fma(vec4<f32>(a0), b0_0, accv0[0]);
-    accv0[1] = fma(vec4<f32>(a1), b0_0, accv0[1]);
-    accv0[2] = fma(vec4<f32>(a2), b0_0, accv0[2]);
-    accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
+  for (var k4 = (0u) / 4u; k4 < (192u) / 4u; k4++) {
+    let a0 = d_y[r0 * 48u + k4];
+    let a1 = d_y[r1 * 48u + k4];
+    let a2 = d_y[r2 * 48u + k4];
+    let a3 = d_y[r3 * 48u + k4];
+    let b0_0_0 = w[(k4 * 4u + 0u) * 16u + min(col0 / 4u + 0u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0[0]), b0_0_0, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[0]), b0_0_0, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[0]), b0_0_0, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[0]), b0_0_0, accv0[3]);
+    let b0_0_1 = w[(k4 * 4u + 1u) * 16u + min(col0 / 4u + 0u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0[1]), b0_0_1, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[1]), b0_0_1, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[1]), b0_0_1, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[1]), b0_0_1, accv0[3]);
+    let b0_0_2 = w[(k4 * 4u + 2u) * 16u + min(col0 / 4u + 0u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0[2]), b0_0_2, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[2]), b0_0_2, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[2]), b0_0_2, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[2]), b0_0_2, accv0[3]);
+    let b0_0_3 = w[(k4 * 4u + 3u) * 16u + min(col0 / 4u + 0u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0[3]), b0_0_3, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[3]), b0_0_3, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[3]), b0_0_3, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[3]), b0_0_3, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
     d_x[r0 * 64u + c0] += accv0[0][0];
@@ -691,7 +706,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // moec kernel blocks.0.attn.out/matmul_grad_input (backward of linear)
 // from specs/expert_choice.moe:5: vocab 256  context 64  width 64  depth 2  heads 4
 
-@group(0) @binding(0) var<storage, read> d_y: array<f32>;  // grad/blocks.0.attn_out
+@group(0) @binding(0) var<storage, read> d_y: array<vec4<f32>>;  // grad/blocks.0.attn_out
 @group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // blocks.0.attn.out.weight
 @group(0) @binding(2) var<storage, read_write> d_x: array<f32>;  // grad/blocks.0.attn_heads
 
@@ -720,16 +735,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let c2 = min(col0 + 2u, 63u);
   let c3 = min(col0 + 3u, 63u);
   var accv0: array<vec4<f32>, 4>;
-  for (var k = 0u; k < 64u; k++) {
-    let a0 = d_y[r0 * 64u + k];
-    let a1 = d_y[r1 * 64u + k];
-    let a2 = d_y[r2 * 64u + k];
-    let a3 = d_y[r3 * 64u + k];
-    let b0_0 = w[k * 16u + min(col0 / 4u + 0u, 15u)];
-    accv0[0] = fma(vec4<f32>(a0), b0_0, accv0[0]);
-    accv0[1] = fma(vec4<f32>(a1), b0_0, accv0[1]);
-    accv0[2] = fma(vec4<f32>(a2), b0_0, accv0[2]);
-    accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
+  for (var k4 = (0u) / 4u; k4 < (64u) / 4u; k4++) {
+    let a0 = d_y[r0 * 16u + k4];
+    let a1 = d_y[r1 * 16u + k4];
+    let a2 = d_y[r2 * 16u + k4];
+    let a3 = d_y[r3 * 16u + k4];
+    let b0_0_0 = w[(k4 * 4u + 0u) * 16u + min(col0 / 4u + 0u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0[0]), b0_0_0, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[0]), b0_0_0, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[0]), b0_0_0, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[0]), b0_0_0, accv0[3]);
+    let b0_0_1 = w[(k4 * 4u + 1u) * 16u + min(col0 / 4u + 0u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0[1]), b0_0_1, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[1]), b0_0_1, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[1]), b0_0_1, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[1]), b0_0_1, accv0[3]);
+    let b0_0_2 = w[(k4 * 4u + 2u) * 16u + min(col0 / 4u + 0u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0[2]), b0_0_2, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[2]), b0_0_2, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[2]), b0_0_2, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[2]), b0_0_2, accv0[3]);
+    let b0_0_3 = w[(k4 * 4u + 3u) * 16u + min(col0 / 4u + 0u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0[3]), b0_0_3, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[3]), b0_0_3, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[3]), b0_0_3, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[3]), b0_0_3, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
     d_x[r0 * 64u + c0] += accv0[0][0];
@@ -1541,7 +1571,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // activation=gelu rows=2048 gather=true rows_per_expert=256
 // from specs/expert_choice.moe:7: experts 8 { hidden 128  activation gelu }
 
-@group(0) @binding(0) var<storage, read> d_out: array<f32>;  // grad/blocks.0.moe.expert_out
+@group(0) @binding(0) var<storage, read> d_out: array<vec4<f32>>;  // grad/blocks.0.moe.expert_out
 @group(0) @binding(1) var<storage, read> offsets: array<i32>;  // blocks.0.moe.expert_offsets
 @group(0) @binding(2) var<storage, read> w_down: array<vec4<f32>>;  // blocks.0.moe.experts.down.weight
 @group(0) @binding(3) var<storage, read> pre_up: array<f32>;  // blocks.0.moe.experts/pre_up
@@ -1596,16 +1626,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let c2 = min(col0 + 2u, 127u);
   let c3 = min(col0 + 3u, 127u);
   var accv0: array<vec4<f32>, 4>;
-  for (var k = 0u; k < 64u; k++) {
-    let a0 = d_out[r0 * 64u + k];
-    let a1 = d_out[r1 * 64u + k];
-    let a2 = d_out[r2 * 64u + k];
-    let a3 = d_out[r3 * 64u + k];
-    let b0_0 = w_down[(grp * 64u + k) * 32u + min(col0 / 4u + 0u, 31u)];
-    accv0[0] = fma(vec4<f32>(a0), b0_0, accv0[0]);
-    accv0[1] = fma(vec4<f32>(a1), b0_0, accv0[1]);
-    accv0[2] = fma(vec4<f32>(a2), b0_0, accv0[2]);
-    accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
+  for (var k4 = (0u) / 4u; k4 < (64u) / 4u; k4++) {
+    let a0 = d_out[r0 * 16u + k4];
+    let a1 = d_out[r1 * 16u + k4];
+    let a2 = d_out[r2 * 16u + k4];
+    let a3 = d_out[r3 * 16u + k4];
+    let b0_0_0 = w_down[(grp * 64u + (k4 * 4u + 0u)) * 32u + min(col0 / 4u + 0u, 31u)];
+    accv0[0] = fma(vec4<f32>(a0[0]), b0_0_0, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[0]), b0_0_0, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[0]), b0_0_0, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[0]), b0_0_0, accv0[3]);
+    let b0_0_1 = w_down[(grp * 64u + (k4 * 4u + 1u)) * 32u + min(col0 / 4u + 0u, 31u)];
+    accv0[0] = fma(vec4<f32>(a0[1]), b0_0_1, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[1]), b0_0_1, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[1]), b0_0_1, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[1]), b0_0_1, accv0[3]);
+    let b0_0_2 = w_down[(grp * 64u + (k4 * 4u + 2u)) * 32u + min(col0 / 4u + 0u, 31u)];
+    accv0[0] = fma(vec4<f32>(a0[2]), b0_0_2, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[2]), b0_0_2, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[2]), b0_0_2, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[2]), b0_0_2, accv0[3]);
+    let b0_0_3 = w_down[(grp * 64u + (k4 * 4u + 3u)) * 32u + min(col0 / 4u + 0u, 31u)];
+    accv0[0] = fma(vec4<f32>(a0[3]), b0_0_3, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[3]), b0_0_3, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[3]), b0_0_3, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[3]), b0_0_3, accv0[3]);
   }
   if (ok0 && col0 + 0u < 128u) {
     d_pre_up[r0 * 128u + c0] = accv0[0][0] * dact_gelu(pre_up[r0 * 128u + c0]);
@@ -1759,7 +1804,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // activation=gelu rows=2048 gather=true rows_per_expert=256
 // from specs/expert_choice.moe:7: experts 8 { hidden 128  activation gelu }
 
-@group(0) @binding(0) var<storage, read> d_pre_up: array<f32>;  // blocks.0.moe.experts/d_pre_up
+@group(0) @binding(0) var<storage, read> d_pre_up: array<vec4<f32>>;  // blocks.0.moe.experts/d_pre_up
 @group(0) @binding(1) var<storage, read> offsets: array<i32>;  // blocks.0.moe.expert_offsets
 @group(0) @binding(2) var<storage, read> w_up: array<vec4<f32>>;  // blocks.0.moe.experts.up.weight
 @group(0) @binding(3) var<storage, read_write> d_rows: array<f32>;  // blocks.0.moe.experts/d_input_rows
@@ -1795,16 +1840,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let c2 = min(col0 + 2u, 63u);
   let c3 = min(col0 + 3u, 63u);
   var accv0: array<vec4<f32>, 4>;
-  for (var k = 0u; k < 128u; k++) {
-    let a0 = d_pre_up[r0 * 128u + k];
-    let a1 = d_pre_up[r1 * 128u + k];
-    let a2 = d_pre_up[r2 * 128u + k];
-    let a3 = d_pre_up[r3 * 128u + k];
-    let b0_0 = w_up[((grp * 128u + k) * 64u + 0u) / 4u + min(col0 / 4u + 0u, 15u)];
-    accv0[0] = fma(vec4<f32>(a0), b0_0, accv0[0]);
-    accv0[1] = fma(vec4<f32>(a1), b0_0, accv0[1]);
-    accv0[2] = fma(vec4<f32>(a2), b0_0, accv0[2]);
-    accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
+  for (var k4 = (0u) / 4u; k4 < (128u) / 4u; k4++) {
+    let a0 = d_pre_up[r0 * 32u + k4];
+    let a1 = d_pre_up[r1 * 32u + k4];
+    let a2 = d_pre_up[r2 * 32u + k4];
+    let a3 = d_pre_up[r3 * 32u + k4];
+    let b0_0_0 = w_up[((grp * 128u + (k4 * 4u + 0u)) * 64u + 0u) / 4u + min(col0 / 4u + 0u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0[0]), b0_0_0, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[0]), b0_0_0, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[0]), b0_0_0, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[0]), b0_0_0, accv0[3]);
+    let b0_0_1 = w_up[((grp * 128u + (k4 * 4u + 1u)) * 64u + 0u) / 4u + min(col0 / 4u + 0u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0[1]), b0_0_1, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[1]), b0_0_1, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[1]), b0_0_1, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[1]), b0_0_1, accv0[3]);
+    let b0_0_2 = w_up[((grp * 128u + (k4 * 4u + 2u)) * 64u + 0u) / 4u + min(col0 / 4u + 0u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0[2]), b0_0_2, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[2]), b0_0_2, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[2]), b0_0_2, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[2]), b0_0_2, accv0[3]);
+    let b0_0_3 = w_up[((grp * 128u + (k4 * 4u + 3u)) * 64u + 0u) / 4u + min(col0 / 4u + 0u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0[3]), b0_0_3, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[3]), b0_0_3, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[3]), b0_0_3, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[3]), b0_0_3, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
     d_rows[r0 * 64u + c0] = accv0[0][0];
@@ -2153,7 +2213,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // moec kernel lm_head/matmul_grad_input (backward of linear)
 // from specs/expert_choice.moe:4: model expert_choice {
 
-@group(0) @binding(0) var<storage, read> d_y: array<f32>;  // grad/logits
+@group(0) @binding(0) var<storage, read> d_y: array<vec4<f32>>;  // grad/logits
 @group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // embed.weight
 @group(0) @binding(2) var<storage, read_write> d_x: array<f32>;  // grad/final_norm.y
 
@@ -2182,16 +2242,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let c2 = min(col0 + 2u, 63u);
   let c3 = min(col0 + 3u, 63u);
   var accv0: array<vec4<f32>, 4>;
-  for (var k = 0u; k < 256u; k++) {
-    let a0 = d_y[r0 * 256u + k];
-    let a1 = d_y[r1 * 256u + k];
-    let a2 = d_y[r2 * 256u + k];
-    let a3 = d_y[r3 * 256u + k];
-    let b0_0 = w[k * 16u + min(col0 / 4u + 0u, 15u)];
-    accv0[0] = fma(vec4<f32>(a0), b0_0, accv0[0]);
-    accv0[1] = fma(vec4<f32>(a1), b0_0, accv0[1]);
-    accv0[2] = fma(vec4<f32>(a2), b0_0, accv0[2]);
-    accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
+  for (var k4 = (0u) / 4u; k4 < (256u) / 4u; k4++) {
+    let a0 = d_y[r0 * 64u + k4];
+    let a1 = d_y[r1 * 64u + k4];
+    let a2 = d_y[r2 * 64u + k4];
+    let a3 = d_y[r3 * 64u + k4];
+    let b0_0_0 = w[(k4 * 4u + 0u) * 16u + min(col0 / 4u + 0u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0[0]), b0_0_0, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[0]), b0_0_0, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[0]), b0_0_0, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[0]), b0_0_0, accv0[3]);
+    let b0_0_1 = w[(k4 * 4u + 1u) * 16u + min(col0 / 4u + 0u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0[1]), b0_0_1, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[1]), b0_0_1, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[1]), b0_0_1, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[1]), b0_0_1, accv0[3]);
+    let b0_0_2 = w[(k4 * 4u + 2u) * 16u + min(col0 / 4u + 0u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0[2]), b0_0_2, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[2]), b0_0_2, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[2]), b0_0_2, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[2]), b0_0_2, accv0[3]);
+    let b0_0_3 = w[(k4 * 4u + 3u) * 16u + min(col0 / 4u + 0u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0[3]), b0_0_3, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[3]), b0_0_3, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[3]), b0_0_3, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[3]), b0_0_3, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
     d_x[r0 * 64u + c0] += accv0[0][0];

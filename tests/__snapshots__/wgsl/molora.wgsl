@@ -276,7 +276,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // moec kernel blocks.0.attn.qkv/matmul_grad_input (backward of linear)
 // from specs/molora.moe:5: vocab 256  context 64  width 64  depth 2  heads 4
 
-@group(0) @binding(0) var<storage, read> d_y: array<f32>;  // grad/blocks.0.qkv
+@group(0) @binding(0) var<storage, read> d_y: array<vec4<f32>>;  // grad/blocks.0.qkv
 @group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // blocks.0.attn.qkv.weight
 @group(0) @binding(2) var<storage, read_write> d_x: array<f32>;  // grad/blocks.0.attn_norm.y
 
@@ -305,16 +305,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let c2 = min(col0 + 2u, 63u);
   let c3 = min(col0 + 3u, 63u);
   var accv0: array<vec4<f32>, 4>;
-  for (var k = 0u; k < 192u; k++) {
-    let a0 = d_y[r0 * 192u + k];
-    let a1 = d_y[r1 * 192u + k];
-    let a2 = d_y[r2 * 192u + k];
-    let a3 = d_y[r3 * 192u + k];
-    let b0_0 = w[k * 16u + min(col0 / 4u + 0u, 15u)];
-    accv0[0] = fma(vec4<f32>(a0), b0_0, accv0[0]);
-    accv0[1] = fma(vec4<f32>(a1), b0_0, accv0[1]);
-    accv0[2] = fma(vec4<f32>(a2), b0_0, accv0[2]);
-    accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
+  for (var k4 = (0u) / 4u; k4 < (192u) / 4u; k4++) {
+    let a0 = d_y[r0 * 48u + k4];
+    let a1 = d_y[r1 * 48u + k4];
+    let a2 = d_y[r2 * 48u + k4];
+    let a3 = d_y[r3 * 48u + k4];
+    let b0_0_0 = w[(k4 * 4u + 0u) * 16u + min(col0 / 4u + 0u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0[0]), b0_0_0, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[0]), b0_0_0, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[0]), b0_0_0, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[0]), b0_0_0, accv0[3]);
+    let b0_0_1 = w[(k4 * 4u + 1u) * 16u + min(col0 / 4u + 0u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0[1]), b0_0_1, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[1]), b0_0_1, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[1]), b0_0_1, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[1]), b0_0_1, accv0[3]);
+    let b0_0_2 = w[(k4 * 4u + 2u) * 16u + min(col0 / 4u + 0u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0[2]), b0_0_2, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[2]), b0_0_2, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[2]), b0_0_2, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[2]), b0_0_2, accv0[3]);
+    let b0_0_3 = w[(k4 * 4u + 3u) * 16u + min(col0 / 4u + 0u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0[3]), b0_0_3, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[3]), b0_0_3, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[3]), b0_0_3, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[3]), b0_0_3, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
     d_x[r0 * 64u + c0] += accv0[0][0];
@@ -691,7 +706,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // moec kernel blocks.0.attn.out/matmul_grad_input (backward of linear)
 // from specs/molora.moe:5: vocab 256  context 64  width 64  depth 2  heads 4
 
-@group(0) @binding(0) var<storage, read> d_y: array<f32>;  // grad/blocks.0.attn_out
+@group(0) @binding(0) var<storage, read> d_y: array<vec4<f32>>;  // grad/blocks.0.attn_out
 @group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // blocks.0.attn.out.weight
 @group(0) @binding(2) var<storage, read_write> d_x: array<f32>;  // grad/blocks.0.attn_heads
 
@@ -720,16 +735,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let c2 = min(col0 + 2u, 63u);
   let c3 = min(col0 + 3u, 63u);
   var accv0: array<vec4<f32>, 4>;
-  for (var k = 0u; k < 64u; k++) {
-    let a0 = d_y[r0 * 64u + k];
-    let a1 = d_y[r1 * 64u + k];
-    let a2 = d_y[r2 * 64u + k];
-    let a3 = d_y[r3 * 64u + k];
-    let b0_0 = w[k * 16u + min(col0 / 4u + 0u, 15u)];
-    accv0[0] = fma(vec4<f32>(a0), b0_0, accv0[0]);
-    accv0[1] = fma(vec4<f32>(a1), b0_0, accv0[1]);
-    accv0[2] = fma(vec4<f32>(a2), b0_0, accv0[2]);
-    accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
+  for (var k4 = (0u) / 4u; k4 < (64u) / 4u; k4++) {
+    let a0 = d_y[r0 * 16u + k4];
+    let a1 = d_y[r1 * 16u + k4];
+    let a2 = d_y[r2 * 16u + k4];
+    let a3 = d_y[r3 * 16u + k4];
+    let b0_0_0 = w[(k4 * 4u + 0u) * 16u + min(col0 / 4u + 0u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0[0]), b0_0_0, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[0]), b0_0_0, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[0]), b0_0_0, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[0]), b0_0_0, accv0[3]);
+    let b0_0_1 = w[(k4 * 4u + 1u) * 16u + min(col0 / 4u + 0u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0[1]), b0_0_1, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[1]), b0_0_1, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[1]), b0_0_1, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[1]), b0_0_1, accv0[3]);
+    let b0_0_2 = w[(k4 * 4u + 2u) * 16u + min(col0 / 4u + 0u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0[2]), b0_0_2, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[2]), b0_0_2, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[2]), b0_0_2, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[2]), b0_0_2, accv0[3]);
+    let b0_0_3 = w[(k4 * 4u + 3u) * 16u + min(col0 / 4u + 0u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0[3]), b0_0_3, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[3]), b0_0_3, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[3]), b0_0_3, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[3]), b0_0_3, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
     d_x[r0 * 64u + c0] += accv0[0][0];
@@ -2206,7 +2236,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // moec kernel lm_head/matmul_grad_input (backward of linear)
 // from specs/molora.moe:4: model molora {
 
-@group(0) @binding(0) var<storage, read> d_y: array<f32>;  // grad/logits
+@group(0) @binding(0) var<storage, read> d_y: array<vec4<f32>>;  // grad/logits
 @group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // embed.weight
 @group(0) @binding(2) var<storage, read_write> d_x: array<f32>;  // grad/final_norm.y
 
@@ -2235,16 +2265,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let c2 = min(col0 + 2u, 63u);
   let c3 = min(col0 + 3u, 63u);
   var accv0: array<vec4<f32>, 4>;
-  for (var k = 0u; k < 256u; k++) {
-    let a0 = d_y[r0 * 256u + k];
-    let a1 = d_y[r1 * 256u + k];
-    let a2 = d_y[r2 * 256u + k];
-    let a3 = d_y[r3 * 256u + k];
-    let b0_0 = w[k * 16u + min(col0 / 4u + 0u, 15u)];
-    accv0[0] = fma(vec4<f32>(a0), b0_0, accv0[0]);
-    accv0[1] = fma(vec4<f32>(a1), b0_0, accv0[1]);
-    accv0[2] = fma(vec4<f32>(a2), b0_0, accv0[2]);
-    accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
+  for (var k4 = (0u) / 4u; k4 < (256u) / 4u; k4++) {
+    let a0 = d_y[r0 * 64u + k4];
+    let a1 = d_y[r1 * 64u + k4];
+    let a2 = d_y[r2 * 64u + k4];
+    let a3 = d_y[r3 * 64u + k4];
+    let b0_0_0 = w[(k4 * 4u + 0u) * 16u + min(col0 / 4u + 0u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0[0]), b0_0_0, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[0]), b0_0_0, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[0]), b0_0_0, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[0]), b0_0_0, accv0[3]);
+    let b0_0_1 = w[(k4 * 4u + 1u) * 16u + min(col0 / 4u + 0u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0[1]), b0_0_1, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[1]), b0_0_1, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[1]), b0_0_1, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[1]), b0_0_1, accv0[3]);
+    let b0_0_2 = w[(k4 * 4u + 2u) * 16u + min(col0 / 4u + 0u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0[2]), b0_0_2, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[2]), b0_0_2, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[2]), b0_0_2, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[2]), b0_0_2, accv0[3]);
+    let b0_0_3 = w[(k4 * 4u + 3u) * 16u + min(col0 / 4u + 0u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0[3]), b0_0_3, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[3]), b0_0_3, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[3]), b0_0_3, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[3]), b0_0_3, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
     d_x[r0 * 64u + c0] += accv0[0][0];

@@ -1,0 +1,86 @@
+/**
+ * Tunes the GEMM tile of each kind (forward, input_grad, weight_grad) on
+ * this adapter: one dense linear layer at the standard MoE layer's
+ * up-projection shape, its three GEMM kernels generated once per candidate
+ * tile, all timed on the same buffers in interleaved rounds (every
+ * candidate once per round), so slow drifts of a shared machine hit every
+ * candidate alike.
+ */
+import { performance } from 'node:perf_hooks';
+import { GraphBuilder } from '../compiler/graph_builder.ts';
+import { generateGraph } from '../codegen/wgsl/generate.ts';
+import { GEMM_KINDS, type GemmKind, type GemmTile, type Kernel } from '../codegen/wgsl/kernel.ts';
+import type { Gpu } from '../runtime/gpu.ts';
+import { GraphRunner } from '../runtime/graph_runner.ts';
+import { randomValues } from '../runtime/test_scenarios.ts';
+import type { Timing } from './timing.ts';
+
+/** Candidates: rows x columns per thread. Column counts of 4·m let gradient GEMMs load 16 bytes at a time. */
+export const TILE_CANDIDATES: readonly GemmTile[] = [[4, 4], [8, 4], [4, 8], [8, 8], [2, 8], [16, 8]];
+
+/** The kernel template of each kind in a `linear` op. */
+const TEMPLATE: Record<GemmKind, string> = { forward: 'matmul', input_grad: 'matmul_grad_input', weight_grad: 'matmul_grad_weight' };
+
+export interface TileResult {
+  readonly tile: GemmTile;
+  readonly timing: Timing;
+  readonly gflops: number;
+}
+
+export interface GemmTuning {
+  /** Per kind, every candidate's timing. */
+  readonly results: Record<GemmKind, TileResult[]>;
+  /** Per kind, the candidate with the lowest median. */
+  readonly best: Record<GemmKind, GemmTile>;
+  readonly flops: number;
+}
+
+/** Times every candidate tile of every GEMM kind on x[M, K] · W[N, K]ᵀ. */
+export async function tuneGemmTiles(gpu: Gpu, M: number, K: number, N: number, rounds: number, warmup = 2): Promise<GemmTuning> {
+  const g = new GraphBuilder();
+  // x is a parameter too, so the graph has an input gradient to tune.
+  const x = g.tensor('x', [M, K], 'f32', 'param', { kind: 'normal', std: 1 });
+  const w = g.tensor('w', [N, K], 'f32', 'param', { kind: 'normal', std: 0.05 });
+  const y = g.tensor('y', [M, N], 'f32', 'activation');
+  g.op('linear', 'gemm', { x, weight: w }, { y }, {}, { line: 0, text: '' });
+  const graph = g.build('layer', 'gemm', 1, M, y);
+  const runner = await GraphRunner.create(gpu, graph, 'gemm', { ...gpu.limits });
+  const flops = 2 * M * K * N;
+  try {
+    runner.setValues(randomValues(graph, 3, 2));
+    const kernels = TILE_CANDIDATES.map((tile) => {
+      const plan = generateGraph(graph, { specPath: 'gemm', target: { ...gpu.limits, gemmTiles: { forward: tile, input_grad: tile, weight_grad: tile } } });
+      const all = plan.ops.flatMap((k) => [...k.forward, ...k.backward]);
+      return Object.fromEntries(GEMM_KINDS.map((kind) => [kind, all.find((k) => k.template === TEMPLATE[kind])])) as Record<GemmKind, Kernel | undefined>;
+    });
+    await runner.executor.prepare(kernels.flatMap((k) => Object.values(k).filter((x): x is Kernel => !!x)));
+    const ms: Record<GemmKind, number[][]> = { forward: [], input_grad: [], weight_grad: [] };
+    for (const kind of GEMM_KINDS) ms[kind] = TILE_CANDIDATES.map(() => []);
+    for (let r = 0; r < warmup + rounds; r++) {
+      for (const kind of GEMM_KINDS) {
+        for (let c = 0; c < TILE_CANDIDATES.length; c++) {
+          const k = kernels[c]![kind];
+          if (!k) continue;
+          const t0 = performance.now();
+          await runner.executor.run([k]);
+          await runner.executor.sync();
+          if (r >= warmup) ms[kind][c]!.push(performance.now() - t0);
+        }
+      }
+    }
+    const results = {} as Record<GemmKind, TileResult[]>;
+    const best = {} as Record<GemmKind, GemmTile>;
+    for (const kind of GEMM_KINDS) {
+      results[kind] = TILE_CANDIDATES.flatMap((tile, c) => {
+        const s = [...ms[kind][c]!].sort((a, b) => a - b);
+        if (!s.length) return [];
+        const median = s[Math.floor(s.length / 2)]!;
+        return [{ tile, timing: { median, min: s[0]!, max: s.at(-1)!, runs: s.length }, gflops: flops / median / 1e6 }];
+      });
+      best[kind] = results[kind].reduce((a, b) => (b.timing.median < a.timing.median ? b : a)).tile;
+    }
+    return { results, best, flops };
+  } finally {
+    runner.destroy();
+  }
+}
