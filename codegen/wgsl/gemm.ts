@@ -45,8 +45,8 @@ export interface GemmSpec {
   readonly packedRows?: { readonly experts: number; readonly offset: (e: string) => string; readonly maxRows: number };
   /**
    * 16-byte loads when A and B are both contiguous along the reduction
-   * (y = x·Wᵀ layouts): loads of 4 consecutive k as vec4, accumulated with
-   * dot(). `k4` counts groups of four; the depth range must be multiples of 4.
+   * (y = x·Wᵀ layouts): loads of 4 consecutive k as vec4, accumulated by
+   * one fma per k in order. `k4` counts groups of four; the depth range must be multiples of 4.
    */
   readonly vec4?: {
     readonly a: (i: number, k4: string) => string;
@@ -175,7 +175,12 @@ export function writeGemm(w: KernelWriter, g: GemmSpec): void {
     for (let o = 0; o < ops; o++) {
       for (const j of colIdx) w.body(`  let b${o}_${j} = ${v.b[o]!('k4', `c${j}`)};`);
       for (const i of rowIdx) {
-        for (const j of colIdx) w.body(`  acc${o}[${i * TN + j}] += dot(a${i}, b${o}_${j});`);
+        for (const j of colIdx) {
+          // One fma per k, in order (not dot()): every load layout sums bit-identically.
+          const acc = `acc${o}[${i * TN + j}]`;
+          const [a, b] = [`a${i}`, `b${o}_${j}`];
+          w.body(`  ${acc} = fma(${a}.w, ${b}.w, fma(${a}.z, ${b}.z, fma(${a}.y, ${b}.y, fma(${a}.x, ${b}.x, ${acc}))));`);
+        }
       }
     }
   } else {

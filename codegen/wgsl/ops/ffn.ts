@@ -344,19 +344,21 @@ function gatherRowsKernel(ctx: OpContext, dRows: string, L: Layout): Kernel {
   const { op } = ctx;
   const [N, K] = ctx.shape(op.inputs.token_slot!) as [number, number];
   const d = L.d;
+  // Four columns per thread when the width allows (the same sums, component-wise).
+  const [ty, dv, zero] = d % 4 === 0 ? (['vec4f', d / 4, 'vec4<f32>(0.0)'] as const) : (['f32', d, '0.0'] as const);
   const w = new KernelWriter(ctx, 'expert_gather_grad_input', 'backward');
-  w.bind('d_rows', dRows, 'read');
+  w.bind('d_rows', dRows, 'read', ty);
   w.bind('token_slot', ctx.tensor(op.inputs.token_slot!), 'read', 'i32');
-  w.bind('d_x', ctx.grad(op.inputs.x!), 'read_write');
+  w.bind('d_x', ctx.grad(op.inputs.x!), 'read_write', ty);
   w.body(
-    `let t = i / ${d}u;`,
-    `let c = i % ${d}u;`,
-    'var sum = 0.0;',
+    `let t = i / ${dv}u;`,
+    `let c = i % ${dv}u;`,
+    `var sum = ${zero};`,
     `for (var j = 0u; j < ${K}u; j++) {`,
     `  let row = token_slot[t * ${K}u + j];`,
-    `  if (row >= 0) { sum += d_rows[u32(row) * ${d}u + c]; }`,
+    `  if (row >= 0) { sum += d_rows[u32(row) * ${dv}u + c]; }`,
     '}',
     'd_x[i] += sum;',
   );
-  return w.finish1d(N * d);
+  return w.finish1d(N * dv);
 }

@@ -7,7 +7,7 @@
  */
 import { ACTIVATION_FNS } from '../activations.ts';
 import { gemmThreads, writeGemm, type GemmSpec } from '../gemm.ts';
-import type { Kernel } from '../kernel.ts';
+import { gemmTile, type Kernel } from '../kernel.ts';
 import { KernelWriter, f32, type OpContext } from '../kernel_writer.ts';
 import { STATE, STATE_BUFFER } from '../train_state.ts';
 
@@ -27,28 +27,49 @@ export function routerKernels(ctx: OpContext): Pair {
   const score = String(op.attrs.score);
   const tau = learned ? 'exp(log_temperature[0])' : f32(Number(op.attrs.temperature));
 
-  const fw = new KernelWriter(ctx, 'router', 'forward');
-  fw.bind('x', ctx.tensor(op.inputs.x!), 'read');
-  fw.bind('w', ctx.tensor(op.inputs.weight!), 'read');
-  if (learned) fw.bind('log_temperature', ctx.tensor(op.inputs.log_temperature!), 'read');
-  fw.bind('logits', ctx.tensor(op.outputs.logits!), 'read_write');
-  if (hasProbs) fw.bind('probs', ctx.tensor(op.outputs.probs!), 'read_write');
-  if (jitter) fw.bind('state', STATE_BUFFER, 'read');
-  fw.declare(ACTIVATION_FNS, noiseFn);
-  fw.body(`let t = i;`, `let inv_tau = 1.0 / ${tau};`, 'var zmax = -3.4e38;');
-  fw.body(`for (var s = 0u; s < ${S}u; s++) {`, '  var acc = 0.0;', `  for (var c = 0u; c < ${d}u; c++) { acc = fma(${xj('t', 'c')}, w[s * ${d}u + c], acc); }`, '  let z = acc * inv_tau;', `  logits[t * ${S}u + s] = z;`, '  zmax = max(zmax, z);', '}');
+  // Forward 1: logits = (x·Wᵀ)/τ as a register-blocked GEMM (fine-grained routers have 64+ experts).
+  const lg = new KernelWriter(ctx, 'router_logits', 'forward');
+  // 16-byte loads along d unless jitter scales each element of x.
+  const vec = !jitter && ctx.target.fusion !== false && d % 4 === 0;
+  lg.bind('x', ctx.tensor(op.inputs.x!), 'read', vec ? 'vec4f' : 'f32');
+  lg.bind('w', ctx.tensor(op.inputs.weight!), 'read', vec ? 'vec4f' : 'f32');
+  if (learned) lg.bind('log_temperature', ctx.tensor(op.inputs.log_temperature!), 'read');
+  lg.bind('logits', ctx.tensor(op.outputs.logits!), 'read_write');
+  if (jitter) lg.bind('state', STATE_BUFFER, 'read');
+  lg.declare(noiseFn);
+  const logitSpec: GemmSpec = {
+    rows: N,
+    cols: S,
+    tile: gemmTile(ctx.target, 'forward'),
+    depthEnd: `${d}u`,
+    a: (i, k) => xj(`r${i}`, k),
+    b: [(k, c) => `w[${c} * ${d}u + ${k}]`],
+    ...(vec ? { vec4: { a: (i: number, k4: string) => `x[r${i} * ${d / 4}u + ${k4}]`, b: [(k4: string, c: string) => `w[${c} * ${d / 4}u + ${k4}]`] } } : {}),
+    store: (i, c, acc) => [`logits[r${i} * ${S}u + ${c}] = ${acc[0]} * (1.0 / ${tau});`],
+  };
+  writeGemm(lg, logitSpec);
+  const forward = [lg.finish1d(gemmThreads(logitSpec))];
+
+  // Forward 2: probabilities per token (softmax over experts, or sigmoid).
   if (hasProbs) {
+    const fw = new KernelWriter(ctx, 'router', 'forward');
+    fw.bind('logits', ctx.tensor(op.outputs.logits!), 'read');
+    fw.bind('probs', ctx.tensor(op.outputs.probs!), 'read_write');
+    fw.declare(ACTIVATION_FNS);
+    fw.body('let t = i;');
     if (score === 'sigmoid') {
       fw.body(`for (var s = 0u; s < ${S}u; s++) { probs[t * ${S}u + s] = sigmoid_f32(logits[t * ${S}u + s]); }`);
     } else {
       fw.body(
+        'var zmax = -3.4e38;',
+        `for (var s = 0u; s < ${S}u; s++) { zmax = max(zmax, logits[t * ${S}u + s]); }`,
         'var sum = 0.0;',
         `for (var s = 0u; s < ${S}u; s++) { sum += exp(logits[t * ${S}u + s] - zmax); }`,
         `for (var s = 0u; s < ${S}u; s++) { probs[t * ${S}u + s] = exp(logits[t * ${S}u + s] - zmax) / sum; }`,
       );
     }
+    forward.push(fw.finish1d(N));
   }
-  const forward = [fw.finish1d(N)];
 
   // Backward 1: dz from dprobs (softmax or sigmoid backward) plus dlogits; raw-product grad = dz/τ.
   const dRaw = ctx.scratch('d_raw', N * S);

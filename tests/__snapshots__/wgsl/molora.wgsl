@@ -205,22 +205,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let b0_1 = w[c1 * 16u + k4];
     let b0_2 = w[c2 * 16u + k4];
     let b0_3 = w[c3 * 16u + k4];
-    acc0[0] += dot(a0, b0_0);
-    acc0[1] += dot(a0, b0_1);
-    acc0[2] += dot(a0, b0_2);
-    acc0[3] += dot(a0, b0_3);
-    acc0[4] += dot(a1, b0_0);
-    acc0[5] += dot(a1, b0_1);
-    acc0[6] += dot(a1, b0_2);
-    acc0[7] += dot(a1, b0_3);
-    acc0[8] += dot(a2, b0_0);
-    acc0[9] += dot(a2, b0_1);
-    acc0[10] += dot(a2, b0_2);
-    acc0[11] += dot(a2, b0_3);
-    acc0[12] += dot(a3, b0_0);
-    acc0[13] += dot(a3, b0_1);
-    acc0[14] += dot(a3, b0_2);
-    acc0[15] += dot(a3, b0_3);
+    acc0[0] = fma(a0.w, b0_0.w, fma(a0.z, b0_0.z, fma(a0.y, b0_0.y, fma(a0.x, b0_0.x, acc0[0]))));
+    acc0[1] = fma(a0.w, b0_1.w, fma(a0.z, b0_1.z, fma(a0.y, b0_1.y, fma(a0.x, b0_1.x, acc0[1]))));
+    acc0[2] = fma(a0.w, b0_2.w, fma(a0.z, b0_2.z, fma(a0.y, b0_2.y, fma(a0.x, b0_2.x, acc0[2]))));
+    acc0[3] = fma(a0.w, b0_3.w, fma(a0.z, b0_3.z, fma(a0.y, b0_3.y, fma(a0.x, b0_3.x, acc0[3]))));
+    acc0[4] = fma(a1.w, b0_0.w, fma(a1.z, b0_0.z, fma(a1.y, b0_0.y, fma(a1.x, b0_0.x, acc0[4]))));
+    acc0[5] = fma(a1.w, b0_1.w, fma(a1.z, b0_1.z, fma(a1.y, b0_1.y, fma(a1.x, b0_1.x, acc0[5]))));
+    acc0[6] = fma(a1.w, b0_2.w, fma(a1.z, b0_2.z, fma(a1.y, b0_2.y, fma(a1.x, b0_2.x, acc0[6]))));
+    acc0[7] = fma(a1.w, b0_3.w, fma(a1.z, b0_3.z, fma(a1.y, b0_3.y, fma(a1.x, b0_3.x, acc0[7]))));
+    acc0[8] = fma(a2.w, b0_0.w, fma(a2.z, b0_0.z, fma(a2.y, b0_0.y, fma(a2.x, b0_0.x, acc0[8]))));
+    acc0[9] = fma(a2.w, b0_1.w, fma(a2.z, b0_1.z, fma(a2.y, b0_1.y, fma(a2.x, b0_1.x, acc0[9]))));
+    acc0[10] = fma(a2.w, b0_2.w, fma(a2.z, b0_2.z, fma(a2.y, b0_2.y, fma(a2.x, b0_2.x, acc0[10]))));
+    acc0[11] = fma(a2.w, b0_3.w, fma(a2.z, b0_3.z, fma(a2.y, b0_3.y, fma(a2.x, b0_3.x, acc0[11]))));
+    acc0[12] = fma(a3.w, b0_0.w, fma(a3.z, b0_0.z, fma(a3.y, b0_0.y, fma(a3.x, b0_0.x, acc0[12]))));
+    acc0[13] = fma(a3.w, b0_1.w, fma(a3.z, b0_1.z, fma(a3.y, b0_1.y, fma(a3.x, b0_1.x, acc0[13]))));
+    acc0[14] = fma(a3.w, b0_2.w, fma(a3.z, b0_2.z, fma(a3.y, b0_2.y, fma(a3.x, b0_2.x, acc0[14]))));
+    acc0[15] = fma(a3.w, b0_3.w, fma(a3.z, b0_3.z, fma(a3.y, b0_3.y, fma(a3.x, b0_3.x, acc0[15]))));
   }
   if (ok0 && col0 + 0u < 192u) {
     y[r0 * 192u + c0] = acc0[0];
@@ -635,22 +635,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let b0_1 = w[c1 * 16u + k4];
     let b0_2 = w[c2 * 16u + k4];
     let b0_3 = w[c3 * 16u + k4];
-    acc0[0] += dot(a0, b0_0);
-    acc0[1] += dot(a0, b0_1);
-    acc0[2] += dot(a0, b0_2);
-    acc0[3] += dot(a0, b0_3);
-    acc0[4] += dot(a1, b0_0);
-    acc0[5] += dot(a1, b0_1);
-    acc0[6] += dot(a1, b0_2);
-    acc0[7] += dot(a1, b0_3);
-    acc0[8] += dot(a2, b0_0);
-    acc0[9] += dot(a2, b0_1);
-    acc0[10] += dot(a2, b0_2);
-    acc0[11] += dot(a2, b0_3);
-    acc0[12] += dot(a3, b0_0);
-    acc0[13] += dot(a3, b0_1);
-    acc0[14] += dot(a3, b0_2);
-    acc0[15] += dot(a3, b0_3);
+    acc0[0] = fma(a0.w, b0_0.w, fma(a0.z, b0_0.z, fma(a0.y, b0_0.y, fma(a0.x, b0_0.x, acc0[0]))));
+    acc0[1] = fma(a0.w, b0_1.w, fma(a0.z, b0_1.z, fma(a0.y, b0_1.y, fma(a0.x, b0_1.x, acc0[1]))));
+    acc0[2] = fma(a0.w, b0_2.w, fma(a0.z, b0_2.z, fma(a0.y, b0_2.y, fma(a0.x, b0_2.x, acc0[2]))));
+    acc0[3] = fma(a0.w, b0_3.w, fma(a0.z, b0_3.z, fma(a0.y, b0_3.y, fma(a0.x, b0_3.x, acc0[3]))));
+    acc0[4] = fma(a1.w, b0_0.w, fma(a1.z, b0_0.z, fma(a1.y, b0_0.y, fma(a1.x, b0_0.x, acc0[4]))));
+    acc0[5] = fma(a1.w, b0_1.w, fma(a1.z, b0_1.z, fma(a1.y, b0_1.y, fma(a1.x, b0_1.x, acc0[5]))));
+    acc0[6] = fma(a1.w, b0_2.w, fma(a1.z, b0_2.z, fma(a1.y, b0_2.y, fma(a1.x, b0_2.x, acc0[6]))));
+    acc0[7] = fma(a1.w, b0_3.w, fma(a1.z, b0_3.z, fma(a1.y, b0_3.y, fma(a1.x, b0_3.x, acc0[7]))));
+    acc0[8] = fma(a2.w, b0_0.w, fma(a2.z, b0_0.z, fma(a2.y, b0_0.y, fma(a2.x, b0_0.x, acc0[8]))));
+    acc0[9] = fma(a2.w, b0_1.w, fma(a2.z, b0_1.z, fma(a2.y, b0_1.y, fma(a2.x, b0_1.x, acc0[9]))));
+    acc0[10] = fma(a2.w, b0_2.w, fma(a2.z, b0_2.z, fma(a2.y, b0_2.y, fma(a2.x, b0_2.x, acc0[10]))));
+    acc0[11] = fma(a2.w, b0_3.w, fma(a2.z, b0_3.z, fma(a2.y, b0_3.y, fma(a2.x, b0_3.x, acc0[11]))));
+    acc0[12] = fma(a3.w, b0_0.w, fma(a3.z, b0_0.z, fma(a3.y, b0_0.y, fma(a3.x, b0_0.x, acc0[12]))));
+    acc0[13] = fma(a3.w, b0_1.w, fma(a3.z, b0_1.z, fma(a3.y, b0_1.y, fma(a3.x, b0_1.x, acc0[13]))));
+    acc0[14] = fma(a3.w, b0_2.w, fma(a3.z, b0_2.z, fma(a3.y, b0_2.y, fma(a3.x, b0_2.x, acc0[14]))));
+    acc0[15] = fma(a3.w, b0_3.w, fma(a3.z, b0_3.z, fma(a3.y, b0_3.y, fma(a3.x, b0_3.x, acc0[15]))));
   }
   if (ok0 && col0 + 0u < 64u) {
     y[r0 * 64u + c0] = acc0[0];
@@ -937,15 +937,123 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   d_b[i] += d_y[i];
 }
 
+// ===== router_logits, used by blocks.0.moe.router/router_logits, blocks.1.moe.router/router_logits
+// moec kernel blocks.0.moe.router/router_logits (forward of router)
+// score=softmax normalize=per_token temperature=1 learn_temperature=false jitter=0
+// from specs/molora.moe:8: route soft_merge { }
+
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;  // blocks.0.ffn_norm.y
+@group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // blocks.0.moe.router.weight
+@group(0) @binding(2) var<storage, read_write> logits: array<f32>;  // blocks.0.moe.logits
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
+  if (i >= 512u) { return; }
+  let grp = i / 512u;
+  let tile = i % 512u;
+  let row_begin = 0u;
+  let row_end = 1024u;
+  let row0 = row_begin + (tile / 2u) * 4u;
+  let col0 = (tile % 2u) * 4u;
+  // Tiles past the group's rows have nothing to do.
+  if (row0 >= row_end) { return; }
+  let ok0 = row0 + 0u < row_end;
+  let r0 = min(row0 + 0u, row_end - 1u);
+  let ok1 = row0 + 1u < row_end;
+  let r1 = min(row0 + 1u, row_end - 1u);
+  let ok2 = row0 + 2u < row_end;
+  let r2 = min(row0 + 2u, row_end - 1u);
+  let ok3 = row0 + 3u < row_end;
+  let r3 = min(row0 + 3u, row_end - 1u);
+  let c0 = min(col0 + 0u, 7u);
+  let c1 = min(col0 + 1u, 7u);
+  let c2 = min(col0 + 2u, 7u);
+  let c3 = min(col0 + 3u, 7u);
+  var acc0: array<f32, 16>;
+  for (var k4 = (0u) / 4u; k4 < (64u) / 4u; k4++) {
+    let a0 = x[r0 * 16u + k4];
+    let a1 = x[r1 * 16u + k4];
+    let a2 = x[r2 * 16u + k4];
+    let a3 = x[r3 * 16u + k4];
+    let b0_0 = w[c0 * 16u + k4];
+    let b0_1 = w[c1 * 16u + k4];
+    let b0_2 = w[c2 * 16u + k4];
+    let b0_3 = w[c3 * 16u + k4];
+    acc0[0] = fma(a0.w, b0_0.w, fma(a0.z, b0_0.z, fma(a0.y, b0_0.y, fma(a0.x, b0_0.x, acc0[0]))));
+    acc0[1] = fma(a0.w, b0_1.w, fma(a0.z, b0_1.z, fma(a0.y, b0_1.y, fma(a0.x, b0_1.x, acc0[1]))));
+    acc0[2] = fma(a0.w, b0_2.w, fma(a0.z, b0_2.z, fma(a0.y, b0_2.y, fma(a0.x, b0_2.x, acc0[2]))));
+    acc0[3] = fma(a0.w, b0_3.w, fma(a0.z, b0_3.z, fma(a0.y, b0_3.y, fma(a0.x, b0_3.x, acc0[3]))));
+    acc0[4] = fma(a1.w, b0_0.w, fma(a1.z, b0_0.z, fma(a1.y, b0_0.y, fma(a1.x, b0_0.x, acc0[4]))));
+    acc0[5] = fma(a1.w, b0_1.w, fma(a1.z, b0_1.z, fma(a1.y, b0_1.y, fma(a1.x, b0_1.x, acc0[5]))));
+    acc0[6] = fma(a1.w, b0_2.w, fma(a1.z, b0_2.z, fma(a1.y, b0_2.y, fma(a1.x, b0_2.x, acc0[6]))));
+    acc0[7] = fma(a1.w, b0_3.w, fma(a1.z, b0_3.z, fma(a1.y, b0_3.y, fma(a1.x, b0_3.x, acc0[7]))));
+    acc0[8] = fma(a2.w, b0_0.w, fma(a2.z, b0_0.z, fma(a2.y, b0_0.y, fma(a2.x, b0_0.x, acc0[8]))));
+    acc0[9] = fma(a2.w, b0_1.w, fma(a2.z, b0_1.z, fma(a2.y, b0_1.y, fma(a2.x, b0_1.x, acc0[9]))));
+    acc0[10] = fma(a2.w, b0_2.w, fma(a2.z, b0_2.z, fma(a2.y, b0_2.y, fma(a2.x, b0_2.x, acc0[10]))));
+    acc0[11] = fma(a2.w, b0_3.w, fma(a2.z, b0_3.z, fma(a2.y, b0_3.y, fma(a2.x, b0_3.x, acc0[11]))));
+    acc0[12] = fma(a3.w, b0_0.w, fma(a3.z, b0_0.z, fma(a3.y, b0_0.y, fma(a3.x, b0_0.x, acc0[12]))));
+    acc0[13] = fma(a3.w, b0_1.w, fma(a3.z, b0_1.z, fma(a3.y, b0_1.y, fma(a3.x, b0_1.x, acc0[13]))));
+    acc0[14] = fma(a3.w, b0_2.w, fma(a3.z, b0_2.z, fma(a3.y, b0_2.y, fma(a3.x, b0_2.x, acc0[14]))));
+    acc0[15] = fma(a3.w, b0_3.w, fma(a3.z, b0_3.z, fma(a3.y, b0_3.y, fma(a3.x, b0_3.x, acc0[15]))));
+  }
+  if (ok0 && col0 + 0u < 8u) {
+    logits[r0 * 8u + c0] = acc0[0] * (1.0 / 1.0);
+  }
+  if (ok0 && col0 + 1u < 8u) {
+    logits[r0 * 8u + c1] = acc0[1] * (1.0 / 1.0);
+  }
+  if (ok0 && col0 + 2u < 8u) {
+    logits[r0 * 8u + c2] = acc0[2] * (1.0 / 1.0);
+  }
+  if (ok0 && col0 + 3u < 8u) {
+    logits[r0 * 8u + c3] = acc0[3] * (1.0 / 1.0);
+  }
+  if (ok1 && col0 + 0u < 8u) {
+    logits[r1 * 8u + c0] = acc0[4] * (1.0 / 1.0);
+  }
+  if (ok1 && col0 + 1u < 8u) {
+    logits[r1 * 8u + c1] = acc0[5] * (1.0 / 1.0);
+  }
+  if (ok1 && col0 + 2u < 8u) {
+    logits[r1 * 8u + c2] = acc0[6] * (1.0 / 1.0);
+  }
+  if (ok1 && col0 + 3u < 8u) {
+    logits[r1 * 8u + c3] = acc0[7] * (1.0 / 1.0);
+  }
+  if (ok2 && col0 + 0u < 8u) {
+    logits[r2 * 8u + c0] = acc0[8] * (1.0 / 1.0);
+  }
+  if (ok2 && col0 + 1u < 8u) {
+    logits[r2 * 8u + c1] = acc0[9] * (1.0 / 1.0);
+  }
+  if (ok2 && col0 + 2u < 8u) {
+    logits[r2 * 8u + c2] = acc0[10] * (1.0 / 1.0);
+  }
+  if (ok2 && col0 + 3u < 8u) {
+    logits[r2 * 8u + c3] = acc0[11] * (1.0 / 1.0);
+  }
+  if (ok3 && col0 + 0u < 8u) {
+    logits[r3 * 8u + c0] = acc0[12] * (1.0 / 1.0);
+  }
+  if (ok3 && col0 + 1u < 8u) {
+    logits[r3 * 8u + c1] = acc0[13] * (1.0 / 1.0);
+  }
+  if (ok3 && col0 + 2u < 8u) {
+    logits[r3 * 8u + c2] = acc0[14] * (1.0 / 1.0);
+  }
+  if (ok3 && col0 + 3u < 8u) {
+    logits[r3 * 8u + c3] = acc0[15] * (1.0 / 1.0);
+  }
+}
+
 // ===== router, used by blocks.0.moe.router/router, blocks.1.moe.router/router
 // moec kernel blocks.0.moe.router/router (forward of router)
 // score=softmax normalize=per_token temperature=1 learn_temperature=false jitter=0
 // from specs/molora.moe:8: route soft_merge { }
 
-@group(0) @binding(0) var<storage, read> x: array<f32>;  // blocks.0.ffn_norm.y
-@group(0) @binding(1) var<storage, read> w: array<f32>;  // blocks.0.moe.router.weight
-@group(0) @binding(2) var<storage, read_write> logits: array<f32>;  // blocks.0.moe.logits
-@group(0) @binding(3) var<storage, read_write> probs: array<f32>;  // blocks.0.moe.probs
+@group(0) @binding(0) var<storage, read> logits: array<f32>;  // blocks.0.moe.logits
+@group(0) @binding(1) var<storage, read_write> probs: array<f32>;  // blocks.0.moe.probs
 
 fn erf_f32(x: f32) -> f32 {
   // Abramowitz & Stegun 7.1.26; odd symmetry for x < 0.
@@ -970,15 +1078,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let i = (wid.y * nwg.x + wid.x) * 64u + lid;
   if (i >= 1024u) { return; }
   let t = i;
-  let inv_tau = 1.0 / 1.0;
   var zmax = -3.4e38;
-  for (var s = 0u; s < 8u; s++) {
-    var acc = 0.0;
-    for (var c = 0u; c < 64u; c++) { acc = fma(x[t * 64u + c], w[s * 64u + c], acc); }
-    let z = acc * inv_tau;
-    logits[t * 8u + s] = z;
-    zmax = max(zmax, z);
-  }
+  for (var s = 0u; s < 8u; s++) { zmax = max(zmax, logits[t * 8u + s]); }
   var sum = 0.0;
   for (var s = 0u; s < 8u; s++) { sum += exp(logits[t * 8u + s] - zmax); }
   for (var s = 0u; s < 8u; s++) { probs[t * 8u + s] = exp(logits[t * 8u + s] - zmax) / sum; }
@@ -2165,22 +2266,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let b0_1 = w[c1 * 16u + k4];
     let b0_2 = w[c2 * 16u + k4];
     let b0_3 = w[c3 * 16u + k4];
-    acc0[0] += dot(a0, b0_0);
-    acc0[1] += dot(a0, b0_1);
-    acc0[2] += dot(a0, b0_2);
-    acc0[3] += dot(a0, b0_3);
-    acc0[4] += dot(a1, b0_0);
-    acc0[5] += dot(a1, b0_1);
-    acc0[6] += dot(a1, b0_2);
-    acc0[7] += dot(a1, b0_3);
-    acc0[8] += dot(a2, b0_0);
-    acc0[9] += dot(a2, b0_1);
-    acc0[10] += dot(a2, b0_2);
-    acc0[11] += dot(a2, b0_3);
-    acc0[12] += dot(a3, b0_0);
-    acc0[13] += dot(a3, b0_1);
-    acc0[14] += dot(a3, b0_2);
-    acc0[15] += dot(a3, b0_3);
+    acc0[0] = fma(a0.w, b0_0.w, fma(a0.z, b0_0.z, fma(a0.y, b0_0.y, fma(a0.x, b0_0.x, acc0[0]))));
+    acc0[1] = fma(a0.w, b0_1.w, fma(a0.z, b0_1.z, fma(a0.y, b0_1.y, fma(a0.x, b0_1.x, acc0[1]))));
+    acc0[2] = fma(a0.w, b0_2.w, fma(a0.z, b0_2.z, fma(a0.y, b0_2.y, fma(a0.x, b0_2.x, acc0[2]))));
+    acc0[3] = fma(a0.w, b0_3.w, fma(a0.z, b0_3.z, fma(a0.y, b0_3.y, fma(a0.x, b0_3.x, acc0[3]))));
+    acc0[4] = fma(a1.w, b0_0.w, fma(a1.z, b0_0.z, fma(a1.y, b0_0.y, fma(a1.x, b0_0.x, acc0[4]))));
+    acc0[5] = fma(a1.w, b0_1.w, fma(a1.z, b0_1.z, fma(a1.y, b0_1.y, fma(a1.x, b0_1.x, acc0[5]))));
+    acc0[6] = fma(a1.w, b0_2.w, fma(a1.z, b0_2.z, fma(a1.y, b0_2.y, fma(a1.x, b0_2.x, acc0[6]))));
+    acc0[7] = fma(a1.w, b0_3.w, fma(a1.z, b0_3.z, fma(a1.y, b0_3.y, fma(a1.x, b0_3.x, acc0[7]))));
+    acc0[8] = fma(a2.w, b0_0.w, fma(a2.z, b0_0.z, fma(a2.y, b0_0.y, fma(a2.x, b0_0.x, acc0[8]))));
+    acc0[9] = fma(a2.w, b0_1.w, fma(a2.z, b0_1.z, fma(a2.y, b0_1.y, fma(a2.x, b0_1.x, acc0[9]))));
+    acc0[10] = fma(a2.w, b0_2.w, fma(a2.z, b0_2.z, fma(a2.y, b0_2.y, fma(a2.x, b0_2.x, acc0[10]))));
+    acc0[11] = fma(a2.w, b0_3.w, fma(a2.z, b0_3.z, fma(a2.y, b0_3.y, fma(a2.x, b0_3.x, acc0[11]))));
+    acc0[12] = fma(a3.w, b0_0.w, fma(a3.z, b0_0.z, fma(a3.y, b0_0.y, fma(a3.x, b0_0.x, acc0[12]))));
+    acc0[13] = fma(a3.w, b0_1.w, fma(a3.z, b0_1.z, fma(a3.y, b0_1.y, fma(a3.x, b0_1.x, acc0[13]))));
+    acc0[14] = fma(a3.w, b0_2.w, fma(a3.z, b0_2.z, fma(a3.y, b0_2.y, fma(a3.x, b0_2.x, acc0[14]))));
+    acc0[15] = fma(a3.w, b0_3.w, fma(a3.z, b0_3.z, fma(a3.y, b0_3.y, fma(a3.x, b0_3.x, acc0[15]))));
   }
   if (ok0 && col0 + 0u < 256u) {
     y[r0 * 256u + c0] = acc0[0];
