@@ -13,7 +13,7 @@ import { GraphRunner } from '../runtime/graph_runner.ts';
 import { Rng } from '../runtime/rng.ts';
 import { randomValues } from '../runtime/test_scenarios.ts';
 import type { BenchLayer } from './layers.ts';
-import { time, type Timing } from './timing.ts';
+import { time, timeOnce, timing, type Timing } from './timing.ts';
 
 export interface LayerTiming {
   readonly forward: Timing;
@@ -21,9 +21,24 @@ export interface LayerTiming {
   /** Forward FLOPs spent in the expert (and shared-expert) FFNs. */
   readonly expertFlops: number;
   readonly tokens: number;
+  /**
+   * With a ceiling: the layer's expert GFLOP/s over the ceiling GEMMs',
+   * each round's ratio from runs next to each other, then the median
+   * (forward; forward+backward counted as 3× the forward FLOPs).
+   */
+  readonly ofCeiling?: { readonly forward: number; readonly train: number; readonly ceiling: Timing };
 }
 
-export async function timeLayer(gpu: Gpu, layer: BenchLayer, target: Target, runs = 5): Promise<LayerTiming> {
+/** The dense GEMMs a layer is measured against, run in the same rounds as the layer. */
+export interface Ceiling {
+  run(): Promise<void>;
+  readonly flops: number;
+  destroy(): void;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+export async function timeLayer(gpu: Gpu, layer: BenchLayer, target: Target, runs = 5, ceiling?: Ceiling): Promise<LayerTiming> {
   const { spec } = checkSpec(layer.spec, `${layer.name}.moe`);
   if (!spec) throw new Error(`bench layer ${layer.name} does not check`);
   const graph = lowerMoeBlock(spec, { batch: layer.batch, seq: layer.seq });
@@ -33,24 +48,65 @@ export async function timeLayer(gpu: Gpu, layer: BenchLayer, target: Target, run
     const n = graph.batch * graph.seq * spec.width;
     const rng = new Rng(2);
     const dy = Float32Array.from({ length: n }, () => rng.normal());
-    const forward = await time(async () => {
+    const forwardOnce = async () => {
       await runner.forward();
       await runner.executor.sync();
-    }, runs);
-    const train = await time(async () => {
+    };
+    const trainOnce = async () => {
       await runner.forward();
       await runner.backward(new Map([[graph.output, dy]]));
       await runner.executor.sync();
-    }, runs);
+    };
     const expertFlops = graph.ops.filter((o) => o.kind === 'expert_ffn' || o.kind === 'ffn').reduce((a, o) => a + OPS[o.kind].flops(o, graph), 0);
-    return { forward, train, expertFlops, tokens: graph.batch * graph.seq };
+    const tokens = graph.batch * graph.seq;
+    if (!ceiling) return { forward: await time(forwardOnce, runs), train: await time(trainOnce, runs), expertFlops, tokens };
+    // Rounds of ceiling, forward, ceiling, forward+backward: each ratio compares runs seconds apart.
+    const ms = { ceiling: [] as number[], forward: [] as number[], train: [] as number[] };
+    const fRatio: number[] = [];
+    const tRatio: number[] = [];
+    for (let r = 0; r < runs + 2; r++) {
+      const c1 = await timeOnce(() => ceiling.run());
+      const f = await timeOnce(forwardOnce);
+      const c2 = await timeOnce(() => ceiling.run());
+      const t = await timeOnce(trainOnce);
+      if (r < 2) continue; // warm-up rounds
+      ms.ceiling.push(c1, c2);
+      ms.forward.push(f);
+      ms.train.push(t);
+      fRatio.push((expertFlops / f) / (ceiling.flops / c1));
+      tRatio.push((3 * expertFlops / t) / (ceiling.flops / c2));
+    }
+    return {
+      forward: timing(ms.forward),
+      train: timing(ms.train),
+      expertFlops,
+      tokens,
+      ofCeiling: { forward: median(fRatio), train: median(tRatio), ceiling: timing(ms.ceiling) },
+    };
   } finally {
     runner.destroy();
   }
 }
 
-/** A dense [M, K] · [N, K]ᵀ matmul with moec's kernel at `target`'s tile: the ceiling of moec's GEMMs. */
-export async function timeGemm(gpu: Gpu, M: number, K: number, N: number, target: Target, runs = 5): Promise<{ timing: Timing; flops: number }> {
+/** The standard layer's two expert GEMM shapes (up: [rows, d]·[d, H], down: [rows, H]·[H, d]) as one ceiling. */
+export async function gemmCeiling(gpu: Gpu, rows: number, d: number, H: number, target: Target): Promise<Ceiling> {
+  const up = await gemmRunner(gpu, rows, d, H, target);
+  const down = await gemmRunner(gpu, rows, H, d, target);
+  return {
+    flops: 2 * 2 * rows * d * H,
+    async run() {
+      await up.forward();
+      await down.forward();
+      await down.executor.sync();
+    },
+    destroy() {
+      up.destroy();
+      down.destroy();
+    },
+  };
+}
+
+async function gemmRunner(gpu: Gpu, M: number, K: number, N: number, target: Target): Promise<GraphRunner> {
   const g = new GraphBuilder();
   const x = g.tensor('x', [M, K], 'f32', 'input');
   const w = g.tensor('w', [N, K], 'f32', 'param', { kind: 'normal', std: 0.05 });
@@ -58,13 +114,19 @@ export async function timeGemm(gpu: Gpu, M: number, K: number, N: number, target
   g.op('linear', 'gemm', { x, weight: w }, { y }, {}, { line: 0, text: '' });
   const graph = g.build('layer', 'gemm', 1, M, y);
   const runner = await GraphRunner.create(gpu, graph, 'gemm', target);
+  runner.setValues(randomValues(graph, 3, 2));
+  return runner;
+}
+
+/** A dense [M, K] · [N, K]ᵀ matmul with moec's kernel at `target`'s tile: the ceiling of moec's GEMMs. */
+export async function timeGemm(gpu: Gpu, M: number, K: number, N: number, target: Target, runs = 5): Promise<{ timing: Timing; flops: number }> {
+  const runner = await gemmRunner(gpu, M, K, N, target);
   try {
-    runner.setValues(randomValues(graph, 3, 2));
-    const timing = await time(async () => {
+    const t = await time(async () => {
       await runner.forward();
       await runner.executor.sync();
     }, runs);
-    return { timing, flops: 2 * M * K * N };
+    return { timing: t, flops: 2 * M * K * N };
   } finally {
     runner.destroy();
   }

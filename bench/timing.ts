@@ -15,13 +15,21 @@ export interface Timing {
 export async function time(fn: () => Promise<void>, runs = 5, warmup = 2): Promise<Timing> {
   for (let i = 0; i < warmup; i++) await fn();
   const ms: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
-    await fn();
-    ms.push(performance.now() - t0);
-  }
-  ms.sort((a, b) => a - b);
-  return { median: ms[Math.floor(ms.length / 2)]!, min: ms[0]!, max: ms.at(-1)!, runs };
+  for (let i = 0; i < runs; i++) ms.push(await timeOnce(fn));
+  return timing(ms);
+}
+
+/** Milliseconds one call of `fn` takes. */
+export async function timeOnce(fn: () => Promise<void>): Promise<number> {
+  const t0 = performance.now();
+  await fn();
+  return performance.now() - t0;
+}
+
+/** Median and range of measured milliseconds. */
+export function timing(ms: readonly number[]): Timing {
+  const s = [...ms].sort((a, b) => a - b);
+  return { median: s[Math.floor(s.length / 2)]!, min: s[0]!, max: s.at(-1)!, runs: s.length };
 }
 
 export function fmtMs(t: Timing): string {

@@ -345,7 +345,7 @@ function gatherRowsKernel(ctx: OpContext, dRows: string, L: Layout): Kernel {
   const [N, K] = ctx.shape(op.inputs.token_slot!) as [number, number];
   const d = L.d;
   // Four columns per thread when the width allows (the same sums, component-wise).
-  const [ty, dv, zero] = d % 4 === 0 ? (['vec4f', d / 4, 'vec4<f32>(0.0)'] as const) : (['f32', d, '0.0'] as const);
+  const [ty, dv, zero] = d % 4 === 0 && ctx.target.fusion !== false ? (['vec4f', d / 4, 'vec4<f32>(0.0)'] as const) : (['f32', d, '0.0'] as const);
   const w = new KernelWriter(ctx, 'expert_gather_grad_input', 'backward');
   w.bind('d_rows', dRows, 'read', ty);
   w.bind('token_slot', ctx.tensor(op.inputs.token_slot!), 'read', 'i32');
