@@ -38,27 +38,46 @@ export interface Ceiling {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-export async function timeLayer(gpu: Gpu, layer: BenchLayer, target: Target, runs = 5, ceiling?: Ceiling): Promise<LayerTiming> {
+/** One benchmark layer, compiled and filled with values, ready to run. */
+export interface LayerRun {
+  forward(): Promise<void>;
+  train(): Promise<void>;
+  readonly expertFlops: number;
+  readonly tokens: number;
+  destroy(): void;
+}
+
+/** Compiles a benchmark layer on `target` and fills it with seeded values. */
+export async function prepareLayer(gpu: Gpu, layer: BenchLayer, target: Target): Promise<LayerRun> {
   const { spec } = checkSpec(layer.spec, `${layer.name}.moe`);
   if (!spec) throw new Error(`bench layer ${layer.name} does not check`);
   const graph = lowerMoeBlock(spec, { batch: layer.batch, seq: layer.seq });
   const runner = await GraphRunner.create(gpu, graph, `${layer.name}.moe`, target);
-  try {
-    runner.setValues(randomValues(graph, 1, spec.vocab));
-    const n = graph.batch * graph.seq * spec.width;
-    const rng = new Rng(2);
-    const dy = Float32Array.from({ length: n }, () => rng.normal());
-    const forwardOnce = async () => {
+  runner.setValues(randomValues(graph, 1, spec.vocab));
+  const rng = new Rng(2);
+  const dy = Float32Array.from({ length: graph.batch * graph.seq * spec.width }, () => rng.normal());
+  return {
+    expertFlops: graph.ops.filter((o) => o.kind === 'expert_ffn' || o.kind === 'ffn').reduce((a, o) => a + OPS[o.kind].flops(o, graph), 0),
+    tokens: graph.batch * graph.seq,
+    async forward() {
       await runner.forward();
       await runner.executor.sync();
-    };
-    const trainOnce = async () => {
+    },
+    async train() {
       await runner.forward();
       await runner.backward(new Map([[graph.output, dy]]));
       await runner.executor.sync();
-    };
-    const expertFlops = graph.ops.filter((o) => o.kind === 'expert_ffn' || o.kind === 'ffn').reduce((a, o) => a + OPS[o.kind].flops(o, graph), 0);
-    const tokens = graph.batch * graph.seq;
+    },
+    destroy: () => runner.destroy(),
+  };
+}
+
+export async function timeLayer(gpu: Gpu, layer: BenchLayer, target: Target, runs = 5, ceiling?: Ceiling): Promise<LayerTiming> {
+  const run = await prepareLayer(gpu, layer, target);
+  try {
+    const forwardOnce = () => run.forward();
+    const trainOnce = () => run.train();
+    const { expertFlops, tokens } = run;
     if (!ceiling) return { forward: await time(forwardOnce, runs), train: await time(trainOnce, runs), expertFlops, tokens };
     // Rounds of ceiling, forward, ceiling, forward+backward: each ratio compares runs seconds apart.
     const ms = { ceiling: [] as number[], forward: [] as number[], train: [] as number[] };
@@ -84,8 +103,27 @@ export async function timeLayer(gpu: Gpu, layer: BenchLayer, target: Target, run
       ofCeiling: { forward: median(fRatio), train: median(tRatio), ceiling: timing(ms.ceiling) },
     };
   } finally {
-    runner.destroy();
+    run.destroy();
   }
+}
+
+/**
+ * Forward times of several layers measured in interleaved rounds (each
+ * layer once per round, after one warm-up round), and each layer's
+ * per-round time per token relative to the first layer's: scaling series
+ * compare runs seconds apart rather than minutes.
+ */
+export async function timeSeries(runs: readonly LayerRun[], rounds: number): Promise<{ forward: Timing; relative: number }[]> {
+  const ms: number[][] = runs.map(() => []);
+  for (let r = 0; r < rounds + 1; r++) {
+    const round = [];
+    for (const run of runs) round.push(await timeOnce(() => run.forward()));
+    if (r > 0) round.forEach((t, i) => ms[i]!.push(t));
+  }
+  return runs.map((run, i) => ({
+    forward: timing(ms[i]!),
+    relative: median(ms[i]!.map((t, r) => t / run.tokens / (ms[0]![r]! / runs[0]!.tokens))),
+  }));
 }
 
 /** The standard layer's two expert GEMM shapes (up: [rows, d]·[d, H], down: [rows, H]·[H, d]) as one ceiling. */
