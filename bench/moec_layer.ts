@@ -5,6 +5,7 @@
  */
 import { checkSpec } from '../compiler/compile.ts';
 import { GraphBuilder } from '../compiler/graph_builder.ts';
+import type { Graph } from '../compiler/ir.ts';
 import { OPS } from '../compiler/ir_ops.ts';
 import { lowerMoeBlock } from '../compiler/lower.ts';
 import type { Target } from '../codegen/wgsl/kernel.ts';
@@ -40,6 +41,8 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 /** One benchmark layer, compiled and filled with values, ready to run. */
 export interface LayerRun {
+  readonly graph: Graph;
+  readonly runner: GraphRunner;
   forward(): Promise<void>;
   train(): Promise<void>;
   readonly expertFlops: number;
@@ -57,6 +60,8 @@ export async function prepareLayer(gpu: Gpu, layer: BenchLayer, target: Target):
   const rng = new Rng(2);
   const dy = Float32Array.from({ length: graph.batch * graph.seq * spec.width }, () => rng.normal());
   return {
+    graph,
+    runner,
     expertFlops: graph.ops.filter((o) => o.kind === 'expert_ffn' || o.kind === 'ffn').reduce((a, o) => a + OPS[o.kind].flops(o, graph), 0),
     tokens: graph.batch * graph.seq,
     async forward() {
@@ -144,9 +149,14 @@ export async function gemmCeiling(gpu: Gpu, rows: number, d: number, H: number, 
   };
 }
 
-async function gemmRunner(gpu: Gpu, M: number, K: number, N: number, target: Target): Promise<GraphRunner> {
+/**
+ * A graph of one dense linear layer, x[M, K] · W[N, K]ᵀ, compiled for
+ * `target` and filled with seeded values. With `inputGradient`, x is a
+ * parameter, so the graph also has an input-gradient GEMM.
+ */
+export async function gemmRunner(gpu: Gpu, M: number, K: number, N: number, target: Target, inputGradient = false): Promise<GraphRunner> {
   const g = new GraphBuilder();
-  const x = g.tensor('x', [M, K], 'f32', 'input');
+  const x = inputGradient ? g.tensor('x', [M, K], 'f32', 'param', { kind: 'normal', std: 1 }) : g.tensor('x', [M, K], 'f32', 'input');
   const w = g.tensor('w', [N, K], 'f32', 'param', { kind: 'normal', std: 0.05 });
   const y = g.tensor('y', [M, N], 'f32', 'activation');
   g.op('linear', 'gemm', { x, weight: w }, { y }, {}, { line: 0, text: '' });

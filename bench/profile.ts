@@ -5,46 +5,34 @@
  * dispatched alone, waited for, and timed after warm-ups; GEMMs also show
  * GFLOP/s. Layers: the names in bench/layers.ts (top2, fine_grained, …).
  */
-import { checkSpec } from '../compiler/compile.ts';
-import { lowerMoeBlock } from '../compiler/lower.ts';
 import { GEMM_KINDS, gemmTile, type Kernel, type Target } from '../codegen/wgsl/kernel.ts';
 import { sharedGpu } from '../runtime/gpu.ts';
-import { GraphRunner } from '../runtime/graph_runner.ts';
-import { Rng } from '../runtime/rng.ts';
-import { randomValues } from '../runtime/test_scenarios.ts';
 import { targetFor } from '../runtime/tuning.ts';
 import { EXPERT_SCALING, LAYERS, TOKEN_SCALING } from './layers.ts';
+import { prepareLayer } from './moec_layer.ts';
 import { fmtMs, time, type Timing } from './timing.ts';
 
 const args = process.argv.slice(2);
+const flag = (f: string) => (args.includes(f) ? args[args.indexOf(f) + 1] : undefined);
 const name = args.find((a, i) => !a.startsWith('--') && !args[i - 1]?.startsWith('--'));
 const all = [...LAYERS, ...EXPERT_SCALING, ...TOKEN_SCALING];
 const layer = all.find((l) => l.name === name);
-if (!layer) {
+const tileArg = flag('--tile');
+const runs = Number(flag('--runs') ?? 5);
+if (!layer || (tileArg !== undefined && !/^\d+x\d+$/.test(tileArg)) || !(runs >= 1)) {
   process.stderr.write(`usage: npm run bench:profile -- <layer> [--unfused] [--runs N] [--tile RxC (every kind)] [--only TEXT]\nlayers: ${all.map((l) => l.name).join(', ')}\n`);
   process.exit(2);
 }
-const runsAt = args.indexOf('--runs');
-const onlyAt = args.indexOf('--only');
-const only = onlyAt >= 0 ? args[onlyAt + 1] : undefined;
-const runs = runsAt >= 0 ? Number(args[runsAt + 1]) : 5;
+const only = flag('--only');
 
 const gpu = await sharedGpu();
 const tuned = targetFor(gpu);
-const tileAt = args.indexOf('--tile');
-const tile = tileAt >= 0 ? (args[tileAt + 1]!.split('x').map(Number) as [number, number]) : undefined;
+const tile = tileArg?.split('x').map(Number) as [number, number] | undefined;
 const target: Target = args.includes('--unfused') ? { ...tuned, fusion: false } : tile ? { ...tuned, gemmTiles: { forward: tile, input_grad: tile, weight_grad: tile } } : tuned;
-const { spec } = checkSpec(layer.spec, `${layer.name}.moe`);
-if (!spec) throw new Error(`bench layer ${layer.name} does not check`);
-const graph = lowerMoeBlock(spec, { batch: layer.batch, seq: layer.seq });
-const runner = await GraphRunner.create(gpu, graph, `${layer.name}.moe`, target);
-runner.setValues(randomValues(graph, 1, spec.vocab));
-const rng = new Rng(2);
-const dy = Float32Array.from({ length: graph.batch * graph.seq * spec.width }, () => rng.normal());
+const layerRun = await prepareLayer(gpu, layer, target);
+const { graph, runner } = layerRun;
 // One real pass each way so saved tensors, routing tables and gradients hold realistic values.
-await runner.forward();
-await runner.backward(new Map([[graph.output, dy]]));
-await runner.executor.sync();
+await layerRun.train();
 
 /** FLOPs of a GEMM kernel, from the shapes of the layer (expert FFNs only; others print none). */
 function gemmFlops(k: Kernel): number | undefined {
@@ -76,4 +64,4 @@ for (const pass of ['forward', 'backward'] as const) {
   }
 }
 process.stdout.write(`\nsum of kernel medians: forward ${totals.forward.toFixed(1)} ms, backward ${totals.backward.toFixed(1)} ms\n`);
-runner.destroy();
+layerRun.destroy();

@@ -7,12 +7,10 @@
  * candidate alike.
  */
 import { performance } from 'node:perf_hooks';
-import { GraphBuilder } from '../compiler/graph_builder.ts';
 import { generateGraph } from '../codegen/wgsl/generate.ts';
 import { GEMM_KINDS, type GemmKind, type GemmTile, type Kernel } from '../codegen/wgsl/kernel.ts';
 import type { Gpu } from '../runtime/gpu.ts';
-import { GraphRunner } from '../runtime/graph_runner.ts';
-import { randomValues } from '../runtime/test_scenarios.ts';
+import { gemmRunner } from './moec_layer.ts';
 import type { Timing } from './timing.ts';
 
 /** Candidates: rows x columns per thread. Column counts of 4·m let gradient GEMMs load 16 bytes at a time. */
@@ -37,17 +35,10 @@ export interface GemmTuning {
 
 /** Times every candidate tile of every GEMM kind on x[M, K] · W[N, K]ᵀ. */
 export async function tuneGemmTiles(gpu: Gpu, M: number, K: number, N: number, rounds: number, warmup = 2): Promise<GemmTuning> {
-  const g = new GraphBuilder();
-  // x is a parameter too, so the graph has an input gradient to tune.
-  const x = g.tensor('x', [M, K], 'f32', 'param', { kind: 'normal', std: 1 });
-  const w = g.tensor('w', [N, K], 'f32', 'param', { kind: 'normal', std: 0.05 });
-  const y = g.tensor('y', [M, N], 'f32', 'activation');
-  g.op('linear', 'gemm', { x, weight: w }, { y }, {}, { line: 0, text: '' });
-  const graph = g.build('layer', 'gemm', 1, M, y);
-  const runner = await GraphRunner.create(gpu, graph, 'gemm', { ...gpu.limits });
+  const runner = await gemmRunner(gpu, M, K, N, { ...gpu.limits }, true);
+  const graph = runner.graph;
   const flops = 2 * M * K * N;
   try {
-    runner.setValues(randomValues(graph, 3, 2));
     const kernels = TILE_CANDIDATES.map((tile) => {
       const plan = generateGraph(graph, { specPath: 'gemm', target: { ...gpu.limits, gemmTiles: { forward: tile, input_grad: tile, weight_grad: tile } } });
       const all = plan.ops.flatMap((k) => [...k.forward, ...k.backward]);
