@@ -6,7 +6,7 @@
  * the reference given the same scores.
  */
 import { ACTIVATION_FNS } from '../activations.ts';
-import { gemmThreads, writeGemm, type GemmSpec } from '../gemm.ts';
+import { columnVectors, gemmThreads, rowVectors, writeGemm, type GemmSpec } from '../gemm.ts';
 import { gemmTile, type Kernel } from '../kernel.ts';
 import { KernelWriter, f32, type OpContext } from '../kernel_writer.ts';
 import { STATE, STATE_BUFFER } from '../train_state.ts';
@@ -95,25 +95,53 @@ export function routerKernels(ctx: OpContext): Pair {
   // Backward 2: dx += d_raw·W.
   if (ctx.needsGrad(op.inputs.x!)) {
     const gi = new KernelWriter(ctx, 'router_grad_input', 'backward');
-    gi.bind('d_raw', dRaw, 'read');
-    gi.bind('w', ctx.tensor(op.inputs.weight!), 'read');
+    const tile = gemmTile(ctx.target, 'input_grad');
+    // 16-byte loads: W across 4 columns, d_raw 4 experts at a time (jitter scales the result, not the loads).
+    const cv = columnVectors(tile, d);
+    const a4 = cv && S % 4 === 0;
+    gi.bind('d_raw', dRaw, 'read', a4 ? 'vec4f' : 'f32');
+    gi.bind('w', ctx.tensor(op.inputs.weight!), 'read', cv ? 'vec4f' : 'f32');
     gi.bind('d_x', ctx.grad(op.inputs.x!), 'read_write');
     if (jitter) gi.bind('state', STATE_BUFFER, 'read');
     gi.declare(noiseFn);
     const scaleBy = (t: string, c: string) => (jitter ? ` * noise(${t}, ${c})` : '');
-    const spec: GemmSpec = { rows: N, cols: d, depthEnd: `${S}u`, a: (i, k) => `d_raw[r${i} * ${S}u + ${k}]`, b: [(k, c) => `w[${k} * ${d}u + ${c}]`], store: (i, c, acc) => [`d_x[r${i} * ${d}u + ${c}] += ${acc[0]}${scaleBy(`r${i}`, c)};`] };
+    const spec: GemmSpec = {
+      rows: N,
+      cols: d,
+      tile,
+      depthEnd: `${S}u`,
+      a: (i, k) => `d_raw[r${i} * ${S}u + ${k}]`,
+      b: [(k, c) => `w[${k} * ${d}u + ${c}]`],
+      ...(cv ? { vec4Cols: [(k: string, c4: string) => `w[${k} * ${d / 4}u + ${c4}]`] } : {}),
+      ...(a4 ? { vec4ColsA: (i: number, k4: string) => `d_raw[r${i} * ${S / 4}u + ${k4}]` } : {}),
+      store: (i, c, acc) => [`d_x[r${i} * ${d}u + ${c}] += ${acc[0]}${scaleBy(`r${i}`, c)};`],
+    };
     writeGemm(gi, spec);
     backward.push(gi.finish1d(gemmThreads(spec)));
   }
   // Backward 3: dW += d_rawᵀ·x.
   if (ctx.needsGrad(op.inputs.weight!)) {
     const gw = new KernelWriter(ctx, 'router_grad_weight', 'backward');
-    gw.bind('d_raw', dRaw, 'read');
-    gw.bind('x', ctx.tensor(op.inputs.x!), 'read');
+    const tile = gemmTile(ctx.target, 'weight_grad');
+    // 16-byte loads of x across columns unless jitter scales each element; of d_raw across experts.
+    const cv = !jitter && columnVectors(tile, d);
+    const rv = cv && rowVectors(tile, S);
+    gw.bind('d_raw', dRaw, 'read', rv ? 'vec4f' : 'f32');
+    gw.bind('x', ctx.tensor(op.inputs.x!), 'read', cv ? 'vec4f' : 'f32');
     gw.bind('d_w', ctx.grad(op.inputs.weight!), 'read_write');
     if (jitter) gw.bind('state', STATE_BUFFER, 'read');
     gw.declare(noiseFn);
-    const spec: GemmSpec = { rows: S, cols: d, depthEnd: `${N}u`, a: (i, k) => `d_raw[${k} * ${S}u + r${i}]`, b: [(k, c) => xj(k, c)], store: (i, c, acc) => [`d_w[r${i} * ${d}u + ${c}] += ${acc[0]};`] };
+    const spec: GemmSpec = {
+      rows: S,
+      cols: d,
+      tile,
+      depthEnd: `${N}u`,
+      a: (i, k) => `d_raw[${k} * ${S}u + r${i}]`,
+      b: [(k, c) => xj(k, c)],
+      ...(cv ? { vec4Cols: [(k: string, c4: string) => `x[${k} * ${d / 4}u + ${c4}]`] } : {}),
+      ...(rv ? { vec4Rows: (k: string, r4: string) => `d_raw[${k} * ${S / 4}u + ${r4}]` } : {}),
+      store: (i, c, acc) => [`d_w[r${i} * ${d}u + ${c}] += ${acc[0]};`],
+    };
     writeGemm(gw, spec);
     backward.push(gw.finish1d(gemmThreads(spec)));
   }

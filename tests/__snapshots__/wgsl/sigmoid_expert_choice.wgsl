@@ -1110,8 +1110,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // score=sigmoid normalize=none temperature=1 learn_temperature=false jitter=0
 // from specs/sigmoid_expert_choice.moe:8: route core {
 
-@group(0) @binding(0) var<storage, read> d_raw: array<f32>;  // blocks.0.moe.router/d_raw
-@group(0) @binding(1) var<storage, read> w: array<f32>;  // blocks.0.moe.router.weight
+@group(0) @binding(0) var<storage, read> d_raw: array<vec4<f32>>;  // blocks.0.moe.router/d_raw
+@group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // blocks.0.moe.router.weight
 @group(0) @binding(2) var<storage, read_write> d_x: array<f32>;  // grad/blocks.0.ffn_norm.y
 
 @compute @workgroup_size(64)
@@ -1138,80 +1138,80 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let c1 = min(col0 + 1u, 63u);
   let c2 = min(col0 + 2u, 63u);
   let c3 = min(col0 + 3u, 63u);
-  var acc0: array<f32, 16>;
-  for (var k = 0u; k < 8u; k++) {
-    let a0 = d_raw[r0 * 8u + k];
-    let a1 = d_raw[r1 * 8u + k];
-    let a2 = d_raw[r2 * 8u + k];
-    let a3 = d_raw[r3 * 8u + k];
-    let b0_0 = w[k * 64u + c0];
-    let b0_1 = w[k * 64u + c1];
-    let b0_2 = w[k * 64u + c2];
-    let b0_3 = w[k * 64u + c3];
-    acc0[0] = fma(a0, b0_0, acc0[0]);
-    acc0[1] = fma(a0, b0_1, acc0[1]);
-    acc0[2] = fma(a0, b0_2, acc0[2]);
-    acc0[3] = fma(a0, b0_3, acc0[3]);
-    acc0[4] = fma(a1, b0_0, acc0[4]);
-    acc0[5] = fma(a1, b0_1, acc0[5]);
-    acc0[6] = fma(a1, b0_2, acc0[6]);
-    acc0[7] = fma(a1, b0_3, acc0[7]);
-    acc0[8] = fma(a2, b0_0, acc0[8]);
-    acc0[9] = fma(a2, b0_1, acc0[9]);
-    acc0[10] = fma(a2, b0_2, acc0[10]);
-    acc0[11] = fma(a2, b0_3, acc0[11]);
-    acc0[12] = fma(a3, b0_0, acc0[12]);
-    acc0[13] = fma(a3, b0_1, acc0[13]);
-    acc0[14] = fma(a3, b0_2, acc0[14]);
-    acc0[15] = fma(a3, b0_3, acc0[15]);
+  var accv0: array<vec4<f32>, 4>;
+  for (var k4 = (0u) / 4u; k4 < (8u) / 4u; k4++) {
+    let a0 = d_raw[r0 * 2u + k4];
+    let a1 = d_raw[r1 * 2u + k4];
+    let a2 = d_raw[r2 * 2u + k4];
+    let a3 = d_raw[r3 * 2u + k4];
+    let b0_0_0 = w[(k4 * 4u + 0u) * 16u + min(col0 / 4u + 0u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0[0]), b0_0_0, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[0]), b0_0_0, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[0]), b0_0_0, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[0]), b0_0_0, accv0[3]);
+    let b0_0_1 = w[(k4 * 4u + 1u) * 16u + min(col0 / 4u + 0u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0[1]), b0_0_1, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[1]), b0_0_1, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[1]), b0_0_1, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[1]), b0_0_1, accv0[3]);
+    let b0_0_2 = w[(k4 * 4u + 2u) * 16u + min(col0 / 4u + 0u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0[2]), b0_0_2, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[2]), b0_0_2, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[2]), b0_0_2, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[2]), b0_0_2, accv0[3]);
+    let b0_0_3 = w[(k4 * 4u + 3u) * 16u + min(col0 / 4u + 0u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0[3]), b0_0_3, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[3]), b0_0_3, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[3]), b0_0_3, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[3]), b0_0_3, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
-    d_x[r0 * 64u + c0] += acc0[0];
+    d_x[r0 * 64u + c0] += accv0[0][0];
   }
   if (ok0 && col0 + 1u < 64u) {
-    d_x[r0 * 64u + c1] += acc0[1];
+    d_x[r0 * 64u + c1] += accv0[0][1];
   }
   if (ok0 && col0 + 2u < 64u) {
-    d_x[r0 * 64u + c2] += acc0[2];
+    d_x[r0 * 64u + c2] += accv0[0][2];
   }
   if (ok0 && col0 + 3u < 64u) {
-    d_x[r0 * 64u + c3] += acc0[3];
+    d_x[r0 * 64u + c3] += accv0[0][3];
   }
   if (ok1 && col0 + 0u < 64u) {
-    d_x[r1 * 64u + c0] += acc0[4];
+    d_x[r1 * 64u + c0] += accv0[1][0];
   }
   if (ok1 && col0 + 1u < 64u) {
-    d_x[r1 * 64u + c1] += acc0[5];
+    d_x[r1 * 64u + c1] += accv0[1][1];
   }
   if (ok1 && col0 + 2u < 64u) {
-    d_x[r1 * 64u + c2] += acc0[6];
+    d_x[r1 * 64u + c2] += accv0[1][2];
   }
   if (ok1 && col0 + 3u < 64u) {
-    d_x[r1 * 64u + c3] += acc0[7];
+    d_x[r1 * 64u + c3] += accv0[1][3];
   }
   if (ok2 && col0 + 0u < 64u) {
-    d_x[r2 * 64u + c0] += acc0[8];
+    d_x[r2 * 64u + c0] += accv0[2][0];
   }
   if (ok2 && col0 + 1u < 64u) {
-    d_x[r2 * 64u + c1] += acc0[9];
+    d_x[r2 * 64u + c1] += accv0[2][1];
   }
   if (ok2 && col0 + 2u < 64u) {
-    d_x[r2 * 64u + c2] += acc0[10];
+    d_x[r2 * 64u + c2] += accv0[2][2];
   }
   if (ok2 && col0 + 3u < 64u) {
-    d_x[r2 * 64u + c3] += acc0[11];
+    d_x[r2 * 64u + c3] += accv0[2][3];
   }
   if (ok3 && col0 + 0u < 64u) {
-    d_x[r3 * 64u + c0] += acc0[12];
+    d_x[r3 * 64u + c0] += accv0[3][0];
   }
   if (ok3 && col0 + 1u < 64u) {
-    d_x[r3 * 64u + c1] += acc0[13];
+    d_x[r3 * 64u + c1] += accv0[3][1];
   }
   if (ok3 && col0 + 2u < 64u) {
-    d_x[r3 * 64u + c2] += acc0[14];
+    d_x[r3 * 64u + c2] += accv0[3][2];
   }
   if (ok3 && col0 + 3u < 64u) {
-    d_x[r3 * 64u + c3] += acc0[15];
+    d_x[r3 * 64u + c3] += accv0[3][3];
   }
 }
 
@@ -1220,8 +1220,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // score=sigmoid normalize=none temperature=1 learn_temperature=false jitter=0
 // from specs/sigmoid_expert_choice.moe:8: route core {
 
-@group(0) @binding(0) var<storage, read> d_raw: array<f32>;  // blocks.0.moe.router/d_raw
-@group(0) @binding(1) var<storage, read> x: array<f32>;  // blocks.0.ffn_norm.y
+@group(0) @binding(0) var<storage, read> d_raw: array<vec4<f32>>;  // blocks.0.moe.router/d_raw
+@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;  // blocks.0.ffn_norm.y
 @group(0) @binding(2) var<storage, read_write> d_w: array<f32>;  // grad/blocks.0.moe.router.weight
 
 @compute @workgroup_size(64)
@@ -1248,80 +1248,66 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let c1 = min(col0 + 1u, 63u);
   let c2 = min(col0 + 2u, 63u);
   let c3 = min(col0 + 3u, 63u);
-  var acc0: array<f32, 16>;
+  var accv0: array<vec4<f32>, 4>;
   for (var k = 0u; k < 1024u; k++) {
-    let a0 = d_raw[k * 8u + r0];
-    let a1 = d_raw[k * 8u + r1];
-    let a2 = d_raw[k * 8u + r2];
-    let a3 = d_raw[k * 8u + r3];
-    let b0_0 = x[k * 64u + c0];
-    let b0_1 = x[k * 64u + c1];
-    let b0_2 = x[k * 64u + c2];
-    let b0_3 = x[k * 64u + c3];
-    acc0[0] = fma(a0, b0_0, acc0[0]);
-    acc0[1] = fma(a0, b0_1, acc0[1]);
-    acc0[2] = fma(a0, b0_2, acc0[2]);
-    acc0[3] = fma(a0, b0_3, acc0[3]);
-    acc0[4] = fma(a1, b0_0, acc0[4]);
-    acc0[5] = fma(a1, b0_1, acc0[5]);
-    acc0[6] = fma(a1, b0_2, acc0[6]);
-    acc0[7] = fma(a1, b0_3, acc0[7]);
-    acc0[8] = fma(a2, b0_0, acc0[8]);
-    acc0[9] = fma(a2, b0_1, acc0[9]);
-    acc0[10] = fma(a2, b0_2, acc0[10]);
-    acc0[11] = fma(a2, b0_3, acc0[11]);
-    acc0[12] = fma(a3, b0_0, acc0[12]);
-    acc0[13] = fma(a3, b0_1, acc0[13]);
-    acc0[14] = fma(a3, b0_2, acc0[14]);
-    acc0[15] = fma(a3, b0_3, acc0[15]);
+    let a4_0 = d_raw[k * 2u + row0 / 4u + 0u];
+    let a0 = a4_0[0];
+    let a1 = a4_0[1];
+    let a2 = a4_0[2];
+    let a3 = a4_0[3];
+    let b0_0 = x[k * 16u + min(col0 / 4u + 0u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0), b0_0, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1), b0_0, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2), b0_0, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
-    d_w[r0 * 64u + c0] += acc0[0];
+    d_w[r0 * 64u + c0] += accv0[0][0];
   }
   if (ok0 && col0 + 1u < 64u) {
-    d_w[r0 * 64u + c1] += acc0[1];
+    d_w[r0 * 64u + c1] += accv0[0][1];
   }
   if (ok0 && col0 + 2u < 64u) {
-    d_w[r0 * 64u + c2] += acc0[2];
+    d_w[r0 * 64u + c2] += accv0[0][2];
   }
   if (ok0 && col0 + 3u < 64u) {
-    d_w[r0 * 64u + c3] += acc0[3];
+    d_w[r0 * 64u + c3] += accv0[0][3];
   }
   if (ok1 && col0 + 0u < 64u) {
-    d_w[r1 * 64u + c0] += acc0[4];
+    d_w[r1 * 64u + c0] += accv0[1][0];
   }
   if (ok1 && col0 + 1u < 64u) {
-    d_w[r1 * 64u + c1] += acc0[5];
+    d_w[r1 * 64u + c1] += accv0[1][1];
   }
   if (ok1 && col0 + 2u < 64u) {
-    d_w[r1 * 64u + c2] += acc0[6];
+    d_w[r1 * 64u + c2] += accv0[1][2];
   }
   if (ok1 && col0 + 3u < 64u) {
-    d_w[r1 * 64u + c3] += acc0[7];
+    d_w[r1 * 64u + c3] += accv0[1][3];
   }
   if (ok2 && col0 + 0u < 64u) {
-    d_w[r2 * 64u + c0] += acc0[8];
+    d_w[r2 * 64u + c0] += accv0[2][0];
   }
   if (ok2 && col0 + 1u < 64u) {
-    d_w[r2 * 64u + c1] += acc0[9];
+    d_w[r2 * 64u + c1] += accv0[2][1];
   }
   if (ok2 && col0 + 2u < 64u) {
-    d_w[r2 * 64u + c2] += acc0[10];
+    d_w[r2 * 64u + c2] += accv0[2][2];
   }
   if (ok2 && col0 + 3u < 64u) {
-    d_w[r2 * 64u + c3] += acc0[11];
+    d_w[r2 * 64u + c3] += accv0[2][3];
   }
   if (ok3 && col0 + 0u < 64u) {
-    d_w[r3 * 64u + c0] += acc0[12];
+    d_w[r3 * 64u + c0] += accv0[3][0];
   }
   if (ok3 && col0 + 1u < 64u) {
-    d_w[r3 * 64u + c1] += acc0[13];
+    d_w[r3 * 64u + c1] += accv0[3][1];
   }
   if (ok3 && col0 + 2u < 64u) {
-    d_w[r3 * 64u + c2] += acc0[14];
+    d_w[r3 * 64u + c2] += accv0[3][2];
   }
   if (ok3 && col0 + 3u < 64u) {
-    d_w[r3 * 64u + c3] += acc0[15];
+    d_w[r3 * 64u + c3] += accv0[3][3];
   }
 }
 
