@@ -165,17 +165,3 @@ export async function gemmRunner(gpu: Gpu, M: number, K: number, N: number, targ
   runner.setValues(randomValues(graph, 3, 2));
   return runner;
 }
-
-/** A dense [M, K] · [N, K]ᵀ matmul with moec's kernel at `target`'s tile: the ceiling of moec's GEMMs. */
-export async function timeGemm(gpu: Gpu, M: number, K: number, N: number, target: Target, runs = 5): Promise<{ timing: Timing; flops: number }> {
-  const runner = await gemmRunner(gpu, M, K, N, target);
-  try {
-    const t = await time(async () => {
-      await runner.forward();
-      await runner.executor.sync();
-    }, runs);
-    return { timing: t, flops: 2 * M * K * N };
-  } finally {
-    runner.destroy();
-  }
-}

@@ -14,9 +14,9 @@ import { GEMM_KINDS, type GemmKind, type Target } from '../codegen/wgsl/kernel.t
 import { sharedGpu } from '../runtime/gpu.ts';
 import { saveTuning } from '../runtime/tuning.ts';
 import { EXPERT_SCALING, LAYERS, STANDARD, TOKEN_SCALING } from './layers.ts';
-import { gemmCeiling, prepareLayer, timeGemm, timeLayer, timeSeries, type LayerTiming } from './moec_layer.ts';
+import { gemmCeiling, prepareLayer, timeLayer, timeSeries, type LayerTiming } from './moec_layer.ts';
 import { timeTfLayer } from './tfjs_layer.ts';
-import { fmtMs } from './timing.ts';
+import { fmtMs, time } from './timing.ts';
 import { timeTrainStep } from './train_throughput.ts';
 import { TILE_CANDIDATES, tuneGemmTiles } from './tune.ts';
 
@@ -60,11 +60,11 @@ const unfused: Target = { ...gpu.limits, fusion: false };
 out.tuning = { best: tuning.best, candidates };
 const bestOf = (kind: GemmKind) => Math.max(...tuning.results[kind].map((r) => r.gflops));
 
-// 2. The ceiling: moec's best matmul at the layer's two expert shapes.
-const upG = await timeGemm(gpu, rows, 256, H, target, RUNS);
-const downG = await timeGemm(gpu, rows, H, 256, target, RUNS);
-const ceiling = gflops(upG.flops + downG.flops, upG.timing.median + downG.timing.median);
-out.ceiling = { up: upG, down: downG, gflops: ceiling, inputGradBest: bestOf('input_grad'), weightGradBest: bestOf('weight_grad') };
+// 2. The ceiling: moec's best matmul at the layer's two expert shapes (also run beside each layer below).
+const ceilingGemms = await gemmCeiling(gpu, rows, 256, H, target);
+const ceilingTiming = await time(() => ceilingGemms.run(), RUNS);
+const ceiling = gflops(ceilingGemms.flops, ceilingTiming.median);
+out.ceiling = { timing: ceilingTiming, gflops: ceiling, inputGradBest: bestOf('input_grad'), weightGradBest: bestOf('weight_grad') };
 say(`\nGEMM ceiling (forward tile ${tuning.best.forward.join('x')}, y = x·Wᵀ at up ${rows}x256·256x${H} and down ${rows}x${H}·${H}x256): **${ceiling.toFixed(2)} GFLOP/s**`);
 say(`Best gradient GEMMs at the up shape, for comparison: input_grad ${bestOf('input_grad').toFixed(2)}, weight_grad ${bestOf('weight_grad').toFixed(2)} GFLOP/s.`);
 
@@ -74,7 +74,6 @@ say('% of ceiling: the layer\'s expert GFLOP/s over the ceiling GEMMs\' in inter
 say('| layer | fused forward | fused fwd+bwd | expert GFLOP/s fwd (fwd+bwd) | % of ceiling fwd (fwd+bwd) | ceiling GFLOP/s in those rounds | unfused forward | unfused fwd+bwd | fused speed-up fwd (fwd+bwd) |');
 say('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
 const layerResults: Record<string, { fused: LayerTiming; unfused: LayerTiming }> = {};
-const ceilingGemms = await gemmCeiling(gpu, rows, 256, H, target);
 for (const layer of LAYERS) {
   const fused = await timeLayer(gpu, layer, target, RUNS, ceilingGemms);
   const base = await timeLayer(gpu, layer, unfused, quick ? 1 : 3);

@@ -23,8 +23,14 @@ if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
   cp package-lock.json "$stamp"
 fi
 
-# Dawn prints harmless warnings on stderr; only the probe's own last line matters.
-if probe=$(node scripts/probe_adapter.mjs 2>&1 | grep -v '^Warning: ' | tail -n 1) && [[ "$probe" == "WebGPU adapter:"* ]]; then
+# Sets $probe to the probe's own last line (Dawn prints harmless warnings on
+# stderr) and succeeds when it found an adapter.
+probe_adapter() {
+  probe=$(node scripts/probe_adapter.mjs 2>&1 | grep -v '^Warning: ' | tail -n 1)
+  [[ "$probe" == "WebGPU adapter:"* ]]
+}
+
+if probe_adapter; then
   say "$probe"
   exit 0
 fi
@@ -48,7 +54,7 @@ if ! bash -c "$install_cmds" >/tmp/moec-setup-apt.log 2>&1; then
   tail -n 20 /tmp/moec-setup-apt.log >&2
   exit 1
 fi
-if probe=$(node scripts/probe_adapter.mjs 2>&1 | grep -v '^Warning: ' | tail -n 1) && [[ "$probe" == "WebGPU adapter:"* ]]; then
+if probe_adapter; then
   say "$probe"
 else
   say "still no WebGPU adapter after installing lavapipe: $probe"

@@ -59,6 +59,16 @@ export function f32(x: number): string {
   return /[.eE]/.test(s) ? s : `${s}.0`;
 }
 
+/**
+ * Four columns per thread when the width allows: rows bound as vec4f and
+ * scalar weights splatted. fma and + are component-wise, so every column sums
+ * exactly as with one column per thread, with a quarter of the threads.
+ * The unfused baseline keeps one column per thread.
+ */
+export function columnsPerThread(target: Target, d: number): { ty: 'vec4f' | 'f32'; dv: number; splat: (x: string) => string } {
+  return d % 4 === 0 && target.fusion !== false ? { ty: 'vec4f', dv: d / 4, splat: (x) => `vec4<f32>(${x})` } : { ty: 'f32', dv: d, splat: (x) => x };
+}
+
 export class KernelWriter {
   private readonly bindings: (KernelBinding & { dtype: DType | 'vec4f' })[] = [];
   private readonly lines: string[] = [];

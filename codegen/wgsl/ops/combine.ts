@@ -5,19 +5,9 @@
  * one thread that sums in a fixed order: no float atomics, bit-reproducible.
  */
 import type { Kernel } from '../kernel.ts';
-import { KernelWriter, type OpContext } from '../kernel_writer.ts';
+import { KernelWriter, columnsPerThread, type OpContext } from '../kernel_writer.ts';
 
 type Pair = { forward: Kernel[]; backward: Kernel[] };
-
-/**
- * Four columns per thread when the width allows: rows bound as vec4f and
- * scalar weights splatted. fma is component-wise, so every column sums
- * exactly as with one column per thread, with a quarter of the threads.
- * The unfused baseline keeps one column per thread.
- */
-function columnsPerThread(ctx: OpContext, d: number): { ty: 'vec4f' | 'f32'; dv: number; splat: (x: string) => string } {
-  return d % 4 === 0 && ctx.target.fusion !== false ? { ty: 'vec4f', dv: d / 4, splat: (x) => `vec4<f32>(${x})` } : { ty: 'f32', dv: d, splat: (x) => x };
-}
 
 /** `combine`: y[t] = Σ_j gate[t,j] · out[slot[t,j]]. */
 export function combineKernels(ctx: OpContext): Pair {
@@ -27,7 +17,7 @@ export function combineKernels(ctx: OpContext): Pair {
   const out = ctx.tensor(op.inputs.expert_out!);
   const slot = ctx.tensor(op.inputs.token_slot!);
   const gate = ctx.tensor(op.inputs.token_gate!);
-  const { ty, dv, splat } = columnsPerThread(ctx, d);
+  const { ty, dv, splat } = columnsPerThread(ctx.target, d);
   const fw = new KernelWriter(ctx, 'combine', 'forward');
   fw.bind('expert_out', out, 'read', ty);
   fw.bind('token_slot', slot, 'read', 'i32');
@@ -198,7 +188,7 @@ export function mixKernels(ctx: OpContext): Pair {
   const { decl, members, groups } = groupFns(ctx);
   const x = ctx.tensor(op.inputs.x!);
   const dispatch = ctx.tensor(op.inputs.dispatch!);
-  const { ty, dv, splat } = columnsPerThread(ctx, d);
+  const { ty, dv, splat } = columnsPerThread(ctx.target, d);
   const fw = new KernelWriter(ctx, 'mix', 'forward');
   fw.bind('x', x, 'read', ty);
   fw.bind('dispatch', dispatch, 'read');
@@ -260,7 +250,7 @@ export function unmixKernels(ctx: OpContext): Pair {
   const { decl, members, groups } = groupFns(ctx);
   const out = ctx.tensor(op.inputs.expert_out!);
   const cw = ctx.tensor(op.inputs.combine_weights!);
-  const { ty, dv, splat } = columnsPerThread(ctx, d);
+  const { ty, dv, splat } = columnsPerThread(ctx.target, d);
   const fw = new KernelWriter(ctx, 'unmix', 'forward');
   fw.bind('expert_out', out, 'read', ty);
   fw.bind('combine_weights', cw, 'read');

@@ -12,7 +12,7 @@ import type { Activation } from '../../../compiler/schema.ts';
 import { ACTIVATION_FNS, baseActivation } from '../activations.ts';
 import { columnVectors, gemmThreads, rowVectors, writeGemm, type GemmSpec } from '../gemm.ts';
 import { gemmTile, type Kernel } from '../kernel.ts';
-import { KernelWriter, type OpContext } from '../kernel_writer.ts';
+import { KernelWriter, columnsPerThread, type OpContext } from '../kernel_writer.ts';
 
 /** How rows map to experts and inputs for one FFN op. */
 interface Layout {
@@ -198,7 +198,7 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
   const gh = new KernelWriter(ctx, `${kind}_down_grad_hidden`, 'backward');
   const inTile = gemmTile(ctx.target, 'input_grad');
   const wTile = gemmTile(ctx.target, 'weight_grad');
-  const ghVec = fused && columnVectors(inTile, H) && H % 4 === 0;
+  const ghVec = columnVectors(inTile, H);
   const ghA4 = ghVec && d % 4 === 0;
   gh.bind('d_out', dOut, 'read', ghA4 ? 'vec4f' : 'f32');
   bindRows(gh, ctx, L, false);
@@ -230,7 +230,7 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
   // 2. d down[e] += Σ_rows doutᵀ·hidden.
   if (ctx.needsGrad(op.inputs.down!)) {
     const gw = new KernelWriter(ctx, `${kind}_down_grad_weight`, 'backward');
-    const vec = fused && columnVectors(wTile, H);
+    const vec = columnVectors(wTile, H);
     const rv = vec && rowVectors(wTile, d);
     gw.bind('d_out', dOut, 'read', rv ? 'vec4f' : 'f32');
     gw.bind('hidden', hidden, 'read', vec ? 'vec4f' : 'f32');
@@ -258,7 +258,7 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
     const gatherRows = L.gather;
     const dRows = gatherRows ? ctx.scratch('d_input_rows', L.rows * d) : ctx.grad(op.inputs.x!);
     const gi = new KernelWriter(ctx, `${kind}_up_grad_input`, 'backward');
-    const vec = fused && columnVectors(inTile, d);
+    const vec = columnVectors(inTile, d);
     const a4 = vec && H % 4 === 0;
     gi.bind('d_pre_up', dPreUp, 'read', a4 ? 'vec4f' : 'f32');
     if (L.gated) gi.bind('d_pre_gate', dPreGate, 'read', a4 ? 'vec4f' : 'f32');
@@ -302,7 +302,7 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
     const weight = op.inputs[name]!;
     if (!ctx.needsGrad(weight)) continue;
     const gw = new KernelWriter(ctx, `${kind}_${name}_grad_weight`, 'backward');
-    const vec = fused && columnVectors(wTile, d);
+    const vec = columnVectors(wTile, d);
     const rv = vec && rowVectors(wTile, H);
     gw.bind('d_pre', dPre, 'read', rv ? 'vec4f' : 'f32');
     gw.bind('x', x, 'read', vec ? 'vec4f' : 'f32');
@@ -344,8 +344,7 @@ function gatherRowsKernel(ctx: OpContext, dRows: string, L: Layout): Kernel {
   const { op } = ctx;
   const [N, K] = ctx.shape(op.inputs.token_slot!) as [number, number];
   const d = L.d;
-  // Four columns per thread when the width allows (the same sums, component-wise).
-  const [ty, dv, zero] = d % 4 === 0 && ctx.target.fusion !== false ? (['vec4f', d / 4, 'vec4<f32>(0.0)'] as const) : (['f32', d, '0.0'] as const);
+  const { ty, dv, splat } = columnsPerThread(ctx.target, d);
   const w = new KernelWriter(ctx, 'expert_gather_grad_input', 'backward');
   w.bind('d_rows', dRows, 'read', ty);
   w.bind('token_slot', ctx.tensor(op.inputs.token_slot!), 'read', 'i32');
@@ -353,7 +352,7 @@ function gatherRowsKernel(ctx: OpContext, dRows: string, L: Layout): Kernel {
   w.body(
     `let t = i / ${dv}u;`,
     `let c = i % ${dv}u;`,
-    `var sum = ${zero};`,
+    `var sum = ${splat('0.0')};`,
     `for (var j = 0u; j < ${K}u; j++) {`,
     `  let row = token_slot[t * ${K}u + j];`,
     `  if (row >= 0) { sum += d_rows[u32(row) * ${dv}u + c]; }`,

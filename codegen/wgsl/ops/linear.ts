@@ -37,7 +37,7 @@ export function linearKernels(ctx: OpContext): Pair {
   if (ctx.needsGrad(op.inputs.x!)) {
     const bw = new KernelWriter(ctx, 'matmul_grad_input', 'backward');
     const tile = gemmTile(ctx.target, 'input_grad');
-    const cv = ctx.target.fusion !== false && columnVectors(tile, K);
+    const cv = columnVectors(tile, K);
     const a4 = cv && O % 4 === 0;
     bw.bind('d_y', dy, 'read', a4 ? 'vec4f' : 'f32');
     bw.bind('w', w, 'read', cv ? 'vec4f' : 'f32');
@@ -59,7 +59,7 @@ export function linearKernels(ctx: OpContext): Pair {
   if (ctx.needsGrad(op.inputs.weight!)) {
     const bw = new KernelWriter(ctx, 'matmul_grad_weight', 'backward');
     const tile = gemmTile(ctx.target, 'weight_grad');
-    const cv = ctx.target.fusion !== false && columnVectors(tile, K);
+    const cv = columnVectors(tile, K);
     const rv = cv && rowVectors(tile, O);
     bw.bind('d_y', dy, 'read', rv ? 'vec4f' : 'f32');
     bw.bind('x', x, 'read', cv ? 'vec4f' : 'f32');
