@@ -1,11 +1,11 @@
 /**
- * `npm run bench:profile -- <layer> [--unfused] [--runs N] [--tile RxC (every kind)] [--only TEXT]`: times every
+ * `npm run bench:profile -- <layer> [--unfused] [--runs N] [--tile RxC or RxC/kD (every kind)] [--only TEXT]`: times every
  * kernel of one benchmark layer on its own (forward and backward), so a
  * slow layer can be traced to the kernel that makes it slow. Each kernel is
  * dispatched alone, waited for, and timed after warm-ups; GEMMs also show
  * GFLOP/s. Layers: the names in bench/layers.ts (top2, fine_grained, …).
  */
-import { GEMM_KINDS, gemmTile, type Kernel, type Target } from '../codegen/wgsl/kernel.ts';
+import { GEMM_KINDS, gemmTile, parseTile, tileLabel, type Kernel, type Target } from '../codegen/wgsl/kernel.ts';
 import { sharedGpu } from '../runtime/gpu.ts';
 import { targetFor } from '../runtime/tuning.ts';
 import { EXPERT_SCALING, LAYERS, TOKEN_SCALING } from './layers.ts';
@@ -19,15 +19,15 @@ const all = [...LAYERS, ...EXPERT_SCALING, ...TOKEN_SCALING];
 const layer = all.find((l) => l.name === name);
 const tileArg = flag('--tile');
 const runs = Number(flag('--runs') ?? 5);
-if (!layer || (tileArg !== undefined && !/^\d+x\d+$/.test(tileArg)) || !(runs >= 1)) {
-  process.stderr.write(`usage: npm run bench:profile -- <layer> [--unfused] [--runs N] [--tile RxC (every kind)] [--only TEXT]\nlayers: ${all.map((l) => l.name).join(', ')}\n`);
+const tile = tileArg === undefined ? undefined : parseTile(tileArg);
+if (!layer || (tileArg !== undefined && !tile) || !(runs >= 1)) {
+  process.stderr.write(`usage: npm run bench:profile -- <layer> [--unfused] [--runs N] [--tile RxC or RxC/kD (every kind)] [--only TEXT]\nlayers: ${all.map((l) => l.name).join(', ')}\n`);
   process.exit(2);
 }
 const only = flag('--only');
 
 const gpu = await sharedGpu();
 const tuned = targetFor(gpu);
-const tile = tileArg?.split('x').map(Number) as [number, number] | undefined;
 const target: Target = args.includes('--unfused') ? { ...tuned, fusion: false } : tile ? { ...tuned, gemmTiles: { forward: tile, input_grad: tile, weight_grad: tile } } : tuned;
 const layerRun = await prepareLayer(gpu, layer, target);
 const { graph, runner } = layerRun;
@@ -47,7 +47,7 @@ function gemmFlops(k: Kernel): number | undefined {
   return perRow[t] === undefined ? undefined : 2 * rows * perRow[t]!;
 }
 
-process.stdout.write(`# ${layer.name} on ${gpu.adapterName}, tiles ${GEMM_KINDS.map((k) => `${k} ${gemmTile(target, k).join('x')}`).join(', ')}${target.fusion === false ? ', unfused' : ''}; ms median (min–max) of ${runs}\n\n`);
+process.stdout.write(`# ${layer.name} on ${gpu.adapterName}, tiles ${GEMM_KINDS.map((k) => `${k} ${tileLabel(gemmTile(target, k))}`).join(', ')}${target.fusion === false ? ', unfused' : ''}; ms median (min–max) of ${runs}\n\n`);
 process.stdout.write('| pass | kernel | workgroups | ms | GFLOP/s |\n|---|---|---:|---:|---:|\n');
 const totals = { forward: 0, backward: 0 };
 for (const pass of ['forward', 'backward'] as const) {

@@ -10,7 +10,7 @@
  */
 import { readdirSync, writeFileSync } from 'node:fs';
 import { checkSpec } from '../compiler/compile.ts';
-import { GEMM_KINDS, type GemmKind, type Target } from '../codegen/wgsl/kernel.ts';
+import { GEMM_KINDS, tileLabel, type GemmKind, type Target } from '../codegen/wgsl/kernel.ts';
 import { sharedGpu } from '../runtime/gpu.ts';
 import { saveTuning } from '../runtime/tuning.ts';
 import { EXPERT_SCALING, LAYERS, STANDARD, TOKEN_SCALING } from './layers.ts';
@@ -51,9 +51,9 @@ for (const [c, tile] of TILE_CANDIDATES.entries()) {
     const mark = r.tile === tuning.best[kind] ? '**' : '';
     return `${mark}${fmtMs(r.timing)} (${r.gflops.toFixed(2)})${mark}`;
   });
-  say(`| ${tile.join('x')} | ${cells.join(' | ')} |`);
+  say(`| ${tileLabel(tile)} | ${cells.join(' | ')} |`);
 }
-const candidates = Object.fromEntries(GEMM_KINDS.map((k) => [k, Object.fromEntries(tuning.results[k].map((r) => [r.tile.join('x'), r.gflops]))]));
+const candidates = Object.fromEntries(GEMM_KINDS.map((k) => [k, Object.fromEntries(tuning.results[k].map((r) => [tileLabel(r.tile), r.gflops]))]));
 saveTuning(gpu.adapterName, { gemmTiles: tuning.best, measuredAt: out.date as string, candidates });
 const target: Target = { ...gpu.limits, gemmTiles: tuning.best };
 const unfused: Target = { ...gpu.limits, fusion: false };
@@ -65,7 +65,7 @@ const ceilingGemms = await gemmCeiling(gpu, rows, 256, H, target);
 const ceilingTiming = await time(() => ceilingGemms.run(), RUNS);
 const ceiling = gflops(ceilingGemms.flops, ceilingTiming.median);
 out.ceiling = { timing: ceilingTiming, gflops: ceiling, inputGradBest: bestOf('input_grad'), weightGradBest: bestOf('weight_grad') };
-say(`\nGEMM ceiling (forward tile ${tuning.best.forward.join('x')}, y = x·Wᵀ at up ${rows}x256·256x${H} and down ${rows}x${H}·${H}x256): **${ceiling.toFixed(2)} GFLOP/s**`);
+say(`\nGEMM ceiling (forward tile ${tileLabel(tuning.best.forward)}, y = x·Wᵀ at up ${rows}x256·256x${H} and down ${rows}x${H}·${H}x256): **${ceiling.toFixed(2)} GFLOP/s**`);
 say(`Best gradient GEMMs at the up shape, for comparison: input_grad ${bestOf('input_grad').toFixed(2)}, weight_grad ${bestOf('weight_grad').toFixed(2)} GFLOP/s.`);
 
 // 3. MoE layers, fused and unfused. "% of ceiling" compares each layer run with ceiling GEMM runs in the same rounds.

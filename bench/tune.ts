@@ -13,8 +13,13 @@ import type { Gpu } from '../runtime/gpu.ts';
 import { gemmRunner } from './moec_layer.ts';
 import type { Timing } from './timing.ts';
 
-/** Candidates: rows x columns per thread. Column counts of 4·m let gradient GEMMs load 16 bytes at a time. */
-export const TILE_CANDIDATES: readonly GemmTile[] = [[4, 4], [8, 4], [4, 8], [8, 8], [2, 8], [16, 8]];
+/**
+ * Candidates: rows x columns per thread, register-blocked (column counts of
+ * 4·m let gradient GEMMs load 16 bytes at a time), and two workgroup-tiled
+ * ones (32x32 and 64x64 blocks staged 16 and 8 k at a time), which real GPUs
+ * tend to prefer and CPU adapters do not.
+ */
+export const TILE_CANDIDATES: readonly GemmTile[] = [[4, 4], [8, 4], [4, 8], [8, 8], [2, 8], [16, 8], [4, 4, 16], [8, 8, 8]];
 
 /** The kernel template of each kind in a `linear` op. */
 const TEMPLATE: Record<GemmKind, string> = { forward: 'matmul', input_grad: 'matmul_grad_input', weight_grad: 'matmul_grad_weight' };

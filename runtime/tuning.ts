@@ -7,7 +7,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { GEMM_KINDS, type GemmKind, type GemmTile, type Target } from '../codegen/wgsl/kernel.ts';
+import { GEMM_KINDS, validTile, type GemmKind, type GemmTile, type Target } from '../codegen/wgsl/kernel.ts';
 import type { Gpu } from './gpu.ts';
 
 export interface Tuning {
@@ -35,8 +35,7 @@ function readAll(): Record<string, Tuning> {
 export function loadTuning(adapter: string): Tuning | undefined {
   const t = readAll()[adapter];
   const tiles = t?.gemmTiles;
-  const valid = (x: unknown) => Array.isArray(x) && x.length === 2 && x.every((n) => Number.isInteger(n) && n > 0 && n <= 16);
-  return tiles && GEMM_KINDS.every((k) => valid(tiles[k])) ? t : undefined;
+  return tiles && GEMM_KINDS.every((k) => Array.isArray(tiles[k]) && validTile(tiles[k])) ? t : undefined;
 }
 
 export function saveTuning(adapter: string, tuning: Tuning): void {

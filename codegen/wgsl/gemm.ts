@@ -1,13 +1,18 @@
 /**
- * A register-blocked GEMM body: each thread computes a TM x TN tile of
- * C = A·B without workgroup memory (the fastest kind on lavapipe; see
- * docs/PERFORMANCE.md). Operands are given as WGSL load expressions, so one
+ * GEMM kernels: each thread computes a TM x TN tile of C = A·B, either
+ * reading its operands itself (register-blocked, no workgroup memory: the
+ * fastest kind on lavapipe; see docs/PERFORMANCE.md) or, for a tile with a
+ * k-depth, from k-slices its workgroup staged in workgroup memory (what
+ * real GPUs reward). Operands are given as WGSL load expressions, so one
  * generator serves plain matmuls, transposed weight gradients and grouped
  * expert GEMMs that gather their rows by index (no permuted copies).
+ * Whatever the tile, every output sums over k in order with one fma per k,
+ * so all tiles give bit-identical results.
  *
  * Several B operands may share one A (up and gate of a gated FFN): each gets
  * its own accumulators, and the epilogue sees all of them.
  */
+import { stagedDepth, type GemmTile, type Kernel } from './kernel.ts';
 import type { KernelWriter } from './kernel_writer.ts';
 
 export interface GemmSpec {
@@ -33,8 +38,14 @@ export interface GemmSpec {
   readonly b: readonly ((k: string, col: string) => string)[];
   /** Epilogue for tile row i, column `col`, given each operand's accumulator; runs only for valid rows and columns. */
   readonly store: (i: number, col: string, acc: readonly string[]) => string[];
-  /** Tile of outputs per thread. */
-  readonly tile?: readonly [number, number];
+  /** Tile of outputs per thread (and the staged k-depth of a workgroup-tiled GEMM). */
+  readonly tile?: GemmTile;
+  /**
+   * Which index of each operand is contiguous in memory (default: k for
+   * both, as in y = x·Wᵀ), so a workgroup-tiled GEMM's neighbouring threads
+   * stage neighbouring elements.
+   */
+  readonly contiguous?: { readonly a?: 'k' | 'row'; readonly b?: 'k' | 'col' };
   /**
    * Groups whose row ranges are known only on the GPU (experts of a
    * token-choice layer): instead of a grid of groups × their largest
@@ -74,61 +85,164 @@ export interface GemmSpec {
   readonly vec4ColsA?: (i: number, k4: string) => string;
 }
 
+/** Whether vec4 loads along the reduction (the `vec4` field) apply: register tiles and a depth of 4·m. */
+export function depthVectors(tile: GemmTile | undefined, depth: number): boolean {
+  return !stagedDepth(tile ?? [4, 4]) && depth % 4 === 0;
+}
+
 /** Whether vec4Rows loads apply (callers bind A as vec4f then). */
-export function rowVectors(tile: readonly [number, number] | undefined, rows: number): boolean {
-  return ((tile ?? [4, 4])[0] % 4 === 0) && rows % 4 === 0;
+export function rowVectors(tile: GemmTile | undefined, rows: number): boolean {
+  const t = tile ?? [4, 4];
+  return !stagedDepth(t) && t[0] % 4 === 0 && rows % 4 === 0;
 }
 
 /** Whether vec4Cols loads apply for this tile and column count (callers bind B as vec4f then). */
-export function columnVectors(tile: readonly [number, number] | undefined, cols: number): boolean {
-  return ((tile ?? [4, 4])[1] % 4 === 0) && cols % 4 === 0;
+export function columnVectors(tile: GemmTile | undefined, cols: number): boolean {
+  const t = tile ?? [4, 4];
+  return !stagedDepth(t) && t[1] % 4 === 0 && cols % 4 === 0;
 }
 
-/** Threads a GEMM dispatch needs (one per tile). */
-export function gemmThreads(g: GemmSpec): number {
-  const [tm, tn] = g.tile ?? [4, 4];
-  if (g.packedRows) return (Math.ceil(g.packedRows.maxRows / tm) + g.packedRows.experts) * Math.ceil(g.cols / tn);
-  return (g.groups ?? 1) * Math.ceil(g.rows / tm) * Math.ceil(g.cols / tn);
+/** Threads per side of a workgroup-tiled GEMM's block (8 x 8 = the 64-thread workgroup). */
+const SIDE = 8;
+
+/** Rows and columns one dispatch unit covers: a thread's tile, or a workgroup's block when staged. */
+function blockShape(tile: GemmTile): [number, number] {
+  return stagedDepth(tile) ? [SIDE * tile[0], SIDE * tile[1]] : [tile[0], tile[1]];
 }
 
-/** Writes the GEMM body into `w` (which must then be finished with finish1d(gemmThreads(g))). */
-export function writeGemm(w: KernelWriter, g: GemmSpec): void {
-  const [TM, TN] = g.tile ?? [4, 4];
-  const tilesM = Math.ceil(g.rows / TM);
-  const tilesN = Math.ceil(g.cols / TN);
-  const ops = g.b.length;
-  const rowIdx = [...Array(TM).keys()];
-  const colIdx = [...Array(TN).keys()];
+/** Blocks a GEMM dispatch covers (threads, or workgroups when staged). */
+function gemmBlocks(g: GemmSpec): number {
+  const [bm, bn] = blockShape(g.tile ?? [4, 4]);
+  if (g.packedRows) return (Math.ceil(g.packedRows.maxRows / bm) + g.packedRows.experts) * Math.ceil(g.cols / bn);
+  return (g.groups ?? 1) * Math.ceil(g.rows / bm) * Math.ceil(g.cols / bn);
+}
+
+/** Writes the GEMM into `w` and finishes the kernel with the grid it needs. */
+export function gemmKernel(w: KernelWriter, g: GemmSpec): Kernel {
+  if (stagedDepth(g.tile ?? [4, 4])) {
+    writeStagedGemm(w, g);
+    return w.finishWorkgroups(gemmBlocks(g));
+  }
+  writeGemm(w, g);
+  return w.finish1d(gemmBlocks(g));
+}
+
+/**
+ * The block a dispatch unit (index `unit`) computes: defines grp, row_begin,
+ * row_end, row0 and col0, and returns early past the group's rows.
+ */
+function writeBlockOrigin(w: KernelWriter, g: GemmSpec, bm: number, bn: number, unit: string): void {
+  const tilesM = Math.ceil(g.rows / bm);
+  const tilesN = Math.ceil(g.cols / bn);
   if (g.packedRows) {
     const p = g.packedRows;
     w.body(
-      `let block = i / ${tilesN}u;`,
-      `let col0 = (i % ${tilesN}u) * ${TN}u;`,
+      `let block = ${unit} / ${tilesN}u;`,
+      `let col0 = (${unit} % ${tilesN}u) * ${bn}u;`,
       '// Find the expert whose packed blocks cover this one.',
       `var grp = ${p.experts}u;`,
       'var first = 0u;',
       `for (var e = 0u; e < ${p.experts}u; e++) {`,
-      `  let blocks = (${p.offset('e + 1u')} - ${p.offset('e')} + ${TM - 1}u) / ${TM}u;`,
+      `  let blocks = (${p.offset('e + 1u')} - ${p.offset('e')} + ${bm - 1}u) / ${bm}u;`,
       '  if (block < first + blocks) { grp = e; break; }',
       '  first += blocks;',
       '}',
       `if (grp == ${p.experts}u) { return; }`,
       `let row_begin = ${p.offset('grp')};`,
       `let row_end = ${p.offset('grp + 1u')};`,
-      `let row0 = row_begin + (block - first) * ${TM}u;`,
+      `let row0 = row_begin + (block - first) * ${bm}u;`,
     );
   } else {
     w.body(
-      `let grp = i / ${tilesM * tilesN}u;`,
-      `let tile = i % ${tilesM * tilesN}u;`,
+      `let grp = ${unit} / ${tilesM * tilesN}u;`,
+      `let tile = ${unit} % ${tilesM * tilesN}u;`,
       `let row_begin = ${g.rowBegin ?? '0u'};`,
       `let row_end = ${g.rowEnd ?? `${g.rows}u`};`,
-      `let row0 = row_begin + (tile / ${tilesN}u) * ${TM}u;`,
-      `let col0 = (tile % ${tilesN}u) * ${TN}u;`,
+      `let row0 = row_begin + (tile / ${tilesN}u) * ${bm}u;`,
+      `let col0 = (tile % ${tilesN}u) * ${bn}u;`,
       '// Tiles past the group\'s rows have nothing to do.',
       'if (row0 >= row_end) { return; }',
     );
   }
+}
+
+/** The epilogue: each valid (row, column) of the thread's tile; `col(j)` is tile column j's offset from col0. */
+function writeEpilogue(w: KernelWriter, g: GemmSpec, acc: (o: number, i: number, j: number) => string, col: (j: number) => string): void {
+  const [TM, TN] = g.tile ?? [4, 4];
+  for (let i = 0; i < TM; i++) {
+    for (let j = 0; j < TN; j++) {
+      const accs = g.b.map((_, o) => acc(o, i, j));
+      w.body(`if (ok${i} && col0 + ${col(j)} < ${g.cols}u) {`, ...g.store(i, `c${j}`, accs).map((s) => `  ${s}`), '}');
+    }
+  }
+}
+
+/**
+ * The workgroup-tiled GEMM: 8x8 threads compute an 8·TM x 8·TN block.
+ * Per k-slice, the 64 threads stage the block's A rows and B columns in
+ * workgroup memory (neighbouring threads loading neighbouring elements
+ * along each operand's contiguous index), then each thread accumulates its
+ * rows tr + 8i and columns tc + 8j from there. The slice loop runs only
+ * over real k (no padded fmas), so sums match the register tiles' exactly.
+ */
+function writeStagedGemm(w: KernelWriter, g: GemmSpec): void {
+  const [TM, TN, BK] = g.tile as readonly [number, number, number];
+  const [BM, BN] = blockShape(g.tile!);
+  const ops = g.b.length;
+  w.declare(`var<workgroup> tile_a: array<f32, ${BM * BK}>;  // [k][row]`, ...g.b.map((_, o) => `var<workgroup> tile_b${o}: array<f32, ${BN * BK}>;  // [k][column]`));
+  writeBlockOrigin(w, g, BM, BN, 'wg');
+  w.body(`let tr = lid / ${SIDE}u;`, `let tc = lid % ${SIDE}u;`);
+  for (let i = 0; i < TM; i++) {
+    w.body(`let ok${i} = row0 + tr + ${SIDE * i}u < row_end;`, `let r${i} = min(row0 + tr + ${SIDE * i}u, row_end - 1u);`);
+    if (g.rowSetup) w.body(...g.rowSetup(i));
+  }
+  for (let j = 0; j < TN; j++) w.body(`let c${j} = min(col0 + tc + ${SIDE * j}u, ${g.cols - 1}u);`);
+  // What each thread stages: element e = lid + 64q of the slice, walked along the operand's contiguous index.
+  const along = (q: number, width: number, kFast: boolean) => {
+    const e = `(lid + ${64 * q}u)`;
+    return kFast ? { at: `${e} / ${BK}u`, k: `${e} % ${BK}u` } : { at: `${e} % ${width}u`, k: `${e} / ${width}u` };
+  };
+  const perA = (BM * BK) / 64;
+  const perB = (BN * BK) / 64;
+  w.body('// The rows and columns this thread stages (A rows get the same setup as tile rows, as r/src of index ≥ TM).');
+  for (let q = 0; q < perA; q++) {
+    const { at, k } = along(q, BM, (g.contiguous?.a ?? 'k') === 'k');
+    const L = TM + q;
+    w.body(`let sa${q} = ${at};`, `let ka${q} = ${k};`, `let r${L} = min(row0 + sa${q}, row_end - 1u);`);
+    if (g.rowSetup) w.body(...g.rowSetup(L));
+  }
+  for (let q = 0; q < perB; q++) {
+    const { at, k } = along(q, BN, (g.contiguous?.b ?? 'k') === 'k');
+    w.body(`let sb${q} = ${at};`, `let kb${q} = ${k};`, `let cb${q} = min(col0 + sb${q}, ${g.cols - 1}u);`);
+  }
+  for (let o = 0; o < ops; o++) w.body(`var acc${o}: array<f32, ${TM * TN}>;`);
+  w.body(
+    `let k_begin = ${g.depthBegin ?? '0u'};`,
+    `let k_end = ${g.depthEnd};`,
+    `for (var k0 = k_begin; k0 < k_end; k0 += ${BK}u) {`,
+    `  let kn = min(${BK}u, k_end - k0);`,
+  );
+  for (let q = 0; q < perA; q++) w.body(`  tile_a[ka${q} * ${BM}u + sa${q}] = select(0.0, ${g.a(TM + q, `min(k0 + ka${q}, k_end - 1u)`)}, ka${q} < kn);`);
+  for (let o = 0; o < ops; o++) {
+    for (let q = 0; q < perB; q++) w.body(`  tile_b${o}[kb${q} * ${BN}u + sb${q}] = select(0.0, ${g.b[o]!(`min(k0 + kb${q}, k_end - 1u)`, `cb${q}`)}, kb${q} < kn);`);
+  }
+  w.body('  workgroupBarrier();', '  for (var kk = 0u; kk < kn; kk++) {');
+  for (let i = 0; i < TM; i++) w.body(`    let a${i} = tile_a[kk * ${BM}u + tr + ${SIDE * i}u];`);
+  for (let o = 0; o < ops; o++) {
+    for (let j = 0; j < TN; j++) w.body(`    let b${o}_${j} = tile_b${o}[kk * ${BN}u + tc + ${SIDE * j}u];`);
+    for (let i = 0; i < TM; i++) for (let j = 0; j < TN; j++) w.body(`    acc${o}[${i * TN + j}] = fma(a${i}, b${o}_${j}, acc${o}[${i * TN + j}]);`);
+  }
+  w.body('  }', '  workgroupBarrier();', '}');
+  writeEpilogue(w, g, (o, i, j) => `acc${o}[${i * TN + j}]`, (j) => `tc + ${SIDE * j}u`);
+}
+
+/** Writes the register-blocked GEMM body into `w` (one thread per tile; finished by gemmKernel). */
+function writeGemm(w: KernelWriter, g: GemmSpec): void {
+  const [TM, TN] = g.tile ?? [4, 4];
+  const ops = g.b.length;
+  const rowIdx = [...Array(TM).keys()];
+  const colIdx = [...Array(TN).keys()];
+  writeBlockOrigin(w, g, TM, TN, 'i');
   for (const i of rowIdx) {
     w.body(`let ok${i} = row0 + ${i}u < row_end;`, `let r${i} = min(row0 + ${i}u, row_end - 1u);`);
     if (g.rowSetup) w.body(...g.rowSetup(i));
@@ -159,12 +273,7 @@ export function writeGemm(w: KernelWriter, g: GemmSpec): void {
       for (let o = 0; o < ops; o++) fmaRow(o, 'k', (i) => `a${i}`, '');
     }
     w.body('}');
-    for (const i of rowIdx) {
-      for (const j of colIdx) {
-        const accs = [...Array(ops).keys()].map((o) => `accv${o}[${i * groups + Math.floor(j / 4)}][${j % 4}]`);
-        w.body(`if (ok${i} && col0 + ${j}u < ${g.cols}u) {`, ...g.store(i, `c${j}`, accs).map((s) => `  ${s}`), '}');
-      }
-    }
+    writeEpilogue(w, g, (o, i, j) => `accv${o}[${i * groups + Math.floor(j / 4)}][${j % 4}]`, (j) => `${j}u`);
     return;
   }
   for (let o = 0; o < ops; o++) w.body(`var acc${o}: array<f32, ${TM * TN}>;`);
@@ -194,10 +303,5 @@ export function writeGemm(w: KernelWriter, g: GemmSpec): void {
     }
   }
   w.body('}');
-  for (const i of rowIdx) {
-    for (const j of colIdx) {
-      const accs = [...Array(ops).keys()].map((o) => `acc${o}[${i * TN + j}]`);
-      w.body(`if (ok${i} && col0 + ${j}u < ${g.cols}u) {`, ...g.store(i, `c${j}`, accs).map((s) => `  ${s}`), '}');
-    }
-  }
+  writeEpilogue(w, g, (o, i, j) => `acc${o}[${i * TN + j}]`, (j) => `${j}u`);
 }

@@ -70,8 +70,43 @@ export interface Target {
   readonly fusion?: boolean;
 }
 
-/** Rows x columns of outputs per thread. */
-export type GemmTile = readonly [number, number];
+/**
+ * Rows x columns of outputs per thread; a third number makes the GEMM
+ * workgroup-tiled: each workgroup of 8x8 threads stages slices of that many
+ * k of both operands in workgroup memory before computing from them
+ * (`8x8/k16`). Without it, every thread reads its operands itself.
+ */
+export type GemmTile = readonly [number, number] | readonly [number, number, number];
+
+/** The k-depth a workgroup-tiled GEMM stages, or undefined for a register-only tile. */
+export function stagedDepth(tile: GemmTile): number | undefined {
+  return tile[2];
+}
+
+/** `8x4`, or `8x8/k16` for a workgroup-tiled GEMM. */
+export function tileLabel(tile: GemmTile): string {
+  return `${tile[0]}x${tile[1]}${tile[2] ? `/k${tile[2]}` : ''}`;
+}
+
+/** Parses a tileLabel (`8x4`, `8x8/k16`); undefined when malformed. */
+export function parseTile(label: string): GemmTile | undefined {
+  const m = /^(\d+)x(\d+)(?:\/k(\d+))?$/.exec(label);
+  if (!m) return undefined;
+  const t = [Number(m[1]), Number(m[2]), ...(m[3] ? [Number(m[3])] : [])] as unknown as GemmTile;
+  return validTile(t) ? t : undefined;
+}
+
+/**
+ * Whether a tile can be generated: 1–16 outputs each way; a workgroup-tiled
+ * one also needs its 8x8-thread block to be at most 64 wide each way and a
+ * k-depth of 4–32 whose slices split evenly over the 64 threads.
+ */
+export function validTile(t: readonly number[]): t is GemmTile {
+  if (!(t.length === 2 || t.length === 3) || !t.every((n) => Number.isInteger(n) && n > 0 && n <= 16)) return false;
+  if (t.length === 2) return true;
+  const [tm, tn, k] = t as [number, number, number];
+  return tm <= 8 && tn <= 8 && k >= 4 && k <= 32 && (8 * tm * k) % 64 === 0 && (8 * tn * k) % 64 === 0;
+}
 
 /**
  * The three GEMM layouts of a linear layer, named for their role:

@@ -110,11 +110,7 @@ export class KernelWriter {
    * the body sees `i: u32` and runs only for i < total.
    */
   finish1d(total: number, workgroupSize = WG): Kernel {
-    const groups = Math.max(1, Math.ceil(total / workgroupSize));
-    const maxX = this.ctx.target.maxComputeWorkgroupsPerDimension;
-    const x = Math.min(groups, maxX);
-    const y = Math.ceil(groups / x);
-    if (y > maxX) throw new Error(`internal: ${total} threads exceed the device's grid in ${this.template}`);
+    const [x, y] = this.grid(Math.max(1, Math.ceil(total / workgroupSize)));
     const entry = [
       `@compute @workgroup_size(${workgroupSize})`,
       'fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {',
@@ -124,6 +120,34 @@ export class KernelWriter {
       '}',
     ];
     return this.build(entry, [x, y, 1]);
+  }
+
+  /**
+   * Finishes a kernel of `count` workgroups that cooperate through
+   * workgroup memory: the body sees `wg` (the workgroup's index, uniform
+   * across it, so barriers may follow branches on it) and `lid`. No thread
+   * returns early on its own; the body must keep barriers in uniform flow.
+   */
+  finishWorkgroups(count: number, workgroupSize = WG): Kernel {
+    const [x, y] = this.grid(count);
+    const entry = [
+      `@compute @workgroup_size(${workgroupSize})`,
+      'fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {',
+      '  let wg = wid.y * nwg.x + wid.x;',
+      `  if (wg >= ${count}u) { return; }`,
+      ...this.lines.map((l) => `  ${l}`),
+      '}',
+    ];
+    return this.build(entry, [x, y, 1]);
+  }
+
+  /** A 2-D grid of `groups` workgroups within the device's per-dimension limit. */
+  private grid(groups: number): [number, number] {
+    const maxX = this.ctx.target.maxComputeWorkgroupsPerDimension;
+    const x = Math.min(groups, maxX);
+    const y = Math.ceil(groups / x);
+    if (y > maxX) throw new Error(`internal: ${groups} workgroups exceed the device's grid in ${this.template}`);
+    return [x, y];
   }
 
   /** Finishes a kernel run by exactly one workgroup (deterministic reductions, sequential phases); the body sees `lid`. */

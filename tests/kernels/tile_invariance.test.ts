@@ -3,7 +3,8 @@
  * must change speed only: every output sums over k in the same order, one
  * fma per k, whatever the tile or the loads (vec4 or scalar), so a model's
  * outputs and gradients are bit-identical across tiles — and equal to the
- * unfused baseline's the benchmark compares against.
+ * unfused baseline's the benchmark compares against. Workgroup-tiled GEMMs
+ * (operands staged in workgroup memory) are held to the same.
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -25,6 +26,9 @@ describe('GEMM tile and load layout', () => {
       ...([[4, 4], [8, 4], [4, 8], [2, 8]] as GemmTile[]).map((t) => ({ forward: t, input_grad: t, weight_grad: t })),
       { forward: [8, 4], input_grad: [8, 8], weight_grad: [16, 8] },
       { forward: [2, 8], input_grad: [4, 8], weight_grad: [8, 4] },
+      // Workgroup-tiled: k-slices staged in workgroup memory, deeper or shallower than the reductions.
+      ...([[4, 4, 16], [8, 8, 8]] as GemmTile[]).map((t) => ({ forward: t, input_grad: t, weight_grad: t })),
+      { forward: [2, 8, 32], input_grad: [8, 4, 4], weight_grad: [4, 8, 16] },
     ];
     // And the unfused baseline: scalar loads, one output per thread, a permuted copy of the rows.
     const targets: Target[] = [...choices.map((gemmTiles) => ({ ...gpu.limits, gemmTiles })), { ...gpu.limits, fusion: false }];

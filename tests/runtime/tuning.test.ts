@@ -1,5 +1,6 @@
 /**
- * The tuning cache: one tile per GEMM kind, per adapter. Entries written by
+ * The tuning cache: one tile per GEMM kind, per adapter (register-blocked
+ * or workgroup-tiled). Entries written by
  * older versions (one tile for every GEMM) or edited by hand into nonsense
  * are ignored, so compiles fall back to the default tile instead of failing.
  */
@@ -7,7 +8,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { gemmTile, DEFAULT_TARGET } from '../../codegen/wgsl/kernel.ts';
+import { gemmTile, parseTile, tileLabel, DEFAULT_TARGET } from '../../codegen/wgsl/kernel.ts';
 import { loadTuning, saveTuning, tuningCachePath } from '../../runtime/tuning.ts';
 
 describe('tuning cache', () => {
@@ -21,7 +22,7 @@ describe('tuning cache', () => {
   });
 
   it('round-trips one tile per GEMM kind for one adapter', () => {
-    const gemmTiles = { forward: [8, 4], input_grad: [4, 8], weight_grad: [16, 8] } as const;
+    const gemmTiles = { forward: [8, 4], input_grad: [4, 8, 16], weight_grad: [16, 8] } as const;
     saveTuning('adapter A', { gemmTiles, measuredAt: 'now', candidates: {} });
     expect(loadTuning('adapter A')?.gemmTiles).toEqual(gemmTiles);
     expect(loadTuning('adapter B')).toBeUndefined();
@@ -37,12 +38,25 @@ describe('tuning cache', () => {
         old: { gemmTile: [8, 4], measuredAt: 'then', candidates: {} },
         bad: { gemmTiles: { forward: [8, 4], input_grad: [0, 4], weight_grad: [4, 4] } },
         partial: { gemmTiles: { forward: [8, 4] } },
+        // A workgroup block wider than 64 threads' worth, and a k-depth that does not split over 64 threads.
+        wide: { gemmTiles: { forward: [16, 8, 16], input_grad: [4, 4], weight_grad: [4, 4] } },
+        uneven: { gemmTiles: { forward: [1, 1, 4], input_grad: [4, 4], weight_grad: [4, 4] } },
       }),
     );
     expect(loadTuning('old')).toBeUndefined();
     expect(loadTuning('bad')).toBeUndefined();
     expect(loadTuning('partial')).toBeUndefined();
+    expect(loadTuning('wide')).toBeUndefined();
+    expect(loadTuning('uneven')).toBeUndefined();
     expect(gemmTile(DEFAULT_TARGET, 'forward')).toEqual([4, 4]);
+  });
+
+  it('names tiles as the benchmark prints them and parses them back', () => {
+    expect(tileLabel([8, 4])).toBe('8x4');
+    expect(tileLabel([8, 8, 16])).toBe('8x8/k16');
+    expect(parseTile('8x8/k16')).toEqual([8, 8, 16]);
+    expect(parseTile('16x8')).toEqual([16, 8]);
+    for (const bad of ['8x', '8x8/16', '0x4', '16x8/k16', '8x8/k2', 'x']) expect(parseTile(bad)).toBeUndefined();
   });
 
   it('treats an unreadable cache file as empty', () => {

@@ -10,7 +10,7 @@
  */
 import type { Activation } from '../../../compiler/schema.ts';
 import { ACTIVATION_FNS, baseActivation } from '../activations.ts';
-import { columnVectors, gemmThreads, rowVectors, writeGemm, type GemmSpec } from '../gemm.ts';
+import { columnVectors, depthVectors, gemmKernel, rowVectors, type GemmSpec } from '../gemm.ts';
 import { gemmTile, type Kernel } from '../kernel.ts';
 import { KernelWriter, columnsPerThread, type OpContext } from '../kernel_writer.ts';
 
@@ -123,7 +123,8 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
   // Forward 1: pre = x·upᵀ (and gate), hidden = act(pre) or silu(gate) ⊙ up.
   const up = new KernelWriter(ctx, `${kind}_up`, 'forward');
   // 16-byte loads along the reduction when the width allows (both operands are contiguous in it).
-  const upVec = fused && d % 4 === 0;
+  const fwdTile = gemmTile(ctx.target, 'forward');
+  const upVec = fused && depthVectors(fwdTile, d);
   up.bind('x', input, 'read', upVec ? 'vec4f' : 'f32');
   bindRows(up, ctx, L, gatherInGemm);
   up.bind('w_up', upW, 'read', upVec ? 'vec4f' : 'f32');
@@ -135,7 +136,7 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
   const upRows = { ...L, gather: gatherInGemm };
   const upSpec: GemmSpec = {
     ...groupSpec(L),
-    tile: gemmTile(ctx.target, 'forward'),
+    tile: fwdTile,
     ...(upVec
       ? {
           vec4: {
@@ -156,8 +157,7 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
       return [...pre, L.gated ? `hidden[${at}] = act_silu(${acc[1]}) * ${acc[0]};` : `hidden[${at}] = act_${act}(${acc[0]});`];
     },
   };
-  writeGemm(up, upSpec);
-  forward.push(up.finish1d(gemmThreads(upSpec)));
+  forward.push(gemmKernel(up, upSpec));
   if (!fused) {
     const a = new KernelWriter(ctx, `${kind}_activation`, 'forward');
     a.bind('pre_up', preUp, 'read');
@@ -170,14 +170,14 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
 
   // Forward 2: out = hidden·downᵀ.
   const down = new KernelWriter(ctx, `${kind}_down`, 'forward');
-  const downVec = fused && H % 4 === 0;
+  const downVec = fused && depthVectors(fwdTile, H);
   down.bind('hidden', hidden, 'read', downVec ? 'vec4f' : 'f32');
   bindRows(down, ctx, L, false);
   down.bind('w_down', downW, 'read', downVec ? 'vec4f' : 'f32');
   down.bind('out', out, 'read_write');
   const downSpec: GemmSpec = {
     ...groupSpec(L),
-    tile: gemmTile(ctx.target, 'forward'),
+    tile: fwdTile,
     ...(downVec ? { vec4: { a: (i: number, k4: string) => `hidden[r${i} * ${H / 4}u + ${k4}]`, b: [(k4: string, c: string) => `w_down[${L.downIndex4('grp', c, k4)}]`] } } : {}),
     cols: d,
     depthEnd: `${H}u`,
@@ -185,8 +185,7 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
     b: [(k, c) => `w_down[${L.downIndex('grp', c, k)}]`],
     store: (i, c, acc) => [`out[r${i} * ${d}u + ${c}] = ${acc[0]};`],
   };
-  writeGemm(down, downSpec);
-  forward.push(down.finish1d(gemmThreads(downSpec)));
+  forward.push(gemmKernel(down, downSpec));
 
   // Backward.
   const backward: Kernel[] = [];
@@ -211,6 +210,7 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
   const ghSpec: GemmSpec = {
     ...groupSpec(L),
     tile: inTile,
+    contiguous: { a: 'k', b: 'col' },
     cols: H,
     depthEnd: `${d}u`,
     a: (i, k) => `d_out[r${i} * ${d}u + ${k}]`,
@@ -224,8 +224,7 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
         : [`d_pre_up[${at}] = ${acc[0]} * dact_${act}(pre_up[${at}]);`];
     },
   };
-  writeGemm(gh, ghSpec);
-  backward.push(gh.finish1d(gemmThreads(ghSpec)));
+  backward.push(gemmKernel(gh, ghSpec));
 
   // 2. d down[e] += Σ_rows doutᵀ·hidden.
   if (ctx.needsGrad(op.inputs.down!)) {
@@ -239,6 +238,7 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
     const spec: GemmSpec = {
       groups: L.groups,
       tile: wTile,
+      contiguous: { a: 'row', b: 'col' },
       ...(vec ? { vec4Cols: [(k: string, c4: string) => `hidden[${k} * ${H / 4}u + ${c4}]`] } : {}),
       ...(rv ? { vec4Rows: (k: string, r4: string) => `d_out[${k} * ${d / 4}u + ${r4}]` } : {}),
       rows: d,
@@ -249,8 +249,7 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
       b: [(k, c) => `hidden[${k} * ${H}u + ${c}]`],
       store: (i, c, acc) => [`d_w_down[${L.downIndex('grp', `r${i}`, c)}] += ${acc[0]};`],
     };
-    writeGemm(gw, spec);
-    backward.push(gw.finish1d(gemmThreads(spec)));
+    backward.push(gemmKernel(gw, spec));
   }
 
   // 3. d input rows = d_pre·up (+ d_pre_gate·gate).
@@ -270,6 +269,7 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
     const spec: GemmSpec = {
       ...groupSpec(L),
       tile: inTile,
+      contiguous: { a: 'k', b: 'col' },
       cols: d,
       depthEnd: `${H}u`,
       a: (i, k) => `d_pre_up[r${i} * ${H}u + ${k}]`,
@@ -292,8 +292,7 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
         : {}),
       store: (i, c, acc) => [`d_rows[r${i} * ${d}u + ${c}] ${gatherRows ? '=' : '+='} ${acc[0]};`],
     };
-    writeGemm(gi, L.gated ? gatedInputSpec(spec, L) : spec);
-    backward.push(gi.finish1d(gemmThreads(spec)));
+    backward.push(gemmKernel(gi, L.gated ? gatedInputSpec(spec, L) : spec));
     if (gatherRows) backward.push(gatherRowsKernel(ctx, dRows, L));
   }
 
@@ -312,6 +311,7 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
     const spec: GemmSpec = {
       groups: L.groups,
       tile: wTile,
+      contiguous: { a: 'row', b: 'col' },
       ...(vec ? { vec4Cols: [(k: string, c4: string) => `x[${src(k)} * ${d / 4}u + ${c4}]`] } : {}),
       ...(rv ? { vec4Rows: (k: string, r4: string) => `d_pre[${k} * ${H / 4}u + ${r4}]` } : {}),
       rows: H,
@@ -322,8 +322,7 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
       b: [(k, c) => `x[${src(k)} * ${d}u + ${c}]`],
       store: (i, c, acc) => [`d_w[${L.upIndex('grp', `r${i}`, c)}] += ${acc[0]};`],
     };
-    writeGemm(gw, spec);
-    backward.push(gw.finish1d(gemmThreads(spec)));
+    backward.push(gemmKernel(gw, spec));
   }
   return { forward, backward };
 }

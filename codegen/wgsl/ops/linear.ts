@@ -3,7 +3,7 @@
  * router-weighted low-rank updates of MoLoRA). All products go through the
  * register-blocked GEMM body; the LoRA terms ride in its epilogue.
  */
-import { columnVectors, gemmThreads, rowVectors, writeGemm, type GemmSpec } from '../gemm.ts';
+import { columnVectors, depthVectors, gemmKernel, rowVectors, type GemmSpec } from '../gemm.ts';
 import { gemmTile, type Kernel } from '../kernel.ts';
 import { KernelWriter, f32, type OpContext } from '../kernel_writer.ts';
 
@@ -17,21 +17,21 @@ export function linearKernels(ctx: OpContext): Pair {
   const w = ctx.tensor(op.inputs.weight!);
   const fw = new KernelWriter(ctx, 'matmul', 'forward');
   // x and W are both contiguous along the reduction: 16-byte loads when K allows.
-  const vec = ctx.target.fusion !== false && K % 4 === 0;
+  const fwdTile = gemmTile(ctx.target, 'forward');
+  const vec = ctx.target.fusion !== false && depthVectors(fwdTile, K);
   fw.bind('x', x, 'read', vec ? 'vec4f' : 'f32');
   fw.bind('w', w, 'read', vec ? 'vec4f' : 'f32');
   fw.bind('y', ctx.tensor(op.outputs.y!), 'read_write');
   const fspec: GemmSpec = {
     rows: M,
     cols: O,
-    tile: gemmTile(ctx.target, 'forward'),
+    tile: fwdTile,
     depthEnd: `${K}u`,
     a: (i, k) => `x[r${i} * ${K}u + ${k}]`,
     b: [(k, c) => `w[${c} * ${K}u + ${k}]`],
     ...(vec ? { vec4: { a: (i: number, k4: string) => `x[r${i} * ${K / 4}u + ${k4}]`, b: [(k4: string, c: string) => `w[${c} * ${K / 4}u + ${k4}]`] } } : {}),
     store: (i, c, acc) => [`y[r${i} * ${O}u + ${c}] = ${acc[0]};`],
   };
-  writeGemm(fw, fspec);
   const backward: Kernel[] = [];
   const dy = ctx.grad(op.outputs.y!);
   if (ctx.needsGrad(op.inputs.x!)) {
@@ -46,6 +46,7 @@ export function linearKernels(ctx: OpContext): Pair {
       rows: M,
       cols: K,
       tile,
+      contiguous: { a: 'k', b: 'col' },
       depthEnd: `${O}u`,
       a: (i, k) => `d_y[r${i} * ${O}u + ${k}]`,
       b: [(k, c) => `w[${k} * ${K}u + ${c}]`],
@@ -53,8 +54,7 @@ export function linearKernels(ctx: OpContext): Pair {
       ...(a4 ? { vec4ColsA: (i: number, k4: string) => `d_y[r${i} * ${O / 4}u + ${k4}]` } : {}),
       store: (i, c, acc) => [`d_x[r${i} * ${K}u + ${c}] += ${acc[0]};`],
     };
-    writeGemm(bw, spec);
-    backward.push(bw.finish1d(gemmThreads(spec)));
+    backward.push(gemmKernel(bw, spec));
   }
   if (ctx.needsGrad(op.inputs.weight!)) {
     const bw = new KernelWriter(ctx, 'matmul_grad_weight', 'backward');
@@ -68,6 +68,7 @@ export function linearKernels(ctx: OpContext): Pair {
       rows: O,
       cols: K,
       tile,
+      contiguous: { a: 'row', b: 'col' },
       depthEnd: `${M}u`,
       a: (i, k) => `d_y[${k} * ${O}u + r${i}]`,
       b: [(k, c) => `x[${k} * ${K}u + ${c}]`],
@@ -75,10 +76,9 @@ export function linearKernels(ctx: OpContext): Pair {
       ...(rv ? { vec4Rows: (k: string, r4: string) => `d_y[${k} * ${O / 4}u + ${r4}]` } : {}),
       store: (i, c, acc) => [`d_w[r${i} * ${K}u + ${c}] += ${acc[0]};`],
     };
-    writeGemm(bw, spec);
-    backward.push(bw.finish1d(gemmThreads(spec)));
+    backward.push(gemmKernel(bw, spec));
   }
-  return { forward: [fw.finish1d(gemmThreads(fspec))], backward };
+  return { forward: [gemmKernel(fw, fspec)], backward };
 }
 
 /**
@@ -136,7 +136,6 @@ export function loraLinearKernels(ctx: OpContext): Pair {
   fy.bind('w', w, 'read');
   fy.bind('y', ctx.tensor(op.outputs.y!), 'read_write');
   const yspec: GemmSpec = { rows: N, cols: O, tile: gemmTile(ctx.target, 'forward'), depthEnd: `${I}u`, a: (i, k) => `x[r${i} * ${I}u + ${k}]`, b: [(k, c) => `w[${c} * ${I}u + ${k}]`], store: (i, c, acc) => [`y[r${i} * ${O}u + ${c}] = ${acc[0]};`] };
-  writeGemm(fy, yspec);
   const fa = new KernelWriter(ctx, 'lora_add', 'forward');
   fa.bind('lora_b', b, 'read');
   fa.bind('u', u, 'read');
@@ -145,7 +144,7 @@ export function loraLinearKernels(ctx: OpContext): Pair {
   fa.bind('y', ctx.tensor(op.outputs.y!), 'read_write');
   fa.declare(loraTerm);
   fa.body(`y[i] += lora_out(i / ${O}u, i % ${O}u);`);
-  const forward = [fu.finish1d(N * K * r), fy.finish1d(gemmThreads(yspec)), fa.finish1d(N * O)];
+  const forward = [fu.finish1d(N * K * r), gemmKernel(fy, yspec), fa.finish1d(N * O)];
 
   // Backward: v[t,j] = B_{e_j}ᵀ dy[t] first; everything else reads it.
   const dy = ctx.grad(op.outputs.y!);
@@ -171,9 +170,8 @@ export function loraLinearKernels(ctx: OpContext): Pair {
     gx.bind('d_y', dy, 'read');
     gx.bind('w', w, 'read');
     gx.bind('d_x', ctx.grad(op.inputs.x!), 'read_write');
-    const spec: GemmSpec = { rows: N, cols: I, tile: gemmTile(ctx.target, 'input_grad'), depthEnd: `${O}u`, a: (i, k) => `d_y[r${i} * ${O}u + ${k}]`, b: [(k, c) => `w[${k} * ${I}u + ${c}]`], store: (i, c, acc) => [`d_x[r${i} * ${I}u + ${c}] += ${acc[0]};`] };
-    writeGemm(gx, spec);
-    backward.push(gx.finish1d(gemmThreads(spec)));
+    const spec: GemmSpec = { rows: N, cols: I, tile: gemmTile(ctx.target, 'input_grad'), contiguous: { a: 'k', b: 'col' }, depthEnd: `${O}u`, a: (i, k) => `d_y[r${i} * ${O}u + ${k}]`, b: [(k, c) => `w[${k} * ${I}u + ${c}]`], store: (i, c, acc) => [`d_x[r${i} * ${I}u + ${c}] += ${acc[0]};`] };
+    backward.push(gemmKernel(gx, spec));
     // dx[t, c] += scale Σ_j g_j Σ_ρ A[e_j, ρ, c] v[t, j, ρ]
     const ga = new KernelWriter(ctx, 'lora_grad_input_add', 'backward');
     ga.bind('lora_a', a, 'read');

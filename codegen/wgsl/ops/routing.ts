@@ -6,7 +6,7 @@
  * the reference given the same scores.
  */
 import { ACTIVATION_FNS } from '../activations.ts';
-import { columnVectors, gemmThreads, rowVectors, writeGemm, type GemmSpec } from '../gemm.ts';
+import { columnVectors, depthVectors, gemmKernel, rowVectors, type GemmSpec } from '../gemm.ts';
 import { gemmTile, type Kernel } from '../kernel.ts';
 import { KernelWriter, f32, type OpContext } from '../kernel_writer.ts';
 import { STATE, STATE_BUFFER } from '../train_state.ts';
@@ -30,7 +30,8 @@ export function routerKernels(ctx: OpContext): Pair {
   // Forward 1: logits = (x·Wᵀ)/τ as a register-blocked GEMM (fine-grained routers have 64+ experts).
   const lg = new KernelWriter(ctx, 'router_logits', 'forward');
   // 16-byte loads along d unless jitter scales each element of x.
-  const vec = !jitter && ctx.target.fusion !== false && d % 4 === 0;
+  const fwdTile = gemmTile(ctx.target, 'forward');
+  const vec = !jitter && ctx.target.fusion !== false && depthVectors(fwdTile, d);
   lg.bind('x', ctx.tensor(op.inputs.x!), 'read', vec ? 'vec4f' : 'f32');
   lg.bind('w', ctx.tensor(op.inputs.weight!), 'read', vec ? 'vec4f' : 'f32');
   if (learned) lg.bind('log_temperature', ctx.tensor(op.inputs.log_temperature!), 'read');
@@ -40,15 +41,14 @@ export function routerKernels(ctx: OpContext): Pair {
   const logitSpec: GemmSpec = {
     rows: N,
     cols: S,
-    tile: gemmTile(ctx.target, 'forward'),
+    tile: fwdTile,
     depthEnd: `${d}u`,
     a: (i, k) => xj(`r${i}`, k),
     b: [(k, c) => `w[${c} * ${d}u + ${k}]`],
     ...(vec ? { vec4: { a: (i: number, k4: string) => `x[r${i} * ${d / 4}u + ${k4}]`, b: [(k4: string, c: string) => `w[${c} * ${d / 4}u + ${k4}]`] } } : {}),
     store: (i, c, acc) => [`logits[r${i} * ${S}u + ${c}] = ${acc[0]} * (1.0 / ${tau});`],
   };
-  writeGemm(lg, logitSpec);
-  const forward = [lg.finish1d(gemmThreads(logitSpec))];
+  const forward = [gemmKernel(lg, logitSpec)];
 
   // Forward 2: probabilities per token (softmax over experts, or sigmoid).
   if (hasProbs) {
@@ -109,6 +109,7 @@ export function routerKernels(ctx: OpContext): Pair {
       rows: N,
       cols: d,
       tile,
+      contiguous: { a: 'k', b: 'col' },
       depthEnd: `${S}u`,
       a: (i, k) => `d_raw[r${i} * ${S}u + ${k}]`,
       b: [(k, c) => `w[${k} * ${d}u + ${c}]`],
@@ -116,8 +117,7 @@ export function routerKernels(ctx: OpContext): Pair {
       ...(a4 ? { vec4ColsA: (i: number, k4: string) => `d_raw[r${i} * ${S / 4}u + ${k4}]` } : {}),
       store: (i, c, acc) => [`d_x[r${i} * ${d}u + ${c}] += ${acc[0]}${scaleBy(`r${i}`, c)};`],
     };
-    writeGemm(gi, spec);
-    backward.push(gi.finish1d(gemmThreads(spec)));
+    backward.push(gemmKernel(gi, spec));
   }
   // Backward 3: dW += d_rawᵀ·x.
   if (ctx.needsGrad(op.inputs.weight!)) {
@@ -135,6 +135,7 @@ export function routerKernels(ctx: OpContext): Pair {
       rows: S,
       cols: d,
       tile,
+      contiguous: { a: 'row', b: 'col' },
       depthEnd: `${N}u`,
       a: (i, k) => `d_raw[${k} * ${S}u + r${i}]`,
       b: [(k, c) => xj(k, c)],
@@ -142,8 +143,7 @@ export function routerKernels(ctx: OpContext): Pair {
       ...(rv ? { vec4Rows: (k: string, r4: string) => `d_raw[${k} * ${S / 4}u + ${r4}]` } : {}),
       store: (i, c, acc) => [`d_w[r${i} * ${d}u + ${c}] += ${acc[0]};`],
     };
-    writeGemm(gw, spec);
-    backward.push(gw.finish1d(gemmThreads(spec)));
+    backward.push(gemmKernel(gw, spec));
   }
   // Backward 4: d log τ += −Σ dz ⊙ logits (a deterministic single-workgroup sum).
   if (learned && ctx.needsGrad(op.inputs.log_temperature!)) {
