@@ -27,3 +27,8 @@ fn dact_silu(x: f32) -> f32 { let s = sigmoid_f32(x); return s * (1.0 + x * (1.0
 export function baseActivation(a: Activation): 'relu' | 'gelu' | 'silu' {
   return a === 'swiglu' ? 'silu' : a;
 }
+
+/** `fn` applied to each component of a vec4<f32> expression `v` (which should be a plain name: it is repeated). */
+export function componentwise(fn: string, v: string): string {
+  return `vec4<f32>(${fn}(${v}.x), ${fn}(${v}.y), ${fn}(${v}.z), ${fn}(${v}.w))`;
+}

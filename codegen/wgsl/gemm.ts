@@ -38,6 +38,13 @@ export interface GemmSpec {
   readonly b: readonly ((k: string, col: string) => string)[];
   /** Epilogue for tile row i, column `col`, given each operand's accumulator; runs only for valid rows and columns. */
   readonly store: (i: number, col: string, acc: readonly string[]) => string[];
+  /**
+   * The epilogue for 4 consecutive columns at once (`col4` = first column
+   * / 4, accumulators as vec4<f32>), so a GEMM whose reduction is short
+   * (weight gradients over a few rows) is not bound by scalar stores. Used
+   * when columnVectors(tile, cols) holds.
+   */
+  readonly store4?: (i: number, col4: string, acc: readonly string[]) => string[];
   /** Tile of outputs per thread (and the staged k-depth of a workgroup-tiled GEMM). */
   readonly tile?: GemmTile;
   /**
@@ -96,7 +103,11 @@ export function rowVectors(tile: GemmTile | undefined, rows: number): boolean {
   return !stagedDepth(t) && t[0] % 4 === 0 && rows % 4 === 0;
 }
 
-/** Whether vec4Cols loads apply for this tile and column count (callers bind B as vec4f then). */
+/**
+ * Whether 4-column vectors apply for this tile and column count: vec4Cols
+ * loads (callers bind B as vec4f then) and store4 epilogues (outputs bound
+ * as vec4f).
+ */
 export function columnVectors(tile: GemmTile | undefined, cols: number): boolean {
   const t = tile ?? [4, 4];
   return !stagedDepth(t) && t[1] % 4 === 0 && cols % 4 === 0;
@@ -273,7 +284,11 @@ function writeGemm(w: KernelWriter, g: GemmSpec): void {
       for (let o = 0; o < ops; o++) fmaRow(o, 'k', (i) => `a${i}`, '');
     }
     w.body('}');
-    writeEpilogue(w, g, (o, i, j) => `accv${o}[${i * groups + Math.floor(j / 4)}][${j % 4}]`, (j) => `${j}u`);
+    if (g.store4 && columnVectors(g.tile, g.cols)) {
+      writeStores4(w, g, groups, (o, i, q) => `accv${o}[${i * groups + q}]`);
+    } else {
+      writeEpilogue(w, g, (o, i, j) => `accv${o}[${i * groups + Math.floor(j / 4)}][${j % 4}]`, (j) => `${j}u`);
+    }
     return;
   }
   for (let o = 0; o < ops; o++) w.body(`var acc${o}: array<f32, ${TM * TN}>;`);
@@ -303,5 +318,20 @@ function writeGemm(w: KernelWriter, g: GemmSpec): void {
     }
   }
   w.body('}');
-  writeEpilogue(w, g, (o, i, j) => `acc${o}[${i * TN + j}]`, (j) => `${j}u`);
+  if (g.store4 && columnVectors(g.tile, g.cols)) {
+    writeStores4(w, g, TN / 4, (o, i, q) => `vec4<f32>(${[0, 1, 2, 3].map((x) => `acc${o}[${i * TN + 4 * q + x}]`).join(', ')})`);
+  } else {
+    writeEpilogue(w, g, (o, i, j) => `acc${o}[${i * TN + j}]`, (j) => `${j}u`);
+  }
+}
+
+/** store4 epilogues: cols % 4 == 0 and col0 is a multiple of 4, so a column group is valid whole or not at all. */
+function writeStores4(w: KernelWriter, g: GemmSpec, groups: number, acc: (o: number, i: number, q: number) => string): void {
+  const [TM] = g.tile ?? [4, 4];
+  for (let i = 0; i < TM; i++) {
+    for (let q = 0; q < groups; q++) {
+      const accs = g.b.map((_, o) => acc(o, i, q));
+      w.body(`if (ok${i} && col0 + ${4 * q}u < ${g.cols}u) {`, ...g.store4!(i, q === 0 ? 'col0 / 4u' : `(col0 / 4u + ${q}u)`, accs).map((s) => `  ${s}`), '}');
+    }
+  }
 }

@@ -9,7 +9,7 @@
  * the token's rows: no float atomics), up/gate weight grads.
  */
 import type { Activation } from '../../../compiler/schema.ts';
-import { ACTIVATION_FNS, baseActivation } from '../activations.ts';
+import { ACTIVATION_FNS, baseActivation, componentwise } from '../activations.ts';
 import { columnVectors, depthVectors, gemmKernel, rowVectors, type GemmSpec } from '../gemm.ts';
 import { gemmTile, type Kernel } from '../kernel.ts';
 import { KernelWriter, columnsPerThread, type OpContext } from '../kernel_writer.ts';
@@ -129,9 +129,12 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
   bindRows(up, ctx, L, gatherInGemm);
   up.bind('w_up', upW, 'read', upVec ? 'vec4f' : 'f32');
   if (L.gated) up.bind('w_gate', gateW, 'read', upVec ? 'vec4f' : 'f32');
-  up.bind('pre_up', preUp, 'read_write');
-  if (L.gated) up.bind('pre_gate', preGate, 'read_write');
-  if (fused) up.bind('hidden', hidden, 'read_write');
+  // 16-byte stores of 4 columns when the tile allows (never in the unfused baseline: its tile is 1x1).
+  const upStore4 = columnVectors(fwdTile, H);
+  const outTy = (v: boolean) => (v ? 'vec4f' : 'f32');
+  up.bind('pre_up', preUp, 'read_write', outTy(upStore4));
+  if (L.gated) up.bind('pre_gate', preGate, 'read_write', outTy(upStore4));
+  if (fused) up.bind('hidden', hidden, 'read_write', outTy(upStore4));
   up.declare(ACTIVATION_FNS);
   const upRows = { ...L, gather: gatherInGemm };
   const upSpec: GemmSpec = {
@@ -156,6 +159,18 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
       if (!fused) return pre;
       return [...pre, L.gated ? `hidden[${at}] = act_silu(${acc[1]}) * ${acc[0]};` : `hidden[${at}] = act_${act}(${acc[0]});`];
     },
+    ...(upStore4
+      ? {
+          store4: (i: number, c4: string, acc: readonly string[]) => {
+            const at = `r${i} * ${H / 4}u + ${c4}`;
+            return [
+              `let u = ${acc[0]};`,
+              `pre_up[${at}] = u;`,
+              ...(L.gated ? [`let g = ${acc[1]};`, `pre_gate[${at}] = g;`, `hidden[${at}] = ${componentwise('act_silu', 'g')} * u;`] : [`hidden[${at}] = ${componentwise(`act_${act}`, 'u')};`]),
+            ];
+          },
+        }
+      : {}),
   };
   forward.push(gemmKernel(up, upSpec));
   if (!fused) {
@@ -174,7 +189,8 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
   down.bind('hidden', hidden, 'read', downVec ? 'vec4f' : 'f32');
   bindRows(down, ctx, L, false);
   down.bind('w_down', downW, 'read', downVec ? 'vec4f' : 'f32');
-  down.bind('out', out, 'read_write');
+  const downStore4 = columnVectors(fwdTile, d);
+  down.bind('out', out, 'read_write', outTy(downStore4));
   const downSpec: GemmSpec = {
     ...groupSpec(L),
     tile: fwdTile,
@@ -184,6 +200,7 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
     a: (i, k) => `hidden[r${i} * ${H}u + ${k}]`,
     b: [(k, c) => `w_down[${L.downIndex('grp', c, k)}]`],
     store: (i, c, acc) => [`out[r${i} * ${d}u + ${c}] = ${acc[0]};`],
+    ...(downStore4 ? { store4: (i: number, c4: string, acc: readonly string[]) => [`out[r${i} * ${d / 4}u + ${c4}] = ${acc[0]};`] } : {}),
   };
   forward.push(gemmKernel(down, downSpec));
 
@@ -202,10 +219,10 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
   gh.bind('d_out', dOut, 'read', ghA4 ? 'vec4f' : 'f32');
   bindRows(gh, ctx, L, false);
   gh.bind('w_down', downW, 'read', ghVec ? 'vec4f' : 'f32');
-  gh.bind('pre_up', preUp, 'read');
-  if (L.gated) gh.bind('pre_gate', preGate, 'read');
-  gh.bind('d_pre_up', dPreUp, 'read_write');
-  if (L.gated) gh.bind('d_pre_gate', dPreGate, 'read_write');
+  gh.bind('pre_up', preUp, 'read', outTy(ghVec));
+  if (L.gated) gh.bind('pre_gate', preGate, 'read', outTy(ghVec));
+  gh.bind('d_pre_up', dPreUp, 'read_write', outTy(ghVec));
+  if (L.gated) gh.bind('d_pre_gate', dPreGate, 'read_write', outTy(ghVec));
   gh.declare(ACTIVATION_FNS);
   const ghSpec: GemmSpec = {
     ...groupSpec(L),
@@ -223,6 +240,16 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
         ? [`let g = pre_gate[${at}];`, `let u = pre_up[${at}];`, `d_pre_up[${at}] = ${acc[0]} * act_silu(g);`, `d_pre_gate[${at}] = ${acc[0]} * u * dact_silu(g);`]
         : [`d_pre_up[${at}] = ${acc[0]} * dact_${act}(pre_up[${at}]);`];
     },
+    ...(ghVec
+      ? {
+          store4: (i: number, c4: string, acc: readonly string[]) => {
+            const at = `r${i} * ${H / 4}u + ${c4}`;
+            return L.gated
+              ? [`let g = pre_gate[${at}];`, `let u = pre_up[${at}];`, `d_pre_up[${at}] = ${acc[0]} * ${componentwise('act_silu', 'g')};`, `d_pre_gate[${at}] = ${acc[0]} * u * ${componentwise('dact_silu', 'g')};`]
+              : [`let p = pre_up[${at}];`, `d_pre_up[${at}] = ${acc[0]} * ${componentwise(`dact_${act}`, 'p')};`];
+          },
+        }
+      : {}),
   };
   backward.push(gemmKernel(gh, ghSpec));
 
@@ -234,7 +261,7 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
     gw.bind('d_out', dOut, 'read', rv ? 'vec4f' : 'f32');
     gw.bind('hidden', hidden, 'read', vec ? 'vec4f' : 'f32');
     bindRows(gw, ctx, L, false);
-    gw.bind('d_w_down', ctx.grad(op.inputs.down!), 'read_write');
+    gw.bind('d_w_down', ctx.grad(op.inputs.down!), 'read_write', vec ? 'vec4f' : 'f32');
     const spec: GemmSpec = {
       groups: L.groups,
       tile: wTile,
@@ -248,6 +275,7 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
       a: (i, k) => `d_out[${k} * ${d}u + r${i}]`,
       b: [(k, c) => `hidden[${k} * ${H}u + ${c}]`],
       store: (i, c, acc) => [`d_w_down[${L.downIndex('grp', `r${i}`, c)}] += ${acc[0]};`],
+      ...(vec ? { store4: (i: number, c4: string, acc: readonly string[]) => [`d_w_down[${L.downIndex4('grp', `r${i}`, c4)}] += ${acc[0]};`] } : {}),
     };
     backward.push(gemmKernel(gw, spec));
   }
@@ -264,7 +292,7 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
     bindRows(gi, ctx, L, false);
     gi.bind('w_up', upW, 'read', vec ? 'vec4f' : 'f32');
     if (L.gated) gi.bind('w_gate', gateW, 'read', vec ? 'vec4f' : 'f32');
-    gi.bind('d_rows', dRows, 'read_write');
+    gi.bind('d_rows', dRows, 'read_write', outTy(vec));
     const up4 = (name: string, h: string, c4: string) => `${name}[(${L.upIndex('grp', h, '0u')}) / 4u + ${c4}]`;
     const spec: GemmSpec = {
       ...groupSpec(L),
@@ -291,6 +319,7 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
           }
         : {}),
       store: (i, c, acc) => [`d_rows[r${i} * ${d}u + ${c}] ${gatherRows ? '=' : '+='} ${acc[0]};`],
+      ...(vec ? { store4: (i: number, c4: string, acc: readonly string[]) => [`d_rows[r${i} * ${d / 4}u + ${c4}] ${gatherRows ? '=' : '+='} ${acc[0]};`] } : {}),
     };
     backward.push(gemmKernel(gi, L.gated ? gatedInputSpec(spec, L) : spec));
     if (gatherRows) backward.push(gatherRowsKernel(ctx, dRows, L));
@@ -306,7 +335,7 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
     gw.bind('d_pre', dPre, 'read', rv ? 'vec4f' : 'f32');
     gw.bind('x', x, 'read', vec ? 'vec4f' : 'f32');
     bindRows(gw, ctx, L, true);
-    gw.bind('d_w', ctx.grad(weight), 'read_write');
+    gw.bind('d_w', ctx.grad(weight), 'read_write', vec ? 'vec4f' : 'f32');
     const src = L.gather ? (k: string) => `u32(max(slot_token[${k}], 0))` : (k: string) => k;
     const spec: GemmSpec = {
       groups: L.groups,
@@ -321,6 +350,7 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
       a: (i, k) => `d_pre[${k} * ${H}u + r${i}]`,
       b: [(k, c) => `x[${src(k)} * ${d}u + ${c}]`],
       store: (i, c, acc) => [`d_w[${L.upIndex('grp', `r${i}`, c)}] += ${acc[0]};`],
+      ...(vec ? { store4: (i: number, c4: string, acc: readonly string[]) => [`d_w[(${L.upIndex('grp', `r${i}`, '0u')}) / 4u + ${c4}] += ${acc[0]};`] } : {}),
     };
     backward.push(gemmKernel(gw, spec));
   }

@@ -21,7 +21,8 @@ export function linearKernels(ctx: OpContext): Pair {
   const vec = ctx.target.fusion !== false && depthVectors(fwdTile, K);
   fw.bind('x', x, 'read', vec ? 'vec4f' : 'f32');
   fw.bind('w', w, 'read', vec ? 'vec4f' : 'f32');
-  fw.bind('y', ctx.tensor(op.outputs.y!), 'read_write');
+  const yStore4 = columnVectors(fwdTile, O);
+  fw.bind('y', ctx.tensor(op.outputs.y!), 'read_write', yStore4 ? 'vec4f' : 'f32');
   const fspec: GemmSpec = {
     rows: M,
     cols: O,
@@ -31,6 +32,7 @@ export function linearKernels(ctx: OpContext): Pair {
     b: [(k, c) => `w[${c} * ${K}u + ${k}]`],
     ...(vec ? { vec4: { a: (i: number, k4: string) => `x[r${i} * ${K / 4}u + ${k4}]`, b: [(k4: string, c: string) => `w[${c} * ${K / 4}u + ${k4}]`] } } : {}),
     store: (i, c, acc) => [`y[r${i} * ${O}u + ${c}] = ${acc[0]};`],
+    ...(yStore4 ? { store4: (i: number, c4: string, acc: readonly string[]) => [`y[r${i} * ${O / 4}u + ${c4}] = ${acc[0]};`] } : {}),
   };
   const backward: Kernel[] = [];
   const dy = ctx.grad(op.outputs.y!);
@@ -41,7 +43,7 @@ export function linearKernels(ctx: OpContext): Pair {
     const a4 = cv && O % 4 === 0;
     bw.bind('d_y', dy, 'read', a4 ? 'vec4f' : 'f32');
     bw.bind('w', w, 'read', cv ? 'vec4f' : 'f32');
-    bw.bind('d_x', ctx.grad(op.inputs.x!), 'read_write');
+    bw.bind('d_x', ctx.grad(op.inputs.x!), 'read_write', cv ? 'vec4f' : 'f32');
     const spec: GemmSpec = {
       rows: M,
       cols: K,
@@ -53,6 +55,7 @@ export function linearKernels(ctx: OpContext): Pair {
       ...(cv ? { vec4Cols: [(k: string, c4: string) => `w[${k} * ${K / 4}u + ${c4}]`] } : {}),
       ...(a4 ? { vec4ColsA: (i: number, k4: string) => `d_y[r${i} * ${O / 4}u + ${k4}]` } : {}),
       store: (i, c, acc) => [`d_x[r${i} * ${K}u + ${c}] += ${acc[0]};`],
+      ...(cv ? { store4: (i: number, c4: string, acc: readonly string[]) => [`d_x[r${i} * ${K / 4}u + ${c4}] += ${acc[0]};`] } : {}),
     };
     backward.push(gemmKernel(bw, spec));
   }
@@ -63,7 +66,7 @@ export function linearKernels(ctx: OpContext): Pair {
     const rv = cv && rowVectors(tile, O);
     bw.bind('d_y', dy, 'read', rv ? 'vec4f' : 'f32');
     bw.bind('x', x, 'read', cv ? 'vec4f' : 'f32');
-    bw.bind('d_w', ctx.grad(op.inputs.weight!), 'read_write');
+    bw.bind('d_w', ctx.grad(op.inputs.weight!), 'read_write', cv ? 'vec4f' : 'f32');
     const spec: GemmSpec = {
       rows: O,
       cols: K,
@@ -75,6 +78,7 @@ export function linearKernels(ctx: OpContext): Pair {
       ...(cv ? { vec4Cols: [(k: string, c4: string) => `x[${k} * ${K / 4}u + ${c4}]`] } : {}),
       ...(rv ? { vec4Rows: (k: string, r4: string) => `d_y[${k} * ${O / 4}u + ${r4}]` } : {}),
       store: (i, c, acc) => [`d_w[r${i} * ${K}u + ${c}] += ${acc[0]};`],
+      ...(cv ? { store4: (i: number, c4: string, acc: readonly string[]) => [`d_w[r${i} * ${K / 4}u + ${c4}] += ${acc[0]};`] } : {}),
     };
     backward.push(gemmKernel(bw, spec));
   }

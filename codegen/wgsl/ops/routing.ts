@@ -35,7 +35,8 @@ export function routerKernels(ctx: OpContext): Pair {
   lg.bind('x', ctx.tensor(op.inputs.x!), 'read', vec ? 'vec4f' : 'f32');
   lg.bind('w', ctx.tensor(op.inputs.weight!), 'read', vec ? 'vec4f' : 'f32');
   if (learned) lg.bind('log_temperature', ctx.tensor(op.inputs.log_temperature!), 'read');
-  lg.bind('logits', ctx.tensor(op.outputs.logits!), 'read_write');
+  const logitStore4 = columnVectors(fwdTile, S);
+  lg.bind('logits', ctx.tensor(op.outputs.logits!), 'read_write', logitStore4 ? 'vec4f' : 'f32');
   if (jitter) lg.bind('state', STATE_BUFFER, 'read');
   lg.declare(noiseFn);
   const logitSpec: GemmSpec = {
@@ -47,6 +48,7 @@ export function routerKernels(ctx: OpContext): Pair {
     b: [(k, c) => `w[${c} * ${d}u + ${k}]`],
     ...(vec ? { vec4: { a: (i: number, k4: string) => `x[r${i} * ${d / 4}u + ${k4}]`, b: [(k4: string, c: string) => `w[${c} * ${d / 4}u + ${k4}]`] } } : {}),
     store: (i, c, acc) => [`logits[r${i} * ${S}u + ${c}] = ${acc[0]} * (1.0 / ${tau});`],
+    ...(logitStore4 ? { store4: (i: number, c4: string, acc: readonly string[]) => [`logits[r${i} * ${S / 4}u + ${c4}] = ${acc[0]} * (1.0 / ${tau});`] } : {}),
   };
   const forward = [gemmKernel(lg, logitSpec)];
 
@@ -101,7 +103,8 @@ export function routerKernels(ctx: OpContext): Pair {
     const a4 = cv && S % 4 === 0;
     gi.bind('d_raw', dRaw, 'read', a4 ? 'vec4f' : 'f32');
     gi.bind('w', ctx.tensor(op.inputs.weight!), 'read', cv ? 'vec4f' : 'f32');
-    gi.bind('d_x', ctx.grad(op.inputs.x!), 'read_write');
+    const s4 = !jitter && columnVectors(tile, d);
+    gi.bind('d_x', ctx.grad(op.inputs.x!), 'read_write', s4 ? 'vec4f' : 'f32');
     if (jitter) gi.bind('state', STATE_BUFFER, 'read');
     gi.declare(noiseFn);
     const scaleBy = (t: string, c: string) => (jitter ? ` * noise(${t}, ${c})` : '');
@@ -116,6 +119,7 @@ export function routerKernels(ctx: OpContext): Pair {
       ...(cv ? { vec4Cols: [(k: string, c4: string) => `w[${k} * ${d / 4}u + ${c4}]`] } : {}),
       ...(a4 ? { vec4ColsA: (i: number, k4: string) => `d_raw[r${i} * ${S / 4}u + ${k4}]` } : {}),
       store: (i, c, acc) => [`d_x[r${i} * ${d}u + ${c}] += ${acc[0]}${scaleBy(`r${i}`, c)};`],
+      ...(s4 ? { store4: (i: number, c4: string, acc: readonly string[]) => [`d_x[r${i} * ${d / 4}u + ${c4}] += ${acc[0]};`] } : {}),
     };
     backward.push(gemmKernel(gi, spec));
   }
@@ -128,7 +132,7 @@ export function routerKernels(ctx: OpContext): Pair {
     const rv = cv && rowVectors(tile, S);
     gw.bind('d_raw', dRaw, 'read', rv ? 'vec4f' : 'f32');
     gw.bind('x', ctx.tensor(op.inputs.x!), 'read', cv ? 'vec4f' : 'f32');
-    gw.bind('d_w', ctx.grad(op.inputs.weight!), 'read_write');
+    gw.bind('d_w', ctx.grad(op.inputs.weight!), 'read_write', cv ? 'vec4f' : 'f32');
     if (jitter) gw.bind('state', STATE_BUFFER, 'read');
     gw.declare(noiseFn);
     const spec: GemmSpec = {
@@ -142,6 +146,7 @@ export function routerKernels(ctx: OpContext): Pair {
       ...(cv ? { vec4Cols: [(k: string, c4: string) => `x[${k} * ${d / 4}u + ${c4}]`] } : {}),
       ...(rv ? { vec4Rows: (k: string, r4: string) => `d_raw[${k} * ${S / 4}u + ${r4}]` } : {}),
       store: (i, c, acc) => [`d_w[r${i} * ${d}u + ${c}] += ${acc[0]};`],
+      ...(cv ? { store4: (i: number, c4: string, acc: readonly string[]) => [`d_w[r${i} * ${d / 4}u + ${c4}] += ${acc[0]};`] } : {}),
     };
     backward.push(gemmKernel(gw, spec));
   }

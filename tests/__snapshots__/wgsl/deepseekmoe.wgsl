@@ -117,7 +117,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;  // blocks.0.attn_norm.y
 @group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // blocks.0.attn.qkv.weight
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;  // blocks.0.qkv
+@group(0) @binding(2) var<storage, read_write> y: array<vec4<f32>>;  // blocks.0.qkv
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -171,52 +171,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc0[15] = fma(a3.w, b0_3.w, fma(a3.z, b0_3.z, fma(a3.y, b0_3.y, fma(a3.x, b0_3.x, acc0[15]))));
   }
   if (ok0 && col0 + 0u < 192u) {
-    y[r0 * 192u + c0] = acc0[0];
-  }
-  if (ok0 && col0 + 1u < 192u) {
-    y[r0 * 192u + c1] = acc0[1];
-  }
-  if (ok0 && col0 + 2u < 192u) {
-    y[r0 * 192u + c2] = acc0[2];
-  }
-  if (ok0 && col0 + 3u < 192u) {
-    y[r0 * 192u + c3] = acc0[3];
+    y[r0 * 48u + col0 / 4u] = vec4<f32>(acc0[0], acc0[1], acc0[2], acc0[3]);
   }
   if (ok1 && col0 + 0u < 192u) {
-    y[r1 * 192u + c0] = acc0[4];
-  }
-  if (ok1 && col0 + 1u < 192u) {
-    y[r1 * 192u + c1] = acc0[5];
-  }
-  if (ok1 && col0 + 2u < 192u) {
-    y[r1 * 192u + c2] = acc0[6];
-  }
-  if (ok1 && col0 + 3u < 192u) {
-    y[r1 * 192u + c3] = acc0[7];
+    y[r1 * 48u + col0 / 4u] = vec4<f32>(acc0[4], acc0[5], acc0[6], acc0[7]);
   }
   if (ok2 && col0 + 0u < 192u) {
-    y[r2 * 192u + c0] = acc0[8];
-  }
-  if (ok2 && col0 + 1u < 192u) {
-    y[r2 * 192u + c1] = acc0[9];
-  }
-  if (ok2 && col0 + 2u < 192u) {
-    y[r2 * 192u + c2] = acc0[10];
-  }
-  if (ok2 && col0 + 3u < 192u) {
-    y[r2 * 192u + c3] = acc0[11];
+    y[r2 * 48u + col0 / 4u] = vec4<f32>(acc0[8], acc0[9], acc0[10], acc0[11]);
   }
   if (ok3 && col0 + 0u < 192u) {
-    y[r3 * 192u + c0] = acc0[12];
-  }
-  if (ok3 && col0 + 1u < 192u) {
-    y[r3 * 192u + c1] = acc0[13];
-  }
-  if (ok3 && col0 + 2u < 192u) {
-    y[r3 * 192u + c2] = acc0[14];
-  }
-  if (ok3 && col0 + 3u < 192u) {
-    y[r3 * 192u + c3] = acc0[15];
+    y[r3 * 48u + col0 / 4u] = vec4<f32>(acc0[12], acc0[13], acc0[14], acc0[15]);
   }
 }
 
@@ -226,7 +190,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> d_y: array<vec4<f32>>;  // grad/blocks.0.qkv
 @group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // blocks.0.attn.qkv.weight
-@group(0) @binding(2) var<storage, read_write> d_x: array<f32>;  // grad/blocks.0.attn_norm.y
+@group(0) @binding(2) var<storage, read_write> d_x: array<vec4<f32>>;  // grad/blocks.0.attn_norm.y
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -280,52 +244,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     accv0[3] = fma(vec4<f32>(a3[3]), b0_0_3, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
-    d_x[r0 * 64u + c0] += accv0[0][0];
-  }
-  if (ok0 && col0 + 1u < 64u) {
-    d_x[r0 * 64u + c1] += accv0[0][1];
-  }
-  if (ok0 && col0 + 2u < 64u) {
-    d_x[r0 * 64u + c2] += accv0[0][2];
-  }
-  if (ok0 && col0 + 3u < 64u) {
-    d_x[r0 * 64u + c3] += accv0[0][3];
+    d_x[r0 * 16u + col0 / 4u] += accv0[0];
   }
   if (ok1 && col0 + 0u < 64u) {
-    d_x[r1 * 64u + c0] += accv0[1][0];
-  }
-  if (ok1 && col0 + 1u < 64u) {
-    d_x[r1 * 64u + c1] += accv0[1][1];
-  }
-  if (ok1 && col0 + 2u < 64u) {
-    d_x[r1 * 64u + c2] += accv0[1][2];
-  }
-  if (ok1 && col0 + 3u < 64u) {
-    d_x[r1 * 64u + c3] += accv0[1][3];
+    d_x[r1 * 16u + col0 / 4u] += accv0[1];
   }
   if (ok2 && col0 + 0u < 64u) {
-    d_x[r2 * 64u + c0] += accv0[2][0];
-  }
-  if (ok2 && col0 + 1u < 64u) {
-    d_x[r2 * 64u + c1] += accv0[2][1];
-  }
-  if (ok2 && col0 + 2u < 64u) {
-    d_x[r2 * 64u + c2] += accv0[2][2];
-  }
-  if (ok2 && col0 + 3u < 64u) {
-    d_x[r2 * 64u + c3] += accv0[2][3];
+    d_x[r2 * 16u + col0 / 4u] += accv0[2];
   }
   if (ok3 && col0 + 0u < 64u) {
-    d_x[r3 * 64u + c0] += accv0[3][0];
-  }
-  if (ok3 && col0 + 1u < 64u) {
-    d_x[r3 * 64u + c1] += accv0[3][1];
-  }
-  if (ok3 && col0 + 2u < 64u) {
-    d_x[r3 * 64u + c2] += accv0[3][2];
-  }
-  if (ok3 && col0 + 3u < 64u) {
-    d_x[r3 * 64u + c3] += accv0[3][3];
+    d_x[r3 * 16u + col0 / 4u] += accv0[3];
   }
 }
 
@@ -335,7 +263,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> d_y: array<vec4<f32>>;  // grad/blocks.0.qkv
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;  // blocks.0.attn_norm.y
-@group(0) @binding(2) var<storage, read_write> d_w: array<f32>;  // grad/blocks.0.attn.qkv.weight
+@group(0) @binding(2) var<storage, read_write> d_w: array<vec4<f32>>;  // grad/blocks.0.attn.qkv.weight
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -375,52 +303,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
-    d_w[r0 * 64u + c0] += accv0[0][0];
-  }
-  if (ok0 && col0 + 1u < 64u) {
-    d_w[r0 * 64u + c1] += accv0[0][1];
-  }
-  if (ok0 && col0 + 2u < 64u) {
-    d_w[r0 * 64u + c2] += accv0[0][2];
-  }
-  if (ok0 && col0 + 3u < 64u) {
-    d_w[r0 * 64u + c3] += accv0[0][3];
+    d_w[r0 * 16u + col0 / 4u] += accv0[0];
   }
   if (ok1 && col0 + 0u < 64u) {
-    d_w[r1 * 64u + c0] += accv0[1][0];
-  }
-  if (ok1 && col0 + 1u < 64u) {
-    d_w[r1 * 64u + c1] += accv0[1][1];
-  }
-  if (ok1 && col0 + 2u < 64u) {
-    d_w[r1 * 64u + c2] += accv0[1][2];
-  }
-  if (ok1 && col0 + 3u < 64u) {
-    d_w[r1 * 64u + c3] += accv0[1][3];
+    d_w[r1 * 16u + col0 / 4u] += accv0[1];
   }
   if (ok2 && col0 + 0u < 64u) {
-    d_w[r2 * 64u + c0] += accv0[2][0];
-  }
-  if (ok2 && col0 + 1u < 64u) {
-    d_w[r2 * 64u + c1] += accv0[2][1];
-  }
-  if (ok2 && col0 + 2u < 64u) {
-    d_w[r2 * 64u + c2] += accv0[2][2];
-  }
-  if (ok2 && col0 + 3u < 64u) {
-    d_w[r2 * 64u + c3] += accv0[2][3];
+    d_w[r2 * 16u + col0 / 4u] += accv0[2];
   }
   if (ok3 && col0 + 0u < 64u) {
-    d_w[r3 * 64u + c0] += accv0[3][0];
-  }
-  if (ok3 && col0 + 1u < 64u) {
-    d_w[r3 * 64u + c1] += accv0[3][1];
-  }
-  if (ok3 && col0 + 2u < 64u) {
-    d_w[r3 * 64u + c2] += accv0[3][2];
-  }
-  if (ok3 && col0 + 3u < 64u) {
-    d_w[r3 * 64u + c3] += accv0[3][3];
+    d_w[r3 * 16u + col0 / 4u] += accv0[3];
   }
 }
 
@@ -599,7 +491,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;  // blocks.0.attn_heads
 @group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // blocks.0.attn.out.weight
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;  // blocks.0.attn_out
+@group(0) @binding(2) var<storage, read_write> y: array<vec4<f32>>;  // blocks.0.attn_out
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -653,52 +545,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc0[15] = fma(a3.w, b0_3.w, fma(a3.z, b0_3.z, fma(a3.y, b0_3.y, fma(a3.x, b0_3.x, acc0[15]))));
   }
   if (ok0 && col0 + 0u < 64u) {
-    y[r0 * 64u + c0] = acc0[0];
-  }
-  if (ok0 && col0 + 1u < 64u) {
-    y[r0 * 64u + c1] = acc0[1];
-  }
-  if (ok0 && col0 + 2u < 64u) {
-    y[r0 * 64u + c2] = acc0[2];
-  }
-  if (ok0 && col0 + 3u < 64u) {
-    y[r0 * 64u + c3] = acc0[3];
+    y[r0 * 16u + col0 / 4u] = vec4<f32>(acc0[0], acc0[1], acc0[2], acc0[3]);
   }
   if (ok1 && col0 + 0u < 64u) {
-    y[r1 * 64u + c0] = acc0[4];
-  }
-  if (ok1 && col0 + 1u < 64u) {
-    y[r1 * 64u + c1] = acc0[5];
-  }
-  if (ok1 && col0 + 2u < 64u) {
-    y[r1 * 64u + c2] = acc0[6];
-  }
-  if (ok1 && col0 + 3u < 64u) {
-    y[r1 * 64u + c3] = acc0[7];
+    y[r1 * 16u + col0 / 4u] = vec4<f32>(acc0[4], acc0[5], acc0[6], acc0[7]);
   }
   if (ok2 && col0 + 0u < 64u) {
-    y[r2 * 64u + c0] = acc0[8];
-  }
-  if (ok2 && col0 + 1u < 64u) {
-    y[r2 * 64u + c1] = acc0[9];
-  }
-  if (ok2 && col0 + 2u < 64u) {
-    y[r2 * 64u + c2] = acc0[10];
-  }
-  if (ok2 && col0 + 3u < 64u) {
-    y[r2 * 64u + c3] = acc0[11];
+    y[r2 * 16u + col0 / 4u] = vec4<f32>(acc0[8], acc0[9], acc0[10], acc0[11]);
   }
   if (ok3 && col0 + 0u < 64u) {
-    y[r3 * 64u + c0] = acc0[12];
-  }
-  if (ok3 && col0 + 1u < 64u) {
-    y[r3 * 64u + c1] = acc0[13];
-  }
-  if (ok3 && col0 + 2u < 64u) {
-    y[r3 * 64u + c2] = acc0[14];
-  }
-  if (ok3 && col0 + 3u < 64u) {
-    y[r3 * 64u + c3] = acc0[15];
+    y[r3 * 16u + col0 / 4u] = vec4<f32>(acc0[12], acc0[13], acc0[14], acc0[15]);
   }
 }
 
@@ -708,7 +564,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> d_y: array<vec4<f32>>;  // grad/blocks.0.attn_out
 @group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // blocks.0.attn.out.weight
-@group(0) @binding(2) var<storage, read_write> d_x: array<f32>;  // grad/blocks.0.attn_heads
+@group(0) @binding(2) var<storage, read_write> d_x: array<vec4<f32>>;  // grad/blocks.0.attn_heads
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -762,52 +618,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     accv0[3] = fma(vec4<f32>(a3[3]), b0_0_3, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
-    d_x[r0 * 64u + c0] += accv0[0][0];
-  }
-  if (ok0 && col0 + 1u < 64u) {
-    d_x[r0 * 64u + c1] += accv0[0][1];
-  }
-  if (ok0 && col0 + 2u < 64u) {
-    d_x[r0 * 64u + c2] += accv0[0][2];
-  }
-  if (ok0 && col0 + 3u < 64u) {
-    d_x[r0 * 64u + c3] += accv0[0][3];
+    d_x[r0 * 16u + col0 / 4u] += accv0[0];
   }
   if (ok1 && col0 + 0u < 64u) {
-    d_x[r1 * 64u + c0] += accv0[1][0];
-  }
-  if (ok1 && col0 + 1u < 64u) {
-    d_x[r1 * 64u + c1] += accv0[1][1];
-  }
-  if (ok1 && col0 + 2u < 64u) {
-    d_x[r1 * 64u + c2] += accv0[1][2];
-  }
-  if (ok1 && col0 + 3u < 64u) {
-    d_x[r1 * 64u + c3] += accv0[1][3];
+    d_x[r1 * 16u + col0 / 4u] += accv0[1];
   }
   if (ok2 && col0 + 0u < 64u) {
-    d_x[r2 * 64u + c0] += accv0[2][0];
-  }
-  if (ok2 && col0 + 1u < 64u) {
-    d_x[r2 * 64u + c1] += accv0[2][1];
-  }
-  if (ok2 && col0 + 2u < 64u) {
-    d_x[r2 * 64u + c2] += accv0[2][2];
-  }
-  if (ok2 && col0 + 3u < 64u) {
-    d_x[r2 * 64u + c3] += accv0[2][3];
+    d_x[r2 * 16u + col0 / 4u] += accv0[2];
   }
   if (ok3 && col0 + 0u < 64u) {
-    d_x[r3 * 64u + c0] += accv0[3][0];
-  }
-  if (ok3 && col0 + 1u < 64u) {
-    d_x[r3 * 64u + c1] += accv0[3][1];
-  }
-  if (ok3 && col0 + 2u < 64u) {
-    d_x[r3 * 64u + c2] += accv0[3][2];
-  }
-  if (ok3 && col0 + 3u < 64u) {
-    d_x[r3 * 64u + c3] += accv0[3][3];
+    d_x[r3 * 16u + col0 / 4u] += accv0[3];
   }
 }
 
@@ -817,7 +637,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> d_y: array<vec4<f32>>;  // grad/blocks.0.attn_out
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;  // blocks.0.attn_heads
-@group(0) @binding(2) var<storage, read_write> d_w: array<f32>;  // grad/blocks.0.attn.out.weight
+@group(0) @binding(2) var<storage, read_write> d_w: array<vec4<f32>>;  // grad/blocks.0.attn.out.weight
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -857,52 +677,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
-    d_w[r0 * 64u + c0] += accv0[0][0];
-  }
-  if (ok0 && col0 + 1u < 64u) {
-    d_w[r0 * 64u + c1] += accv0[0][1];
-  }
-  if (ok0 && col0 + 2u < 64u) {
-    d_w[r0 * 64u + c2] += accv0[0][2];
-  }
-  if (ok0 && col0 + 3u < 64u) {
-    d_w[r0 * 64u + c3] += accv0[0][3];
+    d_w[r0 * 16u + col0 / 4u] += accv0[0];
   }
   if (ok1 && col0 + 0u < 64u) {
-    d_w[r1 * 64u + c0] += accv0[1][0];
-  }
-  if (ok1 && col0 + 1u < 64u) {
-    d_w[r1 * 64u + c1] += accv0[1][1];
-  }
-  if (ok1 && col0 + 2u < 64u) {
-    d_w[r1 * 64u + c2] += accv0[1][2];
-  }
-  if (ok1 && col0 + 3u < 64u) {
-    d_w[r1 * 64u + c3] += accv0[1][3];
+    d_w[r1 * 16u + col0 / 4u] += accv0[1];
   }
   if (ok2 && col0 + 0u < 64u) {
-    d_w[r2 * 64u + c0] += accv0[2][0];
-  }
-  if (ok2 && col0 + 1u < 64u) {
-    d_w[r2 * 64u + c1] += accv0[2][1];
-  }
-  if (ok2 && col0 + 2u < 64u) {
-    d_w[r2 * 64u + c2] += accv0[2][2];
-  }
-  if (ok2 && col0 + 3u < 64u) {
-    d_w[r2 * 64u + c3] += accv0[2][3];
+    d_w[r2 * 16u + col0 / 4u] += accv0[2];
   }
   if (ok3 && col0 + 0u < 64u) {
-    d_w[r3 * 64u + c0] += accv0[3][0];
-  }
-  if (ok3 && col0 + 1u < 64u) {
-    d_w[r3 * 64u + c1] += accv0[3][1];
-  }
-  if (ok3 && col0 + 2u < 64u) {
-    d_w[r3 * 64u + c2] += accv0[3][2];
-  }
-  if (ok3 && col0 + 3u < 64u) {
-    d_w[r3 * 64u + c3] += accv0[3][3];
+    d_w[r3 * 16u + col0 / 4u] += accv0[3];
   }
 }
 
@@ -945,9 +729,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;  // blocks.0.ffn_norm.y
 @group(0) @binding(1) var<storage, read> w_up: array<vec4<f32>>;  // blocks.0.ffn.up.weight
 @group(0) @binding(2) var<storage, read> w_gate: array<vec4<f32>>;  // blocks.0.ffn.gate.weight
-@group(0) @binding(3) var<storage, read_write> pre_up: array<f32>;  // blocks.0.ffn/pre_up
-@group(0) @binding(4) var<storage, read_write> pre_gate: array<f32>;  // blocks.0.ffn/pre_gate
-@group(0) @binding(5) var<storage, read_write> hidden: array<f32>;  // blocks.0.ffn/hidden
+@group(0) @binding(3) var<storage, read_write> pre_up: array<vec4<f32>>;  // blocks.0.ffn/pre_up
+@group(0) @binding(4) var<storage, read_write> pre_gate: array<vec4<f32>>;  // blocks.0.ffn/pre_gate
+@group(0) @binding(5) var<storage, read_write> hidden: array<vec4<f32>>;  // blocks.0.ffn/hidden
 
 fn erf_f32(x: f32) -> f32 {
   // Abramowitz & Stegun 7.1.26; odd symmetry for x < 0.
@@ -1044,84 +828,32 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc1[15] = fma(a3.w, b1_3.w, fma(a3.z, b1_3.z, fma(a3.y, b1_3.y, fma(a3.x, b1_3.x, acc1[15]))));
   }
   if (ok0 && col0 + 0u < 128u) {
-    pre_up[r0 * 128u + c0] = acc0[0];
-    pre_gate[r0 * 128u + c0] = acc1[0];
-    hidden[r0 * 128u + c0] = act_silu(acc1[0]) * acc0[0];
-  }
-  if (ok0 && col0 + 1u < 128u) {
-    pre_up[r0 * 128u + c1] = acc0[1];
-    pre_gate[r0 * 128u + c1] = acc1[1];
-    hidden[r0 * 128u + c1] = act_silu(acc1[1]) * acc0[1];
-  }
-  if (ok0 && col0 + 2u < 128u) {
-    pre_up[r0 * 128u + c2] = acc0[2];
-    pre_gate[r0 * 128u + c2] = acc1[2];
-    hidden[r0 * 128u + c2] = act_silu(acc1[2]) * acc0[2];
-  }
-  if (ok0 && col0 + 3u < 128u) {
-    pre_up[r0 * 128u + c3] = acc0[3];
-    pre_gate[r0 * 128u + c3] = acc1[3];
-    hidden[r0 * 128u + c3] = act_silu(acc1[3]) * acc0[3];
+    let u = vec4<f32>(acc0[0], acc0[1], acc0[2], acc0[3]);
+    pre_up[r0 * 32u + col0 / 4u] = u;
+    let g = vec4<f32>(acc1[0], acc1[1], acc1[2], acc1[3]);
+    pre_gate[r0 * 32u + col0 / 4u] = g;
+    hidden[r0 * 32u + col0 / 4u] = vec4<f32>(act_silu(g.x), act_silu(g.y), act_silu(g.z), act_silu(g.w)) * u;
   }
   if (ok1 && col0 + 0u < 128u) {
-    pre_up[r1 * 128u + c0] = acc0[4];
-    pre_gate[r1 * 128u + c0] = acc1[4];
-    hidden[r1 * 128u + c0] = act_silu(acc1[4]) * acc0[4];
-  }
-  if (ok1 && col0 + 1u < 128u) {
-    pre_up[r1 * 128u + c1] = acc0[5];
-    pre_gate[r1 * 128u + c1] = acc1[5];
-    hidden[r1 * 128u + c1] = act_silu(acc1[5]) * acc0[5];
-  }
-  if (ok1 && col0 + 2u < 128u) {
-    pre_up[r1 * 128u + c2] = acc0[6];
-    pre_gate[r1 * 128u + c2] = acc1[6];
-    hidden[r1 * 128u + c2] = act_silu(acc1[6]) * acc0[6];
-  }
-  if (ok1 && col0 + 3u < 128u) {
-    pre_up[r1 * 128u + c3] = acc0[7];
-    pre_gate[r1 * 128u + c3] = acc1[7];
-    hidden[r1 * 128u + c3] = act_silu(acc1[7]) * acc0[7];
+    let u = vec4<f32>(acc0[4], acc0[5], acc0[6], acc0[7]);
+    pre_up[r1 * 32u + col0 / 4u] = u;
+    let g = vec4<f32>(acc1[4], acc1[5], acc1[6], acc1[7]);
+    pre_gate[r1 * 32u + col0 / 4u] = g;
+    hidden[r1 * 32u + col0 / 4u] = vec4<f32>(act_silu(g.x), act_silu(g.y), act_silu(g.z), act_silu(g.w)) * u;
   }
   if (ok2 && col0 + 0u < 128u) {
-    pre_up[r2 * 128u + c0] = acc0[8];
-    pre_gate[r2 * 128u + c0] = acc1[8];
-    hidden[r2 * 128u + c0] = act_silu(acc1[8]) * acc0[8];
-  }
-  if (ok2 && col0 + 1u < 128u) {
-    pre_up[r2 * 128u + c1] = acc0[9];
-    pre_gate[r2 * 128u + c1] = acc1[9];
-    hidden[r2 * 128u + c1] = act_silu(acc1[9]) * acc0[9];
-  }
-  if (ok2 && col0 + 2u < 128u) {
-    pre_up[r2 * 128u + c2] = acc0[10];
-    pre_gate[r2 * 128u + c2] = acc1[10];
-    hidden[r2 * 128u + c2] = act_silu(acc1[10]) * acc0[10];
-  }
-  if (ok2 && col0 + 3u < 128u) {
-    pre_up[r2 * 128u + c3] = acc0[11];
-    pre_gate[r2 * 128u + c3] = acc1[11];
-    hidden[r2 * 128u + c3] = act_silu(acc1[11]) * acc0[11];
+    let u = vec4<f32>(acc0[8], acc0[9], acc0[10], acc0[11]);
+    pre_up[r2 * 32u + col0 / 4u] = u;
+    let g = vec4<f32>(acc1[8], acc1[9], acc1[10], acc1[11]);
+    pre_gate[r2 * 32u + col0 / 4u] = g;
+    hidden[r2 * 32u + col0 / 4u] = vec4<f32>(act_silu(g.x), act_silu(g.y), act_silu(g.z), act_silu(g.w)) * u;
   }
   if (ok3 && col0 + 0u < 128u) {
-    pre_up[r3 * 128u + c0] = acc0[12];
-    pre_gate[r3 * 128u + c0] = acc1[12];
-    hidden[r3 * 128u + c0] = act_silu(acc1[12]) * acc0[12];
-  }
-  if (ok3 && col0 + 1u < 128u) {
-    pre_up[r3 * 128u + c1] = acc0[13];
-    pre_gate[r3 * 128u + c1] = acc1[13];
-    hidden[r3 * 128u + c1] = act_silu(acc1[13]) * acc0[13];
-  }
-  if (ok3 && col0 + 2u < 128u) {
-    pre_up[r3 * 128u + c2] = acc0[14];
-    pre_gate[r3 * 128u + c2] = acc1[14];
-    hidden[r3 * 128u + c2] = act_silu(acc1[14]) * acc0[14];
-  }
-  if (ok3 && col0 + 3u < 128u) {
-    pre_up[r3 * 128u + c3] = acc0[15];
-    pre_gate[r3 * 128u + c3] = acc1[15];
-    hidden[r3 * 128u + c3] = act_silu(acc1[15]) * acc0[15];
+    let u = vec4<f32>(acc0[12], acc0[13], acc0[14], acc0[15]);
+    pre_up[r3 * 32u + col0 / 4u] = u;
+    let g = vec4<f32>(acc1[12], acc1[13], acc1[14], acc1[15]);
+    pre_gate[r3 * 32u + col0 / 4u] = g;
+    hidden[r3 * 32u + col0 / 4u] = vec4<f32>(act_silu(g.x), act_silu(g.y), act_silu(g.z), act_silu(g.w)) * u;
   }
 }
 
@@ -1132,7 +864,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> hidden: array<vec4<f32>>;  // blocks.0.ffn/hidden
 @group(0) @binding(1) var<storage, read> w_down: array<vec4<f32>>;  // blocks.0.ffn.down.weight
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;  // blocks.0.ffn_out
+@group(0) @binding(2) var<storage, read_write> out: array<vec4<f32>>;  // blocks.0.ffn_out
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -1186,52 +918,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc0[15] = fma(a3.w, b0_3.w, fma(a3.z, b0_3.z, fma(a3.y, b0_3.y, fma(a3.x, b0_3.x, acc0[15]))));
   }
   if (ok0 && col0 + 0u < 64u) {
-    out[r0 * 64u + c0] = acc0[0];
-  }
-  if (ok0 && col0 + 1u < 64u) {
-    out[r0 * 64u + c1] = acc0[1];
-  }
-  if (ok0 && col0 + 2u < 64u) {
-    out[r0 * 64u + c2] = acc0[2];
-  }
-  if (ok0 && col0 + 3u < 64u) {
-    out[r0 * 64u + c3] = acc0[3];
+    out[r0 * 16u + col0 / 4u] = vec4<f32>(acc0[0], acc0[1], acc0[2], acc0[3]);
   }
   if (ok1 && col0 + 0u < 64u) {
-    out[r1 * 64u + c0] = acc0[4];
-  }
-  if (ok1 && col0 + 1u < 64u) {
-    out[r1 * 64u + c1] = acc0[5];
-  }
-  if (ok1 && col0 + 2u < 64u) {
-    out[r1 * 64u + c2] = acc0[6];
-  }
-  if (ok1 && col0 + 3u < 64u) {
-    out[r1 * 64u + c3] = acc0[7];
+    out[r1 * 16u + col0 / 4u] = vec4<f32>(acc0[4], acc0[5], acc0[6], acc0[7]);
   }
   if (ok2 && col0 + 0u < 64u) {
-    out[r2 * 64u + c0] = acc0[8];
-  }
-  if (ok2 && col0 + 1u < 64u) {
-    out[r2 * 64u + c1] = acc0[9];
-  }
-  if (ok2 && col0 + 2u < 64u) {
-    out[r2 * 64u + c2] = acc0[10];
-  }
-  if (ok2 && col0 + 3u < 64u) {
-    out[r2 * 64u + c3] = acc0[11];
+    out[r2 * 16u + col0 / 4u] = vec4<f32>(acc0[8], acc0[9], acc0[10], acc0[11]);
   }
   if (ok3 && col0 + 0u < 64u) {
-    out[r3 * 64u + c0] = acc0[12];
-  }
-  if (ok3 && col0 + 1u < 64u) {
-    out[r3 * 64u + c1] = acc0[13];
-  }
-  if (ok3 && col0 + 2u < 64u) {
-    out[r3 * 64u + c2] = acc0[14];
-  }
-  if (ok3 && col0 + 3u < 64u) {
-    out[r3 * 64u + c3] = acc0[15];
+    out[r3 * 16u + col0 / 4u] = vec4<f32>(acc0[12], acc0[13], acc0[14], acc0[15]);
   }
 }
 
@@ -1242,10 +938,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> d_out: array<vec4<f32>>;  // grad/blocks.0.ffn_out
 @group(0) @binding(1) var<storage, read> w_down: array<vec4<f32>>;  // blocks.0.ffn.down.weight
-@group(0) @binding(2) var<storage, read> pre_up: array<f32>;  // blocks.0.ffn/pre_up
-@group(0) @binding(3) var<storage, read> pre_gate: array<f32>;  // blocks.0.ffn/pre_gate
-@group(0) @binding(4) var<storage, read_write> d_pre_up: array<f32>;  // blocks.0.ffn/d_pre_up
-@group(0) @binding(5) var<storage, read_write> d_pre_gate: array<f32>;  // blocks.0.ffn/d_pre_gate
+@group(0) @binding(2) var<storage, read> pre_up: array<vec4<f32>>;  // blocks.0.ffn/pre_up
+@group(0) @binding(3) var<storage, read> pre_gate: array<vec4<f32>>;  // blocks.0.ffn/pre_gate
+@group(0) @binding(4) var<storage, read_write> d_pre_up: array<vec4<f32>>;  // blocks.0.ffn/d_pre_up
+@group(0) @binding(5) var<storage, read_write> d_pre_gate: array<vec4<f32>>;  // blocks.0.ffn/d_pre_gate
 
 fn erf_f32(x: f32) -> f32 {
   // Abramowitz & Stegun 7.1.26; odd symmetry for x < 0.
@@ -1317,100 +1013,28 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     accv0[3] = fma(vec4<f32>(a3[3]), b0_0_3, accv0[3]);
   }
   if (ok0 && col0 + 0u < 128u) {
-    let g = pre_gate[r0 * 128u + c0];
-    let u = pre_up[r0 * 128u + c0];
-    d_pre_up[r0 * 128u + c0] = accv0[0][0] * act_silu(g);
-    d_pre_gate[r0 * 128u + c0] = accv0[0][0] * u * dact_silu(g);
-  }
-  if (ok0 && col0 + 1u < 128u) {
-    let g = pre_gate[r0 * 128u + c1];
-    let u = pre_up[r0 * 128u + c1];
-    d_pre_up[r0 * 128u + c1] = accv0[0][1] * act_silu(g);
-    d_pre_gate[r0 * 128u + c1] = accv0[0][1] * u * dact_silu(g);
-  }
-  if (ok0 && col0 + 2u < 128u) {
-    let g = pre_gate[r0 * 128u + c2];
-    let u = pre_up[r0 * 128u + c2];
-    d_pre_up[r0 * 128u + c2] = accv0[0][2] * act_silu(g);
-    d_pre_gate[r0 * 128u + c2] = accv0[0][2] * u * dact_silu(g);
-  }
-  if (ok0 && col0 + 3u < 128u) {
-    let g = pre_gate[r0 * 128u + c3];
-    let u = pre_up[r0 * 128u + c3];
-    d_pre_up[r0 * 128u + c3] = accv0[0][3] * act_silu(g);
-    d_pre_gate[r0 * 128u + c3] = accv0[0][3] * u * dact_silu(g);
+    let g = pre_gate[r0 * 32u + col0 / 4u];
+    let u = pre_up[r0 * 32u + col0 / 4u];
+    d_pre_up[r0 * 32u + col0 / 4u] = accv0[0] * vec4<f32>(act_silu(g.x), act_silu(g.y), act_silu(g.z), act_silu(g.w));
+    d_pre_gate[r0 * 32u + col0 / 4u] = accv0[0] * u * vec4<f32>(dact_silu(g.x), dact_silu(g.y), dact_silu(g.z), dact_silu(g.w));
   }
   if (ok1 && col0 + 0u < 128u) {
-    let g = pre_gate[r1 * 128u + c0];
-    let u = pre_up[r1 * 128u + c0];
-    d_pre_up[r1 * 128u + c0] = accv0[1][0] * act_silu(g);
-    d_pre_gate[r1 * 128u + c0] = accv0[1][0] * u * dact_silu(g);
-  }
-  if (ok1 && col0 + 1u < 128u) {
-    let g = pre_gate[r1 * 128u + c1];
-    let u = pre_up[r1 * 128u + c1];
-    d_pre_up[r1 * 128u + c1] = accv0[1][1] * act_silu(g);
-    d_pre_gate[r1 * 128u + c1] = accv0[1][1] * u * dact_silu(g);
-  }
-  if (ok1 && col0 + 2u < 128u) {
-    let g = pre_gate[r1 * 128u + c2];
-    let u = pre_up[r1 * 128u + c2];
-    d_pre_up[r1 * 128u + c2] = accv0[1][2] * act_silu(g);
-    d_pre_gate[r1 * 128u + c2] = accv0[1][2] * u * dact_silu(g);
-  }
-  if (ok1 && col0 + 3u < 128u) {
-    let g = pre_gate[r1 * 128u + c3];
-    let u = pre_up[r1 * 128u + c3];
-    d_pre_up[r1 * 128u + c3] = accv0[1][3] * act_silu(g);
-    d_pre_gate[r1 * 128u + c3] = accv0[1][3] * u * dact_silu(g);
+    let g = pre_gate[r1 * 32u + col0 / 4u];
+    let u = pre_up[r1 * 32u + col0 / 4u];
+    d_pre_up[r1 * 32u + col0 / 4u] = accv0[1] * vec4<f32>(act_silu(g.x), act_silu(g.y), act_silu(g.z), act_silu(g.w));
+    d_pre_gate[r1 * 32u + col0 / 4u] = accv0[1] * u * vec4<f32>(dact_silu(g.x), dact_silu(g.y), dact_silu(g.z), dact_silu(g.w));
   }
   if (ok2 && col0 + 0u < 128u) {
-    let g = pre_gate[r2 * 128u + c0];
-    let u = pre_up[r2 * 128u + c0];
-    d_pre_up[r2 * 128u + c0] = accv0[2][0] * act_silu(g);
-    d_pre_gate[r2 * 128u + c0] = accv0[2][0] * u * dact_silu(g);
-  }
-  if (ok2 && col0 + 1u < 128u) {
-    let g = pre_gate[r2 * 128u + c1];
-    let u = pre_up[r2 * 128u + c1];
-    d_pre_up[r2 * 128u + c1] = accv0[2][1] * act_silu(g);
-    d_pre_gate[r2 * 128u + c1] = accv0[2][1] * u * dact_silu(g);
-  }
-  if (ok2 && col0 + 2u < 128u) {
-    let g = pre_gate[r2 * 128u + c2];
-    let u = pre_up[r2 * 128u + c2];
-    d_pre_up[r2 * 128u + c2] = accv0[2][2] * act_silu(g);
-    d_pre_gate[r2 * 128u + c2] = accv0[2][2] * u * dact_silu(g);
-  }
-  if (ok2 && col0 + 3u < 128u) {
-    let g = pre_gate[r2 * 128u + c3];
-    let u = pre_up[r2 * 128u + c3];
-    d_pre_up[r2 * 128u + c3] = accv0[2][3] * act_silu(g);
-    d_pre_gate[r2 * 128u + c3] = accv0[2][3] * u * dact_silu(g);
+    let g = pre_gate[r2 * 32u + col0 / 4u];
+    let u = pre_up[r2 * 32u + col0 / 4u];
+    d_pre_up[r2 * 32u + col0 / 4u] = accv0[2] * vec4<f32>(act_silu(g.x), act_silu(g.y), act_silu(g.z), act_silu(g.w));
+    d_pre_gate[r2 * 32u + col0 / 4u] = accv0[2] * u * vec4<f32>(dact_silu(g.x), dact_silu(g.y), dact_silu(g.z), dact_silu(g.w));
   }
   if (ok3 && col0 + 0u < 128u) {
-    let g = pre_gate[r3 * 128u + c0];
-    let u = pre_up[r3 * 128u + c0];
-    d_pre_up[r3 * 128u + c0] = accv0[3][0] * act_silu(g);
-    d_pre_gate[r3 * 128u + c0] = accv0[3][0] * u * dact_silu(g);
-  }
-  if (ok3 && col0 + 1u < 128u) {
-    let g = pre_gate[r3 * 128u + c1];
-    let u = pre_up[r3 * 128u + c1];
-    d_pre_up[r3 * 128u + c1] = accv0[3][1] * act_silu(g);
-    d_pre_gate[r3 * 128u + c1] = accv0[3][1] * u * dact_silu(g);
-  }
-  if (ok3 && col0 + 2u < 128u) {
-    let g = pre_gate[r3 * 128u + c2];
-    let u = pre_up[r3 * 128u + c2];
-    d_pre_up[r3 * 128u + c2] = accv0[3][2] * act_silu(g);
-    d_pre_gate[r3 * 128u + c2] = accv0[3][2] * u * dact_silu(g);
-  }
-  if (ok3 && col0 + 3u < 128u) {
-    let g = pre_gate[r3 * 128u + c3];
-    let u = pre_up[r3 * 128u + c3];
-    d_pre_up[r3 * 128u + c3] = accv0[3][3] * act_silu(g);
-    d_pre_gate[r3 * 128u + c3] = accv0[3][3] * u * dact_silu(g);
+    let g = pre_gate[r3 * 32u + col0 / 4u];
+    let u = pre_up[r3 * 32u + col0 / 4u];
+    d_pre_up[r3 * 32u + col0 / 4u] = accv0[3] * vec4<f32>(act_silu(g.x), act_silu(g.y), act_silu(g.z), act_silu(g.w));
+    d_pre_gate[r3 * 32u + col0 / 4u] = accv0[3] * u * vec4<f32>(dact_silu(g.x), dact_silu(g.y), dact_silu(g.z), dact_silu(g.w));
   }
 }
 
@@ -1421,7 +1045,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> d_out: array<vec4<f32>>;  // grad/blocks.0.ffn_out
 @group(0) @binding(1) var<storage, read> hidden: array<vec4<f32>>;  // blocks.0.ffn/hidden
-@group(0) @binding(2) var<storage, read_write> d_w_down: array<f32>;  // grad/blocks.0.ffn.down.weight
+@group(0) @binding(2) var<storage, read_write> d_w_down: array<vec4<f32>>;  // grad/blocks.0.ffn.down.weight
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -1461,52 +1085,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
   }
   if (ok0 && col0 + 0u < 128u) {
-    d_w_down[(r0) * 128u + c0] += accv0[0][0];
-  }
-  if (ok0 && col0 + 1u < 128u) {
-    d_w_down[(r0) * 128u + c1] += accv0[0][1];
-  }
-  if (ok0 && col0 + 2u < 128u) {
-    d_w_down[(r0) * 128u + c2] += accv0[0][2];
-  }
-  if (ok0 && col0 + 3u < 128u) {
-    d_w_down[(r0) * 128u + c3] += accv0[0][3];
+    d_w_down[(r0) * 32u + col0 / 4u] += accv0[0];
   }
   if (ok1 && col0 + 0u < 128u) {
-    d_w_down[(r1) * 128u + c0] += accv0[1][0];
-  }
-  if (ok1 && col0 + 1u < 128u) {
-    d_w_down[(r1) * 128u + c1] += accv0[1][1];
-  }
-  if (ok1 && col0 + 2u < 128u) {
-    d_w_down[(r1) * 128u + c2] += accv0[1][2];
-  }
-  if (ok1 && col0 + 3u < 128u) {
-    d_w_down[(r1) * 128u + c3] += accv0[1][3];
+    d_w_down[(r1) * 32u + col0 / 4u] += accv0[1];
   }
   if (ok2 && col0 + 0u < 128u) {
-    d_w_down[(r2) * 128u + c0] += accv0[2][0];
-  }
-  if (ok2 && col0 + 1u < 128u) {
-    d_w_down[(r2) * 128u + c1] += accv0[2][1];
-  }
-  if (ok2 && col0 + 2u < 128u) {
-    d_w_down[(r2) * 128u + c2] += accv0[2][2];
-  }
-  if (ok2 && col0 + 3u < 128u) {
-    d_w_down[(r2) * 128u + c3] += accv0[2][3];
+    d_w_down[(r2) * 32u + col0 / 4u] += accv0[2];
   }
   if (ok3 && col0 + 0u < 128u) {
-    d_w_down[(r3) * 128u + c0] += accv0[3][0];
-  }
-  if (ok3 && col0 + 1u < 128u) {
-    d_w_down[(r3) * 128u + c1] += accv0[3][1];
-  }
-  if (ok3 && col0 + 2u < 128u) {
-    d_w_down[(r3) * 128u + c2] += accv0[3][2];
-  }
-  if (ok3 && col0 + 3u < 128u) {
-    d_w_down[(r3) * 128u + c3] += accv0[3][3];
+    d_w_down[(r3) * 32u + col0 / 4u] += accv0[3];
   }
 }
 
@@ -1519,7 +1107,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> d_pre_gate: array<vec4<f32>>;  // blocks.0.ffn/d_pre_gate
 @group(0) @binding(2) var<storage, read> w_up: array<vec4<f32>>;  // blocks.0.ffn.up.weight
 @group(0) @binding(3) var<storage, read> w_gate: array<vec4<f32>>;  // blocks.0.ffn.gate.weight
-@group(0) @binding(4) var<storage, read_write> d_rows: array<f32>;  // grad/blocks.0.ffn_norm.y
+@group(0) @binding(4) var<storage, read_write> d_rows: array<vec4<f32>>;  // grad/blocks.0.ffn_norm.y
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -1573,52 +1161,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     accv0[3] = fma(vec4<f32>(a3[3]), b0_0_3, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
-    d_rows[r0 * 64u + c0] += accv0[0][0];
-  }
-  if (ok0 && col0 + 1u < 64u) {
-    d_rows[r0 * 64u + c1] += accv0[0][1];
-  }
-  if (ok0 && col0 + 2u < 64u) {
-    d_rows[r0 * 64u + c2] += accv0[0][2];
-  }
-  if (ok0 && col0 + 3u < 64u) {
-    d_rows[r0 * 64u + c3] += accv0[0][3];
+    d_rows[r0 * 16u + col0 / 4u] += accv0[0];
   }
   if (ok1 && col0 + 0u < 64u) {
-    d_rows[r1 * 64u + c0] += accv0[1][0];
-  }
-  if (ok1 && col0 + 1u < 64u) {
-    d_rows[r1 * 64u + c1] += accv0[1][1];
-  }
-  if (ok1 && col0 + 2u < 64u) {
-    d_rows[r1 * 64u + c2] += accv0[1][2];
-  }
-  if (ok1 && col0 + 3u < 64u) {
-    d_rows[r1 * 64u + c3] += accv0[1][3];
+    d_rows[r1 * 16u + col0 / 4u] += accv0[1];
   }
   if (ok2 && col0 + 0u < 64u) {
-    d_rows[r2 * 64u + c0] += accv0[2][0];
-  }
-  if (ok2 && col0 + 1u < 64u) {
-    d_rows[r2 * 64u + c1] += accv0[2][1];
-  }
-  if (ok2 && col0 + 2u < 64u) {
-    d_rows[r2 * 64u + c2] += accv0[2][2];
-  }
-  if (ok2 && col0 + 3u < 64u) {
-    d_rows[r2 * 64u + c3] += accv0[2][3];
+    d_rows[r2 * 16u + col0 / 4u] += accv0[2];
   }
   if (ok3 && col0 + 0u < 64u) {
-    d_rows[r3 * 64u + c0] += accv0[3][0];
-  }
-  if (ok3 && col0 + 1u < 64u) {
-    d_rows[r3 * 64u + c1] += accv0[3][1];
-  }
-  if (ok3 && col0 + 2u < 64u) {
-    d_rows[r3 * 64u + c2] += accv0[3][2];
-  }
-  if (ok3 && col0 + 3u < 64u) {
-    d_rows[r3 * 64u + c3] += accv0[3][3];
+    d_rows[r3 * 16u + col0 / 4u] += accv0[3];
   }
 }
 
@@ -1629,7 +1181,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> d_pre: array<vec4<f32>>;  // blocks.0.ffn/d_pre_up
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;  // blocks.0.ffn_norm.y
-@group(0) @binding(2) var<storage, read_write> d_w: array<f32>;  // grad/blocks.0.ffn.up.weight
+@group(0) @binding(2) var<storage, read_write> d_w: array<vec4<f32>>;  // grad/blocks.0.ffn.up.weight
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -1669,52 +1221,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
-    d_w[(r0) * 64u + c0] += accv0[0][0];
-  }
-  if (ok0 && col0 + 1u < 64u) {
-    d_w[(r0) * 64u + c1] += accv0[0][1];
-  }
-  if (ok0 && col0 + 2u < 64u) {
-    d_w[(r0) * 64u + c2] += accv0[0][2];
-  }
-  if (ok0 && col0 + 3u < 64u) {
-    d_w[(r0) * 64u + c3] += accv0[0][3];
+    d_w[((r0) * 64u + 0u) / 4u + col0 / 4u] += accv0[0];
   }
   if (ok1 && col0 + 0u < 64u) {
-    d_w[(r1) * 64u + c0] += accv0[1][0];
-  }
-  if (ok1 && col0 + 1u < 64u) {
-    d_w[(r1) * 64u + c1] += accv0[1][1];
-  }
-  if (ok1 && col0 + 2u < 64u) {
-    d_w[(r1) * 64u + c2] += accv0[1][2];
-  }
-  if (ok1 && col0 + 3u < 64u) {
-    d_w[(r1) * 64u + c3] += accv0[1][3];
+    d_w[((r1) * 64u + 0u) / 4u + col0 / 4u] += accv0[1];
   }
   if (ok2 && col0 + 0u < 64u) {
-    d_w[(r2) * 64u + c0] += accv0[2][0];
-  }
-  if (ok2 && col0 + 1u < 64u) {
-    d_w[(r2) * 64u + c1] += accv0[2][1];
-  }
-  if (ok2 && col0 + 2u < 64u) {
-    d_w[(r2) * 64u + c2] += accv0[2][2];
-  }
-  if (ok2 && col0 + 3u < 64u) {
-    d_w[(r2) * 64u + c3] += accv0[2][3];
+    d_w[((r2) * 64u + 0u) / 4u + col0 / 4u] += accv0[2];
   }
   if (ok3 && col0 + 0u < 64u) {
-    d_w[(r3) * 64u + c0] += accv0[3][0];
-  }
-  if (ok3 && col0 + 1u < 64u) {
-    d_w[(r3) * 64u + c1] += accv0[3][1];
-  }
-  if (ok3 && col0 + 2u < 64u) {
-    d_w[(r3) * 64u + c2] += accv0[3][2];
-  }
-  if (ok3 && col0 + 3u < 64u) {
-    d_w[(r3) * 64u + c3] += accv0[3][3];
+    d_w[((r3) * 64u + 0u) / 4u + col0 / 4u] += accv0[3];
   }
 }
 
@@ -1725,7 +1241,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;  // blocks.1.ffn_norm.y
 @group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // blocks.1.moe.router.weight
-@group(0) @binding(2) var<storage, read_write> logits: array<f32>;  // blocks.1.moe.logits
+@group(0) @binding(2) var<storage, read_write> logits: array<vec4<f32>>;  // blocks.1.moe.logits
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -1779,52 +1295,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc0[15] = fma(a3.w, b0_3.w, fma(a3.z, b0_3.z, fma(a3.y, b0_3.y, fma(a3.x, b0_3.x, acc0[15]))));
   }
   if (ok0 && col0 + 0u < 16u) {
-    logits[r0 * 16u + c0] = acc0[0] * (1.0 / 1.0);
-  }
-  if (ok0 && col0 + 1u < 16u) {
-    logits[r0 * 16u + c1] = acc0[1] * (1.0 / 1.0);
-  }
-  if (ok0 && col0 + 2u < 16u) {
-    logits[r0 * 16u + c2] = acc0[2] * (1.0 / 1.0);
-  }
-  if (ok0 && col0 + 3u < 16u) {
-    logits[r0 * 16u + c3] = acc0[3] * (1.0 / 1.0);
+    logits[r0 * 4u + col0 / 4u] = vec4<f32>(acc0[0], acc0[1], acc0[2], acc0[3]) * (1.0 / 1.0);
   }
   if (ok1 && col0 + 0u < 16u) {
-    logits[r1 * 16u + c0] = acc0[4] * (1.0 / 1.0);
-  }
-  if (ok1 && col0 + 1u < 16u) {
-    logits[r1 * 16u + c1] = acc0[5] * (1.0 / 1.0);
-  }
-  if (ok1 && col0 + 2u < 16u) {
-    logits[r1 * 16u + c2] = acc0[6] * (1.0 / 1.0);
-  }
-  if (ok1 && col0 + 3u < 16u) {
-    logits[r1 * 16u + c3] = acc0[7] * (1.0 / 1.0);
+    logits[r1 * 4u + col0 / 4u] = vec4<f32>(acc0[4], acc0[5], acc0[6], acc0[7]) * (1.0 / 1.0);
   }
   if (ok2 && col0 + 0u < 16u) {
-    logits[r2 * 16u + c0] = acc0[8] * (1.0 / 1.0);
-  }
-  if (ok2 && col0 + 1u < 16u) {
-    logits[r2 * 16u + c1] = acc0[9] * (1.0 / 1.0);
-  }
-  if (ok2 && col0 + 2u < 16u) {
-    logits[r2 * 16u + c2] = acc0[10] * (1.0 / 1.0);
-  }
-  if (ok2 && col0 + 3u < 16u) {
-    logits[r2 * 16u + c3] = acc0[11] * (1.0 / 1.0);
+    logits[r2 * 4u + col0 / 4u] = vec4<f32>(acc0[8], acc0[9], acc0[10], acc0[11]) * (1.0 / 1.0);
   }
   if (ok3 && col0 + 0u < 16u) {
-    logits[r3 * 16u + c0] = acc0[12] * (1.0 / 1.0);
-  }
-  if (ok3 && col0 + 1u < 16u) {
-    logits[r3 * 16u + c1] = acc0[13] * (1.0 / 1.0);
-  }
-  if (ok3 && col0 + 2u < 16u) {
-    logits[r3 * 16u + c2] = acc0[14] * (1.0 / 1.0);
-  }
-  if (ok3 && col0 + 3u < 16u) {
-    logits[r3 * 16u + c3] = acc0[15] * (1.0 / 1.0);
+    logits[r3 * 4u + col0 / 4u] = vec4<f32>(acc0[12], acc0[13], acc0[14], acc0[15]) * (1.0 / 1.0);
   }
 }
 
@@ -1899,7 +1379,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> d_raw: array<vec4<f32>>;  // blocks.1.moe.router/d_raw
 @group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // blocks.1.moe.router.weight
-@group(0) @binding(2) var<storage, read_write> d_x: array<f32>;  // grad/blocks.1.ffn_norm.y
+@group(0) @binding(2) var<storage, read_write> d_x: array<vec4<f32>>;  // grad/blocks.1.ffn_norm.y
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -1953,52 +1433,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     accv0[3] = fma(vec4<f32>(a3[3]), b0_0_3, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
-    d_x[r0 * 64u + c0] += accv0[0][0];
-  }
-  if (ok0 && col0 + 1u < 64u) {
-    d_x[r0 * 64u + c1] += accv0[0][1];
-  }
-  if (ok0 && col0 + 2u < 64u) {
-    d_x[r0 * 64u + c2] += accv0[0][2];
-  }
-  if (ok0 && col0 + 3u < 64u) {
-    d_x[r0 * 64u + c3] += accv0[0][3];
+    d_x[r0 * 16u + col0 / 4u] += accv0[0];
   }
   if (ok1 && col0 + 0u < 64u) {
-    d_x[r1 * 64u + c0] += accv0[1][0];
-  }
-  if (ok1 && col0 + 1u < 64u) {
-    d_x[r1 * 64u + c1] += accv0[1][1];
-  }
-  if (ok1 && col0 + 2u < 64u) {
-    d_x[r1 * 64u + c2] += accv0[1][2];
-  }
-  if (ok1 && col0 + 3u < 64u) {
-    d_x[r1 * 64u + c3] += accv0[1][3];
+    d_x[r1 * 16u + col0 / 4u] += accv0[1];
   }
   if (ok2 && col0 + 0u < 64u) {
-    d_x[r2 * 64u + c0] += accv0[2][0];
-  }
-  if (ok2 && col0 + 1u < 64u) {
-    d_x[r2 * 64u + c1] += accv0[2][1];
-  }
-  if (ok2 && col0 + 2u < 64u) {
-    d_x[r2 * 64u + c2] += accv0[2][2];
-  }
-  if (ok2 && col0 + 3u < 64u) {
-    d_x[r2 * 64u + c3] += accv0[2][3];
+    d_x[r2 * 16u + col0 / 4u] += accv0[2];
   }
   if (ok3 && col0 + 0u < 64u) {
-    d_x[r3 * 64u + c0] += accv0[3][0];
-  }
-  if (ok3 && col0 + 1u < 64u) {
-    d_x[r3 * 64u + c1] += accv0[3][1];
-  }
-  if (ok3 && col0 + 2u < 64u) {
-    d_x[r3 * 64u + c2] += accv0[3][2];
-  }
-  if (ok3 && col0 + 3u < 64u) {
-    d_x[r3 * 64u + c3] += accv0[3][3];
+    d_x[r3 * 16u + col0 / 4u] += accv0[3];
   }
 }
 
@@ -2009,7 +1453,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> d_raw: array<vec4<f32>>;  // blocks.1.moe.router/d_raw
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;  // blocks.1.ffn_norm.y
-@group(0) @binding(2) var<storage, read_write> d_w: array<f32>;  // grad/blocks.1.moe.router.weight
+@group(0) @binding(2) var<storage, read_write> d_w: array<vec4<f32>>;  // grad/blocks.1.moe.router.weight
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -2049,52 +1493,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
-    d_w[r0 * 64u + c0] += accv0[0][0];
-  }
-  if (ok0 && col0 + 1u < 64u) {
-    d_w[r0 * 64u + c1] += accv0[0][1];
-  }
-  if (ok0 && col0 + 2u < 64u) {
-    d_w[r0 * 64u + c2] += accv0[0][2];
-  }
-  if (ok0 && col0 + 3u < 64u) {
-    d_w[r0 * 64u + c3] += accv0[0][3];
+    d_w[r0 * 16u + col0 / 4u] += accv0[0];
   }
   if (ok1 && col0 + 0u < 64u) {
-    d_w[r1 * 64u + c0] += accv0[1][0];
-  }
-  if (ok1 && col0 + 1u < 64u) {
-    d_w[r1 * 64u + c1] += accv0[1][1];
-  }
-  if (ok1 && col0 + 2u < 64u) {
-    d_w[r1 * 64u + c2] += accv0[1][2];
-  }
-  if (ok1 && col0 + 3u < 64u) {
-    d_w[r1 * 64u + c3] += accv0[1][3];
+    d_w[r1 * 16u + col0 / 4u] += accv0[1];
   }
   if (ok2 && col0 + 0u < 64u) {
-    d_w[r2 * 64u + c0] += accv0[2][0];
-  }
-  if (ok2 && col0 + 1u < 64u) {
-    d_w[r2 * 64u + c1] += accv0[2][1];
-  }
-  if (ok2 && col0 + 2u < 64u) {
-    d_w[r2 * 64u + c2] += accv0[2][2];
-  }
-  if (ok2 && col0 + 3u < 64u) {
-    d_w[r2 * 64u + c3] += accv0[2][3];
+    d_w[r2 * 16u + col0 / 4u] += accv0[2];
   }
   if (ok3 && col0 + 0u < 64u) {
-    d_w[r3 * 64u + c0] += accv0[3][0];
-  }
-  if (ok3 && col0 + 1u < 64u) {
-    d_w[r3 * 64u + c1] += accv0[3][1];
-  }
-  if (ok3 && col0 + 2u < 64u) {
-    d_w[r3 * 64u + c2] += accv0[3][2];
-  }
-  if (ok3 && col0 + 3u < 64u) {
-    d_w[r3 * 64u + c3] += accv0[3][3];
+    d_w[r3 * 16u + col0 / 4u] += accv0[3];
   }
 }
 
@@ -2284,9 +1692,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> slot_token: array<i32>;  // blocks.1.moe.slot_token
 @group(0) @binding(3) var<storage, read> w_up: array<vec4<f32>>;  // blocks.1.moe.experts.up.weight
 @group(0) @binding(4) var<storage, read> w_gate: array<vec4<f32>>;  // blocks.1.moe.experts.gate.weight
-@group(0) @binding(5) var<storage, read_write> pre_up: array<f32>;  // blocks.1.moe.experts/pre_up
-@group(0) @binding(6) var<storage, read_write> pre_gate: array<f32>;  // blocks.1.moe.experts/pre_gate
-@group(0) @binding(7) var<storage, read_write> hidden: array<f32>;  // blocks.1.moe.experts/hidden
+@group(0) @binding(5) var<storage, read_write> pre_up: array<vec4<f32>>;  // blocks.1.moe.experts/pre_up
+@group(0) @binding(6) var<storage, read_write> pre_gate: array<vec4<f32>>;  // blocks.1.moe.experts/pre_gate
+@group(0) @binding(7) var<storage, read_write> hidden: array<vec4<f32>>;  // blocks.1.moe.experts/hidden
 
 fn erf_f32(x: f32) -> f32 {
   // Abramowitz & Stegun 7.1.26; odd symmetry for x < 0.
@@ -2389,84 +1797,32 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc1[15] = fma(a3.w, b1_3.w, fma(a3.z, b1_3.z, fma(a3.y, b1_3.y, fma(a3.x, b1_3.x, acc1[15]))));
   }
   if (ok0 && col0 + 0u < 64u) {
-    pre_up[r0 * 64u + c0] = acc0[0];
-    pre_gate[r0 * 64u + c0] = acc1[0];
-    hidden[r0 * 64u + c0] = act_silu(acc1[0]) * acc0[0];
-  }
-  if (ok0 && col0 + 1u < 64u) {
-    pre_up[r0 * 64u + c1] = acc0[1];
-    pre_gate[r0 * 64u + c1] = acc1[1];
-    hidden[r0 * 64u + c1] = act_silu(acc1[1]) * acc0[1];
-  }
-  if (ok0 && col0 + 2u < 64u) {
-    pre_up[r0 * 64u + c2] = acc0[2];
-    pre_gate[r0 * 64u + c2] = acc1[2];
-    hidden[r0 * 64u + c2] = act_silu(acc1[2]) * acc0[2];
-  }
-  if (ok0 && col0 + 3u < 64u) {
-    pre_up[r0 * 64u + c3] = acc0[3];
-    pre_gate[r0 * 64u + c3] = acc1[3];
-    hidden[r0 * 64u + c3] = act_silu(acc1[3]) * acc0[3];
+    let u = vec4<f32>(acc0[0], acc0[1], acc0[2], acc0[3]);
+    pre_up[r0 * 16u + col0 / 4u] = u;
+    let g = vec4<f32>(acc1[0], acc1[1], acc1[2], acc1[3]);
+    pre_gate[r0 * 16u + col0 / 4u] = g;
+    hidden[r0 * 16u + col0 / 4u] = vec4<f32>(act_silu(g.x), act_silu(g.y), act_silu(g.z), act_silu(g.w)) * u;
   }
   if (ok1 && col0 + 0u < 64u) {
-    pre_up[r1 * 64u + c0] = acc0[4];
-    pre_gate[r1 * 64u + c0] = acc1[4];
-    hidden[r1 * 64u + c0] = act_silu(acc1[4]) * acc0[4];
-  }
-  if (ok1 && col0 + 1u < 64u) {
-    pre_up[r1 * 64u + c1] = acc0[5];
-    pre_gate[r1 * 64u + c1] = acc1[5];
-    hidden[r1 * 64u + c1] = act_silu(acc1[5]) * acc0[5];
-  }
-  if (ok1 && col0 + 2u < 64u) {
-    pre_up[r1 * 64u + c2] = acc0[6];
-    pre_gate[r1 * 64u + c2] = acc1[6];
-    hidden[r1 * 64u + c2] = act_silu(acc1[6]) * acc0[6];
-  }
-  if (ok1 && col0 + 3u < 64u) {
-    pre_up[r1 * 64u + c3] = acc0[7];
-    pre_gate[r1 * 64u + c3] = acc1[7];
-    hidden[r1 * 64u + c3] = act_silu(acc1[7]) * acc0[7];
+    let u = vec4<f32>(acc0[4], acc0[5], acc0[6], acc0[7]);
+    pre_up[r1 * 16u + col0 / 4u] = u;
+    let g = vec4<f32>(acc1[4], acc1[5], acc1[6], acc1[7]);
+    pre_gate[r1 * 16u + col0 / 4u] = g;
+    hidden[r1 * 16u + col0 / 4u] = vec4<f32>(act_silu(g.x), act_silu(g.y), act_silu(g.z), act_silu(g.w)) * u;
   }
   if (ok2 && col0 + 0u < 64u) {
-    pre_up[r2 * 64u + c0] = acc0[8];
-    pre_gate[r2 * 64u + c0] = acc1[8];
-    hidden[r2 * 64u + c0] = act_silu(acc1[8]) * acc0[8];
-  }
-  if (ok2 && col0 + 1u < 64u) {
-    pre_up[r2 * 64u + c1] = acc0[9];
-    pre_gate[r2 * 64u + c1] = acc1[9];
-    hidden[r2 * 64u + c1] = act_silu(acc1[9]) * acc0[9];
-  }
-  if (ok2 && col0 + 2u < 64u) {
-    pre_up[r2 * 64u + c2] = acc0[10];
-    pre_gate[r2 * 64u + c2] = acc1[10];
-    hidden[r2 * 64u + c2] = act_silu(acc1[10]) * acc0[10];
-  }
-  if (ok2 && col0 + 3u < 64u) {
-    pre_up[r2 * 64u + c3] = acc0[11];
-    pre_gate[r2 * 64u + c3] = acc1[11];
-    hidden[r2 * 64u + c3] = act_silu(acc1[11]) * acc0[11];
+    let u = vec4<f32>(acc0[8], acc0[9], acc0[10], acc0[11]);
+    pre_up[r2 * 16u + col0 / 4u] = u;
+    let g = vec4<f32>(acc1[8], acc1[9], acc1[10], acc1[11]);
+    pre_gate[r2 * 16u + col0 / 4u] = g;
+    hidden[r2 * 16u + col0 / 4u] = vec4<f32>(act_silu(g.x), act_silu(g.y), act_silu(g.z), act_silu(g.w)) * u;
   }
   if (ok3 && col0 + 0u < 64u) {
-    pre_up[r3 * 64u + c0] = acc0[12];
-    pre_gate[r3 * 64u + c0] = acc1[12];
-    hidden[r3 * 64u + c0] = act_silu(acc1[12]) * acc0[12];
-  }
-  if (ok3 && col0 + 1u < 64u) {
-    pre_up[r3 * 64u + c1] = acc0[13];
-    pre_gate[r3 * 64u + c1] = acc1[13];
-    hidden[r3 * 64u + c1] = act_silu(acc1[13]) * acc0[13];
-  }
-  if (ok3 && col0 + 2u < 64u) {
-    pre_up[r3 * 64u + c2] = acc0[14];
-    pre_gate[r3 * 64u + c2] = acc1[14];
-    hidden[r3 * 64u + c2] = act_silu(acc1[14]) * acc0[14];
-  }
-  if (ok3 && col0 + 3u < 64u) {
-    pre_up[r3 * 64u + c3] = acc0[15];
-    pre_gate[r3 * 64u + c3] = acc1[15];
-    hidden[r3 * 64u + c3] = act_silu(acc1[15]) * acc0[15];
+    let u = vec4<f32>(acc0[12], acc0[13], acc0[14], acc0[15]);
+    pre_up[r3 * 16u + col0 / 4u] = u;
+    let g = vec4<f32>(acc1[12], acc1[13], acc1[14], acc1[15]);
+    pre_gate[r3 * 16u + col0 / 4u] = g;
+    hidden[r3 * 16u + col0 / 4u] = vec4<f32>(act_silu(g.x), act_silu(g.y), act_silu(g.z), act_silu(g.w)) * u;
   }
 }
 
@@ -2478,7 +1834,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(0) var<storage, read> hidden: array<vec4<f32>>;  // blocks.1.moe.experts/hidden
 @group(0) @binding(1) var<storage, read> offsets: array<i32>;  // blocks.1.moe.expert_offsets
 @group(0) @binding(2) var<storage, read> w_down: array<vec4<f32>>;  // blocks.1.moe.experts.down.weight
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;  // blocks.1.moe.expert_out
+@group(0) @binding(3) var<storage, read_write> out: array<vec4<f32>>;  // blocks.1.moe.expert_out
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -2538,52 +1894,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc0[15] = fma(a3.w, b0_3.w, fma(a3.z, b0_3.z, fma(a3.y, b0_3.y, fma(a3.x, b0_3.x, acc0[15]))));
   }
   if (ok0 && col0 + 0u < 64u) {
-    out[r0 * 64u + c0] = acc0[0];
-  }
-  if (ok0 && col0 + 1u < 64u) {
-    out[r0 * 64u + c1] = acc0[1];
-  }
-  if (ok0 && col0 + 2u < 64u) {
-    out[r0 * 64u + c2] = acc0[2];
-  }
-  if (ok0 && col0 + 3u < 64u) {
-    out[r0 * 64u + c3] = acc0[3];
+    out[r0 * 16u + col0 / 4u] = vec4<f32>(acc0[0], acc0[1], acc0[2], acc0[3]);
   }
   if (ok1 && col0 + 0u < 64u) {
-    out[r1 * 64u + c0] = acc0[4];
-  }
-  if (ok1 && col0 + 1u < 64u) {
-    out[r1 * 64u + c1] = acc0[5];
-  }
-  if (ok1 && col0 + 2u < 64u) {
-    out[r1 * 64u + c2] = acc0[6];
-  }
-  if (ok1 && col0 + 3u < 64u) {
-    out[r1 * 64u + c3] = acc0[7];
+    out[r1 * 16u + col0 / 4u] = vec4<f32>(acc0[4], acc0[5], acc0[6], acc0[7]);
   }
   if (ok2 && col0 + 0u < 64u) {
-    out[r2 * 64u + c0] = acc0[8];
-  }
-  if (ok2 && col0 + 1u < 64u) {
-    out[r2 * 64u + c1] = acc0[9];
-  }
-  if (ok2 && col0 + 2u < 64u) {
-    out[r2 * 64u + c2] = acc0[10];
-  }
-  if (ok2 && col0 + 3u < 64u) {
-    out[r2 * 64u + c3] = acc0[11];
+    out[r2 * 16u + col0 / 4u] = vec4<f32>(acc0[8], acc0[9], acc0[10], acc0[11]);
   }
   if (ok3 && col0 + 0u < 64u) {
-    out[r3 * 64u + c0] = acc0[12];
-  }
-  if (ok3 && col0 + 1u < 64u) {
-    out[r3 * 64u + c1] = acc0[13];
-  }
-  if (ok3 && col0 + 2u < 64u) {
-    out[r3 * 64u + c2] = acc0[14];
-  }
-  if (ok3 && col0 + 3u < 64u) {
-    out[r3 * 64u + c3] = acc0[15];
+    out[r3 * 16u + col0 / 4u] = vec4<f32>(acc0[12], acc0[13], acc0[14], acc0[15]);
   }
 }
 
@@ -2595,10 +1915,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(0) var<storage, read> d_out: array<vec4<f32>>;  // grad/blocks.1.moe.expert_out
 @group(0) @binding(1) var<storage, read> offsets: array<i32>;  // blocks.1.moe.expert_offsets
 @group(0) @binding(2) var<storage, read> w_down: array<vec4<f32>>;  // blocks.1.moe.experts.down.weight
-@group(0) @binding(3) var<storage, read> pre_up: array<f32>;  // blocks.1.moe.experts/pre_up
-@group(0) @binding(4) var<storage, read> pre_gate: array<f32>;  // blocks.1.moe.experts/pre_gate
-@group(0) @binding(5) var<storage, read_write> d_pre_up: array<f32>;  // blocks.1.moe.experts/d_pre_up
-@group(0) @binding(6) var<storage, read_write> d_pre_gate: array<f32>;  // blocks.1.moe.experts/d_pre_gate
+@group(0) @binding(3) var<storage, read> pre_up: array<vec4<f32>>;  // blocks.1.moe.experts/pre_up
+@group(0) @binding(4) var<storage, read> pre_gate: array<vec4<f32>>;  // blocks.1.moe.experts/pre_gate
+@group(0) @binding(5) var<storage, read_write> d_pre_up: array<vec4<f32>>;  // blocks.1.moe.experts/d_pre_up
+@group(0) @binding(6) var<storage, read_write> d_pre_gate: array<vec4<f32>>;  // blocks.1.moe.experts/d_pre_gate
 
 fn erf_f32(x: f32) -> f32 {
   // Abramowitz & Stegun 7.1.26; odd symmetry for x < 0.
@@ -2676,100 +1996,28 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     accv0[3] = fma(vec4<f32>(a3[3]), b0_0_3, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
-    let g = pre_gate[r0 * 64u + c0];
-    let u = pre_up[r0 * 64u + c0];
-    d_pre_up[r0 * 64u + c0] = accv0[0][0] * act_silu(g);
-    d_pre_gate[r0 * 64u + c0] = accv0[0][0] * u * dact_silu(g);
-  }
-  if (ok0 && col0 + 1u < 64u) {
-    let g = pre_gate[r0 * 64u + c1];
-    let u = pre_up[r0 * 64u + c1];
-    d_pre_up[r0 * 64u + c1] = accv0[0][1] * act_silu(g);
-    d_pre_gate[r0 * 64u + c1] = accv0[0][1] * u * dact_silu(g);
-  }
-  if (ok0 && col0 + 2u < 64u) {
-    let g = pre_gate[r0 * 64u + c2];
-    let u = pre_up[r0 * 64u + c2];
-    d_pre_up[r0 * 64u + c2] = accv0[0][2] * act_silu(g);
-    d_pre_gate[r0 * 64u + c2] = accv0[0][2] * u * dact_silu(g);
-  }
-  if (ok0 && col0 + 3u < 64u) {
-    let g = pre_gate[r0 * 64u + c3];
-    let u = pre_up[r0 * 64u + c3];
-    d_pre_up[r0 * 64u + c3] = accv0[0][3] * act_silu(g);
-    d_pre_gate[r0 * 64u + c3] = accv0[0][3] * u * dact_silu(g);
+    let g = pre_gate[r0 * 16u + col0 / 4u];
+    let u = pre_up[r0 * 16u + col0 / 4u];
+    d_pre_up[r0 * 16u + col0 / 4u] = accv0[0] * vec4<f32>(act_silu(g.x), act_silu(g.y), act_silu(g.z), act_silu(g.w));
+    d_pre_gate[r0 * 16u + col0 / 4u] = accv0[0] * u * vec4<f32>(dact_silu(g.x), dact_silu(g.y), dact_silu(g.z), dact_silu(g.w));
   }
   if (ok1 && col0 + 0u < 64u) {
-    let g = pre_gate[r1 * 64u + c0];
-    let u = pre_up[r1 * 64u + c0];
-    d_pre_up[r1 * 64u + c0] = accv0[1][0] * act_silu(g);
-    d_pre_gate[r1 * 64u + c0] = accv0[1][0] * u * dact_silu(g);
-  }
-  if (ok1 && col0 + 1u < 64u) {
-    let g = pre_gate[r1 * 64u + c1];
-    let u = pre_up[r1 * 64u + c1];
-    d_pre_up[r1 * 64u + c1] = accv0[1][1] * act_silu(g);
-    d_pre_gate[r1 * 64u + c1] = accv0[1][1] * u * dact_silu(g);
-  }
-  if (ok1 && col0 + 2u < 64u) {
-    let g = pre_gate[r1 * 64u + c2];
-    let u = pre_up[r1 * 64u + c2];
-    d_pre_up[r1 * 64u + c2] = accv0[1][2] * act_silu(g);
-    d_pre_gate[r1 * 64u + c2] = accv0[1][2] * u * dact_silu(g);
-  }
-  if (ok1 && col0 + 3u < 64u) {
-    let g = pre_gate[r1 * 64u + c3];
-    let u = pre_up[r1 * 64u + c3];
-    d_pre_up[r1 * 64u + c3] = accv0[1][3] * act_silu(g);
-    d_pre_gate[r1 * 64u + c3] = accv0[1][3] * u * dact_silu(g);
+    let g = pre_gate[r1 * 16u + col0 / 4u];
+    let u = pre_up[r1 * 16u + col0 / 4u];
+    d_pre_up[r1 * 16u + col0 / 4u] = accv0[1] * vec4<f32>(act_silu(g.x), act_silu(g.y), act_silu(g.z), act_silu(g.w));
+    d_pre_gate[r1 * 16u + col0 / 4u] = accv0[1] * u * vec4<f32>(dact_silu(g.x), dact_silu(g.y), dact_silu(g.z), dact_silu(g.w));
   }
   if (ok2 && col0 + 0u < 64u) {
-    let g = pre_gate[r2 * 64u + c0];
-    let u = pre_up[r2 * 64u + c0];
-    d_pre_up[r2 * 64u + c0] = accv0[2][0] * act_silu(g);
-    d_pre_gate[r2 * 64u + c0] = accv0[2][0] * u * dact_silu(g);
-  }
-  if (ok2 && col0 + 1u < 64u) {
-    let g = pre_gate[r2 * 64u + c1];
-    let u = pre_up[r2 * 64u + c1];
-    d_pre_up[r2 * 64u + c1] = accv0[2][1] * act_silu(g);
-    d_pre_gate[r2 * 64u + c1] = accv0[2][1] * u * dact_silu(g);
-  }
-  if (ok2 && col0 + 2u < 64u) {
-    let g = pre_gate[r2 * 64u + c2];
-    let u = pre_up[r2 * 64u + c2];
-    d_pre_up[r2 * 64u + c2] = accv0[2][2] * act_silu(g);
-    d_pre_gate[r2 * 64u + c2] = accv0[2][2] * u * dact_silu(g);
-  }
-  if (ok2 && col0 + 3u < 64u) {
-    let g = pre_gate[r2 * 64u + c3];
-    let u = pre_up[r2 * 64u + c3];
-    d_pre_up[r2 * 64u + c3] = accv0[2][3] * act_silu(g);
-    d_pre_gate[r2 * 64u + c3] = accv0[2][3] * u * dact_silu(g);
+    let g = pre_gate[r2 * 16u + col0 / 4u];
+    let u = pre_up[r2 * 16u + col0 / 4u];
+    d_pre_up[r2 * 16u + col0 / 4u] = accv0[2] * vec4<f32>(act_silu(g.x), act_silu(g.y), act_silu(g.z), act_silu(g.w));
+    d_pre_gate[r2 * 16u + col0 / 4u] = accv0[2] * u * vec4<f32>(dact_silu(g.x), dact_silu(g.y), dact_silu(g.z), dact_silu(g.w));
   }
   if (ok3 && col0 + 0u < 64u) {
-    let g = pre_gate[r3 * 64u + c0];
-    let u = pre_up[r3 * 64u + c0];
-    d_pre_up[r3 * 64u + c0] = accv0[3][0] * act_silu(g);
-    d_pre_gate[r3 * 64u + c0] = accv0[3][0] * u * dact_silu(g);
-  }
-  if (ok3 && col0 + 1u < 64u) {
-    let g = pre_gate[r3 * 64u + c1];
-    let u = pre_up[r3 * 64u + c1];
-    d_pre_up[r3 * 64u + c1] = accv0[3][1] * act_silu(g);
-    d_pre_gate[r3 * 64u + c1] = accv0[3][1] * u * dact_silu(g);
-  }
-  if (ok3 && col0 + 2u < 64u) {
-    let g = pre_gate[r3 * 64u + c2];
-    let u = pre_up[r3 * 64u + c2];
-    d_pre_up[r3 * 64u + c2] = accv0[3][2] * act_silu(g);
-    d_pre_gate[r3 * 64u + c2] = accv0[3][2] * u * dact_silu(g);
-  }
-  if (ok3 && col0 + 3u < 64u) {
-    let g = pre_gate[r3 * 64u + c3];
-    let u = pre_up[r3 * 64u + c3];
-    d_pre_up[r3 * 64u + c3] = accv0[3][3] * act_silu(g);
-    d_pre_gate[r3 * 64u + c3] = accv0[3][3] * u * dact_silu(g);
+    let g = pre_gate[r3 * 16u + col0 / 4u];
+    let u = pre_up[r3 * 16u + col0 / 4u];
+    d_pre_up[r3 * 16u + col0 / 4u] = accv0[3] * vec4<f32>(act_silu(g.x), act_silu(g.y), act_silu(g.z), act_silu(g.w));
+    d_pre_gate[r3 * 16u + col0 / 4u] = accv0[3] * u * vec4<f32>(dact_silu(g.x), dact_silu(g.y), dact_silu(g.z), dact_silu(g.w));
   }
 }
 
@@ -2781,7 +2029,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(0) var<storage, read> d_out: array<vec4<f32>>;  // grad/blocks.1.moe.expert_out
 @group(0) @binding(1) var<storage, read> hidden: array<vec4<f32>>;  // blocks.1.moe.experts/hidden
 @group(0) @binding(2) var<storage, read> offsets: array<i32>;  // blocks.1.moe.expert_offsets
-@group(0) @binding(3) var<storage, read_write> d_w_down: array<f32>;  // grad/blocks.1.moe.experts.down.weight
+@group(0) @binding(3) var<storage, read_write> d_w_down: array<vec4<f32>>;  // grad/blocks.1.moe.experts.down.weight
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -2821,52 +2069,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
-    d_w_down[(grp * 64u + r0) * 64u + c0] += accv0[0][0];
-  }
-  if (ok0 && col0 + 1u < 64u) {
-    d_w_down[(grp * 64u + r0) * 64u + c1] += accv0[0][1];
-  }
-  if (ok0 && col0 + 2u < 64u) {
-    d_w_down[(grp * 64u + r0) * 64u + c2] += accv0[0][2];
-  }
-  if (ok0 && col0 + 3u < 64u) {
-    d_w_down[(grp * 64u + r0) * 64u + c3] += accv0[0][3];
+    d_w_down[(grp * 64u + r0) * 16u + col0 / 4u] += accv0[0];
   }
   if (ok1 && col0 + 0u < 64u) {
-    d_w_down[(grp * 64u + r1) * 64u + c0] += accv0[1][0];
-  }
-  if (ok1 && col0 + 1u < 64u) {
-    d_w_down[(grp * 64u + r1) * 64u + c1] += accv0[1][1];
-  }
-  if (ok1 && col0 + 2u < 64u) {
-    d_w_down[(grp * 64u + r1) * 64u + c2] += accv0[1][2];
-  }
-  if (ok1 && col0 + 3u < 64u) {
-    d_w_down[(grp * 64u + r1) * 64u + c3] += accv0[1][3];
+    d_w_down[(grp * 64u + r1) * 16u + col0 / 4u] += accv0[1];
   }
   if (ok2 && col0 + 0u < 64u) {
-    d_w_down[(grp * 64u + r2) * 64u + c0] += accv0[2][0];
-  }
-  if (ok2 && col0 + 1u < 64u) {
-    d_w_down[(grp * 64u + r2) * 64u + c1] += accv0[2][1];
-  }
-  if (ok2 && col0 + 2u < 64u) {
-    d_w_down[(grp * 64u + r2) * 64u + c2] += accv0[2][2];
-  }
-  if (ok2 && col0 + 3u < 64u) {
-    d_w_down[(grp * 64u + r2) * 64u + c3] += accv0[2][3];
+    d_w_down[(grp * 64u + r2) * 16u + col0 / 4u] += accv0[2];
   }
   if (ok3 && col0 + 0u < 64u) {
-    d_w_down[(grp * 64u + r3) * 64u + c0] += accv0[3][0];
-  }
-  if (ok3 && col0 + 1u < 64u) {
-    d_w_down[(grp * 64u + r3) * 64u + c1] += accv0[3][1];
-  }
-  if (ok3 && col0 + 2u < 64u) {
-    d_w_down[(grp * 64u + r3) * 64u + c2] += accv0[3][2];
-  }
-  if (ok3 && col0 + 3u < 64u) {
-    d_w_down[(grp * 64u + r3) * 64u + c3] += accv0[3][3];
+    d_w_down[(grp * 64u + r3) * 16u + col0 / 4u] += accv0[3];
   }
 }
 
@@ -2880,7 +2092,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(2) var<storage, read> offsets: array<i32>;  // blocks.1.moe.expert_offsets
 @group(0) @binding(3) var<storage, read> w_up: array<vec4<f32>>;  // blocks.1.moe.experts.up.weight
 @group(0) @binding(4) var<storage, read> w_gate: array<vec4<f32>>;  // blocks.1.moe.experts.gate.weight
-@group(0) @binding(5) var<storage, read_write> d_rows: array<f32>;  // blocks.1.moe.experts/d_input_rows
+@group(0) @binding(5) var<storage, read_write> d_rows: array<vec4<f32>>;  // blocks.1.moe.experts/d_input_rows
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -2940,52 +2152,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     accv0[3] = fma(vec4<f32>(a3[3]), b0_0_3, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
-    d_rows[r0 * 64u + c0] = accv0[0][0];
-  }
-  if (ok0 && col0 + 1u < 64u) {
-    d_rows[r0 * 64u + c1] = accv0[0][1];
-  }
-  if (ok0 && col0 + 2u < 64u) {
-    d_rows[r0 * 64u + c2] = accv0[0][2];
-  }
-  if (ok0 && col0 + 3u < 64u) {
-    d_rows[r0 * 64u + c3] = accv0[0][3];
+    d_rows[r0 * 16u + col0 / 4u] = accv0[0];
   }
   if (ok1 && col0 + 0u < 64u) {
-    d_rows[r1 * 64u + c0] = accv0[1][0];
-  }
-  if (ok1 && col0 + 1u < 64u) {
-    d_rows[r1 * 64u + c1] = accv0[1][1];
-  }
-  if (ok1 && col0 + 2u < 64u) {
-    d_rows[r1 * 64u + c2] = accv0[1][2];
-  }
-  if (ok1 && col0 + 3u < 64u) {
-    d_rows[r1 * 64u + c3] = accv0[1][3];
+    d_rows[r1 * 16u + col0 / 4u] = accv0[1];
   }
   if (ok2 && col0 + 0u < 64u) {
-    d_rows[r2 * 64u + c0] = accv0[2][0];
-  }
-  if (ok2 && col0 + 1u < 64u) {
-    d_rows[r2 * 64u + c1] = accv0[2][1];
-  }
-  if (ok2 && col0 + 2u < 64u) {
-    d_rows[r2 * 64u + c2] = accv0[2][2];
-  }
-  if (ok2 && col0 + 3u < 64u) {
-    d_rows[r2 * 64u + c3] = accv0[2][3];
+    d_rows[r2 * 16u + col0 / 4u] = accv0[2];
   }
   if (ok3 && col0 + 0u < 64u) {
-    d_rows[r3 * 64u + c0] = accv0[3][0];
-  }
-  if (ok3 && col0 + 1u < 64u) {
-    d_rows[r3 * 64u + c1] = accv0[3][1];
-  }
-  if (ok3 && col0 + 2u < 64u) {
-    d_rows[r3 * 64u + c2] = accv0[3][2];
-  }
-  if (ok3 && col0 + 3u < 64u) {
-    d_rows[r3 * 64u + c3] = accv0[3][3];
+    d_rows[r3 * 16u + col0 / 4u] = accv0[3];
   }
 }
 
@@ -3021,7 +2197,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;  // blocks.1.ffn_norm.y
 @group(0) @binding(2) var<storage, read> offsets: array<i32>;  // blocks.1.moe.expert_offsets
 @group(0) @binding(3) var<storage, read> slot_token: array<i32>;  // blocks.1.moe.slot_token
-@group(0) @binding(4) var<storage, read_write> d_w: array<f32>;  // grad/blocks.1.moe.experts.up.weight
+@group(0) @binding(4) var<storage, read_write> d_w: array<vec4<f32>>;  // grad/blocks.1.moe.experts.up.weight
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -3061,52 +2237,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
-    d_w[(grp * 64u + r0) * 64u + c0] += accv0[0][0];
-  }
-  if (ok0 && col0 + 1u < 64u) {
-    d_w[(grp * 64u + r0) * 64u + c1] += accv0[0][1];
-  }
-  if (ok0 && col0 + 2u < 64u) {
-    d_w[(grp * 64u + r0) * 64u + c2] += accv0[0][2];
-  }
-  if (ok0 && col0 + 3u < 64u) {
-    d_w[(grp * 64u + r0) * 64u + c3] += accv0[0][3];
+    d_w[((grp * 64u + r0) * 64u + 0u) / 4u + col0 / 4u] += accv0[0];
   }
   if (ok1 && col0 + 0u < 64u) {
-    d_w[(grp * 64u + r1) * 64u + c0] += accv0[1][0];
-  }
-  if (ok1 && col0 + 1u < 64u) {
-    d_w[(grp * 64u + r1) * 64u + c1] += accv0[1][1];
-  }
-  if (ok1 && col0 + 2u < 64u) {
-    d_w[(grp * 64u + r1) * 64u + c2] += accv0[1][2];
-  }
-  if (ok1 && col0 + 3u < 64u) {
-    d_w[(grp * 64u + r1) * 64u + c3] += accv0[1][3];
+    d_w[((grp * 64u + r1) * 64u + 0u) / 4u + col0 / 4u] += accv0[1];
   }
   if (ok2 && col0 + 0u < 64u) {
-    d_w[(grp * 64u + r2) * 64u + c0] += accv0[2][0];
-  }
-  if (ok2 && col0 + 1u < 64u) {
-    d_w[(grp * 64u + r2) * 64u + c1] += accv0[2][1];
-  }
-  if (ok2 && col0 + 2u < 64u) {
-    d_w[(grp * 64u + r2) * 64u + c2] += accv0[2][2];
-  }
-  if (ok2 && col0 + 3u < 64u) {
-    d_w[(grp * 64u + r2) * 64u + c3] += accv0[2][3];
+    d_w[((grp * 64u + r2) * 64u + 0u) / 4u + col0 / 4u] += accv0[2];
   }
   if (ok3 && col0 + 0u < 64u) {
-    d_w[(grp * 64u + r3) * 64u + c0] += accv0[3][0];
-  }
-  if (ok3 && col0 + 1u < 64u) {
-    d_w[(grp * 64u + r3) * 64u + c1] += accv0[3][1];
-  }
-  if (ok3 && col0 + 2u < 64u) {
-    d_w[(grp * 64u + r3) * 64u + c2] += accv0[3][2];
-  }
-  if (ok3 && col0 + 3u < 64u) {
-    d_w[(grp * 64u + r3) * 64u + c3] += accv0[3][3];
+    d_w[((grp * 64u + r3) * 64u + 0u) / 4u + col0 / 4u] += accv0[3];
   }
 }
 
@@ -3180,7 +2320,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> hidden: array<vec4<f32>>;  // blocks.1.moe.shared/hidden
 @group(0) @binding(1) var<storage, read> w_down: array<vec4<f32>>;  // blocks.1.moe.shared.down.weight
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;  // blocks.1.moe.shared_out
+@group(0) @binding(2) var<storage, read_write> out: array<vec4<f32>>;  // blocks.1.moe.shared_out
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -3234,52 +2374,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc0[15] = fma(a3.w, b0_3.w, fma(a3.z, b0_3.z, fma(a3.y, b0_3.y, fma(a3.x, b0_3.x, acc0[15]))));
   }
   if (ok0 && col0 + 0u < 64u) {
-    out[r0 * 64u + c0] = acc0[0];
-  }
-  if (ok0 && col0 + 1u < 64u) {
-    out[r0 * 64u + c1] = acc0[1];
-  }
-  if (ok0 && col0 + 2u < 64u) {
-    out[r0 * 64u + c2] = acc0[2];
-  }
-  if (ok0 && col0 + 3u < 64u) {
-    out[r0 * 64u + c3] = acc0[3];
+    out[r0 * 16u + col0 / 4u] = vec4<f32>(acc0[0], acc0[1], acc0[2], acc0[3]);
   }
   if (ok1 && col0 + 0u < 64u) {
-    out[r1 * 64u + c0] = acc0[4];
-  }
-  if (ok1 && col0 + 1u < 64u) {
-    out[r1 * 64u + c1] = acc0[5];
-  }
-  if (ok1 && col0 + 2u < 64u) {
-    out[r1 * 64u + c2] = acc0[6];
-  }
-  if (ok1 && col0 + 3u < 64u) {
-    out[r1 * 64u + c3] = acc0[7];
+    out[r1 * 16u + col0 / 4u] = vec4<f32>(acc0[4], acc0[5], acc0[6], acc0[7]);
   }
   if (ok2 && col0 + 0u < 64u) {
-    out[r2 * 64u + c0] = acc0[8];
-  }
-  if (ok2 && col0 + 1u < 64u) {
-    out[r2 * 64u + c1] = acc0[9];
-  }
-  if (ok2 && col0 + 2u < 64u) {
-    out[r2 * 64u + c2] = acc0[10];
-  }
-  if (ok2 && col0 + 3u < 64u) {
-    out[r2 * 64u + c3] = acc0[11];
+    out[r2 * 16u + col0 / 4u] = vec4<f32>(acc0[8], acc0[9], acc0[10], acc0[11]);
   }
   if (ok3 && col0 + 0u < 64u) {
-    out[r3 * 64u + c0] = acc0[12];
-  }
-  if (ok3 && col0 + 1u < 64u) {
-    out[r3 * 64u + c1] = acc0[13];
-  }
-  if (ok3 && col0 + 2u < 64u) {
-    out[r3 * 64u + c2] = acc0[14];
-  }
-  if (ok3 && col0 + 3u < 64u) {
-    out[r3 * 64u + c3] = acc0[15];
+    out[r3 * 16u + col0 / 4u] = vec4<f32>(acc0[12], acc0[13], acc0[14], acc0[15]);
   }
 }
 
@@ -3290,10 +2394,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> d_out: array<vec4<f32>>;  // grad/blocks.1.moe.shared_out
 @group(0) @binding(1) var<storage, read> w_down: array<vec4<f32>>;  // blocks.1.moe.shared.down.weight
-@group(0) @binding(2) var<storage, read> pre_up: array<f32>;  // blocks.1.moe.shared/pre_up
-@group(0) @binding(3) var<storage, read> pre_gate: array<f32>;  // blocks.1.moe.shared/pre_gate
-@group(0) @binding(4) var<storage, read_write> d_pre_up: array<f32>;  // blocks.1.moe.shared/d_pre_up
-@group(0) @binding(5) var<storage, read_write> d_pre_gate: array<f32>;  // blocks.1.moe.shared/d_pre_gate
+@group(0) @binding(2) var<storage, read> pre_up: array<vec4<f32>>;  // blocks.1.moe.shared/pre_up
+@group(0) @binding(3) var<storage, read> pre_gate: array<vec4<f32>>;  // blocks.1.moe.shared/pre_gate
+@group(0) @binding(4) var<storage, read_write> d_pre_up: array<vec4<f32>>;  // blocks.1.moe.shared/d_pre_up
+@group(0) @binding(5) var<storage, read_write> d_pre_gate: array<vec4<f32>>;  // blocks.1.moe.shared/d_pre_gate
 
 fn erf_f32(x: f32) -> f32 {
   // Abramowitz & Stegun 7.1.26; odd symmetry for x < 0.
@@ -3365,100 +2469,28 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     accv0[3] = fma(vec4<f32>(a3[3]), b0_0_3, accv0[3]);
   }
   if (ok0 && col0 + 0u < 128u) {
-    let g = pre_gate[r0 * 128u + c0];
-    let u = pre_up[r0 * 128u + c0];
-    d_pre_up[r0 * 128u + c0] = accv0[0][0] * act_silu(g);
-    d_pre_gate[r0 * 128u + c0] = accv0[0][0] * u * dact_silu(g);
-  }
-  if (ok0 && col0 + 1u < 128u) {
-    let g = pre_gate[r0 * 128u + c1];
-    let u = pre_up[r0 * 128u + c1];
-    d_pre_up[r0 * 128u + c1] = accv0[0][1] * act_silu(g);
-    d_pre_gate[r0 * 128u + c1] = accv0[0][1] * u * dact_silu(g);
-  }
-  if (ok0 && col0 + 2u < 128u) {
-    let g = pre_gate[r0 * 128u + c2];
-    let u = pre_up[r0 * 128u + c2];
-    d_pre_up[r0 * 128u + c2] = accv0[0][2] * act_silu(g);
-    d_pre_gate[r0 * 128u + c2] = accv0[0][2] * u * dact_silu(g);
-  }
-  if (ok0 && col0 + 3u < 128u) {
-    let g = pre_gate[r0 * 128u + c3];
-    let u = pre_up[r0 * 128u + c3];
-    d_pre_up[r0 * 128u + c3] = accv0[0][3] * act_silu(g);
-    d_pre_gate[r0 * 128u + c3] = accv0[0][3] * u * dact_silu(g);
+    let g = pre_gate[r0 * 32u + col0 / 4u];
+    let u = pre_up[r0 * 32u + col0 / 4u];
+    d_pre_up[r0 * 32u + col0 / 4u] = accv0[0] * vec4<f32>(act_silu(g.x), act_silu(g.y), act_silu(g.z), act_silu(g.w));
+    d_pre_gate[r0 * 32u + col0 / 4u] = accv0[0] * u * vec4<f32>(dact_silu(g.x), dact_silu(g.y), dact_silu(g.z), dact_silu(g.w));
   }
   if (ok1 && col0 + 0u < 128u) {
-    let g = pre_gate[r1 * 128u + c0];
-    let u = pre_up[r1 * 128u + c0];
-    d_pre_up[r1 * 128u + c0] = accv0[1][0] * act_silu(g);
-    d_pre_gate[r1 * 128u + c0] = accv0[1][0] * u * dact_silu(g);
-  }
-  if (ok1 && col0 + 1u < 128u) {
-    let g = pre_gate[r1 * 128u + c1];
-    let u = pre_up[r1 * 128u + c1];
-    d_pre_up[r1 * 128u + c1] = accv0[1][1] * act_silu(g);
-    d_pre_gate[r1 * 128u + c1] = accv0[1][1] * u * dact_silu(g);
-  }
-  if (ok1 && col0 + 2u < 128u) {
-    let g = pre_gate[r1 * 128u + c2];
-    let u = pre_up[r1 * 128u + c2];
-    d_pre_up[r1 * 128u + c2] = accv0[1][2] * act_silu(g);
-    d_pre_gate[r1 * 128u + c2] = accv0[1][2] * u * dact_silu(g);
-  }
-  if (ok1 && col0 + 3u < 128u) {
-    let g = pre_gate[r1 * 128u + c3];
-    let u = pre_up[r1 * 128u + c3];
-    d_pre_up[r1 * 128u + c3] = accv0[1][3] * act_silu(g);
-    d_pre_gate[r1 * 128u + c3] = accv0[1][3] * u * dact_silu(g);
+    let g = pre_gate[r1 * 32u + col0 / 4u];
+    let u = pre_up[r1 * 32u + col0 / 4u];
+    d_pre_up[r1 * 32u + col0 / 4u] = accv0[1] * vec4<f32>(act_silu(g.x), act_silu(g.y), act_silu(g.z), act_silu(g.w));
+    d_pre_gate[r1 * 32u + col0 / 4u] = accv0[1] * u * vec4<f32>(dact_silu(g.x), dact_silu(g.y), dact_silu(g.z), dact_silu(g.w));
   }
   if (ok2 && col0 + 0u < 128u) {
-    let g = pre_gate[r2 * 128u + c0];
-    let u = pre_up[r2 * 128u + c0];
-    d_pre_up[r2 * 128u + c0] = accv0[2][0] * act_silu(g);
-    d_pre_gate[r2 * 128u + c0] = accv0[2][0] * u * dact_silu(g);
-  }
-  if (ok2 && col0 + 1u < 128u) {
-    let g = pre_gate[r2 * 128u + c1];
-    let u = pre_up[r2 * 128u + c1];
-    d_pre_up[r2 * 128u + c1] = accv0[2][1] * act_silu(g);
-    d_pre_gate[r2 * 128u + c1] = accv0[2][1] * u * dact_silu(g);
-  }
-  if (ok2 && col0 + 2u < 128u) {
-    let g = pre_gate[r2 * 128u + c2];
-    let u = pre_up[r2 * 128u + c2];
-    d_pre_up[r2 * 128u + c2] = accv0[2][2] * act_silu(g);
-    d_pre_gate[r2 * 128u + c2] = accv0[2][2] * u * dact_silu(g);
-  }
-  if (ok2 && col0 + 3u < 128u) {
-    let g = pre_gate[r2 * 128u + c3];
-    let u = pre_up[r2 * 128u + c3];
-    d_pre_up[r2 * 128u + c3] = accv0[2][3] * act_silu(g);
-    d_pre_gate[r2 * 128u + c3] = accv0[2][3] * u * dact_silu(g);
+    let g = pre_gate[r2 * 32u + col0 / 4u];
+    let u = pre_up[r2 * 32u + col0 / 4u];
+    d_pre_up[r2 * 32u + col0 / 4u] = accv0[2] * vec4<f32>(act_silu(g.x), act_silu(g.y), act_silu(g.z), act_silu(g.w));
+    d_pre_gate[r2 * 32u + col0 / 4u] = accv0[2] * u * vec4<f32>(dact_silu(g.x), dact_silu(g.y), dact_silu(g.z), dact_silu(g.w));
   }
   if (ok3 && col0 + 0u < 128u) {
-    let g = pre_gate[r3 * 128u + c0];
-    let u = pre_up[r3 * 128u + c0];
-    d_pre_up[r3 * 128u + c0] = accv0[3][0] * act_silu(g);
-    d_pre_gate[r3 * 128u + c0] = accv0[3][0] * u * dact_silu(g);
-  }
-  if (ok3 && col0 + 1u < 128u) {
-    let g = pre_gate[r3 * 128u + c1];
-    let u = pre_up[r3 * 128u + c1];
-    d_pre_up[r3 * 128u + c1] = accv0[3][1] * act_silu(g);
-    d_pre_gate[r3 * 128u + c1] = accv0[3][1] * u * dact_silu(g);
-  }
-  if (ok3 && col0 + 2u < 128u) {
-    let g = pre_gate[r3 * 128u + c2];
-    let u = pre_up[r3 * 128u + c2];
-    d_pre_up[r3 * 128u + c2] = accv0[3][2] * act_silu(g);
-    d_pre_gate[r3 * 128u + c2] = accv0[3][2] * u * dact_silu(g);
-  }
-  if (ok3 && col0 + 3u < 128u) {
-    let g = pre_gate[r3 * 128u + c3];
-    let u = pre_up[r3 * 128u + c3];
-    d_pre_up[r3 * 128u + c3] = accv0[3][3] * act_silu(g);
-    d_pre_gate[r3 * 128u + c3] = accv0[3][3] * u * dact_silu(g);
+    let g = pre_gate[r3 * 32u + col0 / 4u];
+    let u = pre_up[r3 * 32u + col0 / 4u];
+    d_pre_up[r3 * 32u + col0 / 4u] = accv0[3] * vec4<f32>(act_silu(g.x), act_silu(g.y), act_silu(g.z), act_silu(g.w));
+    d_pre_gate[r3 * 32u + col0 / 4u] = accv0[3] * u * vec4<f32>(dact_silu(g.x), dact_silu(g.y), dact_silu(g.z), dact_silu(g.w));
   }
 }
 
@@ -3469,7 +2501,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> d_out: array<vec4<f32>>;  // grad/blocks.1.moe.shared_out
 @group(0) @binding(1) var<storage, read> hidden: array<vec4<f32>>;  // blocks.1.moe.shared/hidden
-@group(0) @binding(2) var<storage, read_write> d_w_down: array<f32>;  // grad/blocks.1.moe.shared.down.weight
+@group(0) @binding(2) var<storage, read_write> d_w_down: array<vec4<f32>>;  // grad/blocks.1.moe.shared.down.weight
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -3509,52 +2541,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
   }
   if (ok0 && col0 + 0u < 128u) {
-    d_w_down[(((c0) / 64u) * 64u + r0) * 64u + (c0) % 64u] += accv0[0][0];
-  }
-  if (ok0 && col0 + 1u < 128u) {
-    d_w_down[(((c1) / 64u) * 64u + r0) * 64u + (c1) % 64u] += accv0[0][1];
-  }
-  if (ok0 && col0 + 2u < 128u) {
-    d_w_down[(((c2) / 64u) * 64u + r0) * 64u + (c2) % 64u] += accv0[0][2];
-  }
-  if (ok0 && col0 + 3u < 128u) {
-    d_w_down[(((c3) / 64u) * 64u + r0) * 64u + (c3) % 64u] += accv0[0][3];
+    d_w_down[(((col0 / 4u) / 16u) * 64u + r0) * 16u + (col0 / 4u) % 16u] += accv0[0];
   }
   if (ok1 && col0 + 0u < 128u) {
-    d_w_down[(((c0) / 64u) * 64u + r1) * 64u + (c0) % 64u] += accv0[1][0];
-  }
-  if (ok1 && col0 + 1u < 128u) {
-    d_w_down[(((c1) / 64u) * 64u + r1) * 64u + (c1) % 64u] += accv0[1][1];
-  }
-  if (ok1 && col0 + 2u < 128u) {
-    d_w_down[(((c2) / 64u) * 64u + r1) * 64u + (c2) % 64u] += accv0[1][2];
-  }
-  if (ok1 && col0 + 3u < 128u) {
-    d_w_down[(((c3) / 64u) * 64u + r1) * 64u + (c3) % 64u] += accv0[1][3];
+    d_w_down[(((col0 / 4u) / 16u) * 64u + r1) * 16u + (col0 / 4u) % 16u] += accv0[1];
   }
   if (ok2 && col0 + 0u < 128u) {
-    d_w_down[(((c0) / 64u) * 64u + r2) * 64u + (c0) % 64u] += accv0[2][0];
-  }
-  if (ok2 && col0 + 1u < 128u) {
-    d_w_down[(((c1) / 64u) * 64u + r2) * 64u + (c1) % 64u] += accv0[2][1];
-  }
-  if (ok2 && col0 + 2u < 128u) {
-    d_w_down[(((c2) / 64u) * 64u + r2) * 64u + (c2) % 64u] += accv0[2][2];
-  }
-  if (ok2 && col0 + 3u < 128u) {
-    d_w_down[(((c3) / 64u) * 64u + r2) * 64u + (c3) % 64u] += accv0[2][3];
+    d_w_down[(((col0 / 4u) / 16u) * 64u + r2) * 16u + (col0 / 4u) % 16u] += accv0[2];
   }
   if (ok3 && col0 + 0u < 128u) {
-    d_w_down[(((c0) / 64u) * 64u + r3) * 64u + (c0) % 64u] += accv0[3][0];
-  }
-  if (ok3 && col0 + 1u < 128u) {
-    d_w_down[(((c1) / 64u) * 64u + r3) * 64u + (c1) % 64u] += accv0[3][1];
-  }
-  if (ok3 && col0 + 2u < 128u) {
-    d_w_down[(((c2) / 64u) * 64u + r3) * 64u + (c2) % 64u] += accv0[3][2];
-  }
-  if (ok3 && col0 + 3u < 128u) {
-    d_w_down[(((c3) / 64u) * 64u + r3) * 64u + (c3) % 64u] += accv0[3][3];
+    d_w_down[(((col0 / 4u) / 16u) * 64u + r3) * 16u + (col0 / 4u) % 16u] += accv0[3];
   }
 }
 
@@ -3564,7 +2560,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;  // final_norm.y
 @group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // embed.weight
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;  // logits
+@group(0) @binding(2) var<storage, read_write> y: array<vec4<f32>>;  // logits
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -3618,52 +2614,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc0[15] = fma(a3.w, b0_3.w, fma(a3.z, b0_3.z, fma(a3.y, b0_3.y, fma(a3.x, b0_3.x, acc0[15]))));
   }
   if (ok0 && col0 + 0u < 256u) {
-    y[r0 * 256u + c0] = acc0[0];
-  }
-  if (ok0 && col0 + 1u < 256u) {
-    y[r0 * 256u + c1] = acc0[1];
-  }
-  if (ok0 && col0 + 2u < 256u) {
-    y[r0 * 256u + c2] = acc0[2];
-  }
-  if (ok0 && col0 + 3u < 256u) {
-    y[r0 * 256u + c3] = acc0[3];
+    y[r0 * 64u + col0 / 4u] = vec4<f32>(acc0[0], acc0[1], acc0[2], acc0[3]);
   }
   if (ok1 && col0 + 0u < 256u) {
-    y[r1 * 256u + c0] = acc0[4];
-  }
-  if (ok1 && col0 + 1u < 256u) {
-    y[r1 * 256u + c1] = acc0[5];
-  }
-  if (ok1 && col0 + 2u < 256u) {
-    y[r1 * 256u + c2] = acc0[6];
-  }
-  if (ok1 && col0 + 3u < 256u) {
-    y[r1 * 256u + c3] = acc0[7];
+    y[r1 * 64u + col0 / 4u] = vec4<f32>(acc0[4], acc0[5], acc0[6], acc0[7]);
   }
   if (ok2 && col0 + 0u < 256u) {
-    y[r2 * 256u + c0] = acc0[8];
-  }
-  if (ok2 && col0 + 1u < 256u) {
-    y[r2 * 256u + c1] = acc0[9];
-  }
-  if (ok2 && col0 + 2u < 256u) {
-    y[r2 * 256u + c2] = acc0[10];
-  }
-  if (ok2 && col0 + 3u < 256u) {
-    y[r2 * 256u + c3] = acc0[11];
+    y[r2 * 64u + col0 / 4u] = vec4<f32>(acc0[8], acc0[9], acc0[10], acc0[11]);
   }
   if (ok3 && col0 + 0u < 256u) {
-    y[r3 * 256u + c0] = acc0[12];
-  }
-  if (ok3 && col0 + 1u < 256u) {
-    y[r3 * 256u + c1] = acc0[13];
-  }
-  if (ok3 && col0 + 2u < 256u) {
-    y[r3 * 256u + c2] = acc0[14];
-  }
-  if (ok3 && col0 + 3u < 256u) {
-    y[r3 * 256u + c3] = acc0[15];
+    y[r3 * 64u + col0 / 4u] = vec4<f32>(acc0[12], acc0[13], acc0[14], acc0[15]);
   }
 }
 
@@ -3673,7 +2633,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> d_y: array<vec4<f32>>;  // grad/logits
 @group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // embed.weight
-@group(0) @binding(2) var<storage, read_write> d_x: array<f32>;  // grad/final_norm.y
+@group(0) @binding(2) var<storage, read_write> d_x: array<vec4<f32>>;  // grad/final_norm.y
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -3727,52 +2687,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     accv0[3] = fma(vec4<f32>(a3[3]), b0_0_3, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
-    d_x[r0 * 64u + c0] += accv0[0][0];
-  }
-  if (ok0 && col0 + 1u < 64u) {
-    d_x[r0 * 64u + c1] += accv0[0][1];
-  }
-  if (ok0 && col0 + 2u < 64u) {
-    d_x[r0 * 64u + c2] += accv0[0][2];
-  }
-  if (ok0 && col0 + 3u < 64u) {
-    d_x[r0 * 64u + c3] += accv0[0][3];
+    d_x[r0 * 16u + col0 / 4u] += accv0[0];
   }
   if (ok1 && col0 + 0u < 64u) {
-    d_x[r1 * 64u + c0] += accv0[1][0];
-  }
-  if (ok1 && col0 + 1u < 64u) {
-    d_x[r1 * 64u + c1] += accv0[1][1];
-  }
-  if (ok1 && col0 + 2u < 64u) {
-    d_x[r1 * 64u + c2] += accv0[1][2];
-  }
-  if (ok1 && col0 + 3u < 64u) {
-    d_x[r1 * 64u + c3] += accv0[1][3];
+    d_x[r1 * 16u + col0 / 4u] += accv0[1];
   }
   if (ok2 && col0 + 0u < 64u) {
-    d_x[r2 * 64u + c0] += accv0[2][0];
-  }
-  if (ok2 && col0 + 1u < 64u) {
-    d_x[r2 * 64u + c1] += accv0[2][1];
-  }
-  if (ok2 && col0 + 2u < 64u) {
-    d_x[r2 * 64u + c2] += accv0[2][2];
-  }
-  if (ok2 && col0 + 3u < 64u) {
-    d_x[r2 * 64u + c3] += accv0[2][3];
+    d_x[r2 * 16u + col0 / 4u] += accv0[2];
   }
   if (ok3 && col0 + 0u < 64u) {
-    d_x[r3 * 64u + c0] += accv0[3][0];
-  }
-  if (ok3 && col0 + 1u < 64u) {
-    d_x[r3 * 64u + c1] += accv0[3][1];
-  }
-  if (ok3 && col0 + 2u < 64u) {
-    d_x[r3 * 64u + c2] += accv0[3][2];
-  }
-  if (ok3 && col0 + 3u < 64u) {
-    d_x[r3 * 64u + c3] += accv0[3][3];
+    d_x[r3 * 16u + col0 / 4u] += accv0[3];
   }
 }
 
@@ -3782,7 +2706,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> d_y: array<vec4<f32>>;  // grad/logits
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;  // final_norm.y
-@group(0) @binding(2) var<storage, read_write> d_w: array<f32>;  // grad/embed.weight
+@group(0) @binding(2) var<storage, read_write> d_w: array<vec4<f32>>;  // grad/embed.weight
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -3822,52 +2746,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
-    d_w[r0 * 64u + c0] += accv0[0][0];
-  }
-  if (ok0 && col0 + 1u < 64u) {
-    d_w[r0 * 64u + c1] += accv0[0][1];
-  }
-  if (ok0 && col0 + 2u < 64u) {
-    d_w[r0 * 64u + c2] += accv0[0][2];
-  }
-  if (ok0 && col0 + 3u < 64u) {
-    d_w[r0 * 64u + c3] += accv0[0][3];
+    d_w[r0 * 16u + col0 / 4u] += accv0[0];
   }
   if (ok1 && col0 + 0u < 64u) {
-    d_w[r1 * 64u + c0] += accv0[1][0];
-  }
-  if (ok1 && col0 + 1u < 64u) {
-    d_w[r1 * 64u + c1] += accv0[1][1];
-  }
-  if (ok1 && col0 + 2u < 64u) {
-    d_w[r1 * 64u + c2] += accv0[1][2];
-  }
-  if (ok1 && col0 + 3u < 64u) {
-    d_w[r1 * 64u + c3] += accv0[1][3];
+    d_w[r1 * 16u + col0 / 4u] += accv0[1];
   }
   if (ok2 && col0 + 0u < 64u) {
-    d_w[r2 * 64u + c0] += accv0[2][0];
-  }
-  if (ok2 && col0 + 1u < 64u) {
-    d_w[r2 * 64u + c1] += accv0[2][1];
-  }
-  if (ok2 && col0 + 2u < 64u) {
-    d_w[r2 * 64u + c2] += accv0[2][2];
-  }
-  if (ok2 && col0 + 3u < 64u) {
-    d_w[r2 * 64u + c3] += accv0[2][3];
+    d_w[r2 * 16u + col0 / 4u] += accv0[2];
   }
   if (ok3 && col0 + 0u < 64u) {
-    d_w[r3 * 64u + c0] += accv0[3][0];
-  }
-  if (ok3 && col0 + 1u < 64u) {
-    d_w[r3 * 64u + c1] += accv0[3][1];
-  }
-  if (ok3 && col0 + 2u < 64u) {
-    d_w[r3 * 64u + c2] += accv0[3][2];
-  }
-  if (ok3 && col0 + 3u < 64u) {
-    d_w[r3 * 64u + c3] += accv0[3][3];
+    d_w[r3 * 16u + col0 / 4u] += accv0[3];
   }
 }
 

@@ -169,7 +169,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;  // blocks.0.attn_norm.y
 @group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // blocks.0.attn.qkv.weight
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;  // blocks.0.qkv
+@group(0) @binding(2) var<storage, read_write> y: array<vec4<f32>>;  // blocks.0.qkv
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -223,52 +223,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc0[15] = fma(a3.w, b0_3.w, fma(a3.z, b0_3.z, fma(a3.y, b0_3.y, fma(a3.x, b0_3.x, acc0[15]))));
   }
   if (ok0 && col0 + 0u < 192u) {
-    y[r0 * 192u + c0] = acc0[0];
-  }
-  if (ok0 && col0 + 1u < 192u) {
-    y[r0 * 192u + c1] = acc0[1];
-  }
-  if (ok0 && col0 + 2u < 192u) {
-    y[r0 * 192u + c2] = acc0[2];
-  }
-  if (ok0 && col0 + 3u < 192u) {
-    y[r0 * 192u + c3] = acc0[3];
+    y[r0 * 48u + col0 / 4u] = vec4<f32>(acc0[0], acc0[1], acc0[2], acc0[3]);
   }
   if (ok1 && col0 + 0u < 192u) {
-    y[r1 * 192u + c0] = acc0[4];
-  }
-  if (ok1 && col0 + 1u < 192u) {
-    y[r1 * 192u + c1] = acc0[5];
-  }
-  if (ok1 && col0 + 2u < 192u) {
-    y[r1 * 192u + c2] = acc0[6];
-  }
-  if (ok1 && col0 + 3u < 192u) {
-    y[r1 * 192u + c3] = acc0[7];
+    y[r1 * 48u + col0 / 4u] = vec4<f32>(acc0[4], acc0[5], acc0[6], acc0[7]);
   }
   if (ok2 && col0 + 0u < 192u) {
-    y[r2 * 192u + c0] = acc0[8];
-  }
-  if (ok2 && col0 + 1u < 192u) {
-    y[r2 * 192u + c1] = acc0[9];
-  }
-  if (ok2 && col0 + 2u < 192u) {
-    y[r2 * 192u + c2] = acc0[10];
-  }
-  if (ok2 && col0 + 3u < 192u) {
-    y[r2 * 192u + c3] = acc0[11];
+    y[r2 * 48u + col0 / 4u] = vec4<f32>(acc0[8], acc0[9], acc0[10], acc0[11]);
   }
   if (ok3 && col0 + 0u < 192u) {
-    y[r3 * 192u + c0] = acc0[12];
-  }
-  if (ok3 && col0 + 1u < 192u) {
-    y[r3 * 192u + c1] = acc0[13];
-  }
-  if (ok3 && col0 + 2u < 192u) {
-    y[r3 * 192u + c2] = acc0[14];
-  }
-  if (ok3 && col0 + 3u < 192u) {
-    y[r3 * 192u + c3] = acc0[15];
+    y[r3 * 48u + col0 / 4u] = vec4<f32>(acc0[12], acc0[13], acc0[14], acc0[15]);
   }
 }
 
@@ -278,7 +242,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> d_y: array<vec4<f32>>;  // grad/blocks.0.qkv
 @group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // blocks.0.attn.qkv.weight
-@group(0) @binding(2) var<storage, read_write> d_x: array<f32>;  // grad/blocks.0.attn_norm.y
+@group(0) @binding(2) var<storage, read_write> d_x: array<vec4<f32>>;  // grad/blocks.0.attn_norm.y
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -332,52 +296,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     accv0[3] = fma(vec4<f32>(a3[3]), b0_0_3, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
-    d_x[r0 * 64u + c0] += accv0[0][0];
-  }
-  if (ok0 && col0 + 1u < 64u) {
-    d_x[r0 * 64u + c1] += accv0[0][1];
-  }
-  if (ok0 && col0 + 2u < 64u) {
-    d_x[r0 * 64u + c2] += accv0[0][2];
-  }
-  if (ok0 && col0 + 3u < 64u) {
-    d_x[r0 * 64u + c3] += accv0[0][3];
+    d_x[r0 * 16u + col0 / 4u] += accv0[0];
   }
   if (ok1 && col0 + 0u < 64u) {
-    d_x[r1 * 64u + c0] += accv0[1][0];
-  }
-  if (ok1 && col0 + 1u < 64u) {
-    d_x[r1 * 64u + c1] += accv0[1][1];
-  }
-  if (ok1 && col0 + 2u < 64u) {
-    d_x[r1 * 64u + c2] += accv0[1][2];
-  }
-  if (ok1 && col0 + 3u < 64u) {
-    d_x[r1 * 64u + c3] += accv0[1][3];
+    d_x[r1 * 16u + col0 / 4u] += accv0[1];
   }
   if (ok2 && col0 + 0u < 64u) {
-    d_x[r2 * 64u + c0] += accv0[2][0];
-  }
-  if (ok2 && col0 + 1u < 64u) {
-    d_x[r2 * 64u + c1] += accv0[2][1];
-  }
-  if (ok2 && col0 + 2u < 64u) {
-    d_x[r2 * 64u + c2] += accv0[2][2];
-  }
-  if (ok2 && col0 + 3u < 64u) {
-    d_x[r2 * 64u + c3] += accv0[2][3];
+    d_x[r2 * 16u + col0 / 4u] += accv0[2];
   }
   if (ok3 && col0 + 0u < 64u) {
-    d_x[r3 * 64u + c0] += accv0[3][0];
-  }
-  if (ok3 && col0 + 1u < 64u) {
-    d_x[r3 * 64u + c1] += accv0[3][1];
-  }
-  if (ok3 && col0 + 2u < 64u) {
-    d_x[r3 * 64u + c2] += accv0[3][2];
-  }
-  if (ok3 && col0 + 3u < 64u) {
-    d_x[r3 * 64u + c3] += accv0[3][3];
+    d_x[r3 * 16u + col0 / 4u] += accv0[3];
   }
 }
 
@@ -387,7 +315,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> d_y: array<vec4<f32>>;  // grad/blocks.0.qkv
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;  // blocks.0.attn_norm.y
-@group(0) @binding(2) var<storage, read_write> d_w: array<f32>;  // grad/blocks.0.attn.qkv.weight
+@group(0) @binding(2) var<storage, read_write> d_w: array<vec4<f32>>;  // grad/blocks.0.attn.qkv.weight
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -427,52 +355,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
-    d_w[r0 * 64u + c0] += accv0[0][0];
-  }
-  if (ok0 && col0 + 1u < 64u) {
-    d_w[r0 * 64u + c1] += accv0[0][1];
-  }
-  if (ok0 && col0 + 2u < 64u) {
-    d_w[r0 * 64u + c2] += accv0[0][2];
-  }
-  if (ok0 && col0 + 3u < 64u) {
-    d_w[r0 * 64u + c3] += accv0[0][3];
+    d_w[r0 * 16u + col0 / 4u] += accv0[0];
   }
   if (ok1 && col0 + 0u < 64u) {
-    d_w[r1 * 64u + c0] += accv0[1][0];
-  }
-  if (ok1 && col0 + 1u < 64u) {
-    d_w[r1 * 64u + c1] += accv0[1][1];
-  }
-  if (ok1 && col0 + 2u < 64u) {
-    d_w[r1 * 64u + c2] += accv0[1][2];
-  }
-  if (ok1 && col0 + 3u < 64u) {
-    d_w[r1 * 64u + c3] += accv0[1][3];
+    d_w[r1 * 16u + col0 / 4u] += accv0[1];
   }
   if (ok2 && col0 + 0u < 64u) {
-    d_w[r2 * 64u + c0] += accv0[2][0];
-  }
-  if (ok2 && col0 + 1u < 64u) {
-    d_w[r2 * 64u + c1] += accv0[2][1];
-  }
-  if (ok2 && col0 + 2u < 64u) {
-    d_w[r2 * 64u + c2] += accv0[2][2];
-  }
-  if (ok2 && col0 + 3u < 64u) {
-    d_w[r2 * 64u + c3] += accv0[2][3];
+    d_w[r2 * 16u + col0 / 4u] += accv0[2];
   }
   if (ok3 && col0 + 0u < 64u) {
-    d_w[r3 * 64u + c0] += accv0[3][0];
-  }
-  if (ok3 && col0 + 1u < 64u) {
-    d_w[r3 * 64u + c1] += accv0[3][1];
-  }
-  if (ok3 && col0 + 2u < 64u) {
-    d_w[r3 * 64u + c2] += accv0[3][2];
-  }
-  if (ok3 && col0 + 3u < 64u) {
-    d_w[r3 * 64u + c3] += accv0[3][3];
+    d_w[r3 * 16u + col0 / 4u] += accv0[3];
   }
 }
 
@@ -599,7 +491,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;  // blocks.0.attn_heads
 @group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // blocks.0.attn.out.weight
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;  // blocks.0.attn_out
+@group(0) @binding(2) var<storage, read_write> y: array<vec4<f32>>;  // blocks.0.attn_out
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -653,52 +545,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc0[15] = fma(a3.w, b0_3.w, fma(a3.z, b0_3.z, fma(a3.y, b0_3.y, fma(a3.x, b0_3.x, acc0[15]))));
   }
   if (ok0 && col0 + 0u < 64u) {
-    y[r0 * 64u + c0] = acc0[0];
-  }
-  if (ok0 && col0 + 1u < 64u) {
-    y[r0 * 64u + c1] = acc0[1];
-  }
-  if (ok0 && col0 + 2u < 64u) {
-    y[r0 * 64u + c2] = acc0[2];
-  }
-  if (ok0 && col0 + 3u < 64u) {
-    y[r0 * 64u + c3] = acc0[3];
+    y[r0 * 16u + col0 / 4u] = vec4<f32>(acc0[0], acc0[1], acc0[2], acc0[3]);
   }
   if (ok1 && col0 + 0u < 64u) {
-    y[r1 * 64u + c0] = acc0[4];
-  }
-  if (ok1 && col0 + 1u < 64u) {
-    y[r1 * 64u + c1] = acc0[5];
-  }
-  if (ok1 && col0 + 2u < 64u) {
-    y[r1 * 64u + c2] = acc0[6];
-  }
-  if (ok1 && col0 + 3u < 64u) {
-    y[r1 * 64u + c3] = acc0[7];
+    y[r1 * 16u + col0 / 4u] = vec4<f32>(acc0[4], acc0[5], acc0[6], acc0[7]);
   }
   if (ok2 && col0 + 0u < 64u) {
-    y[r2 * 64u + c0] = acc0[8];
-  }
-  if (ok2 && col0 + 1u < 64u) {
-    y[r2 * 64u + c1] = acc0[9];
-  }
-  if (ok2 && col0 + 2u < 64u) {
-    y[r2 * 64u + c2] = acc0[10];
-  }
-  if (ok2 && col0 + 3u < 64u) {
-    y[r2 * 64u + c3] = acc0[11];
+    y[r2 * 16u + col0 / 4u] = vec4<f32>(acc0[8], acc0[9], acc0[10], acc0[11]);
   }
   if (ok3 && col0 + 0u < 64u) {
-    y[r3 * 64u + c0] = acc0[12];
-  }
-  if (ok3 && col0 + 1u < 64u) {
-    y[r3 * 64u + c1] = acc0[13];
-  }
-  if (ok3 && col0 + 2u < 64u) {
-    y[r3 * 64u + c2] = acc0[14];
-  }
-  if (ok3 && col0 + 3u < 64u) {
-    y[r3 * 64u + c3] = acc0[15];
+    y[r3 * 16u + col0 / 4u] = vec4<f32>(acc0[12], acc0[13], acc0[14], acc0[15]);
   }
 }
 
@@ -708,7 +564,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> d_y: array<vec4<f32>>;  // grad/blocks.0.attn_out
 @group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // blocks.0.attn.out.weight
-@group(0) @binding(2) var<storage, read_write> d_x: array<f32>;  // grad/blocks.0.attn_heads
+@group(0) @binding(2) var<storage, read_write> d_x: array<vec4<f32>>;  // grad/blocks.0.attn_heads
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -762,52 +618,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     accv0[3] = fma(vec4<f32>(a3[3]), b0_0_3, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
-    d_x[r0 * 64u + c0] += accv0[0][0];
-  }
-  if (ok0 && col0 + 1u < 64u) {
-    d_x[r0 * 64u + c1] += accv0[0][1];
-  }
-  if (ok0 && col0 + 2u < 64u) {
-    d_x[r0 * 64u + c2] += accv0[0][2];
-  }
-  if (ok0 && col0 + 3u < 64u) {
-    d_x[r0 * 64u + c3] += accv0[0][3];
+    d_x[r0 * 16u + col0 / 4u] += accv0[0];
   }
   if (ok1 && col0 + 0u < 64u) {
-    d_x[r1 * 64u + c0] += accv0[1][0];
-  }
-  if (ok1 && col0 + 1u < 64u) {
-    d_x[r1 * 64u + c1] += accv0[1][1];
-  }
-  if (ok1 && col0 + 2u < 64u) {
-    d_x[r1 * 64u + c2] += accv0[1][2];
-  }
-  if (ok1 && col0 + 3u < 64u) {
-    d_x[r1 * 64u + c3] += accv0[1][3];
+    d_x[r1 * 16u + col0 / 4u] += accv0[1];
   }
   if (ok2 && col0 + 0u < 64u) {
-    d_x[r2 * 64u + c0] += accv0[2][0];
-  }
-  if (ok2 && col0 + 1u < 64u) {
-    d_x[r2 * 64u + c1] += accv0[2][1];
-  }
-  if (ok2 && col0 + 2u < 64u) {
-    d_x[r2 * 64u + c2] += accv0[2][2];
-  }
-  if (ok2 && col0 + 3u < 64u) {
-    d_x[r2 * 64u + c3] += accv0[2][3];
+    d_x[r2 * 16u + col0 / 4u] += accv0[2];
   }
   if (ok3 && col0 + 0u < 64u) {
-    d_x[r3 * 64u + c0] += accv0[3][0];
-  }
-  if (ok3 && col0 + 1u < 64u) {
-    d_x[r3 * 64u + c1] += accv0[3][1];
-  }
-  if (ok3 && col0 + 2u < 64u) {
-    d_x[r3 * 64u + c2] += accv0[3][2];
-  }
-  if (ok3 && col0 + 3u < 64u) {
-    d_x[r3 * 64u + c3] += accv0[3][3];
+    d_x[r3 * 16u + col0 / 4u] += accv0[3];
   }
 }
 
@@ -817,7 +637,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> d_y: array<vec4<f32>>;  // grad/blocks.0.attn_out
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;  // blocks.0.attn_heads
-@group(0) @binding(2) var<storage, read_write> d_w: array<f32>;  // grad/blocks.0.attn.out.weight
+@group(0) @binding(2) var<storage, read_write> d_w: array<vec4<f32>>;  // grad/blocks.0.attn.out.weight
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -857,52 +677,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
-    d_w[r0 * 64u + c0] += accv0[0][0];
-  }
-  if (ok0 && col0 + 1u < 64u) {
-    d_w[r0 * 64u + c1] += accv0[0][1];
-  }
-  if (ok0 && col0 + 2u < 64u) {
-    d_w[r0 * 64u + c2] += accv0[0][2];
-  }
-  if (ok0 && col0 + 3u < 64u) {
-    d_w[r0 * 64u + c3] += accv0[0][3];
+    d_w[r0 * 16u + col0 / 4u] += accv0[0];
   }
   if (ok1 && col0 + 0u < 64u) {
-    d_w[r1 * 64u + c0] += accv0[1][0];
-  }
-  if (ok1 && col0 + 1u < 64u) {
-    d_w[r1 * 64u + c1] += accv0[1][1];
-  }
-  if (ok1 && col0 + 2u < 64u) {
-    d_w[r1 * 64u + c2] += accv0[1][2];
-  }
-  if (ok1 && col0 + 3u < 64u) {
-    d_w[r1 * 64u + c3] += accv0[1][3];
+    d_w[r1 * 16u + col0 / 4u] += accv0[1];
   }
   if (ok2 && col0 + 0u < 64u) {
-    d_w[r2 * 64u + c0] += accv0[2][0];
-  }
-  if (ok2 && col0 + 1u < 64u) {
-    d_w[r2 * 64u + c1] += accv0[2][1];
-  }
-  if (ok2 && col0 + 2u < 64u) {
-    d_w[r2 * 64u + c2] += accv0[2][2];
-  }
-  if (ok2 && col0 + 3u < 64u) {
-    d_w[r2 * 64u + c3] += accv0[2][3];
+    d_w[r2 * 16u + col0 / 4u] += accv0[2];
   }
   if (ok3 && col0 + 0u < 64u) {
-    d_w[r3 * 64u + c0] += accv0[3][0];
-  }
-  if (ok3 && col0 + 1u < 64u) {
-    d_w[r3 * 64u + c1] += accv0[3][1];
-  }
-  if (ok3 && col0 + 2u < 64u) {
-    d_w[r3 * 64u + c2] += accv0[3][2];
-  }
-  if (ok3 && col0 + 3u < 64u) {
-    d_w[r3 * 64u + c3] += accv0[3][3];
+    d_w[r3 * 16u + col0 / 4u] += accv0[3];
   }
 }
 
@@ -944,8 +728,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;  // blocks.0.ffn_norm.y
 @group(0) @binding(1) var<storage, read> w_up: array<vec4<f32>>;  // blocks.0.ffn.up.weight
-@group(0) @binding(2) var<storage, read_write> pre_up: array<f32>;  // blocks.0.ffn/pre_up
-@group(0) @binding(3) var<storage, read_write> hidden: array<f32>;  // blocks.0.ffn/hidden
+@group(0) @binding(2) var<storage, read_write> pre_up: array<vec4<f32>>;  // blocks.0.ffn/pre_up
+@group(0) @binding(3) var<storage, read_write> hidden: array<vec4<f32>>;  // blocks.0.ffn/hidden
 
 fn erf_f32(x: f32) -> f32 {
   // Abramowitz & Stegun 7.1.26; odd symmetry for x < 0.
@@ -1021,68 +805,24 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc0[15] = fma(a3.w, b0_3.w, fma(a3.z, b0_3.z, fma(a3.y, b0_3.y, fma(a3.x, b0_3.x, acc0[15]))));
   }
   if (ok0 && col0 + 0u < 256u) {
-    pre_up[r0 * 256u + c0] = acc0[0];
-    hidden[r0 * 256u + c0] = act_gelu(acc0[0]);
-  }
-  if (ok0 && col0 + 1u < 256u) {
-    pre_up[r0 * 256u + c1] = acc0[1];
-    hidden[r0 * 256u + c1] = act_gelu(acc0[1]);
-  }
-  if (ok0 && col0 + 2u < 256u) {
-    pre_up[r0 * 256u + c2] = acc0[2];
-    hidden[r0 * 256u + c2] = act_gelu(acc0[2]);
-  }
-  if (ok0 && col0 + 3u < 256u) {
-    pre_up[r0 * 256u + c3] = acc0[3];
-    hidden[r0 * 256u + c3] = act_gelu(acc0[3]);
+    let u = vec4<f32>(acc0[0], acc0[1], acc0[2], acc0[3]);
+    pre_up[r0 * 64u + col0 / 4u] = u;
+    hidden[r0 * 64u + col0 / 4u] = vec4<f32>(act_gelu(u.x), act_gelu(u.y), act_gelu(u.z), act_gelu(u.w));
   }
   if (ok1 && col0 + 0u < 256u) {
-    pre_up[r1 * 256u + c0] = acc0[4];
-    hidden[r1 * 256u + c0] = act_gelu(acc0[4]);
-  }
-  if (ok1 && col0 + 1u < 256u) {
-    pre_up[r1 * 256u + c1] = acc0[5];
-    hidden[r1 * 256u + c1] = act_gelu(acc0[5]);
-  }
-  if (ok1 && col0 + 2u < 256u) {
-    pre_up[r1 * 256u + c2] = acc0[6];
-    hidden[r1 * 256u + c2] = act_gelu(acc0[6]);
-  }
-  if (ok1 && col0 + 3u < 256u) {
-    pre_up[r1 * 256u + c3] = acc0[7];
-    hidden[r1 * 256u + c3] = act_gelu(acc0[7]);
+    let u = vec4<f32>(acc0[4], acc0[5], acc0[6], acc0[7]);
+    pre_up[r1 * 64u + col0 / 4u] = u;
+    hidden[r1 * 64u + col0 / 4u] = vec4<f32>(act_gelu(u.x), act_gelu(u.y), act_gelu(u.z), act_gelu(u.w));
   }
   if (ok2 && col0 + 0u < 256u) {
-    pre_up[r2 * 256u + c0] = acc0[8];
-    hidden[r2 * 256u + c0] = act_gelu(acc0[8]);
-  }
-  if (ok2 && col0 + 1u < 256u) {
-    pre_up[r2 * 256u + c1] = acc0[9];
-    hidden[r2 * 256u + c1] = act_gelu(acc0[9]);
-  }
-  if (ok2 && col0 + 2u < 256u) {
-    pre_up[r2 * 256u + c2] = acc0[10];
-    hidden[r2 * 256u + c2] = act_gelu(acc0[10]);
-  }
-  if (ok2 && col0 + 3u < 256u) {
-    pre_up[r2 * 256u + c3] = acc0[11];
-    hidden[r2 * 256u + c3] = act_gelu(acc0[11]);
+    let u = vec4<f32>(acc0[8], acc0[9], acc0[10], acc0[11]);
+    pre_up[r2 * 64u + col0 / 4u] = u;
+    hidden[r2 * 64u + col0 / 4u] = vec4<f32>(act_gelu(u.x), act_gelu(u.y), act_gelu(u.z), act_gelu(u.w));
   }
   if (ok3 && col0 + 0u < 256u) {
-    pre_up[r3 * 256u + c0] = acc0[12];
-    hidden[r3 * 256u + c0] = act_gelu(acc0[12]);
-  }
-  if (ok3 && col0 + 1u < 256u) {
-    pre_up[r3 * 256u + c1] = acc0[13];
-    hidden[r3 * 256u + c1] = act_gelu(acc0[13]);
-  }
-  if (ok3 && col0 + 2u < 256u) {
-    pre_up[r3 * 256u + c2] = acc0[14];
-    hidden[r3 * 256u + c2] = act_gelu(acc0[14]);
-  }
-  if (ok3 && col0 + 3u < 256u) {
-    pre_up[r3 * 256u + c3] = acc0[15];
-    hidden[r3 * 256u + c3] = act_gelu(acc0[15]);
+    let u = vec4<f32>(acc0[12], acc0[13], acc0[14], acc0[15]);
+    pre_up[r3 * 64u + col0 / 4u] = u;
+    hidden[r3 * 64u + col0 / 4u] = vec4<f32>(act_gelu(u.x), act_gelu(u.y), act_gelu(u.z), act_gelu(u.w));
   }
 }
 
@@ -1093,7 +833,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> hidden: array<vec4<f32>>;  // blocks.0.ffn/hidden
 @group(0) @binding(1) var<storage, read> w_down: array<vec4<f32>>;  // blocks.0.ffn.down.weight
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;  // blocks.0.ffn_out
+@group(0) @binding(2) var<storage, read_write> out: array<vec4<f32>>;  // blocks.0.ffn_out
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -1147,52 +887,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc0[15] = fma(a3.w, b0_3.w, fma(a3.z, b0_3.z, fma(a3.y, b0_3.y, fma(a3.x, b0_3.x, acc0[15]))));
   }
   if (ok0 && col0 + 0u < 64u) {
-    out[r0 * 64u + c0] = acc0[0];
-  }
-  if (ok0 && col0 + 1u < 64u) {
-    out[r0 * 64u + c1] = acc0[1];
-  }
-  if (ok0 && col0 + 2u < 64u) {
-    out[r0 * 64u + c2] = acc0[2];
-  }
-  if (ok0 && col0 + 3u < 64u) {
-    out[r0 * 64u + c3] = acc0[3];
+    out[r0 * 16u + col0 / 4u] = vec4<f32>(acc0[0], acc0[1], acc0[2], acc0[3]);
   }
   if (ok1 && col0 + 0u < 64u) {
-    out[r1 * 64u + c0] = acc0[4];
-  }
-  if (ok1 && col0 + 1u < 64u) {
-    out[r1 * 64u + c1] = acc0[5];
-  }
-  if (ok1 && col0 + 2u < 64u) {
-    out[r1 * 64u + c2] = acc0[6];
-  }
-  if (ok1 && col0 + 3u < 64u) {
-    out[r1 * 64u + c3] = acc0[7];
+    out[r1 * 16u + col0 / 4u] = vec4<f32>(acc0[4], acc0[5], acc0[6], acc0[7]);
   }
   if (ok2 && col0 + 0u < 64u) {
-    out[r2 * 64u + c0] = acc0[8];
-  }
-  if (ok2 && col0 + 1u < 64u) {
-    out[r2 * 64u + c1] = acc0[9];
-  }
-  if (ok2 && col0 + 2u < 64u) {
-    out[r2 * 64u + c2] = acc0[10];
-  }
-  if (ok2 && col0 + 3u < 64u) {
-    out[r2 * 64u + c3] = acc0[11];
+    out[r2 * 16u + col0 / 4u] = vec4<f32>(acc0[8], acc0[9], acc0[10], acc0[11]);
   }
   if (ok3 && col0 + 0u < 64u) {
-    out[r3 * 64u + c0] = acc0[12];
-  }
-  if (ok3 && col0 + 1u < 64u) {
-    out[r3 * 64u + c1] = acc0[13];
-  }
-  if (ok3 && col0 + 2u < 64u) {
-    out[r3 * 64u + c2] = acc0[14];
-  }
-  if (ok3 && col0 + 3u < 64u) {
-    out[r3 * 64u + c3] = acc0[15];
+    out[r3 * 16u + col0 / 4u] = vec4<f32>(acc0[12], acc0[13], acc0[14], acc0[15]);
   }
 }
 
@@ -1203,8 +907,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> d_out: array<vec4<f32>>;  // grad/blocks.0.ffn_out
 @group(0) @binding(1) var<storage, read> w_down: array<vec4<f32>>;  // blocks.0.ffn.down.weight
-@group(0) @binding(2) var<storage, read> pre_up: array<f32>;  // blocks.0.ffn/pre_up
-@group(0) @binding(3) var<storage, read_write> d_pre_up: array<f32>;  // blocks.0.ffn/d_pre_up
+@group(0) @binding(2) var<storage, read> pre_up: array<vec4<f32>>;  // blocks.0.ffn/pre_up
+@group(0) @binding(3) var<storage, read_write> d_pre_up: array<vec4<f32>>;  // blocks.0.ffn/d_pre_up
 
 fn erf_f32(x: f32) -> f32 {
   // Abramowitz & Stegun 7.1.26; odd symmetry for x < 0.
@@ -1276,52 +980,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     accv0[3] = fma(vec4<f32>(a3[3]), b0_0_3, accv0[3]);
   }
   if (ok0 && col0 + 0u < 256u) {
-    d_pre_up[r0 * 256u + c0] = accv0[0][0] * dact_gelu(pre_up[r0 * 256u + c0]);
-  }
-  if (ok0 && col0 + 1u < 256u) {
-    d_pre_up[r0 * 256u + c1] = accv0[0][1] * dact_gelu(pre_up[r0 * 256u + c1]);
-  }
-  if (ok0 && col0 + 2u < 256u) {
-    d_pre_up[r0 * 256u + c2] = accv0[0][2] * dact_gelu(pre_up[r0 * 256u + c2]);
-  }
-  if (ok0 && col0 + 3u < 256u) {
-    d_pre_up[r0 * 256u + c3] = accv0[0][3] * dact_gelu(pre_up[r0 * 256u + c3]);
+    let p = pre_up[r0 * 64u + col0 / 4u];
+    d_pre_up[r0 * 64u + col0 / 4u] = accv0[0] * vec4<f32>(dact_gelu(p.x), dact_gelu(p.y), dact_gelu(p.z), dact_gelu(p.w));
   }
   if (ok1 && col0 + 0u < 256u) {
-    d_pre_up[r1 * 256u + c0] = accv0[1][0] * dact_gelu(pre_up[r1 * 256u + c0]);
-  }
-  if (ok1 && col0 + 1u < 256u) {
-    d_pre_up[r1 * 256u + c1] = accv0[1][1] * dact_gelu(pre_up[r1 * 256u + c1]);
-  }
-  if (ok1 && col0 + 2u < 256u) {
-    d_pre_up[r1 * 256u + c2] = accv0[1][2] * dact_gelu(pre_up[r1 * 256u + c2]);
-  }
-  if (ok1 && col0 + 3u < 256u) {
-    d_pre_up[r1 * 256u + c3] = accv0[1][3] * dact_gelu(pre_up[r1 * 256u + c3]);
+    let p = pre_up[r1 * 64u + col0 / 4u];
+    d_pre_up[r1 * 64u + col0 / 4u] = accv0[1] * vec4<f32>(dact_gelu(p.x), dact_gelu(p.y), dact_gelu(p.z), dact_gelu(p.w));
   }
   if (ok2 && col0 + 0u < 256u) {
-    d_pre_up[r2 * 256u + c0] = accv0[2][0] * dact_gelu(pre_up[r2 * 256u + c0]);
-  }
-  if (ok2 && col0 + 1u < 256u) {
-    d_pre_up[r2 * 256u + c1] = accv0[2][1] * dact_gelu(pre_up[r2 * 256u + c1]);
-  }
-  if (ok2 && col0 + 2u < 256u) {
-    d_pre_up[r2 * 256u + c2] = accv0[2][2] * dact_gelu(pre_up[r2 * 256u + c2]);
-  }
-  if (ok2 && col0 + 3u < 256u) {
-    d_pre_up[r2 * 256u + c3] = accv0[2][3] * dact_gelu(pre_up[r2 * 256u + c3]);
+    let p = pre_up[r2 * 64u + col0 / 4u];
+    d_pre_up[r2 * 64u + col0 / 4u] = accv0[2] * vec4<f32>(dact_gelu(p.x), dact_gelu(p.y), dact_gelu(p.z), dact_gelu(p.w));
   }
   if (ok3 && col0 + 0u < 256u) {
-    d_pre_up[r3 * 256u + c0] = accv0[3][0] * dact_gelu(pre_up[r3 * 256u + c0]);
-  }
-  if (ok3 && col0 + 1u < 256u) {
-    d_pre_up[r3 * 256u + c1] = accv0[3][1] * dact_gelu(pre_up[r3 * 256u + c1]);
-  }
-  if (ok3 && col0 + 2u < 256u) {
-    d_pre_up[r3 * 256u + c2] = accv0[3][2] * dact_gelu(pre_up[r3 * 256u + c2]);
-  }
-  if (ok3 && col0 + 3u < 256u) {
-    d_pre_up[r3 * 256u + c3] = accv0[3][3] * dact_gelu(pre_up[r3 * 256u + c3]);
+    let p = pre_up[r3 * 64u + col0 / 4u];
+    d_pre_up[r3 * 64u + col0 / 4u] = accv0[3] * vec4<f32>(dact_gelu(p.x), dact_gelu(p.y), dact_gelu(p.z), dact_gelu(p.w));
   }
 }
 
@@ -1332,7 +1004,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> d_out: array<vec4<f32>>;  // grad/blocks.0.ffn_out
 @group(0) @binding(1) var<storage, read> hidden: array<vec4<f32>>;  // blocks.0.ffn/hidden
-@group(0) @binding(2) var<storage, read_write> d_w_down: array<f32>;  // grad/blocks.0.ffn.down.weight
+@group(0) @binding(2) var<storage, read_write> d_w_down: array<vec4<f32>>;  // grad/blocks.0.ffn.down.weight
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -1372,52 +1044,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
   }
   if (ok0 && col0 + 0u < 256u) {
-    d_w_down[(r0) * 256u + c0] += accv0[0][0];
-  }
-  if (ok0 && col0 + 1u < 256u) {
-    d_w_down[(r0) * 256u + c1] += accv0[0][1];
-  }
-  if (ok0 && col0 + 2u < 256u) {
-    d_w_down[(r0) * 256u + c2] += accv0[0][2];
-  }
-  if (ok0 && col0 + 3u < 256u) {
-    d_w_down[(r0) * 256u + c3] += accv0[0][3];
+    d_w_down[(r0) * 64u + col0 / 4u] += accv0[0];
   }
   if (ok1 && col0 + 0u < 256u) {
-    d_w_down[(r1) * 256u + c0] += accv0[1][0];
-  }
-  if (ok1 && col0 + 1u < 256u) {
-    d_w_down[(r1) * 256u + c1] += accv0[1][1];
-  }
-  if (ok1 && col0 + 2u < 256u) {
-    d_w_down[(r1) * 256u + c2] += accv0[1][2];
-  }
-  if (ok1 && col0 + 3u < 256u) {
-    d_w_down[(r1) * 256u + c3] += accv0[1][3];
+    d_w_down[(r1) * 64u + col0 / 4u] += accv0[1];
   }
   if (ok2 && col0 + 0u < 256u) {
-    d_w_down[(r2) * 256u + c0] += accv0[2][0];
-  }
-  if (ok2 && col0 + 1u < 256u) {
-    d_w_down[(r2) * 256u + c1] += accv0[2][1];
-  }
-  if (ok2 && col0 + 2u < 256u) {
-    d_w_down[(r2) * 256u + c2] += accv0[2][2];
-  }
-  if (ok2 && col0 + 3u < 256u) {
-    d_w_down[(r2) * 256u + c3] += accv0[2][3];
+    d_w_down[(r2) * 64u + col0 / 4u] += accv0[2];
   }
   if (ok3 && col0 + 0u < 256u) {
-    d_w_down[(r3) * 256u + c0] += accv0[3][0];
-  }
-  if (ok3 && col0 + 1u < 256u) {
-    d_w_down[(r3) * 256u + c1] += accv0[3][1];
-  }
-  if (ok3 && col0 + 2u < 256u) {
-    d_w_down[(r3) * 256u + c2] += accv0[3][2];
-  }
-  if (ok3 && col0 + 3u < 256u) {
-    d_w_down[(r3) * 256u + c3] += accv0[3][3];
+    d_w_down[(r3) * 64u + col0 / 4u] += accv0[3];
   }
 }
 
@@ -1428,7 +1064,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> d_pre_up: array<vec4<f32>>;  // blocks.0.ffn/d_pre_up
 @group(0) @binding(1) var<storage, read> w_up: array<vec4<f32>>;  // blocks.0.ffn.up.weight
-@group(0) @binding(2) var<storage, read_write> d_rows: array<f32>;  // grad/blocks.0.ffn_norm.y
+@group(0) @binding(2) var<storage, read_write> d_rows: array<vec4<f32>>;  // grad/blocks.0.ffn_norm.y
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -1482,52 +1118,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     accv0[3] = fma(vec4<f32>(a3[3]), b0_0_3, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
-    d_rows[r0 * 64u + c0] += accv0[0][0];
-  }
-  if (ok0 && col0 + 1u < 64u) {
-    d_rows[r0 * 64u + c1] += accv0[0][1];
-  }
-  if (ok0 && col0 + 2u < 64u) {
-    d_rows[r0 * 64u + c2] += accv0[0][2];
-  }
-  if (ok0 && col0 + 3u < 64u) {
-    d_rows[r0 * 64u + c3] += accv0[0][3];
+    d_rows[r0 * 16u + col0 / 4u] += accv0[0];
   }
   if (ok1 && col0 + 0u < 64u) {
-    d_rows[r1 * 64u + c0] += accv0[1][0];
-  }
-  if (ok1 && col0 + 1u < 64u) {
-    d_rows[r1 * 64u + c1] += accv0[1][1];
-  }
-  if (ok1 && col0 + 2u < 64u) {
-    d_rows[r1 * 64u + c2] += accv0[1][2];
-  }
-  if (ok1 && col0 + 3u < 64u) {
-    d_rows[r1 * 64u + c3] += accv0[1][3];
+    d_rows[r1 * 16u + col0 / 4u] += accv0[1];
   }
   if (ok2 && col0 + 0u < 64u) {
-    d_rows[r2 * 64u + c0] += accv0[2][0];
-  }
-  if (ok2 && col0 + 1u < 64u) {
-    d_rows[r2 * 64u + c1] += accv0[2][1];
-  }
-  if (ok2 && col0 + 2u < 64u) {
-    d_rows[r2 * 64u + c2] += accv0[2][2];
-  }
-  if (ok2 && col0 + 3u < 64u) {
-    d_rows[r2 * 64u + c3] += accv0[2][3];
+    d_rows[r2 * 16u + col0 / 4u] += accv0[2];
   }
   if (ok3 && col0 + 0u < 64u) {
-    d_rows[r3 * 64u + c0] += accv0[3][0];
-  }
-  if (ok3 && col0 + 1u < 64u) {
-    d_rows[r3 * 64u + c1] += accv0[3][1];
-  }
-  if (ok3 && col0 + 2u < 64u) {
-    d_rows[r3 * 64u + c2] += accv0[3][2];
-  }
-  if (ok3 && col0 + 3u < 64u) {
-    d_rows[r3 * 64u + c3] += accv0[3][3];
+    d_rows[r3 * 16u + col0 / 4u] += accv0[3];
   }
 }
 
@@ -1538,7 +1138,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> d_pre: array<vec4<f32>>;  // blocks.0.ffn/d_pre_up
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;  // blocks.0.ffn_norm.y
-@group(0) @binding(2) var<storage, read_write> d_w: array<f32>;  // grad/blocks.0.ffn.up.weight
+@group(0) @binding(2) var<storage, read_write> d_w: array<vec4<f32>>;  // grad/blocks.0.ffn.up.weight
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -1578,52 +1178,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
-    d_w[(r0) * 64u + c0] += accv0[0][0];
-  }
-  if (ok0 && col0 + 1u < 64u) {
-    d_w[(r0) * 64u + c1] += accv0[0][1];
-  }
-  if (ok0 && col0 + 2u < 64u) {
-    d_w[(r0) * 64u + c2] += accv0[0][2];
-  }
-  if (ok0 && col0 + 3u < 64u) {
-    d_w[(r0) * 64u + c3] += accv0[0][3];
+    d_w[((r0) * 64u + 0u) / 4u + col0 / 4u] += accv0[0];
   }
   if (ok1 && col0 + 0u < 64u) {
-    d_w[(r1) * 64u + c0] += accv0[1][0];
-  }
-  if (ok1 && col0 + 1u < 64u) {
-    d_w[(r1) * 64u + c1] += accv0[1][1];
-  }
-  if (ok1 && col0 + 2u < 64u) {
-    d_w[(r1) * 64u + c2] += accv0[1][2];
-  }
-  if (ok1 && col0 + 3u < 64u) {
-    d_w[(r1) * 64u + c3] += accv0[1][3];
+    d_w[((r1) * 64u + 0u) / 4u + col0 / 4u] += accv0[1];
   }
   if (ok2 && col0 + 0u < 64u) {
-    d_w[(r2) * 64u + c0] += accv0[2][0];
-  }
-  if (ok2 && col0 + 1u < 64u) {
-    d_w[(r2) * 64u + c1] += accv0[2][1];
-  }
-  if (ok2 && col0 + 2u < 64u) {
-    d_w[(r2) * 64u + c2] += accv0[2][2];
-  }
-  if (ok2 && col0 + 3u < 64u) {
-    d_w[(r2) * 64u + c3] += accv0[2][3];
+    d_w[((r2) * 64u + 0u) / 4u + col0 / 4u] += accv0[2];
   }
   if (ok3 && col0 + 0u < 64u) {
-    d_w[(r3) * 64u + c0] += accv0[3][0];
-  }
-  if (ok3 && col0 + 1u < 64u) {
-    d_w[(r3) * 64u + c1] += accv0[3][1];
-  }
-  if (ok3 && col0 + 2u < 64u) {
-    d_w[(r3) * 64u + c2] += accv0[3][2];
-  }
-  if (ok3 && col0 + 3u < 64u) {
-    d_w[(r3) * 64u + c3] += accv0[3][3];
+    d_w[((r3) * 64u + 0u) / 4u + col0 / 4u] += accv0[3];
   }
 }
 
@@ -1633,7 +1197,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;  // final_norm.y
 @group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // embed.weight
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;  // logits
+@group(0) @binding(2) var<storage, read_write> y: array<vec4<f32>>;  // logits
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -1687,52 +1251,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc0[15] = fma(a3.w, b0_3.w, fma(a3.z, b0_3.z, fma(a3.y, b0_3.y, fma(a3.x, b0_3.x, acc0[15]))));
   }
   if (ok0 && col0 + 0u < 256u) {
-    y[r0 * 256u + c0] = acc0[0];
-  }
-  if (ok0 && col0 + 1u < 256u) {
-    y[r0 * 256u + c1] = acc0[1];
-  }
-  if (ok0 && col0 + 2u < 256u) {
-    y[r0 * 256u + c2] = acc0[2];
-  }
-  if (ok0 && col0 + 3u < 256u) {
-    y[r0 * 256u + c3] = acc0[3];
+    y[r0 * 64u + col0 / 4u] = vec4<f32>(acc0[0], acc0[1], acc0[2], acc0[3]);
   }
   if (ok1 && col0 + 0u < 256u) {
-    y[r1 * 256u + c0] = acc0[4];
-  }
-  if (ok1 && col0 + 1u < 256u) {
-    y[r1 * 256u + c1] = acc0[5];
-  }
-  if (ok1 && col0 + 2u < 256u) {
-    y[r1 * 256u + c2] = acc0[6];
-  }
-  if (ok1 && col0 + 3u < 256u) {
-    y[r1 * 256u + c3] = acc0[7];
+    y[r1 * 64u + col0 / 4u] = vec4<f32>(acc0[4], acc0[5], acc0[6], acc0[7]);
   }
   if (ok2 && col0 + 0u < 256u) {
-    y[r2 * 256u + c0] = acc0[8];
-  }
-  if (ok2 && col0 + 1u < 256u) {
-    y[r2 * 256u + c1] = acc0[9];
-  }
-  if (ok2 && col0 + 2u < 256u) {
-    y[r2 * 256u + c2] = acc0[10];
-  }
-  if (ok2 && col0 + 3u < 256u) {
-    y[r2 * 256u + c3] = acc0[11];
+    y[r2 * 64u + col0 / 4u] = vec4<f32>(acc0[8], acc0[9], acc0[10], acc0[11]);
   }
   if (ok3 && col0 + 0u < 256u) {
-    y[r3 * 256u + c0] = acc0[12];
-  }
-  if (ok3 && col0 + 1u < 256u) {
-    y[r3 * 256u + c1] = acc0[13];
-  }
-  if (ok3 && col0 + 2u < 256u) {
-    y[r3 * 256u + c2] = acc0[14];
-  }
-  if (ok3 && col0 + 3u < 256u) {
-    y[r3 * 256u + c3] = acc0[15];
+    y[r3 * 64u + col0 / 4u] = vec4<f32>(acc0[12], acc0[13], acc0[14], acc0[15]);
   }
 }
 
@@ -1742,7 +1270,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> d_y: array<vec4<f32>>;  // grad/logits
 @group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // embed.weight
-@group(0) @binding(2) var<storage, read_write> d_x: array<f32>;  // grad/final_norm.y
+@group(0) @binding(2) var<storage, read_write> d_x: array<vec4<f32>>;  // grad/final_norm.y
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -1796,52 +1324,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     accv0[3] = fma(vec4<f32>(a3[3]), b0_0_3, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
-    d_x[r0 * 64u + c0] += accv0[0][0];
-  }
-  if (ok0 && col0 + 1u < 64u) {
-    d_x[r0 * 64u + c1] += accv0[0][1];
-  }
-  if (ok0 && col0 + 2u < 64u) {
-    d_x[r0 * 64u + c2] += accv0[0][2];
-  }
-  if (ok0 && col0 + 3u < 64u) {
-    d_x[r0 * 64u + c3] += accv0[0][3];
+    d_x[r0 * 16u + col0 / 4u] += accv0[0];
   }
   if (ok1 && col0 + 0u < 64u) {
-    d_x[r1 * 64u + c0] += accv0[1][0];
-  }
-  if (ok1 && col0 + 1u < 64u) {
-    d_x[r1 * 64u + c1] += accv0[1][1];
-  }
-  if (ok1 && col0 + 2u < 64u) {
-    d_x[r1 * 64u + c2] += accv0[1][2];
-  }
-  if (ok1 && col0 + 3u < 64u) {
-    d_x[r1 * 64u + c3] += accv0[1][3];
+    d_x[r1 * 16u + col0 / 4u] += accv0[1];
   }
   if (ok2 && col0 + 0u < 64u) {
-    d_x[r2 * 64u + c0] += accv0[2][0];
-  }
-  if (ok2 && col0 + 1u < 64u) {
-    d_x[r2 * 64u + c1] += accv0[2][1];
-  }
-  if (ok2 && col0 + 2u < 64u) {
-    d_x[r2 * 64u + c2] += accv0[2][2];
-  }
-  if (ok2 && col0 + 3u < 64u) {
-    d_x[r2 * 64u + c3] += accv0[2][3];
+    d_x[r2 * 16u + col0 / 4u] += accv0[2];
   }
   if (ok3 && col0 + 0u < 64u) {
-    d_x[r3 * 64u + c0] += accv0[3][0];
-  }
-  if (ok3 && col0 + 1u < 64u) {
-    d_x[r3 * 64u + c1] += accv0[3][1];
-  }
-  if (ok3 && col0 + 2u < 64u) {
-    d_x[r3 * 64u + c2] += accv0[3][2];
-  }
-  if (ok3 && col0 + 3u < 64u) {
-    d_x[r3 * 64u + c3] += accv0[3][3];
+    d_x[r3 * 16u + col0 / 4u] += accv0[3];
   }
 }
 
@@ -1851,7 +1343,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> d_y: array<vec4<f32>>;  // grad/logits
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;  // final_norm.y
-@group(0) @binding(2) var<storage, read_write> d_w: array<f32>;  // grad/embed.weight
+@group(0) @binding(2) var<storage, read_write> d_w: array<vec4<f32>>;  // grad/embed.weight
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -1891,52 +1383,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
-    d_w[r0 * 64u + c0] += accv0[0][0];
-  }
-  if (ok0 && col0 + 1u < 64u) {
-    d_w[r0 * 64u + c1] += accv0[0][1];
-  }
-  if (ok0 && col0 + 2u < 64u) {
-    d_w[r0 * 64u + c2] += accv0[0][2];
-  }
-  if (ok0 && col0 + 3u < 64u) {
-    d_w[r0 * 64u + c3] += accv0[0][3];
+    d_w[r0 * 16u + col0 / 4u] += accv0[0];
   }
   if (ok1 && col0 + 0u < 64u) {
-    d_w[r1 * 64u + c0] += accv0[1][0];
-  }
-  if (ok1 && col0 + 1u < 64u) {
-    d_w[r1 * 64u + c1] += accv0[1][1];
-  }
-  if (ok1 && col0 + 2u < 64u) {
-    d_w[r1 * 64u + c2] += accv0[1][2];
-  }
-  if (ok1 && col0 + 3u < 64u) {
-    d_w[r1 * 64u + c3] += accv0[1][3];
+    d_w[r1 * 16u + col0 / 4u] += accv0[1];
   }
   if (ok2 && col0 + 0u < 64u) {
-    d_w[r2 * 64u + c0] += accv0[2][0];
-  }
-  if (ok2 && col0 + 1u < 64u) {
-    d_w[r2 * 64u + c1] += accv0[2][1];
-  }
-  if (ok2 && col0 + 2u < 64u) {
-    d_w[r2 * 64u + c2] += accv0[2][2];
-  }
-  if (ok2 && col0 + 3u < 64u) {
-    d_w[r2 * 64u + c3] += accv0[2][3];
+    d_w[r2 * 16u + col0 / 4u] += accv0[2];
   }
   if (ok3 && col0 + 0u < 64u) {
-    d_w[r3 * 64u + c0] += accv0[3][0];
-  }
-  if (ok3 && col0 + 1u < 64u) {
-    d_w[r3 * 64u + c1] += accv0[3][1];
-  }
-  if (ok3 && col0 + 2u < 64u) {
-    d_w[r3 * 64u + c2] += accv0[3][2];
-  }
-  if (ok3 && col0 + 3u < 64u) {
-    d_w[r3 * 64u + c3] += accv0[3][3];
+    d_w[r3 * 16u + col0 / 4u] += accv0[3];
   }
 }
 

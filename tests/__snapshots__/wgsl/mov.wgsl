@@ -169,7 +169,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;  // blocks.0.attn_norm.y
 @group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // blocks.0.attn.qkv.weight
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;  // blocks.0.qkv
+@group(0) @binding(2) var<storage, read_write> y: array<vec4<f32>>;  // blocks.0.qkv
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -223,52 +223,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc0[15] = fma(a3.w, b0_3.w, fma(a3.z, b0_3.z, fma(a3.y, b0_3.y, fma(a3.x, b0_3.x, acc0[15]))));
   }
   if (ok0 && col0 + 0u < 192u) {
-    y[r0 * 192u + c0] = acc0[0];
-  }
-  if (ok0 && col0 + 1u < 192u) {
-    y[r0 * 192u + c1] = acc0[1];
-  }
-  if (ok0 && col0 + 2u < 192u) {
-    y[r0 * 192u + c2] = acc0[2];
-  }
-  if (ok0 && col0 + 3u < 192u) {
-    y[r0 * 192u + c3] = acc0[3];
+    y[r0 * 48u + col0 / 4u] = vec4<f32>(acc0[0], acc0[1], acc0[2], acc0[3]);
   }
   if (ok1 && col0 + 0u < 192u) {
-    y[r1 * 192u + c0] = acc0[4];
-  }
-  if (ok1 && col0 + 1u < 192u) {
-    y[r1 * 192u + c1] = acc0[5];
-  }
-  if (ok1 && col0 + 2u < 192u) {
-    y[r1 * 192u + c2] = acc0[6];
-  }
-  if (ok1 && col0 + 3u < 192u) {
-    y[r1 * 192u + c3] = acc0[7];
+    y[r1 * 48u + col0 / 4u] = vec4<f32>(acc0[4], acc0[5], acc0[6], acc0[7]);
   }
   if (ok2 && col0 + 0u < 192u) {
-    y[r2 * 192u + c0] = acc0[8];
-  }
-  if (ok2 && col0 + 1u < 192u) {
-    y[r2 * 192u + c1] = acc0[9];
-  }
-  if (ok2 && col0 + 2u < 192u) {
-    y[r2 * 192u + c2] = acc0[10];
-  }
-  if (ok2 && col0 + 3u < 192u) {
-    y[r2 * 192u + c3] = acc0[11];
+    y[r2 * 48u + col0 / 4u] = vec4<f32>(acc0[8], acc0[9], acc0[10], acc0[11]);
   }
   if (ok3 && col0 + 0u < 192u) {
-    y[r3 * 192u + c0] = acc0[12];
-  }
-  if (ok3 && col0 + 1u < 192u) {
-    y[r3 * 192u + c1] = acc0[13];
-  }
-  if (ok3 && col0 + 2u < 192u) {
-    y[r3 * 192u + c2] = acc0[14];
-  }
-  if (ok3 && col0 + 3u < 192u) {
-    y[r3 * 192u + c3] = acc0[15];
+    y[r3 * 48u + col0 / 4u] = vec4<f32>(acc0[12], acc0[13], acc0[14], acc0[15]);
   }
 }
 
@@ -278,7 +242,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> d_y: array<vec4<f32>>;  // grad/blocks.0.qkv
 @group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // blocks.0.attn.qkv.weight
-@group(0) @binding(2) var<storage, read_write> d_x: array<f32>;  // grad/blocks.0.attn_norm.y
+@group(0) @binding(2) var<storage, read_write> d_x: array<vec4<f32>>;  // grad/blocks.0.attn_norm.y
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -332,52 +296,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     accv0[3] = fma(vec4<f32>(a3[3]), b0_0_3, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
-    d_x[r0 * 64u + c0] += accv0[0][0];
-  }
-  if (ok0 && col0 + 1u < 64u) {
-    d_x[r0 * 64u + c1] += accv0[0][1];
-  }
-  if (ok0 && col0 + 2u < 64u) {
-    d_x[r0 * 64u + c2] += accv0[0][2];
-  }
-  if (ok0 && col0 + 3u < 64u) {
-    d_x[r0 * 64u + c3] += accv0[0][3];
+    d_x[r0 * 16u + col0 / 4u] += accv0[0];
   }
   if (ok1 && col0 + 0u < 64u) {
-    d_x[r1 * 64u + c0] += accv0[1][0];
-  }
-  if (ok1 && col0 + 1u < 64u) {
-    d_x[r1 * 64u + c1] += accv0[1][1];
-  }
-  if (ok1 && col0 + 2u < 64u) {
-    d_x[r1 * 64u + c2] += accv0[1][2];
-  }
-  if (ok1 && col0 + 3u < 64u) {
-    d_x[r1 * 64u + c3] += accv0[1][3];
+    d_x[r1 * 16u + col0 / 4u] += accv0[1];
   }
   if (ok2 && col0 + 0u < 64u) {
-    d_x[r2 * 64u + c0] += accv0[2][0];
-  }
-  if (ok2 && col0 + 1u < 64u) {
-    d_x[r2 * 64u + c1] += accv0[2][1];
-  }
-  if (ok2 && col0 + 2u < 64u) {
-    d_x[r2 * 64u + c2] += accv0[2][2];
-  }
-  if (ok2 && col0 + 3u < 64u) {
-    d_x[r2 * 64u + c3] += accv0[2][3];
+    d_x[r2 * 16u + col0 / 4u] += accv0[2];
   }
   if (ok3 && col0 + 0u < 64u) {
-    d_x[r3 * 64u + c0] += accv0[3][0];
-  }
-  if (ok3 && col0 + 1u < 64u) {
-    d_x[r3 * 64u + c1] += accv0[3][1];
-  }
-  if (ok3 && col0 + 2u < 64u) {
-    d_x[r3 * 64u + c2] += accv0[3][2];
-  }
-  if (ok3 && col0 + 3u < 64u) {
-    d_x[r3 * 64u + c3] += accv0[3][3];
+    d_x[r3 * 16u + col0 / 4u] += accv0[3];
   }
 }
 
@@ -387,7 +315,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> d_y: array<vec4<f32>>;  // grad/blocks.0.qkv
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;  // blocks.0.attn_norm.y
-@group(0) @binding(2) var<storage, read_write> d_w: array<f32>;  // grad/blocks.0.attn.qkv.weight
+@group(0) @binding(2) var<storage, read_write> d_w: array<vec4<f32>>;  // grad/blocks.0.attn.qkv.weight
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -427,52 +355,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
-    d_w[r0 * 64u + c0] += accv0[0][0];
-  }
-  if (ok0 && col0 + 1u < 64u) {
-    d_w[r0 * 64u + c1] += accv0[0][1];
-  }
-  if (ok0 && col0 + 2u < 64u) {
-    d_w[r0 * 64u + c2] += accv0[0][2];
-  }
-  if (ok0 && col0 + 3u < 64u) {
-    d_w[r0 * 64u + c3] += accv0[0][3];
+    d_w[r0 * 16u + col0 / 4u] += accv0[0];
   }
   if (ok1 && col0 + 0u < 64u) {
-    d_w[r1 * 64u + c0] += accv0[1][0];
-  }
-  if (ok1 && col0 + 1u < 64u) {
-    d_w[r1 * 64u + c1] += accv0[1][1];
-  }
-  if (ok1 && col0 + 2u < 64u) {
-    d_w[r1 * 64u + c2] += accv0[1][2];
-  }
-  if (ok1 && col0 + 3u < 64u) {
-    d_w[r1 * 64u + c3] += accv0[1][3];
+    d_w[r1 * 16u + col0 / 4u] += accv0[1];
   }
   if (ok2 && col0 + 0u < 64u) {
-    d_w[r2 * 64u + c0] += accv0[2][0];
-  }
-  if (ok2 && col0 + 1u < 64u) {
-    d_w[r2 * 64u + c1] += accv0[2][1];
-  }
-  if (ok2 && col0 + 2u < 64u) {
-    d_w[r2 * 64u + c2] += accv0[2][2];
-  }
-  if (ok2 && col0 + 3u < 64u) {
-    d_w[r2 * 64u + c3] += accv0[2][3];
+    d_w[r2 * 16u + col0 / 4u] += accv0[2];
   }
   if (ok3 && col0 + 0u < 64u) {
-    d_w[r3 * 64u + c0] += accv0[3][0];
-  }
-  if (ok3 && col0 + 1u < 64u) {
-    d_w[r3 * 64u + c1] += accv0[3][1];
-  }
-  if (ok3 && col0 + 2u < 64u) {
-    d_w[r3 * 64u + c2] += accv0[3][2];
-  }
-  if (ok3 && col0 + 3u < 64u) {
-    d_w[r3 * 64u + c3] += accv0[3][3];
+    d_w[r3 * 16u + col0 / 4u] += accv0[3];
   }
 }
 
@@ -599,7 +491,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;  // blocks.0.attn_heads
 @group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // blocks.0.attn.out.weight
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;  // blocks.0.attn_out
+@group(0) @binding(2) var<storage, read_write> y: array<vec4<f32>>;  // blocks.0.attn_out
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -653,52 +545,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc0[15] = fma(a3.w, b0_3.w, fma(a3.z, b0_3.z, fma(a3.y, b0_3.y, fma(a3.x, b0_3.x, acc0[15]))));
   }
   if (ok0 && col0 + 0u < 64u) {
-    y[r0 * 64u + c0] = acc0[0];
-  }
-  if (ok0 && col0 + 1u < 64u) {
-    y[r0 * 64u + c1] = acc0[1];
-  }
-  if (ok0 && col0 + 2u < 64u) {
-    y[r0 * 64u + c2] = acc0[2];
-  }
-  if (ok0 && col0 + 3u < 64u) {
-    y[r0 * 64u + c3] = acc0[3];
+    y[r0 * 16u + col0 / 4u] = vec4<f32>(acc0[0], acc0[1], acc0[2], acc0[3]);
   }
   if (ok1 && col0 + 0u < 64u) {
-    y[r1 * 64u + c0] = acc0[4];
-  }
-  if (ok1 && col0 + 1u < 64u) {
-    y[r1 * 64u + c1] = acc0[5];
-  }
-  if (ok1 && col0 + 2u < 64u) {
-    y[r1 * 64u + c2] = acc0[6];
-  }
-  if (ok1 && col0 + 3u < 64u) {
-    y[r1 * 64u + c3] = acc0[7];
+    y[r1 * 16u + col0 / 4u] = vec4<f32>(acc0[4], acc0[5], acc0[6], acc0[7]);
   }
   if (ok2 && col0 + 0u < 64u) {
-    y[r2 * 64u + c0] = acc0[8];
-  }
-  if (ok2 && col0 + 1u < 64u) {
-    y[r2 * 64u + c1] = acc0[9];
-  }
-  if (ok2 && col0 + 2u < 64u) {
-    y[r2 * 64u + c2] = acc0[10];
-  }
-  if (ok2 && col0 + 3u < 64u) {
-    y[r2 * 64u + c3] = acc0[11];
+    y[r2 * 16u + col0 / 4u] = vec4<f32>(acc0[8], acc0[9], acc0[10], acc0[11]);
   }
   if (ok3 && col0 + 0u < 64u) {
-    y[r3 * 64u + c0] = acc0[12];
-  }
-  if (ok3 && col0 + 1u < 64u) {
-    y[r3 * 64u + c1] = acc0[13];
-  }
-  if (ok3 && col0 + 2u < 64u) {
-    y[r3 * 64u + c2] = acc0[14];
-  }
-  if (ok3 && col0 + 3u < 64u) {
-    y[r3 * 64u + c3] = acc0[15];
+    y[r3 * 16u + col0 / 4u] = vec4<f32>(acc0[12], acc0[13], acc0[14], acc0[15]);
   }
 }
 
@@ -708,7 +564,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> d_y: array<vec4<f32>>;  // grad/blocks.0.attn_out
 @group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // blocks.0.attn.out.weight
-@group(0) @binding(2) var<storage, read_write> d_x: array<f32>;  // grad/blocks.0.attn_heads
+@group(0) @binding(2) var<storage, read_write> d_x: array<vec4<f32>>;  // grad/blocks.0.attn_heads
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -762,52 +618,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     accv0[3] = fma(vec4<f32>(a3[3]), b0_0_3, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
-    d_x[r0 * 64u + c0] += accv0[0][0];
-  }
-  if (ok0 && col0 + 1u < 64u) {
-    d_x[r0 * 64u + c1] += accv0[0][1];
-  }
-  if (ok0 && col0 + 2u < 64u) {
-    d_x[r0 * 64u + c2] += accv0[0][2];
-  }
-  if (ok0 && col0 + 3u < 64u) {
-    d_x[r0 * 64u + c3] += accv0[0][3];
+    d_x[r0 * 16u + col0 / 4u] += accv0[0];
   }
   if (ok1 && col0 + 0u < 64u) {
-    d_x[r1 * 64u + c0] += accv0[1][0];
-  }
-  if (ok1 && col0 + 1u < 64u) {
-    d_x[r1 * 64u + c1] += accv0[1][1];
-  }
-  if (ok1 && col0 + 2u < 64u) {
-    d_x[r1 * 64u + c2] += accv0[1][2];
-  }
-  if (ok1 && col0 + 3u < 64u) {
-    d_x[r1 * 64u + c3] += accv0[1][3];
+    d_x[r1 * 16u + col0 / 4u] += accv0[1];
   }
   if (ok2 && col0 + 0u < 64u) {
-    d_x[r2 * 64u + c0] += accv0[2][0];
-  }
-  if (ok2 && col0 + 1u < 64u) {
-    d_x[r2 * 64u + c1] += accv0[2][1];
-  }
-  if (ok2 && col0 + 2u < 64u) {
-    d_x[r2 * 64u + c2] += accv0[2][2];
-  }
-  if (ok2 && col0 + 3u < 64u) {
-    d_x[r2 * 64u + c3] += accv0[2][3];
+    d_x[r2 * 16u + col0 / 4u] += accv0[2];
   }
   if (ok3 && col0 + 0u < 64u) {
-    d_x[r3 * 64u + c0] += accv0[3][0];
-  }
-  if (ok3 && col0 + 1u < 64u) {
-    d_x[r3 * 64u + c1] += accv0[3][1];
-  }
-  if (ok3 && col0 + 2u < 64u) {
-    d_x[r3 * 64u + c2] += accv0[3][2];
-  }
-  if (ok3 && col0 + 3u < 64u) {
-    d_x[r3 * 64u + c3] += accv0[3][3];
+    d_x[r3 * 16u + col0 / 4u] += accv0[3];
   }
 }
 
@@ -817,7 +637,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> d_y: array<vec4<f32>>;  // grad/blocks.0.attn_out
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;  // blocks.0.attn_heads
-@group(0) @binding(2) var<storage, read_write> d_w: array<f32>;  // grad/blocks.0.attn.out.weight
+@group(0) @binding(2) var<storage, read_write> d_w: array<vec4<f32>>;  // grad/blocks.0.attn.out.weight
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -857,52 +677,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
-    d_w[r0 * 64u + c0] += accv0[0][0];
-  }
-  if (ok0 && col0 + 1u < 64u) {
-    d_w[r0 * 64u + c1] += accv0[0][1];
-  }
-  if (ok0 && col0 + 2u < 64u) {
-    d_w[r0 * 64u + c2] += accv0[0][2];
-  }
-  if (ok0 && col0 + 3u < 64u) {
-    d_w[r0 * 64u + c3] += accv0[0][3];
+    d_w[r0 * 16u + col0 / 4u] += accv0[0];
   }
   if (ok1 && col0 + 0u < 64u) {
-    d_w[r1 * 64u + c0] += accv0[1][0];
-  }
-  if (ok1 && col0 + 1u < 64u) {
-    d_w[r1 * 64u + c1] += accv0[1][1];
-  }
-  if (ok1 && col0 + 2u < 64u) {
-    d_w[r1 * 64u + c2] += accv0[1][2];
-  }
-  if (ok1 && col0 + 3u < 64u) {
-    d_w[r1 * 64u + c3] += accv0[1][3];
+    d_w[r1 * 16u + col0 / 4u] += accv0[1];
   }
   if (ok2 && col0 + 0u < 64u) {
-    d_w[r2 * 64u + c0] += accv0[2][0];
-  }
-  if (ok2 && col0 + 1u < 64u) {
-    d_w[r2 * 64u + c1] += accv0[2][1];
-  }
-  if (ok2 && col0 + 2u < 64u) {
-    d_w[r2 * 64u + c2] += accv0[2][2];
-  }
-  if (ok2 && col0 + 3u < 64u) {
-    d_w[r2 * 64u + c3] += accv0[2][3];
+    d_w[r2 * 16u + col0 / 4u] += accv0[2];
   }
   if (ok3 && col0 + 0u < 64u) {
-    d_w[r3 * 64u + c0] += accv0[3][0];
-  }
-  if (ok3 && col0 + 1u < 64u) {
-    d_w[r3 * 64u + c1] += accv0[3][1];
-  }
-  if (ok3 && col0 + 2u < 64u) {
-    d_w[r3 * 64u + c2] += accv0[3][2];
-  }
-  if (ok3 && col0 + 3u < 64u) {
-    d_w[r3 * 64u + c3] += accv0[3][3];
+    d_w[r3 * 16u + col0 / 4u] += accv0[3];
   }
 }
 
@@ -1118,7 +902,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> d_raw: array<f32>;  // blocks.0.moe.router/d_raw
 @group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // blocks.0.moe.router.weight
-@group(0) @binding(2) var<storage, read_write> d_x: array<f32>;  // grad/blocks.0.ffn_norm.y
+@group(0) @binding(2) var<storage, read_write> d_x: array<vec4<f32>>;  // grad/blocks.0.ffn_norm.y
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -1157,52 +941,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
-    d_x[r0 * 64u + c0] += accv0[0][0];
-  }
-  if (ok0 && col0 + 1u < 64u) {
-    d_x[r0 * 64u + c1] += accv0[0][1];
-  }
-  if (ok0 && col0 + 2u < 64u) {
-    d_x[r0 * 64u + c2] += accv0[0][2];
-  }
-  if (ok0 && col0 + 3u < 64u) {
-    d_x[r0 * 64u + c3] += accv0[0][3];
+    d_x[r0 * 16u + col0 / 4u] += accv0[0];
   }
   if (ok1 && col0 + 0u < 64u) {
-    d_x[r1 * 64u + c0] += accv0[1][0];
-  }
-  if (ok1 && col0 + 1u < 64u) {
-    d_x[r1 * 64u + c1] += accv0[1][1];
-  }
-  if (ok1 && col0 + 2u < 64u) {
-    d_x[r1 * 64u + c2] += accv0[1][2];
-  }
-  if (ok1 && col0 + 3u < 64u) {
-    d_x[r1 * 64u + c3] += accv0[1][3];
+    d_x[r1 * 16u + col0 / 4u] += accv0[1];
   }
   if (ok2 && col0 + 0u < 64u) {
-    d_x[r2 * 64u + c0] += accv0[2][0];
-  }
-  if (ok2 && col0 + 1u < 64u) {
-    d_x[r2 * 64u + c1] += accv0[2][1];
-  }
-  if (ok2 && col0 + 2u < 64u) {
-    d_x[r2 * 64u + c2] += accv0[2][2];
-  }
-  if (ok2 && col0 + 3u < 64u) {
-    d_x[r2 * 64u + c3] += accv0[2][3];
+    d_x[r2 * 16u + col0 / 4u] += accv0[2];
   }
   if (ok3 && col0 + 0u < 64u) {
-    d_x[r3 * 64u + c0] += accv0[3][0];
-  }
-  if (ok3 && col0 + 1u < 64u) {
-    d_x[r3 * 64u + c1] += accv0[3][1];
-  }
-  if (ok3 && col0 + 2u < 64u) {
-    d_x[r3 * 64u + c2] += accv0[3][2];
-  }
-  if (ok3 && col0 + 3u < 64u) {
-    d_x[r3 * 64u + c3] += accv0[3][3];
+    d_x[r3 * 16u + col0 / 4u] += accv0[3];
   }
 }
 
@@ -1213,7 +961,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> d_raw: array<f32>;  // blocks.0.moe.router/d_raw
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;  // blocks.0.ffn_norm.y
-@group(0) @binding(2) var<storage, read_write> d_w: array<f32>;  // grad/blocks.0.moe.router.weight
+@group(0) @binding(2) var<storage, read_write> d_w: array<vec4<f32>>;  // grad/blocks.0.moe.router.weight
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -1252,52 +1000,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
-    d_w[r0 * 64u + c0] += accv0[0][0];
-  }
-  if (ok0 && col0 + 1u < 64u) {
-    d_w[r0 * 64u + c1] += accv0[0][1];
-  }
-  if (ok0 && col0 + 2u < 64u) {
-    d_w[r0 * 64u + c2] += accv0[0][2];
-  }
-  if (ok0 && col0 + 3u < 64u) {
-    d_w[r0 * 64u + c3] += accv0[0][3];
+    d_w[r0 * 16u + col0 / 4u] += accv0[0];
   }
   if (ok1 && col0 + 0u < 64u) {
-    d_w[r1 * 64u + c0] += accv0[1][0];
-  }
-  if (ok1 && col0 + 1u < 64u) {
-    d_w[r1 * 64u + c1] += accv0[1][1];
-  }
-  if (ok1 && col0 + 2u < 64u) {
-    d_w[r1 * 64u + c2] += accv0[1][2];
-  }
-  if (ok1 && col0 + 3u < 64u) {
-    d_w[r1 * 64u + c3] += accv0[1][3];
+    d_w[r1 * 16u + col0 / 4u] += accv0[1];
   }
   if (ok2 && col0 + 0u < 64u) {
-    d_w[r2 * 64u + c0] += accv0[2][0];
-  }
-  if (ok2 && col0 + 1u < 64u) {
-    d_w[r2 * 64u + c1] += accv0[2][1];
-  }
-  if (ok2 && col0 + 2u < 64u) {
-    d_w[r2 * 64u + c2] += accv0[2][2];
-  }
-  if (ok2 && col0 + 3u < 64u) {
-    d_w[r2 * 64u + c3] += accv0[2][3];
+    d_w[r2 * 16u + col0 / 4u] += accv0[2];
   }
   if (ok3 && col0 + 0u < 64u) {
-    d_w[r3 * 64u + c0] += accv0[3][0];
-  }
-  if (ok3 && col0 + 1u < 64u) {
-    d_w[r3 * 64u + c1] += accv0[3][1];
-  }
-  if (ok3 && col0 + 2u < 64u) {
-    d_w[r3 * 64u + c2] += accv0[3][2];
-  }
-  if (ok3 && col0 + 3u < 64u) {
-    d_w[r3 * 64u + c3] += accv0[3][3];
+    d_w[r3 * 16u + col0 / 4u] += accv0[3];
   }
 }
 
@@ -1353,7 +1065,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;  // blocks.0.ffn_norm.y
 @group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // blocks.0.moe.base.up.weight
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;  // blocks.0.moe.up_pre
+@group(0) @binding(2) var<storage, read_write> y: array<vec4<f32>>;  // blocks.0.moe.up_pre
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -1407,52 +1119,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc0[15] = fma(a3.w, b0_3.w, fma(a3.z, b0_3.z, fma(a3.y, b0_3.y, fma(a3.x, b0_3.x, acc0[15]))));
   }
   if (ok0 && col0 + 0u < 256u) {
-    y[r0 * 256u + c0] = acc0[0];
-  }
-  if (ok0 && col0 + 1u < 256u) {
-    y[r0 * 256u + c1] = acc0[1];
-  }
-  if (ok0 && col0 + 2u < 256u) {
-    y[r0 * 256u + c2] = acc0[2];
-  }
-  if (ok0 && col0 + 3u < 256u) {
-    y[r0 * 256u + c3] = acc0[3];
+    y[r0 * 64u + col0 / 4u] = vec4<f32>(acc0[0], acc0[1], acc0[2], acc0[3]);
   }
   if (ok1 && col0 + 0u < 256u) {
-    y[r1 * 256u + c0] = acc0[4];
-  }
-  if (ok1 && col0 + 1u < 256u) {
-    y[r1 * 256u + c1] = acc0[5];
-  }
-  if (ok1 && col0 + 2u < 256u) {
-    y[r1 * 256u + c2] = acc0[6];
-  }
-  if (ok1 && col0 + 3u < 256u) {
-    y[r1 * 256u + c3] = acc0[7];
+    y[r1 * 64u + col0 / 4u] = vec4<f32>(acc0[4], acc0[5], acc0[6], acc0[7]);
   }
   if (ok2 && col0 + 0u < 256u) {
-    y[r2 * 256u + c0] = acc0[8];
-  }
-  if (ok2 && col0 + 1u < 256u) {
-    y[r2 * 256u + c1] = acc0[9];
-  }
-  if (ok2 && col0 + 2u < 256u) {
-    y[r2 * 256u + c2] = acc0[10];
-  }
-  if (ok2 && col0 + 3u < 256u) {
-    y[r2 * 256u + c3] = acc0[11];
+    y[r2 * 64u + col0 / 4u] = vec4<f32>(acc0[8], acc0[9], acc0[10], acc0[11]);
   }
   if (ok3 && col0 + 0u < 256u) {
-    y[r3 * 256u + c0] = acc0[12];
-  }
-  if (ok3 && col0 + 1u < 256u) {
-    y[r3 * 256u + c1] = acc0[13];
-  }
-  if (ok3 && col0 + 2u < 256u) {
-    y[r3 * 256u + c2] = acc0[14];
-  }
-  if (ok3 && col0 + 3u < 256u) {
-    y[r3 * 256u + c3] = acc0[15];
+    y[r3 * 64u + col0 / 4u] = vec4<f32>(acc0[12], acc0[13], acc0[14], acc0[15]);
   }
 }
 
@@ -1462,7 +1138,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> d_y: array<vec4<f32>>;  // grad/blocks.0.moe.up_pre
 @group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // blocks.0.moe.base.up.weight
-@group(0) @binding(2) var<storage, read_write> d_x: array<f32>;  // grad/blocks.0.ffn_norm.y
+@group(0) @binding(2) var<storage, read_write> d_x: array<vec4<f32>>;  // grad/blocks.0.ffn_norm.y
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -1516,52 +1192,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     accv0[3] = fma(vec4<f32>(a3[3]), b0_0_3, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
-    d_x[r0 * 64u + c0] += accv0[0][0];
-  }
-  if (ok0 && col0 + 1u < 64u) {
-    d_x[r0 * 64u + c1] += accv0[0][1];
-  }
-  if (ok0 && col0 + 2u < 64u) {
-    d_x[r0 * 64u + c2] += accv0[0][2];
-  }
-  if (ok0 && col0 + 3u < 64u) {
-    d_x[r0 * 64u + c3] += accv0[0][3];
+    d_x[r0 * 16u + col0 / 4u] += accv0[0];
   }
   if (ok1 && col0 + 0u < 64u) {
-    d_x[r1 * 64u + c0] += accv0[1][0];
-  }
-  if (ok1 && col0 + 1u < 64u) {
-    d_x[r1 * 64u + c1] += accv0[1][1];
-  }
-  if (ok1 && col0 + 2u < 64u) {
-    d_x[r1 * 64u + c2] += accv0[1][2];
-  }
-  if (ok1 && col0 + 3u < 64u) {
-    d_x[r1 * 64u + c3] += accv0[1][3];
+    d_x[r1 * 16u + col0 / 4u] += accv0[1];
   }
   if (ok2 && col0 + 0u < 64u) {
-    d_x[r2 * 64u + c0] += accv0[2][0];
-  }
-  if (ok2 && col0 + 1u < 64u) {
-    d_x[r2 * 64u + c1] += accv0[2][1];
-  }
-  if (ok2 && col0 + 2u < 64u) {
-    d_x[r2 * 64u + c2] += accv0[2][2];
-  }
-  if (ok2 && col0 + 3u < 64u) {
-    d_x[r2 * 64u + c3] += accv0[2][3];
+    d_x[r2 * 16u + col0 / 4u] += accv0[2];
   }
   if (ok3 && col0 + 0u < 64u) {
-    d_x[r3 * 64u + c0] += accv0[3][0];
-  }
-  if (ok3 && col0 + 1u < 64u) {
-    d_x[r3 * 64u + c1] += accv0[3][1];
-  }
-  if (ok3 && col0 + 2u < 64u) {
-    d_x[r3 * 64u + c2] += accv0[3][2];
-  }
-  if (ok3 && col0 + 3u < 64u) {
-    d_x[r3 * 64u + c3] += accv0[3][3];
+    d_x[r3 * 16u + col0 / 4u] += accv0[3];
   }
 }
 
@@ -1737,7 +1377,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;  // blocks.0.moe.hidden_scaled
 @group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // blocks.0.moe.base.down.weight
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;  // blocks.0.moe.down_pre
+@group(0) @binding(2) var<storage, read_write> y: array<vec4<f32>>;  // blocks.0.moe.down_pre
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -1791,52 +1431,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc0[15] = fma(a3.w, b0_3.w, fma(a3.z, b0_3.z, fma(a3.y, b0_3.y, fma(a3.x, b0_3.x, acc0[15]))));
   }
   if (ok0 && col0 + 0u < 64u) {
-    y[r0 * 64u + c0] = acc0[0];
-  }
-  if (ok0 && col0 + 1u < 64u) {
-    y[r0 * 64u + c1] = acc0[1];
-  }
-  if (ok0 && col0 + 2u < 64u) {
-    y[r0 * 64u + c2] = acc0[2];
-  }
-  if (ok0 && col0 + 3u < 64u) {
-    y[r0 * 64u + c3] = acc0[3];
+    y[r0 * 16u + col0 / 4u] = vec4<f32>(acc0[0], acc0[1], acc0[2], acc0[3]);
   }
   if (ok1 && col0 + 0u < 64u) {
-    y[r1 * 64u + c0] = acc0[4];
-  }
-  if (ok1 && col0 + 1u < 64u) {
-    y[r1 * 64u + c1] = acc0[5];
-  }
-  if (ok1 && col0 + 2u < 64u) {
-    y[r1 * 64u + c2] = acc0[6];
-  }
-  if (ok1 && col0 + 3u < 64u) {
-    y[r1 * 64u + c3] = acc0[7];
+    y[r1 * 16u + col0 / 4u] = vec4<f32>(acc0[4], acc0[5], acc0[6], acc0[7]);
   }
   if (ok2 && col0 + 0u < 64u) {
-    y[r2 * 64u + c0] = acc0[8];
-  }
-  if (ok2 && col0 + 1u < 64u) {
-    y[r2 * 64u + c1] = acc0[9];
-  }
-  if (ok2 && col0 + 2u < 64u) {
-    y[r2 * 64u + c2] = acc0[10];
-  }
-  if (ok2 && col0 + 3u < 64u) {
-    y[r2 * 64u + c3] = acc0[11];
+    y[r2 * 16u + col0 / 4u] = vec4<f32>(acc0[8], acc0[9], acc0[10], acc0[11]);
   }
   if (ok3 && col0 + 0u < 64u) {
-    y[r3 * 64u + c0] = acc0[12];
-  }
-  if (ok3 && col0 + 1u < 64u) {
-    y[r3 * 64u + c1] = acc0[13];
-  }
-  if (ok3 && col0 + 2u < 64u) {
-    y[r3 * 64u + c2] = acc0[14];
-  }
-  if (ok3 && col0 + 3u < 64u) {
-    y[r3 * 64u + c3] = acc0[15];
+    y[r3 * 16u + col0 / 4u] = vec4<f32>(acc0[12], acc0[13], acc0[14], acc0[15]);
   }
 }
 
@@ -1846,7 +1450,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> d_y: array<vec4<f32>>;  // grad/blocks.0.moe.down_pre
 @group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // blocks.0.moe.base.down.weight
-@group(0) @binding(2) var<storage, read_write> d_x: array<f32>;  // grad/blocks.0.moe.hidden_scaled
+@group(0) @binding(2) var<storage, read_write> d_x: array<vec4<f32>>;  // grad/blocks.0.moe.hidden_scaled
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -1900,52 +1504,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     accv0[3] = fma(vec4<f32>(a3[3]), b0_0_3, accv0[3]);
   }
   if (ok0 && col0 + 0u < 256u) {
-    d_x[r0 * 256u + c0] += accv0[0][0];
-  }
-  if (ok0 && col0 + 1u < 256u) {
-    d_x[r0 * 256u + c1] += accv0[0][1];
-  }
-  if (ok0 && col0 + 2u < 256u) {
-    d_x[r0 * 256u + c2] += accv0[0][2];
-  }
-  if (ok0 && col0 + 3u < 256u) {
-    d_x[r0 * 256u + c3] += accv0[0][3];
+    d_x[r0 * 64u + col0 / 4u] += accv0[0];
   }
   if (ok1 && col0 + 0u < 256u) {
-    d_x[r1 * 256u + c0] += accv0[1][0];
-  }
-  if (ok1 && col0 + 1u < 256u) {
-    d_x[r1 * 256u + c1] += accv0[1][1];
-  }
-  if (ok1 && col0 + 2u < 256u) {
-    d_x[r1 * 256u + c2] += accv0[1][2];
-  }
-  if (ok1 && col0 + 3u < 256u) {
-    d_x[r1 * 256u + c3] += accv0[1][3];
+    d_x[r1 * 64u + col0 / 4u] += accv0[1];
   }
   if (ok2 && col0 + 0u < 256u) {
-    d_x[r2 * 256u + c0] += accv0[2][0];
-  }
-  if (ok2 && col0 + 1u < 256u) {
-    d_x[r2 * 256u + c1] += accv0[2][1];
-  }
-  if (ok2 && col0 + 2u < 256u) {
-    d_x[r2 * 256u + c2] += accv0[2][2];
-  }
-  if (ok2 && col0 + 3u < 256u) {
-    d_x[r2 * 256u + c3] += accv0[2][3];
+    d_x[r2 * 64u + col0 / 4u] += accv0[2];
   }
   if (ok3 && col0 + 0u < 256u) {
-    d_x[r3 * 256u + c0] += accv0[3][0];
-  }
-  if (ok3 && col0 + 1u < 256u) {
-    d_x[r3 * 256u + c1] += accv0[3][1];
-  }
-  if (ok3 && col0 + 2u < 256u) {
-    d_x[r3 * 256u + c2] += accv0[3][2];
-  }
-  if (ok3 && col0 + 3u < 256u) {
-    d_x[r3 * 256u + c3] += accv0[3][3];
+    d_x[r3 * 64u + col0 / 4u] += accv0[3];
   }
 }
 
@@ -1955,7 +1523,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> d_y: array<vec4<f32>>;  // grad/logits
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;  // final_norm.y
-@group(0) @binding(2) var<storage, read_write> d_w: array<f32>;  // grad/embed.weight
+@group(0) @binding(2) var<storage, read_write> d_w: array<vec4<f32>>;  // grad/embed.weight
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -1995,52 +1563,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
-    d_w[r0 * 64u + c0] += accv0[0][0];
-  }
-  if (ok0 && col0 + 1u < 64u) {
-    d_w[r0 * 64u + c1] += accv0[0][1];
-  }
-  if (ok0 && col0 + 2u < 64u) {
-    d_w[r0 * 64u + c2] += accv0[0][2];
-  }
-  if (ok0 && col0 + 3u < 64u) {
-    d_w[r0 * 64u + c3] += accv0[0][3];
+    d_w[r0 * 16u + col0 / 4u] += accv0[0];
   }
   if (ok1 && col0 + 0u < 64u) {
-    d_w[r1 * 64u + c0] += accv0[1][0];
-  }
-  if (ok1 && col0 + 1u < 64u) {
-    d_w[r1 * 64u + c1] += accv0[1][1];
-  }
-  if (ok1 && col0 + 2u < 64u) {
-    d_w[r1 * 64u + c2] += accv0[1][2];
-  }
-  if (ok1 && col0 + 3u < 64u) {
-    d_w[r1 * 64u + c3] += accv0[1][3];
+    d_w[r1 * 16u + col0 / 4u] += accv0[1];
   }
   if (ok2 && col0 + 0u < 64u) {
-    d_w[r2 * 64u + c0] += accv0[2][0];
-  }
-  if (ok2 && col0 + 1u < 64u) {
-    d_w[r2 * 64u + c1] += accv0[2][1];
-  }
-  if (ok2 && col0 + 2u < 64u) {
-    d_w[r2 * 64u + c2] += accv0[2][2];
-  }
-  if (ok2 && col0 + 3u < 64u) {
-    d_w[r2 * 64u + c3] += accv0[2][3];
+    d_w[r2 * 16u + col0 / 4u] += accv0[2];
   }
   if (ok3 && col0 + 0u < 64u) {
-    d_w[r3 * 64u + c0] += accv0[3][0];
-  }
-  if (ok3 && col0 + 1u < 64u) {
-    d_w[r3 * 64u + c1] += accv0[3][1];
-  }
-  if (ok3 && col0 + 2u < 64u) {
-    d_w[r3 * 64u + c2] += accv0[3][2];
-  }
-  if (ok3 && col0 + 3u < 64u) {
-    d_w[r3 * 64u + c3] += accv0[3][3];
+    d_w[r3 * 16u + col0 / 4u] += accv0[3];
   }
 }
 

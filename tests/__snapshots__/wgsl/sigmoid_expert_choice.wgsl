@@ -169,7 +169,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;  // blocks.0.attn_norm.y
 @group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // blocks.0.attn.qkv.weight
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;  // blocks.0.qkv
+@group(0) @binding(2) var<storage, read_write> y: array<vec4<f32>>;  // blocks.0.qkv
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -223,52 +223,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc0[15] = fma(a3.w, b0_3.w, fma(a3.z, b0_3.z, fma(a3.y, b0_3.y, fma(a3.x, b0_3.x, acc0[15]))));
   }
   if (ok0 && col0 + 0u < 192u) {
-    y[r0 * 192u + c0] = acc0[0];
-  }
-  if (ok0 && col0 + 1u < 192u) {
-    y[r0 * 192u + c1] = acc0[1];
-  }
-  if (ok0 && col0 + 2u < 192u) {
-    y[r0 * 192u + c2] = acc0[2];
-  }
-  if (ok0 && col0 + 3u < 192u) {
-    y[r0 * 192u + c3] = acc0[3];
+    y[r0 * 48u + col0 / 4u] = vec4<f32>(acc0[0], acc0[1], acc0[2], acc0[3]);
   }
   if (ok1 && col0 + 0u < 192u) {
-    y[r1 * 192u + c0] = acc0[4];
-  }
-  if (ok1 && col0 + 1u < 192u) {
-    y[r1 * 192u + c1] = acc0[5];
-  }
-  if (ok1 && col0 + 2u < 192u) {
-    y[r1 * 192u + c2] = acc0[6];
-  }
-  if (ok1 && col0 + 3u < 192u) {
-    y[r1 * 192u + c3] = acc0[7];
+    y[r1 * 48u + col0 / 4u] = vec4<f32>(acc0[4], acc0[5], acc0[6], acc0[7]);
   }
   if (ok2 && col0 + 0u < 192u) {
-    y[r2 * 192u + c0] = acc0[8];
-  }
-  if (ok2 && col0 + 1u < 192u) {
-    y[r2 * 192u + c1] = acc0[9];
-  }
-  if (ok2 && col0 + 2u < 192u) {
-    y[r2 * 192u + c2] = acc0[10];
-  }
-  if (ok2 && col0 + 3u < 192u) {
-    y[r2 * 192u + c3] = acc0[11];
+    y[r2 * 48u + col0 / 4u] = vec4<f32>(acc0[8], acc0[9], acc0[10], acc0[11]);
   }
   if (ok3 && col0 + 0u < 192u) {
-    y[r3 * 192u + c0] = acc0[12];
-  }
-  if (ok3 && col0 + 1u < 192u) {
-    y[r3 * 192u + c1] = acc0[13];
-  }
-  if (ok3 && col0 + 2u < 192u) {
-    y[r3 * 192u + c2] = acc0[14];
-  }
-  if (ok3 && col0 + 3u < 192u) {
-    y[r3 * 192u + c3] = acc0[15];
+    y[r3 * 48u + col0 / 4u] = vec4<f32>(acc0[12], acc0[13], acc0[14], acc0[15]);
   }
 }
 
@@ -278,7 +242,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> d_y: array<vec4<f32>>;  // grad/blocks.0.qkv
 @group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // blocks.0.attn.qkv.weight
-@group(0) @binding(2) var<storage, read_write> d_x: array<f32>;  // grad/blocks.0.attn_norm.y
+@group(0) @binding(2) var<storage, read_write> d_x: array<vec4<f32>>;  // grad/blocks.0.attn_norm.y
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -332,52 +296,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     accv0[3] = fma(vec4<f32>(a3[3]), b0_0_3, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
-    d_x[r0 * 64u + c0] += accv0[0][0];
-  }
-  if (ok0 && col0 + 1u < 64u) {
-    d_x[r0 * 64u + c1] += accv0[0][1];
-  }
-  if (ok0 && col0 + 2u < 64u) {
-    d_x[r0 * 64u + c2] += accv0[0][2];
-  }
-  if (ok0 && col0 + 3u < 64u) {
-    d_x[r0 * 64u + c3] += accv0[0][3];
+    d_x[r0 * 16u + col0 / 4u] += accv0[0];
   }
   if (ok1 && col0 + 0u < 64u) {
-    d_x[r1 * 64u + c0] += accv0[1][0];
-  }
-  if (ok1 && col0 + 1u < 64u) {
-    d_x[r1 * 64u + c1] += accv0[1][1];
-  }
-  if (ok1 && col0 + 2u < 64u) {
-    d_x[r1 * 64u + c2] += accv0[1][2];
-  }
-  if (ok1 && col0 + 3u < 64u) {
-    d_x[r1 * 64u + c3] += accv0[1][3];
+    d_x[r1 * 16u + col0 / 4u] += accv0[1];
   }
   if (ok2 && col0 + 0u < 64u) {
-    d_x[r2 * 64u + c0] += accv0[2][0];
-  }
-  if (ok2 && col0 + 1u < 64u) {
-    d_x[r2 * 64u + c1] += accv0[2][1];
-  }
-  if (ok2 && col0 + 2u < 64u) {
-    d_x[r2 * 64u + c2] += accv0[2][2];
-  }
-  if (ok2 && col0 + 3u < 64u) {
-    d_x[r2 * 64u + c3] += accv0[2][3];
+    d_x[r2 * 16u + col0 / 4u] += accv0[2];
   }
   if (ok3 && col0 + 0u < 64u) {
-    d_x[r3 * 64u + c0] += accv0[3][0];
-  }
-  if (ok3 && col0 + 1u < 64u) {
-    d_x[r3 * 64u + c1] += accv0[3][1];
-  }
-  if (ok3 && col0 + 2u < 64u) {
-    d_x[r3 * 64u + c2] += accv0[3][2];
-  }
-  if (ok3 && col0 + 3u < 64u) {
-    d_x[r3 * 64u + c3] += accv0[3][3];
+    d_x[r3 * 16u + col0 / 4u] += accv0[3];
   }
 }
 
@@ -387,7 +315,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> d_y: array<vec4<f32>>;  // grad/blocks.0.qkv
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;  // blocks.0.attn_norm.y
-@group(0) @binding(2) var<storage, read_write> d_w: array<f32>;  // grad/blocks.0.attn.qkv.weight
+@group(0) @binding(2) var<storage, read_write> d_w: array<vec4<f32>>;  // grad/blocks.0.attn.qkv.weight
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -427,52 +355,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
-    d_w[r0 * 64u + c0] += accv0[0][0];
-  }
-  if (ok0 && col0 + 1u < 64u) {
-    d_w[r0 * 64u + c1] += accv0[0][1];
-  }
-  if (ok0 && col0 + 2u < 64u) {
-    d_w[r0 * 64u + c2] += accv0[0][2];
-  }
-  if (ok0 && col0 + 3u < 64u) {
-    d_w[r0 * 64u + c3] += accv0[0][3];
+    d_w[r0 * 16u + col0 / 4u] += accv0[0];
   }
   if (ok1 && col0 + 0u < 64u) {
-    d_w[r1 * 64u + c0] += accv0[1][0];
-  }
-  if (ok1 && col0 + 1u < 64u) {
-    d_w[r1 * 64u + c1] += accv0[1][1];
-  }
-  if (ok1 && col0 + 2u < 64u) {
-    d_w[r1 * 64u + c2] += accv0[1][2];
-  }
-  if (ok1 && col0 + 3u < 64u) {
-    d_w[r1 * 64u + c3] += accv0[1][3];
+    d_w[r1 * 16u + col0 / 4u] += accv0[1];
   }
   if (ok2 && col0 + 0u < 64u) {
-    d_w[r2 * 64u + c0] += accv0[2][0];
-  }
-  if (ok2 && col0 + 1u < 64u) {
-    d_w[r2 * 64u + c1] += accv0[2][1];
-  }
-  if (ok2 && col0 + 2u < 64u) {
-    d_w[r2 * 64u + c2] += accv0[2][2];
-  }
-  if (ok2 && col0 + 3u < 64u) {
-    d_w[r2 * 64u + c3] += accv0[2][3];
+    d_w[r2 * 16u + col0 / 4u] += accv0[2];
   }
   if (ok3 && col0 + 0u < 64u) {
-    d_w[r3 * 64u + c0] += accv0[3][0];
-  }
-  if (ok3 && col0 + 1u < 64u) {
-    d_w[r3 * 64u + c1] += accv0[3][1];
-  }
-  if (ok3 && col0 + 2u < 64u) {
-    d_w[r3 * 64u + c2] += accv0[3][2];
-  }
-  if (ok3 && col0 + 3u < 64u) {
-    d_w[r3 * 64u + c3] += accv0[3][3];
+    d_w[r3 * 16u + col0 / 4u] += accv0[3];
   }
 }
 
@@ -599,7 +491,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;  // blocks.0.attn_heads
 @group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // blocks.0.attn.out.weight
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;  // blocks.0.attn_out
+@group(0) @binding(2) var<storage, read_write> y: array<vec4<f32>>;  // blocks.0.attn_out
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -653,52 +545,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc0[15] = fma(a3.w, b0_3.w, fma(a3.z, b0_3.z, fma(a3.y, b0_3.y, fma(a3.x, b0_3.x, acc0[15]))));
   }
   if (ok0 && col0 + 0u < 64u) {
-    y[r0 * 64u + c0] = acc0[0];
-  }
-  if (ok0 && col0 + 1u < 64u) {
-    y[r0 * 64u + c1] = acc0[1];
-  }
-  if (ok0 && col0 + 2u < 64u) {
-    y[r0 * 64u + c2] = acc0[2];
-  }
-  if (ok0 && col0 + 3u < 64u) {
-    y[r0 * 64u + c3] = acc0[3];
+    y[r0 * 16u + col0 / 4u] = vec4<f32>(acc0[0], acc0[1], acc0[2], acc0[3]);
   }
   if (ok1 && col0 + 0u < 64u) {
-    y[r1 * 64u + c0] = acc0[4];
-  }
-  if (ok1 && col0 + 1u < 64u) {
-    y[r1 * 64u + c1] = acc0[5];
-  }
-  if (ok1 && col0 + 2u < 64u) {
-    y[r1 * 64u + c2] = acc0[6];
-  }
-  if (ok1 && col0 + 3u < 64u) {
-    y[r1 * 64u + c3] = acc0[7];
+    y[r1 * 16u + col0 / 4u] = vec4<f32>(acc0[4], acc0[5], acc0[6], acc0[7]);
   }
   if (ok2 && col0 + 0u < 64u) {
-    y[r2 * 64u + c0] = acc0[8];
-  }
-  if (ok2 && col0 + 1u < 64u) {
-    y[r2 * 64u + c1] = acc0[9];
-  }
-  if (ok2 && col0 + 2u < 64u) {
-    y[r2 * 64u + c2] = acc0[10];
-  }
-  if (ok2 && col0 + 3u < 64u) {
-    y[r2 * 64u + c3] = acc0[11];
+    y[r2 * 16u + col0 / 4u] = vec4<f32>(acc0[8], acc0[9], acc0[10], acc0[11]);
   }
   if (ok3 && col0 + 0u < 64u) {
-    y[r3 * 64u + c0] = acc0[12];
-  }
-  if (ok3 && col0 + 1u < 64u) {
-    y[r3 * 64u + c1] = acc0[13];
-  }
-  if (ok3 && col0 + 2u < 64u) {
-    y[r3 * 64u + c2] = acc0[14];
-  }
-  if (ok3 && col0 + 3u < 64u) {
-    y[r3 * 64u + c3] = acc0[15];
+    y[r3 * 16u + col0 / 4u] = vec4<f32>(acc0[12], acc0[13], acc0[14], acc0[15]);
   }
 }
 
@@ -708,7 +564,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> d_y: array<vec4<f32>>;  // grad/blocks.0.attn_out
 @group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // blocks.0.attn.out.weight
-@group(0) @binding(2) var<storage, read_write> d_x: array<f32>;  // grad/blocks.0.attn_heads
+@group(0) @binding(2) var<storage, read_write> d_x: array<vec4<f32>>;  // grad/blocks.0.attn_heads
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -762,52 +618,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     accv0[3] = fma(vec4<f32>(a3[3]), b0_0_3, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
-    d_x[r0 * 64u + c0] += accv0[0][0];
-  }
-  if (ok0 && col0 + 1u < 64u) {
-    d_x[r0 * 64u + c1] += accv0[0][1];
-  }
-  if (ok0 && col0 + 2u < 64u) {
-    d_x[r0 * 64u + c2] += accv0[0][2];
-  }
-  if (ok0 && col0 + 3u < 64u) {
-    d_x[r0 * 64u + c3] += accv0[0][3];
+    d_x[r0 * 16u + col0 / 4u] += accv0[0];
   }
   if (ok1 && col0 + 0u < 64u) {
-    d_x[r1 * 64u + c0] += accv0[1][0];
-  }
-  if (ok1 && col0 + 1u < 64u) {
-    d_x[r1 * 64u + c1] += accv0[1][1];
-  }
-  if (ok1 && col0 + 2u < 64u) {
-    d_x[r1 * 64u + c2] += accv0[1][2];
-  }
-  if (ok1 && col0 + 3u < 64u) {
-    d_x[r1 * 64u + c3] += accv0[1][3];
+    d_x[r1 * 16u + col0 / 4u] += accv0[1];
   }
   if (ok2 && col0 + 0u < 64u) {
-    d_x[r2 * 64u + c0] += accv0[2][0];
-  }
-  if (ok2 && col0 + 1u < 64u) {
-    d_x[r2 * 64u + c1] += accv0[2][1];
-  }
-  if (ok2 && col0 + 2u < 64u) {
-    d_x[r2 * 64u + c2] += accv0[2][2];
-  }
-  if (ok2 && col0 + 3u < 64u) {
-    d_x[r2 * 64u + c3] += accv0[2][3];
+    d_x[r2 * 16u + col0 / 4u] += accv0[2];
   }
   if (ok3 && col0 + 0u < 64u) {
-    d_x[r3 * 64u + c0] += accv0[3][0];
-  }
-  if (ok3 && col0 + 1u < 64u) {
-    d_x[r3 * 64u + c1] += accv0[3][1];
-  }
-  if (ok3 && col0 + 2u < 64u) {
-    d_x[r3 * 64u + c2] += accv0[3][2];
-  }
-  if (ok3 && col0 + 3u < 64u) {
-    d_x[r3 * 64u + c3] += accv0[3][3];
+    d_x[r3 * 16u + col0 / 4u] += accv0[3];
   }
 }
 
@@ -817,7 +637,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> d_y: array<vec4<f32>>;  // grad/blocks.0.attn_out
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;  // blocks.0.attn_heads
-@group(0) @binding(2) var<storage, read_write> d_w: array<f32>;  // grad/blocks.0.attn.out.weight
+@group(0) @binding(2) var<storage, read_write> d_w: array<vec4<f32>>;  // grad/blocks.0.attn.out.weight
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -857,52 +677,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
-    d_w[r0 * 64u + c0] += accv0[0][0];
-  }
-  if (ok0 && col0 + 1u < 64u) {
-    d_w[r0 * 64u + c1] += accv0[0][1];
-  }
-  if (ok0 && col0 + 2u < 64u) {
-    d_w[r0 * 64u + c2] += accv0[0][2];
-  }
-  if (ok0 && col0 + 3u < 64u) {
-    d_w[r0 * 64u + c3] += accv0[0][3];
+    d_w[r0 * 16u + col0 / 4u] += accv0[0];
   }
   if (ok1 && col0 + 0u < 64u) {
-    d_w[r1 * 64u + c0] += accv0[1][0];
-  }
-  if (ok1 && col0 + 1u < 64u) {
-    d_w[r1 * 64u + c1] += accv0[1][1];
-  }
-  if (ok1 && col0 + 2u < 64u) {
-    d_w[r1 * 64u + c2] += accv0[1][2];
-  }
-  if (ok1 && col0 + 3u < 64u) {
-    d_w[r1 * 64u + c3] += accv0[1][3];
+    d_w[r1 * 16u + col0 / 4u] += accv0[1];
   }
   if (ok2 && col0 + 0u < 64u) {
-    d_w[r2 * 64u + c0] += accv0[2][0];
-  }
-  if (ok2 && col0 + 1u < 64u) {
-    d_w[r2 * 64u + c1] += accv0[2][1];
-  }
-  if (ok2 && col0 + 2u < 64u) {
-    d_w[r2 * 64u + c2] += accv0[2][2];
-  }
-  if (ok2 && col0 + 3u < 64u) {
-    d_w[r2 * 64u + c3] += accv0[2][3];
+    d_w[r2 * 16u + col0 / 4u] += accv0[2];
   }
   if (ok3 && col0 + 0u < 64u) {
-    d_w[r3 * 64u + c0] += accv0[3][0];
-  }
-  if (ok3 && col0 + 1u < 64u) {
-    d_w[r3 * 64u + c1] += accv0[3][1];
-  }
-  if (ok3 && col0 + 2u < 64u) {
-    d_w[r3 * 64u + c2] += accv0[3][2];
-  }
-  if (ok3 && col0 + 3u < 64u) {
-    d_w[r3 * 64u + c3] += accv0[3][3];
+    d_w[r3 * 16u + col0 / 4u] += accv0[3];
   }
 }
 
@@ -944,7 +728,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;  // blocks.0.ffn_norm.y
 @group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // blocks.0.moe.router.weight
-@group(0) @binding(2) var<storage, read_write> logits: array<f32>;  // blocks.0.moe.logits
+@group(0) @binding(2) var<storage, read_write> logits: array<vec4<f32>>;  // blocks.0.moe.logits
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -998,52 +782,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc0[15] = fma(a3.w, b0_3.w, fma(a3.z, b0_3.z, fma(a3.y, b0_3.y, fma(a3.x, b0_3.x, acc0[15]))));
   }
   if (ok0 && col0 + 0u < 8u) {
-    logits[r0 * 8u + c0] = acc0[0] * (1.0 / 1.0);
-  }
-  if (ok0 && col0 + 1u < 8u) {
-    logits[r0 * 8u + c1] = acc0[1] * (1.0 / 1.0);
-  }
-  if (ok0 && col0 + 2u < 8u) {
-    logits[r0 * 8u + c2] = acc0[2] * (1.0 / 1.0);
-  }
-  if (ok0 && col0 + 3u < 8u) {
-    logits[r0 * 8u + c3] = acc0[3] * (1.0 / 1.0);
+    logits[r0 * 2u + col0 / 4u] = vec4<f32>(acc0[0], acc0[1], acc0[2], acc0[3]) * (1.0 / 1.0);
   }
   if (ok1 && col0 + 0u < 8u) {
-    logits[r1 * 8u + c0] = acc0[4] * (1.0 / 1.0);
-  }
-  if (ok1 && col0 + 1u < 8u) {
-    logits[r1 * 8u + c1] = acc0[5] * (1.0 / 1.0);
-  }
-  if (ok1 && col0 + 2u < 8u) {
-    logits[r1 * 8u + c2] = acc0[6] * (1.0 / 1.0);
-  }
-  if (ok1 && col0 + 3u < 8u) {
-    logits[r1 * 8u + c3] = acc0[7] * (1.0 / 1.0);
+    logits[r1 * 2u + col0 / 4u] = vec4<f32>(acc0[4], acc0[5], acc0[6], acc0[7]) * (1.0 / 1.0);
   }
   if (ok2 && col0 + 0u < 8u) {
-    logits[r2 * 8u + c0] = acc0[8] * (1.0 / 1.0);
-  }
-  if (ok2 && col0 + 1u < 8u) {
-    logits[r2 * 8u + c1] = acc0[9] * (1.0 / 1.0);
-  }
-  if (ok2 && col0 + 2u < 8u) {
-    logits[r2 * 8u + c2] = acc0[10] * (1.0 / 1.0);
-  }
-  if (ok2 && col0 + 3u < 8u) {
-    logits[r2 * 8u + c3] = acc0[11] * (1.0 / 1.0);
+    logits[r2 * 2u + col0 / 4u] = vec4<f32>(acc0[8], acc0[9], acc0[10], acc0[11]) * (1.0 / 1.0);
   }
   if (ok3 && col0 + 0u < 8u) {
-    logits[r3 * 8u + c0] = acc0[12] * (1.0 / 1.0);
-  }
-  if (ok3 && col0 + 1u < 8u) {
-    logits[r3 * 8u + c1] = acc0[13] * (1.0 / 1.0);
-  }
-  if (ok3 && col0 + 2u < 8u) {
-    logits[r3 * 8u + c2] = acc0[14] * (1.0 / 1.0);
-  }
-  if (ok3 && col0 + 3u < 8u) {
-    logits[r3 * 8u + c3] = acc0[15] * (1.0 / 1.0);
+    logits[r3 * 2u + col0 / 4u] = vec4<f32>(acc0[12], acc0[13], acc0[14], acc0[15]) * (1.0 / 1.0);
   }
 }
 
@@ -1112,7 +860,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> d_raw: array<vec4<f32>>;  // blocks.0.moe.router/d_raw
 @group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // blocks.0.moe.router.weight
-@group(0) @binding(2) var<storage, read_write> d_x: array<f32>;  // grad/blocks.0.ffn_norm.y
+@group(0) @binding(2) var<storage, read_write> d_x: array<vec4<f32>>;  // grad/blocks.0.ffn_norm.y
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -1166,52 +914,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     accv0[3] = fma(vec4<f32>(a3[3]), b0_0_3, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
-    d_x[r0 * 64u + c0] += accv0[0][0];
-  }
-  if (ok0 && col0 + 1u < 64u) {
-    d_x[r0 * 64u + c1] += accv0[0][1];
-  }
-  if (ok0 && col0 + 2u < 64u) {
-    d_x[r0 * 64u + c2] += accv0[0][2];
-  }
-  if (ok0 && col0 + 3u < 64u) {
-    d_x[r0 * 64u + c3] += accv0[0][3];
+    d_x[r0 * 16u + col0 / 4u] += accv0[0];
   }
   if (ok1 && col0 + 0u < 64u) {
-    d_x[r1 * 64u + c0] += accv0[1][0];
-  }
-  if (ok1 && col0 + 1u < 64u) {
-    d_x[r1 * 64u + c1] += accv0[1][1];
-  }
-  if (ok1 && col0 + 2u < 64u) {
-    d_x[r1 * 64u + c2] += accv0[1][2];
-  }
-  if (ok1 && col0 + 3u < 64u) {
-    d_x[r1 * 64u + c3] += accv0[1][3];
+    d_x[r1 * 16u + col0 / 4u] += accv0[1];
   }
   if (ok2 && col0 + 0u < 64u) {
-    d_x[r2 * 64u + c0] += accv0[2][0];
-  }
-  if (ok2 && col0 + 1u < 64u) {
-    d_x[r2 * 64u + c1] += accv0[2][1];
-  }
-  if (ok2 && col0 + 2u < 64u) {
-    d_x[r2 * 64u + c2] += accv0[2][2];
-  }
-  if (ok2 && col0 + 3u < 64u) {
-    d_x[r2 * 64u + c3] += accv0[2][3];
+    d_x[r2 * 16u + col0 / 4u] += accv0[2];
   }
   if (ok3 && col0 + 0u < 64u) {
-    d_x[r3 * 64u + c0] += accv0[3][0];
-  }
-  if (ok3 && col0 + 1u < 64u) {
-    d_x[r3 * 64u + c1] += accv0[3][1];
-  }
-  if (ok3 && col0 + 2u < 64u) {
-    d_x[r3 * 64u + c2] += accv0[3][2];
-  }
-  if (ok3 && col0 + 3u < 64u) {
-    d_x[r3 * 64u + c3] += accv0[3][3];
+    d_x[r3 * 16u + col0 / 4u] += accv0[3];
   }
 }
 
@@ -1222,7 +934,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> d_raw: array<vec4<f32>>;  // blocks.0.moe.router/d_raw
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;  // blocks.0.ffn_norm.y
-@group(0) @binding(2) var<storage, read_write> d_w: array<f32>;  // grad/blocks.0.moe.router.weight
+@group(0) @binding(2) var<storage, read_write> d_w: array<vec4<f32>>;  // grad/blocks.0.moe.router.weight
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -1262,52 +974,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
-    d_w[r0 * 64u + c0] += accv0[0][0];
-  }
-  if (ok0 && col0 + 1u < 64u) {
-    d_w[r0 * 64u + c1] += accv0[0][1];
-  }
-  if (ok0 && col0 + 2u < 64u) {
-    d_w[r0 * 64u + c2] += accv0[0][2];
-  }
-  if (ok0 && col0 + 3u < 64u) {
-    d_w[r0 * 64u + c3] += accv0[0][3];
+    d_w[r0 * 16u + col0 / 4u] += accv0[0];
   }
   if (ok1 && col0 + 0u < 64u) {
-    d_w[r1 * 64u + c0] += accv0[1][0];
-  }
-  if (ok1 && col0 + 1u < 64u) {
-    d_w[r1 * 64u + c1] += accv0[1][1];
-  }
-  if (ok1 && col0 + 2u < 64u) {
-    d_w[r1 * 64u + c2] += accv0[1][2];
-  }
-  if (ok1 && col0 + 3u < 64u) {
-    d_w[r1 * 64u + c3] += accv0[1][3];
+    d_w[r1 * 16u + col0 / 4u] += accv0[1];
   }
   if (ok2 && col0 + 0u < 64u) {
-    d_w[r2 * 64u + c0] += accv0[2][0];
-  }
-  if (ok2 && col0 + 1u < 64u) {
-    d_w[r2 * 64u + c1] += accv0[2][1];
-  }
-  if (ok2 && col0 + 2u < 64u) {
-    d_w[r2 * 64u + c2] += accv0[2][2];
-  }
-  if (ok2 && col0 + 3u < 64u) {
-    d_w[r2 * 64u + c3] += accv0[2][3];
+    d_w[r2 * 16u + col0 / 4u] += accv0[2];
   }
   if (ok3 && col0 + 0u < 64u) {
-    d_w[r3 * 64u + c0] += accv0[3][0];
-  }
-  if (ok3 && col0 + 1u < 64u) {
-    d_w[r3 * 64u + c1] += accv0[3][1];
-  }
-  if (ok3 && col0 + 2u < 64u) {
-    d_w[r3 * 64u + c2] += accv0[3][2];
-  }
-  if (ok3 && col0 + 3u < 64u) {
-    d_w[r3 * 64u + c3] += accv0[3][3];
+    d_w[r3 * 16u + col0 / 4u] += accv0[3];
   }
 }
 
@@ -1441,8 +1117,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> offsets: array<i32>;  // blocks.0.moe.expert_offsets
 @group(0) @binding(2) var<storage, read> slot_token: array<i32>;  // blocks.0.moe.slot_token
 @group(0) @binding(3) var<storage, read> w_up: array<vec4<f32>>;  // blocks.0.moe.experts.up.weight
-@group(0) @binding(4) var<storage, read_write> pre_up: array<f32>;  // blocks.0.moe.experts/pre_up
-@group(0) @binding(5) var<storage, read_write> hidden: array<f32>;  // blocks.0.moe.experts/hidden
+@group(0) @binding(4) var<storage, read_write> pre_up: array<vec4<f32>>;  // blocks.0.moe.experts/pre_up
+@group(0) @binding(5) var<storage, read_write> hidden: array<vec4<f32>>;  // blocks.0.moe.experts/hidden
 
 fn erf_f32(x: f32) -> f32 {
   // Abramowitz & Stegun 7.1.26; odd symmetry for x < 0.
@@ -1524,68 +1200,24 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc0[15] = fma(a3.w, b0_3.w, fma(a3.z, b0_3.z, fma(a3.y, b0_3.y, fma(a3.x, b0_3.x, acc0[15]))));
   }
   if (ok0 && col0 + 0u < 128u) {
-    pre_up[r0 * 128u + c0] = acc0[0];
-    hidden[r0 * 128u + c0] = act_relu(acc0[0]);
-  }
-  if (ok0 && col0 + 1u < 128u) {
-    pre_up[r0 * 128u + c1] = acc0[1];
-    hidden[r0 * 128u + c1] = act_relu(acc0[1]);
-  }
-  if (ok0 && col0 + 2u < 128u) {
-    pre_up[r0 * 128u + c2] = acc0[2];
-    hidden[r0 * 128u + c2] = act_relu(acc0[2]);
-  }
-  if (ok0 && col0 + 3u < 128u) {
-    pre_up[r0 * 128u + c3] = acc0[3];
-    hidden[r0 * 128u + c3] = act_relu(acc0[3]);
+    let u = vec4<f32>(acc0[0], acc0[1], acc0[2], acc0[3]);
+    pre_up[r0 * 32u + col0 / 4u] = u;
+    hidden[r0 * 32u + col0 / 4u] = vec4<f32>(act_relu(u.x), act_relu(u.y), act_relu(u.z), act_relu(u.w));
   }
   if (ok1 && col0 + 0u < 128u) {
-    pre_up[r1 * 128u + c0] = acc0[4];
-    hidden[r1 * 128u + c0] = act_relu(acc0[4]);
-  }
-  if (ok1 && col0 + 1u < 128u) {
-    pre_up[r1 * 128u + c1] = acc0[5];
-    hidden[r1 * 128u + c1] = act_relu(acc0[5]);
-  }
-  if (ok1 && col0 + 2u < 128u) {
-    pre_up[r1 * 128u + c2] = acc0[6];
-    hidden[r1 * 128u + c2] = act_relu(acc0[6]);
-  }
-  if (ok1 && col0 + 3u < 128u) {
-    pre_up[r1 * 128u + c3] = acc0[7];
-    hidden[r1 * 128u + c3] = act_relu(acc0[7]);
+    let u = vec4<f32>(acc0[4], acc0[5], acc0[6], acc0[7]);
+    pre_up[r1 * 32u + col0 / 4u] = u;
+    hidden[r1 * 32u + col0 / 4u] = vec4<f32>(act_relu(u.x), act_relu(u.y), act_relu(u.z), act_relu(u.w));
   }
   if (ok2 && col0 + 0u < 128u) {
-    pre_up[r2 * 128u + c0] = acc0[8];
-    hidden[r2 * 128u + c0] = act_relu(acc0[8]);
-  }
-  if (ok2 && col0 + 1u < 128u) {
-    pre_up[r2 * 128u + c1] = acc0[9];
-    hidden[r2 * 128u + c1] = act_relu(acc0[9]);
-  }
-  if (ok2 && col0 + 2u < 128u) {
-    pre_up[r2 * 128u + c2] = acc0[10];
-    hidden[r2 * 128u + c2] = act_relu(acc0[10]);
-  }
-  if (ok2 && col0 + 3u < 128u) {
-    pre_up[r2 * 128u + c3] = acc0[11];
-    hidden[r2 * 128u + c3] = act_relu(acc0[11]);
+    let u = vec4<f32>(acc0[8], acc0[9], acc0[10], acc0[11]);
+    pre_up[r2 * 32u + col0 / 4u] = u;
+    hidden[r2 * 32u + col0 / 4u] = vec4<f32>(act_relu(u.x), act_relu(u.y), act_relu(u.z), act_relu(u.w));
   }
   if (ok3 && col0 + 0u < 128u) {
-    pre_up[r3 * 128u + c0] = acc0[12];
-    hidden[r3 * 128u + c0] = act_relu(acc0[12]);
-  }
-  if (ok3 && col0 + 1u < 128u) {
-    pre_up[r3 * 128u + c1] = acc0[13];
-    hidden[r3 * 128u + c1] = act_relu(acc0[13]);
-  }
-  if (ok3 && col0 + 2u < 128u) {
-    pre_up[r3 * 128u + c2] = acc0[14];
-    hidden[r3 * 128u + c2] = act_relu(acc0[14]);
-  }
-  if (ok3 && col0 + 3u < 128u) {
-    pre_up[r3 * 128u + c3] = acc0[15];
-    hidden[r3 * 128u + c3] = act_relu(acc0[15]);
+    let u = vec4<f32>(acc0[12], acc0[13], acc0[14], acc0[15]);
+    pre_up[r3 * 32u + col0 / 4u] = u;
+    hidden[r3 * 32u + col0 / 4u] = vec4<f32>(act_relu(u.x), act_relu(u.y), act_relu(u.z), act_relu(u.w));
   }
 }
 
@@ -1597,7 +1229,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(0) var<storage, read> hidden: array<vec4<f32>>;  // blocks.0.moe.experts/hidden
 @group(0) @binding(1) var<storage, read> offsets: array<i32>;  // blocks.0.moe.expert_offsets
 @group(0) @binding(2) var<storage, read> w_down: array<vec4<f32>>;  // blocks.0.moe.experts.down.weight
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;  // blocks.0.moe.expert_out
+@group(0) @binding(3) var<storage, read_write> out: array<vec4<f32>>;  // blocks.0.moe.expert_out
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -1657,52 +1289,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc0[15] = fma(a3.w, b0_3.w, fma(a3.z, b0_3.z, fma(a3.y, b0_3.y, fma(a3.x, b0_3.x, acc0[15]))));
   }
   if (ok0 && col0 + 0u < 64u) {
-    out[r0 * 64u + c0] = acc0[0];
-  }
-  if (ok0 && col0 + 1u < 64u) {
-    out[r0 * 64u + c1] = acc0[1];
-  }
-  if (ok0 && col0 + 2u < 64u) {
-    out[r0 * 64u + c2] = acc0[2];
-  }
-  if (ok0 && col0 + 3u < 64u) {
-    out[r0 * 64u + c3] = acc0[3];
+    out[r0 * 16u + col0 / 4u] = vec4<f32>(acc0[0], acc0[1], acc0[2], acc0[3]);
   }
   if (ok1 && col0 + 0u < 64u) {
-    out[r1 * 64u + c0] = acc0[4];
-  }
-  if (ok1 && col0 + 1u < 64u) {
-    out[r1 * 64u + c1] = acc0[5];
-  }
-  if (ok1 && col0 + 2u < 64u) {
-    out[r1 * 64u + c2] = acc0[6];
-  }
-  if (ok1 && col0 + 3u < 64u) {
-    out[r1 * 64u + c3] = acc0[7];
+    out[r1 * 16u + col0 / 4u] = vec4<f32>(acc0[4], acc0[5], acc0[6], acc0[7]);
   }
   if (ok2 && col0 + 0u < 64u) {
-    out[r2 * 64u + c0] = acc0[8];
-  }
-  if (ok2 && col0 + 1u < 64u) {
-    out[r2 * 64u + c1] = acc0[9];
-  }
-  if (ok2 && col0 + 2u < 64u) {
-    out[r2 * 64u + c2] = acc0[10];
-  }
-  if (ok2 && col0 + 3u < 64u) {
-    out[r2 * 64u + c3] = acc0[11];
+    out[r2 * 16u + col0 / 4u] = vec4<f32>(acc0[8], acc0[9], acc0[10], acc0[11]);
   }
   if (ok3 && col0 + 0u < 64u) {
-    out[r3 * 64u + c0] = acc0[12];
-  }
-  if (ok3 && col0 + 1u < 64u) {
-    out[r3 * 64u + c1] = acc0[13];
-  }
-  if (ok3 && col0 + 2u < 64u) {
-    out[r3 * 64u + c2] = acc0[14];
-  }
-  if (ok3 && col0 + 3u < 64u) {
-    out[r3 * 64u + c3] = acc0[15];
+    out[r3 * 16u + col0 / 4u] = vec4<f32>(acc0[12], acc0[13], acc0[14], acc0[15]);
   }
 }
 
@@ -1714,8 +1310,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(0) var<storage, read> d_out: array<vec4<f32>>;  // grad/blocks.0.moe.expert_out
 @group(0) @binding(1) var<storage, read> offsets: array<i32>;  // blocks.0.moe.expert_offsets
 @group(0) @binding(2) var<storage, read> w_down: array<vec4<f32>>;  // blocks.0.moe.experts.down.weight
-@group(0) @binding(3) var<storage, read> pre_up: array<f32>;  // blocks.0.moe.experts/pre_up
-@group(0) @binding(4) var<storage, read_write> d_pre_up: array<f32>;  // blocks.0.moe.experts/d_pre_up
+@group(0) @binding(3) var<storage, read> pre_up: array<vec4<f32>>;  // blocks.0.moe.experts/pre_up
+@group(0) @binding(4) var<storage, read_write> d_pre_up: array<vec4<f32>>;  // blocks.0.moe.experts/d_pre_up
 
 fn erf_f32(x: f32) -> f32 {
   // Abramowitz & Stegun 7.1.26; odd symmetry for x < 0.
@@ -1793,52 +1389,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     accv0[3] = fma(vec4<f32>(a3[3]), b0_0_3, accv0[3]);
   }
   if (ok0 && col0 + 0u < 128u) {
-    d_pre_up[r0 * 128u + c0] = accv0[0][0] * dact_relu(pre_up[r0 * 128u + c0]);
-  }
-  if (ok0 && col0 + 1u < 128u) {
-    d_pre_up[r0 * 128u + c1] = accv0[0][1] * dact_relu(pre_up[r0 * 128u + c1]);
-  }
-  if (ok0 && col0 + 2u < 128u) {
-    d_pre_up[r0 * 128u + c2] = accv0[0][2] * dact_relu(pre_up[r0 * 128u + c2]);
-  }
-  if (ok0 && col0 + 3u < 128u) {
-    d_pre_up[r0 * 128u + c3] = accv0[0][3] * dact_relu(pre_up[r0 * 128u + c3]);
+    let p = pre_up[r0 * 32u + col0 / 4u];
+    d_pre_up[r0 * 32u + col0 / 4u] = accv0[0] * vec4<f32>(dact_relu(p.x), dact_relu(p.y), dact_relu(p.z), dact_relu(p.w));
   }
   if (ok1 && col0 + 0u < 128u) {
-    d_pre_up[r1 * 128u + c0] = accv0[1][0] * dact_relu(pre_up[r1 * 128u + c0]);
-  }
-  if (ok1 && col0 + 1u < 128u) {
-    d_pre_up[r1 * 128u + c1] = accv0[1][1] * dact_relu(pre_up[r1 * 128u + c1]);
-  }
-  if (ok1 && col0 + 2u < 128u) {
-    d_pre_up[r1 * 128u + c2] = accv0[1][2] * dact_relu(pre_up[r1 * 128u + c2]);
-  }
-  if (ok1 && col0 + 3u < 128u) {
-    d_pre_up[r1 * 128u + c3] = accv0[1][3] * dact_relu(pre_up[r1 * 128u + c3]);
+    let p = pre_up[r1 * 32u + col0 / 4u];
+    d_pre_up[r1 * 32u + col0 / 4u] = accv0[1] * vec4<f32>(dact_relu(p.x), dact_relu(p.y), dact_relu(p.z), dact_relu(p.w));
   }
   if (ok2 && col0 + 0u < 128u) {
-    d_pre_up[r2 * 128u + c0] = accv0[2][0] * dact_relu(pre_up[r2 * 128u + c0]);
-  }
-  if (ok2 && col0 + 1u < 128u) {
-    d_pre_up[r2 * 128u + c1] = accv0[2][1] * dact_relu(pre_up[r2 * 128u + c1]);
-  }
-  if (ok2 && col0 + 2u < 128u) {
-    d_pre_up[r2 * 128u + c2] = accv0[2][2] * dact_relu(pre_up[r2 * 128u + c2]);
-  }
-  if (ok2 && col0 + 3u < 128u) {
-    d_pre_up[r2 * 128u + c3] = accv0[2][3] * dact_relu(pre_up[r2 * 128u + c3]);
+    let p = pre_up[r2 * 32u + col0 / 4u];
+    d_pre_up[r2 * 32u + col0 / 4u] = accv0[2] * vec4<f32>(dact_relu(p.x), dact_relu(p.y), dact_relu(p.z), dact_relu(p.w));
   }
   if (ok3 && col0 + 0u < 128u) {
-    d_pre_up[r3 * 128u + c0] = accv0[3][0] * dact_relu(pre_up[r3 * 128u + c0]);
-  }
-  if (ok3 && col0 + 1u < 128u) {
-    d_pre_up[r3 * 128u + c1] = accv0[3][1] * dact_relu(pre_up[r3 * 128u + c1]);
-  }
-  if (ok3 && col0 + 2u < 128u) {
-    d_pre_up[r3 * 128u + c2] = accv0[3][2] * dact_relu(pre_up[r3 * 128u + c2]);
-  }
-  if (ok3 && col0 + 3u < 128u) {
-    d_pre_up[r3 * 128u + c3] = accv0[3][3] * dact_relu(pre_up[r3 * 128u + c3]);
+    let p = pre_up[r3 * 32u + col0 / 4u];
+    d_pre_up[r3 * 32u + col0 / 4u] = accv0[3] * vec4<f32>(dact_relu(p.x), dact_relu(p.y), dact_relu(p.z), dact_relu(p.w));
   }
 }
 
@@ -1850,7 +1414,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(0) var<storage, read> d_out: array<vec4<f32>>;  // grad/blocks.0.moe.expert_out
 @group(0) @binding(1) var<storage, read> hidden: array<vec4<f32>>;  // blocks.0.moe.experts/hidden
 @group(0) @binding(2) var<storage, read> offsets: array<i32>;  // blocks.0.moe.expert_offsets
-@group(0) @binding(3) var<storage, read_write> d_w_down: array<f32>;  // grad/blocks.0.moe.experts.down.weight
+@group(0) @binding(3) var<storage, read_write> d_w_down: array<vec4<f32>>;  // grad/blocks.0.moe.experts.down.weight
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -1890,52 +1454,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
   }
   if (ok0 && col0 + 0u < 128u) {
-    d_w_down[(grp * 64u + r0) * 128u + c0] += accv0[0][0];
-  }
-  if (ok0 && col0 + 1u < 128u) {
-    d_w_down[(grp * 64u + r0) * 128u + c1] += accv0[0][1];
-  }
-  if (ok0 && col0 + 2u < 128u) {
-    d_w_down[(grp * 64u + r0) * 128u + c2] += accv0[0][2];
-  }
-  if (ok0 && col0 + 3u < 128u) {
-    d_w_down[(grp * 64u + r0) * 128u + c3] += accv0[0][3];
+    d_w_down[(grp * 64u + r0) * 32u + col0 / 4u] += accv0[0];
   }
   if (ok1 && col0 + 0u < 128u) {
-    d_w_down[(grp * 64u + r1) * 128u + c0] += accv0[1][0];
-  }
-  if (ok1 && col0 + 1u < 128u) {
-    d_w_down[(grp * 64u + r1) * 128u + c1] += accv0[1][1];
-  }
-  if (ok1 && col0 + 2u < 128u) {
-    d_w_down[(grp * 64u + r1) * 128u + c2] += accv0[1][2];
-  }
-  if (ok1 && col0 + 3u < 128u) {
-    d_w_down[(grp * 64u + r1) * 128u + c3] += accv0[1][3];
+    d_w_down[(grp * 64u + r1) * 32u + col0 / 4u] += accv0[1];
   }
   if (ok2 && col0 + 0u < 128u) {
-    d_w_down[(grp * 64u + r2) * 128u + c0] += accv0[2][0];
-  }
-  if (ok2 && col0 + 1u < 128u) {
-    d_w_down[(grp * 64u + r2) * 128u + c1] += accv0[2][1];
-  }
-  if (ok2 && col0 + 2u < 128u) {
-    d_w_down[(grp * 64u + r2) * 128u + c2] += accv0[2][2];
-  }
-  if (ok2 && col0 + 3u < 128u) {
-    d_w_down[(grp * 64u + r2) * 128u + c3] += accv0[2][3];
+    d_w_down[(grp * 64u + r2) * 32u + col0 / 4u] += accv0[2];
   }
   if (ok3 && col0 + 0u < 128u) {
-    d_w_down[(grp * 64u + r3) * 128u + c0] += accv0[3][0];
-  }
-  if (ok3 && col0 + 1u < 128u) {
-    d_w_down[(grp * 64u + r3) * 128u + c1] += accv0[3][1];
-  }
-  if (ok3 && col0 + 2u < 128u) {
-    d_w_down[(grp * 64u + r3) * 128u + c2] += accv0[3][2];
-  }
-  if (ok3 && col0 + 3u < 128u) {
-    d_w_down[(grp * 64u + r3) * 128u + c3] += accv0[3][3];
+    d_w_down[(grp * 64u + r3) * 32u + col0 / 4u] += accv0[3];
   }
 }
 
@@ -1947,7 +1475,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(0) var<storage, read> d_pre_up: array<vec4<f32>>;  // blocks.0.moe.experts/d_pre_up
 @group(0) @binding(1) var<storage, read> offsets: array<i32>;  // blocks.0.moe.expert_offsets
 @group(0) @binding(2) var<storage, read> w_up: array<vec4<f32>>;  // blocks.0.moe.experts.up.weight
-@group(0) @binding(3) var<storage, read_write> d_rows: array<f32>;  // blocks.0.moe.experts/d_input_rows
+@group(0) @binding(3) var<storage, read_write> d_rows: array<vec4<f32>>;  // blocks.0.moe.experts/d_input_rows
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -2007,52 +1535,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     accv0[3] = fma(vec4<f32>(a3[3]), b0_0_3, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
-    d_rows[r0 * 64u + c0] = accv0[0][0];
-  }
-  if (ok0 && col0 + 1u < 64u) {
-    d_rows[r0 * 64u + c1] = accv0[0][1];
-  }
-  if (ok0 && col0 + 2u < 64u) {
-    d_rows[r0 * 64u + c2] = accv0[0][2];
-  }
-  if (ok0 && col0 + 3u < 64u) {
-    d_rows[r0 * 64u + c3] = accv0[0][3];
+    d_rows[r0 * 16u + col0 / 4u] = accv0[0];
   }
   if (ok1 && col0 + 0u < 64u) {
-    d_rows[r1 * 64u + c0] = accv0[1][0];
-  }
-  if (ok1 && col0 + 1u < 64u) {
-    d_rows[r1 * 64u + c1] = accv0[1][1];
-  }
-  if (ok1 && col0 + 2u < 64u) {
-    d_rows[r1 * 64u + c2] = accv0[1][2];
-  }
-  if (ok1 && col0 + 3u < 64u) {
-    d_rows[r1 * 64u + c3] = accv0[1][3];
+    d_rows[r1 * 16u + col0 / 4u] = accv0[1];
   }
   if (ok2 && col0 + 0u < 64u) {
-    d_rows[r2 * 64u + c0] = accv0[2][0];
-  }
-  if (ok2 && col0 + 1u < 64u) {
-    d_rows[r2 * 64u + c1] = accv0[2][1];
-  }
-  if (ok2 && col0 + 2u < 64u) {
-    d_rows[r2 * 64u + c2] = accv0[2][2];
-  }
-  if (ok2 && col0 + 3u < 64u) {
-    d_rows[r2 * 64u + c3] = accv0[2][3];
+    d_rows[r2 * 16u + col0 / 4u] = accv0[2];
   }
   if (ok3 && col0 + 0u < 64u) {
-    d_rows[r3 * 64u + c0] = accv0[3][0];
-  }
-  if (ok3 && col0 + 1u < 64u) {
-    d_rows[r3 * 64u + c1] = accv0[3][1];
-  }
-  if (ok3 && col0 + 2u < 64u) {
-    d_rows[r3 * 64u + c2] = accv0[3][2];
-  }
-  if (ok3 && col0 + 3u < 64u) {
-    d_rows[r3 * 64u + c3] = accv0[3][3];
+    d_rows[r3 * 16u + col0 / 4u] = accv0[3];
   }
 }
 
@@ -2088,7 +1580,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;  // blocks.0.ffn_norm.y
 @group(0) @binding(2) var<storage, read> offsets: array<i32>;  // blocks.0.moe.expert_offsets
 @group(0) @binding(3) var<storage, read> slot_token: array<i32>;  // blocks.0.moe.slot_token
-@group(0) @binding(4) var<storage, read_write> d_w: array<f32>;  // grad/blocks.0.moe.experts.up.weight
+@group(0) @binding(4) var<storage, read_write> d_w: array<vec4<f32>>;  // grad/blocks.0.moe.experts.up.weight
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -2128,52 +1620,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
-    d_w[(grp * 128u + r0) * 64u + c0] += accv0[0][0];
-  }
-  if (ok0 && col0 + 1u < 64u) {
-    d_w[(grp * 128u + r0) * 64u + c1] += accv0[0][1];
-  }
-  if (ok0 && col0 + 2u < 64u) {
-    d_w[(grp * 128u + r0) * 64u + c2] += accv0[0][2];
-  }
-  if (ok0 && col0 + 3u < 64u) {
-    d_w[(grp * 128u + r0) * 64u + c3] += accv0[0][3];
+    d_w[((grp * 128u + r0) * 64u + 0u) / 4u + col0 / 4u] += accv0[0];
   }
   if (ok1 && col0 + 0u < 64u) {
-    d_w[(grp * 128u + r1) * 64u + c0] += accv0[1][0];
-  }
-  if (ok1 && col0 + 1u < 64u) {
-    d_w[(grp * 128u + r1) * 64u + c1] += accv0[1][1];
-  }
-  if (ok1 && col0 + 2u < 64u) {
-    d_w[(grp * 128u + r1) * 64u + c2] += accv0[1][2];
-  }
-  if (ok1 && col0 + 3u < 64u) {
-    d_w[(grp * 128u + r1) * 64u + c3] += accv0[1][3];
+    d_w[((grp * 128u + r1) * 64u + 0u) / 4u + col0 / 4u] += accv0[1];
   }
   if (ok2 && col0 + 0u < 64u) {
-    d_w[(grp * 128u + r2) * 64u + c0] += accv0[2][0];
-  }
-  if (ok2 && col0 + 1u < 64u) {
-    d_w[(grp * 128u + r2) * 64u + c1] += accv0[2][1];
-  }
-  if (ok2 && col0 + 2u < 64u) {
-    d_w[(grp * 128u + r2) * 64u + c2] += accv0[2][2];
-  }
-  if (ok2 && col0 + 3u < 64u) {
-    d_w[(grp * 128u + r2) * 64u + c3] += accv0[2][3];
+    d_w[((grp * 128u + r2) * 64u + 0u) / 4u + col0 / 4u] += accv0[2];
   }
   if (ok3 && col0 + 0u < 64u) {
-    d_w[(grp * 128u + r3) * 64u + c0] += accv0[3][0];
-  }
-  if (ok3 && col0 + 1u < 64u) {
-    d_w[(grp * 128u + r3) * 64u + c1] += accv0[3][1];
-  }
-  if (ok3 && col0 + 2u < 64u) {
-    d_w[(grp * 128u + r3) * 64u + c2] += accv0[3][2];
-  }
-  if (ok3 && col0 + 3u < 64u) {
-    d_w[(grp * 128u + r3) * 64u + c3] += accv0[3][3];
+    d_w[((grp * 128u + r3) * 64u + 0u) / 4u + col0 / 4u] += accv0[3];
   }
 }
 
@@ -2246,7 +1702,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;  // final_norm.y
 @group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // embed.weight
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;  // logits
+@group(0) @binding(2) var<storage, read_write> y: array<vec4<f32>>;  // logits
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -2300,52 +1756,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc0[15] = fma(a3.w, b0_3.w, fma(a3.z, b0_3.z, fma(a3.y, b0_3.y, fma(a3.x, b0_3.x, acc0[15]))));
   }
   if (ok0 && col0 + 0u < 256u) {
-    y[r0 * 256u + c0] = acc0[0];
-  }
-  if (ok0 && col0 + 1u < 256u) {
-    y[r0 * 256u + c1] = acc0[1];
-  }
-  if (ok0 && col0 + 2u < 256u) {
-    y[r0 * 256u + c2] = acc0[2];
-  }
-  if (ok0 && col0 + 3u < 256u) {
-    y[r0 * 256u + c3] = acc0[3];
+    y[r0 * 64u + col0 / 4u] = vec4<f32>(acc0[0], acc0[1], acc0[2], acc0[3]);
   }
   if (ok1 && col0 + 0u < 256u) {
-    y[r1 * 256u + c0] = acc0[4];
-  }
-  if (ok1 && col0 + 1u < 256u) {
-    y[r1 * 256u + c1] = acc0[5];
-  }
-  if (ok1 && col0 + 2u < 256u) {
-    y[r1 * 256u + c2] = acc0[6];
-  }
-  if (ok1 && col0 + 3u < 256u) {
-    y[r1 * 256u + c3] = acc0[7];
+    y[r1 * 64u + col0 / 4u] = vec4<f32>(acc0[4], acc0[5], acc0[6], acc0[7]);
   }
   if (ok2 && col0 + 0u < 256u) {
-    y[r2 * 256u + c0] = acc0[8];
-  }
-  if (ok2 && col0 + 1u < 256u) {
-    y[r2 * 256u + c1] = acc0[9];
-  }
-  if (ok2 && col0 + 2u < 256u) {
-    y[r2 * 256u + c2] = acc0[10];
-  }
-  if (ok2 && col0 + 3u < 256u) {
-    y[r2 * 256u + c3] = acc0[11];
+    y[r2 * 64u + col0 / 4u] = vec4<f32>(acc0[8], acc0[9], acc0[10], acc0[11]);
   }
   if (ok3 && col0 + 0u < 256u) {
-    y[r3 * 256u + c0] = acc0[12];
-  }
-  if (ok3 && col0 + 1u < 256u) {
-    y[r3 * 256u + c1] = acc0[13];
-  }
-  if (ok3 && col0 + 2u < 256u) {
-    y[r3 * 256u + c2] = acc0[14];
-  }
-  if (ok3 && col0 + 3u < 256u) {
-    y[r3 * 256u + c3] = acc0[15];
+    y[r3 * 64u + col0 / 4u] = vec4<f32>(acc0[12], acc0[13], acc0[14], acc0[15]);
   }
 }
 
@@ -2355,7 +1775,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> d_y: array<vec4<f32>>;  // grad/logits
 @group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // embed.weight
-@group(0) @binding(2) var<storage, read_write> d_x: array<f32>;  // grad/final_norm.y
+@group(0) @binding(2) var<storage, read_write> d_x: array<vec4<f32>>;  // grad/final_norm.y
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -2409,52 +1829,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     accv0[3] = fma(vec4<f32>(a3[3]), b0_0_3, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
-    d_x[r0 * 64u + c0] += accv0[0][0];
-  }
-  if (ok0 && col0 + 1u < 64u) {
-    d_x[r0 * 64u + c1] += accv0[0][1];
-  }
-  if (ok0 && col0 + 2u < 64u) {
-    d_x[r0 * 64u + c2] += accv0[0][2];
-  }
-  if (ok0 && col0 + 3u < 64u) {
-    d_x[r0 * 64u + c3] += accv0[0][3];
+    d_x[r0 * 16u + col0 / 4u] += accv0[0];
   }
   if (ok1 && col0 + 0u < 64u) {
-    d_x[r1 * 64u + c0] += accv0[1][0];
-  }
-  if (ok1 && col0 + 1u < 64u) {
-    d_x[r1 * 64u + c1] += accv0[1][1];
-  }
-  if (ok1 && col0 + 2u < 64u) {
-    d_x[r1 * 64u + c2] += accv0[1][2];
-  }
-  if (ok1 && col0 + 3u < 64u) {
-    d_x[r1 * 64u + c3] += accv0[1][3];
+    d_x[r1 * 16u + col0 / 4u] += accv0[1];
   }
   if (ok2 && col0 + 0u < 64u) {
-    d_x[r2 * 64u + c0] += accv0[2][0];
-  }
-  if (ok2 && col0 + 1u < 64u) {
-    d_x[r2 * 64u + c1] += accv0[2][1];
-  }
-  if (ok2 && col0 + 2u < 64u) {
-    d_x[r2 * 64u + c2] += accv0[2][2];
-  }
-  if (ok2 && col0 + 3u < 64u) {
-    d_x[r2 * 64u + c3] += accv0[2][3];
+    d_x[r2 * 16u + col0 / 4u] += accv0[2];
   }
   if (ok3 && col0 + 0u < 64u) {
-    d_x[r3 * 64u + c0] += accv0[3][0];
-  }
-  if (ok3 && col0 + 1u < 64u) {
-    d_x[r3 * 64u + c1] += accv0[3][1];
-  }
-  if (ok3 && col0 + 2u < 64u) {
-    d_x[r3 * 64u + c2] += accv0[3][2];
-  }
-  if (ok3 && col0 + 3u < 64u) {
-    d_x[r3 * 64u + c3] += accv0[3][3];
+    d_x[r3 * 16u + col0 / 4u] += accv0[3];
   }
 }
 
@@ -2464,7 +1848,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> d_y: array<vec4<f32>>;  // grad/logits
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;  // final_norm.y
-@group(0) @binding(2) var<storage, read_write> d_w: array<f32>;  // grad/embed.weight
+@group(0) @binding(2) var<storage, read_write> d_w: array<vec4<f32>>;  // grad/embed.weight
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -2504,52 +1888,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
   }
   if (ok0 && col0 + 0u < 64u) {
-    d_w[r0 * 64u + c0] += accv0[0][0];
-  }
-  if (ok0 && col0 + 1u < 64u) {
-    d_w[r0 * 64u + c1] += accv0[0][1];
-  }
-  if (ok0 && col0 + 2u < 64u) {
-    d_w[r0 * 64u + c2] += accv0[0][2];
-  }
-  if (ok0 && col0 + 3u < 64u) {
-    d_w[r0 * 64u + c3] += accv0[0][3];
+    d_w[r0 * 16u + col0 / 4u] += accv0[0];
   }
   if (ok1 && col0 + 0u < 64u) {
-    d_w[r1 * 64u + c0] += accv0[1][0];
-  }
-  if (ok1 && col0 + 1u < 64u) {
-    d_w[r1 * 64u + c1] += accv0[1][1];
-  }
-  if (ok1 && col0 + 2u < 64u) {
-    d_w[r1 * 64u + c2] += accv0[1][2];
-  }
-  if (ok1 && col0 + 3u < 64u) {
-    d_w[r1 * 64u + c3] += accv0[1][3];
+    d_w[r1 * 16u + col0 / 4u] += accv0[1];
   }
   if (ok2 && col0 + 0u < 64u) {
-    d_w[r2 * 64u + c0] += accv0[2][0];
-  }
-  if (ok2 && col0 + 1u < 64u) {
-    d_w[r2 * 64u + c1] += accv0[2][1];
-  }
-  if (ok2 && col0 + 2u < 64u) {
-    d_w[r2 * 64u + c2] += accv0[2][2];
-  }
-  if (ok2 && col0 + 3u < 64u) {
-    d_w[r2 * 64u + c3] += accv0[2][3];
+    d_w[r2 * 16u + col0 / 4u] += accv0[2];
   }
   if (ok3 && col0 + 0u < 64u) {
-    d_w[r3 * 64u + c0] += accv0[3][0];
-  }
-  if (ok3 && col0 + 1u < 64u) {
-    d_w[r3 * 64u + c1] += accv0[3][1];
-  }
-  if (ok3 && col0 + 2u < 64u) {
-    d_w[r3 * 64u + c2] += accv0[3][2];
-  }
-  if (ok3 && col0 + 3u < 64u) {
-    d_w[r3 * 64u + c3] += accv0[3][3];
+    d_w[r3 * 16u + col0 / 4u] += accv0[3];
   }
 }
 
