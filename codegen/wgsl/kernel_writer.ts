@@ -69,6 +69,20 @@ export function columnsPerThread(target: Target, d: number): { ty: 'vec4f' | 'f3
   return d % 4 === 0 && target.fusion !== false ? { ty: 'vec4f', dv: d / 4, splat: (x) => `vec4<f32>(${x})` } : { ty: 'f32', dv: d, splat: (x) => x };
 }
 
+/**
+ * A dot product over d contiguous elements, read 16 bytes at a time when
+ * the width allows (operands bound as `ty`): `step(a, b)` is the loop body
+ * for element (or vec4) a·b into `dotp`, one fma per element in index order,
+ * so it sums exactly as the scalar loop does. The unfused baseline keeps
+ * scalar loads.
+ */
+export function dotInOrder(target: Target, d: number): { ty: 'vec4f' | 'f32'; dv: number; step: (a: string, b: string) => string } {
+  const { ty, dv } = columnsPerThread(target, d);
+  return ty === 'vec4f'
+    ? { ty, dv, step: (a, b) => `let a = ${a}; let b = ${b}; dotp = fma(a.w, b.w, fma(a.z, b.z, fma(a.y, b.y, fma(a.x, b.x, dotp))));` }
+    : { ty, dv, step: (a, b) => `dotp = fma(${a}, ${b}, dotp);` };
+}
+
 export class KernelWriter {
   private readonly bindings: (KernelBinding & { dtype: DType | 'vec4f' })[] = [];
   private readonly lines: string[] = [];

@@ -5,7 +5,7 @@
  * one thread that sums in a fixed order: no float atomics, bit-reproducible.
  */
 import type { Kernel } from '../kernel.ts';
-import { KernelWriter, columnsPerThread, type OpContext } from '../kernel_writer.ts';
+import { KernelWriter, columnsPerThread, dotInOrder, type OpContext } from '../kernel_writer.ts';
 
 type Pair = { forward: Kernel[]; backward: Kernel[] };
 
@@ -52,16 +52,17 @@ export function combineKernels(ctx: OpContext): Pair {
   }
   if (ctx.needsGrad(op.inputs.token_gate!)) {
     const g = new KernelWriter(ctx, 'combine_grad_gate', 'backward');
-    g.bind('expert_out', out, 'read');
+    const dot = dotInOrder(ctx.target, d);
+    g.bind('expert_out', out, 'read', dot.ty);
     g.bind('token_slot', slot, 'read', 'i32');
-    g.bind('d_y', dy, 'read');
+    g.bind('d_y', dy, 'read', dot.ty);
     g.bind('d_gate', ctx.grad(op.inputs.token_gate!), 'read_write');
     g.body(
       `let t = i / ${K}u;`,
       'let row = token_slot[i];',
       'if (row < 0) { return; }',
       'var dotp = 0.0;',
-      `for (var c = 0u; c < ${d}u; c++) { dotp = fma(d_y[t * ${d}u + c], expert_out[u32(row) * ${d}u + c], dotp); }`,
+      `for (var c = 0u; c < ${dot.dv}u; c++) { ${dot.step(`d_y[t * ${dot.dv}u + c]`, `expert_out[u32(row) * ${dot.dv}u + c]`)} }`,
       'd_gate[i] += dotp;',
     );
     backward.push(g.finish1d(N * K));
@@ -224,8 +225,9 @@ export function mixKernels(ctx: OpContext): Pair {
   }
   if (ctx.needsGrad(op.inputs.dispatch!)) {
     const g = new KernelWriter(ctx, 'mix_grad_dispatch', 'backward');
-    g.bind('x', x, 'read');
-    g.bind('d_slots', dSlots, 'read');
+    const dot = dotInOrder(ctx.target, d);
+    g.bind('x', x, 'read', dot.ty);
+    g.bind('d_slots', dSlots, 'read', dot.ty);
     g.bind('d_dispatch', ctx.grad(op.inputs.dispatch!), 'read_write');
     g.declare(decl, rowFn(groups, p));
     g.body(
@@ -233,7 +235,7 @@ export function mixKernels(ctx: OpContext): Pair {
       `let s = i % ${S}u;`,
       `let row = slot_row(s, group_of(u));`,
       'var dotp = 0.0;',
-      `for (var c = 0u; c < ${d}u; c++) { dotp = fma(x[u * ${d}u + c], d_slots[row * ${d}u + c], dotp); }`,
+      `for (var c = 0u; c < ${dot.dv}u; c++) { ${dot.step(`x[u * ${dot.dv}u + c]`, `d_slots[row * ${dot.dv}u + c]`)} }`,
       'd_dispatch[i] += dotp;',
     );
     backward.push(g.finish1d(N * S));
@@ -285,8 +287,9 @@ export function unmixKernels(ctx: OpContext): Pair {
   }
   if (ctx.needsGrad(op.inputs.combine_weights!)) {
     const g = new KernelWriter(ctx, 'unmix_grad_weights', 'backward');
-    g.bind('expert_out', out, 'read');
-    g.bind('d_y', dy, 'read');
+    const dot = dotInOrder(ctx.target, d);
+    g.bind('expert_out', out, 'read', dot.ty);
+    g.bind('d_y', dy, 'read', dot.ty);
     g.bind('d_combine', ctx.grad(op.inputs.combine_weights!), 'read_write');
     g.declare(decl, rowFn(groups, p));
     g.body(
@@ -294,7 +297,7 @@ export function unmixKernels(ctx: OpContext): Pair {
       `let s = i % ${S}u;`,
       'let row = slot_row(s, group_of(u));',
       'var dotp = 0.0;',
-      `for (var c = 0u; c < ${d}u; c++) { dotp = fma(d_y[u * ${d}u + c], expert_out[row * ${d}u + c], dotp); }`,
+      `for (var c = 0u; c < ${dot.dv}u; c++) { ${dot.step(`d_y[u * ${dot.dv}u + c]`, `expert_out[row * ${dot.dv}u + c]`)} }`,
       'd_combine[i] += dotp;',
     );
     backward.push(g.finish1d(N * S));

@@ -1060,8 +1060,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // group=8 batch=16 seq=64 groups=128 slots=1
 // from specs/mixture_of_tokens.moe:9: route mixture_of_tokens { group 8  temperature 1.0 }
 
-@group(0) @binding(0) var<storage, read> x: array<f32>;  // blocks.0.ffn_norm.y
-@group(0) @binding(1) var<storage, read> d_slots: array<f32>;  // grad/blocks.0.moe.slots_in
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;  // blocks.0.ffn_norm.y
+@group(0) @binding(1) var<storage, read> d_slots: array<vec4<f32>>;  // grad/blocks.0.moe.slots_in
 @group(0) @binding(2) var<storage, read_write> d_dispatch: array<f32>;  // grad/blocks.0.moe.dispatch
 
 fn member(g: u32, m: u32) -> u32 { return ((g / 64u) * 8u + m) * 64u + g % 64u; }
@@ -1076,7 +1076,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let s = i % 8u;
   let row = slot_row(s, group_of(u));
   var dotp = 0.0;
-  for (var c = 0u; c < 64u; c++) { dotp = fma(x[u * 64u + c], d_slots[row * 64u + c], dotp); }
+  for (var c = 0u; c < 16u; c++) { let a = x[u * 16u + c]; let b = d_slots[row * 16u + c]; dotp = fma(a.w, b.w, fma(a.z, b.z, fma(a.y, b.y, fma(a.x, b.x, dotp)))); }
   d_dispatch[i] += dotp;
 }
 
@@ -1606,8 +1606,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // group=8 batch=16 seq=64 groups=128 slots=1
 // from specs/mixture_of_tokens.moe:9: route mixture_of_tokens { group 8  temperature 1.0 }
 
-@group(0) @binding(0) var<storage, read> expert_out: array<f32>;  // blocks.0.moe.expert_out
-@group(0) @binding(1) var<storage, read> d_y: array<f32>;  // grad/blocks.0.moe.routed
+@group(0) @binding(0) var<storage, read> expert_out: array<vec4<f32>>;  // blocks.0.moe.expert_out
+@group(0) @binding(1) var<storage, read> d_y: array<vec4<f32>>;  // grad/blocks.0.moe.routed
 @group(0) @binding(2) var<storage, read_write> d_combine: array<f32>;  // grad/blocks.0.moe.combine_weights
 
 fn member(g: u32, m: u32) -> u32 { return ((g / 64u) * 8u + m) * 64u + g % 64u; }
@@ -1622,7 +1622,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let s = i % 8u;
   let row = slot_row(s, group_of(u));
   var dotp = 0.0;
-  for (var c = 0u; c < 64u; c++) { dotp = fma(d_y[u * 64u + c], expert_out[row * 64u + c], dotp); }
+  for (var c = 0u; c < 16u; c++) { let a = d_y[u * 16u + c]; let b = expert_out[row * 16u + c]; dotp = fma(a.w, b.w, fma(a.z, b.z, fma(a.y, b.y, fma(a.x, b.x, dotp)))); }
   d_combine[i] += dotp;
 }
 

@@ -1679,9 +1679,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // moec kernel blocks.0.moe.combine/combine_grad_gate (backward of combine)
 // from specs/sigmoid_expert_choice.moe:8: route core {
 
-@group(0) @binding(0) var<storage, read> expert_out: array<f32>;  // blocks.0.moe.expert_out
+@group(0) @binding(0) var<storage, read> expert_out: array<vec4<f32>>;  // blocks.0.moe.expert_out
 @group(0) @binding(1) var<storage, read> token_slot: array<i32>;  // blocks.0.moe.token_slot
-@group(0) @binding(2) var<storage, read> d_y: array<f32>;  // grad/blocks.0.moe.routed
+@group(0) @binding(2) var<storage, read> d_y: array<vec4<f32>>;  // grad/blocks.0.moe.routed
 @group(0) @binding(3) var<storage, read_write> d_gate: array<f32>;  // grad/blocks.0.moe.token_gate
 
 @compute @workgroup_size(64)
@@ -1692,7 +1692,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let row = token_slot[i];
   if (row < 0) { return; }
   var dotp = 0.0;
-  for (var c = 0u; c < 64u; c++) { dotp = fma(d_y[t * 64u + c], expert_out[u32(row) * 64u + c], dotp); }
+  for (var c = 0u; c < 16u; c++) { let a = d_y[t * 16u + c]; let b = expert_out[u32(row) * 16u + c]; dotp = fma(a.w, b.w, fma(a.z, b.z, fma(a.y, b.y, fma(a.x, b.x, dotp)))); }
   d_gate[i] += dotp;
 }
 

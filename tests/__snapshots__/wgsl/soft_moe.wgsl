@@ -1096,8 +1096,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // group=0 batch=16 seq=64 groups=16 slots=2
 // from specs/soft_moe.moe:8: route soft { slots 2 }
 
-@group(0) @binding(0) var<storage, read> x: array<f32>;  // blocks.0.ffn_norm.y
-@group(0) @binding(1) var<storage, read> d_slots: array<f32>;  // grad/blocks.0.moe.slots_in
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;  // blocks.0.ffn_norm.y
+@group(0) @binding(1) var<storage, read> d_slots: array<vec4<f32>>;  // grad/blocks.0.moe.slots_in
 @group(0) @binding(2) var<storage, read_write> d_dispatch: array<f32>;  // grad/blocks.0.moe.dispatch
 
 fn member(g: u32, m: u32) -> u32 { return g * 64u + m; }
@@ -1112,7 +1112,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let s = i % 16u;
   let row = slot_row(s, group_of(u));
   var dotp = 0.0;
-  for (var c = 0u; c < 64u; c++) { dotp = fma(x[u * 64u + c], d_slots[row * 64u + c], dotp); }
+  for (var c = 0u; c < 16u; c++) { let a = x[u * 16u + c]; let b = d_slots[row * 16u + c]; dotp = fma(a.w, b.w, fma(a.z, b.z, fma(a.y, b.y, fma(a.x, b.x, dotp)))); }
   d_dispatch[i] += dotp;
 }
 
@@ -1642,8 +1642,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // group=0 batch=16 seq=64 groups=16 slots=2
 // from specs/soft_moe.moe:8: route soft { slots 2 }
 
-@group(0) @binding(0) var<storage, read> expert_out: array<f32>;  // blocks.0.moe.expert_out
-@group(0) @binding(1) var<storage, read> d_y: array<f32>;  // grad/blocks.0.moe.routed
+@group(0) @binding(0) var<storage, read> expert_out: array<vec4<f32>>;  // blocks.0.moe.expert_out
+@group(0) @binding(1) var<storage, read> d_y: array<vec4<f32>>;  // grad/blocks.0.moe.routed
 @group(0) @binding(2) var<storage, read_write> d_combine: array<f32>;  // grad/blocks.0.moe.combine_weights
 
 fn member(g: u32, m: u32) -> u32 { return g * 64u + m; }
@@ -1658,7 +1658,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let s = i % 16u;
   let row = slot_row(s, group_of(u));
   var dotp = 0.0;
-  for (var c = 0u; c < 64u; c++) { dotp = fma(d_y[u * 64u + c], expert_out[row * 64u + c], dotp); }
+  for (var c = 0u; c < 16u; c++) { let a = d_y[u * 16u + c]; let b = expert_out[row * 16u + c]; dotp = fma(a.w, b.w, fma(a.z, b.z, fma(a.y, b.y, fma(a.x, b.x, dotp)))); }
   d_combine[i] += dotp;
 }
 
