@@ -58,9 +58,10 @@ export interface Target {
   readonly maxComputeInvocationsPerWorkgroup: number;
   readonly maxComputeWorkgroupStorageSize: number;
   /**
-   * Outputs per thread (rows, columns) of the register-blocked GEMMs, per
-   * kind of GEMM: each kind loads its operands differently, so each has its
-   * own best tile. Chosen per adapter by measurement (`npm run bench`).
+   * The GEMM tile (outputs per thread, and whether the workgroup stages its
+   * operands) per kind of GEMM: each kind loads its operands differently, so
+   * each has its own best tile. Chosen per adapter by measurement (`npm run
+   * bench`).
    */
   readonly gemmTiles?: Partial<Record<GemmKind, GemmTile>>;
   /**
