@@ -40,7 +40,7 @@ if [[ "$adapter" != "WebGPU adapter:"* || "$adapter" == *llvmpipe* ]] && [ -f "$
   adapter=$(probe)
 fi
 {
-  echo "# moec benchmark on $(hostname), $(date -u +%Y-%m-%dT%H:%MZ)"
+  echo "# moec benchmark on ${HOSTNAME:-$(uname -n)}, $(date -u +%Y-%m-%dT%H:%MZ)"
   echo "# $adapter"
   command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | sed 's/^/# GPU: /'
   echo "# CPU: $(nproc) cores, Node $(node --version)"
