@@ -46,7 +46,7 @@ fi
   echo "# CPU: $(nproc) cores, Node $(node --version)"
 } | tee "$log"
 if [[ "$adapter" != "WebGPU adapter:"* ]] || [[ "$adapter" == *llvmpipe* && -z "${GPU_BENCH_ALLOW_CPU:-}" ]]; then
-  echo "gpu_bench.sh: Dawn found no GPU adapter ($adapter); not benchmarking a CPU fallback" | tee -a "$log" >&2
+  echo "gpu_bench.sh: Dawn found no GPU adapter (probe: ${adapter#WebGPU adapter: }); not benchmarking a CPU fallback" | tee -a "$log" >&2
   exit 1
 fi
 
