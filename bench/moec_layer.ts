@@ -37,8 +37,6 @@ export interface Ceiling {
   destroy(): void;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
 /** One benchmark layer, compiled and filled with values, ready to run. */
 export interface LayerRun {
   readonly graph: Graph;
@@ -105,7 +103,7 @@ export async function timeLayer(gpu: Gpu, layer: BenchLayer, target: Target, run
       train: timing(ms.train),
       expertFlops,
       tokens,
-      ofCeiling: { forward: median(fRatio), train: median(tRatio), ceiling: timing(ms.ceiling) },
+      ofCeiling: { forward: timing(fRatio).median, train: timing(tRatio).median, ceiling: timing(ms.ceiling) },
     };
   } finally {
     run.destroy();
@@ -127,7 +125,7 @@ export async function timeSeries(runs: readonly LayerRun[], rounds: number): Pro
   }
   return runs.map((run, i) => ({
     forward: timing(ms[i]!),
-    relative: median(ms[i]!.map((t, r) => t / run.tokens / (ms[0]![r]! / runs[0]!.tokens))),
+    relative: timing(ms[i]!.map((t, r) => t / run.tokens / (ms[0]![r]! / runs[0]!.tokens))).median,
   }));
 }
 

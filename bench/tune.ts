@@ -6,12 +6,11 @@
  * candidate once per round), so slow drifts of a shared machine hit every
  * candidate alike.
  */
-import { performance } from 'node:perf_hooks';
 import { generateGraph } from '../codegen/wgsl/generate.ts';
 import { GEMM_KINDS, type GemmKind, type GemmTile, type Kernel } from '../codegen/wgsl/kernel.ts';
 import type { Gpu } from '../runtime/gpu.ts';
 import { gemmRunner } from './moec_layer.ts';
-import type { Timing } from './timing.ts';
+import { timeOnce, timing, type Timing } from './timing.ts';
 
 /**
  * Candidates: rows x columns per thread, register-blocked (column counts of
@@ -57,10 +56,11 @@ export async function tuneGemmTiles(gpu: Gpu, M: number, K: number, N: number, r
         for (let c = 0; c < TILE_CANDIDATES.length; c++) {
           const k = kernels[c]![kind];
           if (!k) continue;
-          const t0 = performance.now();
-          await runner.executor.run([k]);
-          await runner.executor.sync();
-          if (r >= warmup) ms[kind][c]!.push(performance.now() - t0);
+          const t = await timeOnce(async () => {
+            await runner.executor.run([k]);
+            await runner.executor.sync();
+          });
+          if (r >= warmup) ms[kind][c]!.push(t);
         }
       }
     }
@@ -68,10 +68,9 @@ export async function tuneGemmTiles(gpu: Gpu, M: number, K: number, N: number, r
     const best = {} as Record<GemmKind, GemmTile>;
     for (const kind of GEMM_KINDS) {
       results[kind] = TILE_CANDIDATES.flatMap((tile, c) => {
-        const s = [...ms[kind][c]!].sort((a, b) => a - b);
-        if (!s.length) return [];
-        const median = s[Math.floor(s.length / 2)]!;
-        return [{ tile, timing: { median, min: s[0]!, max: s.at(-1)!, runs: s.length }, gflops: flops / median / 1e6 }];
+        if (!ms[kind][c]!.length) return [];
+        const t = timing(ms[kind][c]!);
+        return [{ tile, timing: t, gflops: flops / t.median / 1e6 }];
       });
       best[kind] = results[kind].reduce((a, b) => (b.timing.median < a.timing.median ? b : a)).tile;
     }

@@ -12,7 +12,7 @@
  * Several B operands may share one A (up and gate of a gated FFN): each gets
  * its own accumulators, and the epilogue sees all of them.
  */
-import { stagedDepth, type GemmTile, type Kernel } from './kernel.ts';
+import { DEFAULT_GEMM_TILE, stagedDepth, type GemmTile, type Kernel } from './kernel.ts';
 import { WG, type KernelWriter } from './kernel_writer.ts';
 
 export interface GemmSpec {
@@ -94,12 +94,12 @@ export interface GemmSpec {
 
 /** Whether vec4 loads along the reduction (the `vec4` field) apply: register tiles and a depth of 4·m. */
 export function depthVectors(tile: GemmTile | undefined, depth: number): boolean {
-  return !stagedDepth(tile ?? [4, 4]) && depth % 4 === 0;
+  return !stagedDepth(tile ?? DEFAULT_GEMM_TILE) && depth % 4 === 0;
 }
 
 /** Whether vec4Rows loads apply (callers bind A as vec4f then). */
 export function rowVectors(tile: GemmTile | undefined, rows: number): boolean {
-  const t = tile ?? [4, 4];
+  const t = tile ?? DEFAULT_GEMM_TILE;
   return !stagedDepth(t) && t[0] % 4 === 0 && rows % 4 === 0;
 }
 
@@ -109,7 +109,7 @@ export function rowVectors(tile: GemmTile | undefined, rows: number): boolean {
  * as vec4f).
  */
 export function columnVectors(tile: GemmTile | undefined, cols: number): boolean {
-  const t = tile ?? [4, 4];
+  const t = tile ?? DEFAULT_GEMM_TILE;
   return !stagedDepth(t) && t[1] % 4 === 0 && cols % 4 === 0;
 }
 
@@ -123,14 +123,14 @@ function blockShape(tile: GemmTile): [number, number] {
 
 /** Blocks a GEMM dispatch covers (threads, or workgroups when staged). */
 function gemmBlocks(g: GemmSpec): number {
-  const [bm, bn] = blockShape(g.tile ?? [4, 4]);
+  const [bm, bn] = blockShape(g.tile ?? DEFAULT_GEMM_TILE);
   if (g.packedRows) return (Math.ceil(g.packedRows.maxRows / bm) + g.packedRows.experts) * Math.ceil(g.cols / bn);
   return (g.groups ?? 1) * Math.ceil(g.rows / bm) * Math.ceil(g.cols / bn);
 }
 
 /** Writes the GEMM into `w` and finishes the kernel with the grid it needs. */
 export function gemmKernel(w: KernelWriter, g: GemmSpec): Kernel {
-  if (stagedDepth(g.tile ?? [4, 4])) {
+  if (stagedDepth(g.tile ?? DEFAULT_GEMM_TILE)) {
     writeStagedGemm(w, g);
     return w.finishWorkgroups(gemmBlocks(g));
   }
@@ -185,7 +185,7 @@ function writeBlockOrigin(w: KernelWriter, g: GemmSpec, bm: number, bn: number, 
 
 /** The epilogue: each valid (row, column) of the thread's tile; `col(j)` is tile column j's offset from col0. */
 function writeEpilogue(w: KernelWriter, g: GemmSpec, acc: (o: number, i: number, j: number) => string, col: (j: number) => string): void {
-  const [TM, TN] = g.tile ?? [4, 4];
+  const [TM, TN] = g.tile ?? DEFAULT_GEMM_TILE;
   for (let i = 0; i < TM; i++) {
     for (let j = 0; j < TN; j++) {
       const accs = g.b.map((_, o) => acc(o, i, j));
@@ -255,7 +255,7 @@ function writeStagedGemm(w: KernelWriter, g: GemmSpec): void {
 
 /** Writes the register-blocked GEMM body into `w` (one thread per tile; finished by gemmKernel). */
 function writeGemm(w: KernelWriter, g: GemmSpec): void {
-  const [TM, TN] = g.tile ?? [4, 4];
+  const [TM, TN] = g.tile ?? DEFAULT_GEMM_TILE;
   const ops = g.b.length;
   const rowIdx = [...Array(TM).keys()];
   const colIdx = [...Array(TN).keys()];
@@ -333,7 +333,7 @@ function writeGemm(w: KernelWriter, g: GemmSpec): void {
 
 /** store4 epilogues: cols % 4 == 0 and col0 is a multiple of 4, so a column group is valid whole or not at all. */
 function writeStores4(w: KernelWriter, g: GemmSpec, groups: number, acc: (o: number, i: number, q: number) => string): void {
-  const [TM] = g.tile ?? [4, 4];
+  const [TM] = g.tile ?? DEFAULT_GEMM_TILE;
   for (let i = 0; i < TM; i++) {
     for (let q = 0; q < groups; q++) {
       const accs = g.b.map((_, o) => acc(o, i, q));

@@ -261,7 +261,7 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
     gw.bind('d_out', dOut, 'read', rv ? 'vec4f' : 'f32');
     gw.bind('hidden', hidden, 'read', vec ? 'vec4f' : 'f32');
     bindRows(gw, ctx, L, false);
-    gw.bind('d_w_down', ctx.grad(op.inputs.down!), 'read_write', vec ? 'vec4f' : 'f32');
+    gw.bind('d_w_down', ctx.grad(op.inputs.down!), 'read_write', outTy(vec));
     const spec: GemmSpec = {
       groups: L.groups,
       tile: wTile,
@@ -335,7 +335,7 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
     gw.bind('d_pre', dPre, 'read', rv ? 'vec4f' : 'f32');
     gw.bind('x', x, 'read', vec ? 'vec4f' : 'f32');
     bindRows(gw, ctx, L, true);
-    gw.bind('d_w', ctx.grad(weight), 'read_write', vec ? 'vec4f' : 'f32');
+    gw.bind('d_w', ctx.grad(weight), 'read_write', outTy(vec));
     const src = L.gather ? (k: string) => `u32(max(slot_token[${k}], 0))` : (k: string) => k;
     const spec: GemmSpec = {
       groups: L.groups,
