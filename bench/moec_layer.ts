@@ -6,7 +6,7 @@
 import { checkSpec } from '../compiler/compile.ts';
 import { GraphBuilder } from '../compiler/graph_builder.ts';
 import type { Graph } from '../compiler/ir.ts';
-import { OPS } from '../compiler/ir_ops.ts';
+import { opFlops } from '../compiler/ops/registry.ts';
 import { lowerMoeBlock } from '../compiler/lower.ts';
 import type { Target } from '../codegen/wgsl/kernel.ts';
 import type { Gpu } from '../runtime/gpu.ts';
@@ -60,7 +60,7 @@ export async function prepareLayer(gpu: Gpu, layer: BenchLayer, target: Target):
   return {
     graph,
     runner,
-    expertFlops: graph.ops.filter((o) => o.kind === 'expert_ffn' || o.kind === 'ffn').reduce((a, o) => a + OPS[o.kind].flops(o, graph), 0),
+    expertFlops: graph.ops.filter((o) => o.kind === 'expert_ffn' || o.kind === 'ffn').reduce((a, o) => a + opFlops(o, graph), 0),
     tokens: graph.batch * graph.seq,
     async forward() {
       await runner.forward();

@@ -3,7 +3,7 @@
  * `moec info` and `moec compare` (FLOPs are forward; training ≈ 3×).
  */
 import { numel, type Graph, type Tensor } from './ir.ts';
-import { OPS } from './ir_ops.ts';
+import { opFlops } from './ops/registry.ts';
 import type { ModelSpec } from './spec.ts';
 
 export interface LayerCost {
@@ -74,7 +74,7 @@ export function modelCost(spec: ModelSpec, graph: Graph): ModelCost {
   }
   let flops = 0;
   for (const op of graph.ops) {
-    const f = OPS[op.kind].flops(op, graph);
+    const f = opFlops(op, graph);
     flops += f;
     const l = slot(op.name);
     l.flops += f;

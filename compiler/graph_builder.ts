@@ -1,8 +1,11 @@
 /**
- * Builds an IR graph op by op, checking that every operand exists and that
- * names are unique, so a lowering bug fails loudly at compile time.
+ * Builds an IR graph op by op. Every op (and state update) is verified
+ * against its kind's definition as it is added — operands, dtypes, ranks,
+ * attributes, inferred shapes — and names must be unique, so a lowering bug
+ * fails loudly at compile time.
  */
-import type { AttrValue, DType, Graph, Init, Op, OpKind, Tensor, TensorRole } from './ir.ts';
+import type { DType, Graph, Init, Op, OpKind, OpOf, Tensor, TensorRole } from './ir.ts';
+import { verifyOp } from './ops/verify.ts';
 import type { Origin } from './spec.ts';
 
 export class GraphBuilder {
@@ -31,17 +34,21 @@ export class GraphBuilder {
     return t.shape;
   }
 
-  /** Appends an op; every operand must already be declared. */
-  op(kind: OpKind, name: string, inputs: Record<string, string>, outputs: Record<string, string>, attrs: Record<string, AttrValue>, origin: Origin): void {
-    for (const t of [...Object.values(inputs), ...Object.values(outputs)]) {
-      if (!this.tensors.has(t)) throw new Error(`internal: op ${name} uses undeclared tensor ${t}`);
-    }
-    this.ops.push({ name, kind, inputs, outputs, attrs, origin });
+  /** Appends an op after verifying it against its kind's definition. */
+  op<K extends OpKind>(kind: K, name: string, inputs: OpOf<K>['inputs'], outputs: OpOf<K>['outputs'], attrs: OpOf<K>['attrs'], origin: Origin): void {
+    this.ops.push(this.make(kind, name, inputs, outputs, attrs, origin));
   }
 
-  /** An op run after each optimizer step (not differentiated). */
-  stateUpdate(kind: OpKind, name: string, inputs: Record<string, string>, outputs: Record<string, string>, attrs: Record<string, AttrValue>, origin: Origin): void {
-    this.updates.push({ name, kind, inputs, outputs, attrs, origin });
+  /** An op run after each optimizer step (not differentiated), verified like any op. */
+  stateUpdate<K extends OpKind>(kind: K, name: string, inputs: OpOf<K>['inputs'], outputs: OpOf<K>['outputs'], attrs: OpOf<K>['attrs'], origin: Origin): void {
+    this.updates.push(this.make(kind, name, inputs, outputs, attrs, origin));
+  }
+
+  private make<K extends OpKind>(kind: K, name: string, inputs: OpOf<K>['inputs'], outputs: OpOf<K>['outputs'], attrs: OpOf<K>['attrs'], origin: Origin): Op {
+    if ([...this.ops, ...this.updates].some((o) => o.name === name)) throw new Error(`internal: op ${name} added twice`);
+    const op = { name, kind, inputs, outputs, attrs, origin } as OpOf<K>;
+    verifyOp(op as unknown as Parameters<typeof verifyOp>[0], (t) => this.tensors.get(t));
+    return op as unknown as Op;
   }
 
   loss(name: string): void {

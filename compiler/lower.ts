@@ -100,8 +100,8 @@ export function lowerMoeBlock(spec: ModelSpec, shape: LowerShape): Graph {
 }
 
 function norm(g: GraphBuilder, spec: ModelSpec, x: string, name: string, N: number): string {
-  const inputs: Record<string, string> = { x, weight: g.tensor(`${name}.weight`, [spec.width], 'f32', 'param', { kind: 'ones' }) };
-  if (spec.norm === 'layer') inputs.bias = g.tensor(`${name}.bias`, [spec.width], 'f32', 'param', { kind: 'zeros' });
+  const weight = g.tensor(`${name}.weight`, [spec.width], 'f32', 'param', { kind: 'ones' });
+  const inputs = spec.norm === 'layer' ? { x, weight, bias: g.tensor(`${name}.bias`, [spec.width], 'f32', 'param', { kind: 'zeros' }) } : { x, weight };
   const y = g.tensor(`${name}.y`, [N, spec.width], 'f32', 'activation');
   g.op('norm', name, inputs, { y }, { kind: spec.norm, eps: 1e-5 }, origin(spec, 'norm'));
   return y;

@@ -70,13 +70,12 @@ export function lowerMoeLayer(g: GraphBuilder, ffn: MoeFfnSpec, x: string, p: st
 
   // Router: logits (and, when normalised per token or by sigmoid, the scores).
   const slotsTotal = core.combine === 'mix' ? E * core.slots : E;
-  const routerIn: Record<string, string> = { x, weight: g.tensor(`${p}router.weight`, [slotsTotal, d], 'f32', 'param', normal(std)) };
-  if (core.learnTemperature) {
-    routerIn.log_temperature = g.tensor(`${p}router.log_temperature`, [1], 'f32', 'param', { kind: 'constant', value: Math.log(core.temperature) });
-  }
+  const weight = g.tensor(`${p}router.weight`, [slotsTotal, d], 'f32', 'param', normal(std));
+  const routerIn = core.learnTemperature
+    ? { x, weight, log_temperature: g.tensor(`${p}router.log_temperature`, [1], 'f32', 'param', { kind: 'constant', value: Math.log(core.temperature) }) }
+    : { x, weight };
   const logits = g.tensor(`${p}logits`, [N, slotsTotal], 'f32', 'activation');
-  const routerOut: Record<string, string> = { logits };
-  if (core.combine === 'gather') routerOut.probs = g.tensor(`${p}probs`, [N, E], 'f32', 'activation');
+  const routerOut = core.combine === 'gather' ? { logits, probs: g.tensor(`${p}probs`, [N, E], 'f32', 'activation') } : { logits };
   g.op('router', `${p}router`, routerIn, routerOut, {
     score: core.score,
     normalize: core.normalize,
@@ -94,7 +93,7 @@ export function lowerMoeLayer(g: GraphBuilder, ffn: MoeFfnSpec, x: string, p: st
   if (core.combine === 'mix') {
     y = lowerMix(g, ffn, x, logits, p, shape, at, gated, residualStd);
   } else {
-    const table = lowerSelect(g, ffn, routerOut.probs!, p, shape, at);
+    const table = lowerSelect(g, ffn, (routerOut as { probs: string }).probs, p, shape, at);
     if (ffn.experts.kind === 'full') {
       const rows = expertRows(core, N, E, 0);
       // The most rows one expert can hold: its capacity, c, or every token (each token picks an expert at most once).
@@ -145,8 +144,8 @@ function lowerSelect(g: GraphBuilder, ffn: MoeFfnSpec, probs: string, p: string,
   const demand = g.tensor(`${p}demand`, [E], 'i32', 'index');
   const tables = { token_slot: t.tokenSlot, slot_token: t.slotToken, expert_offsets: t.offsets, load, demand };
   if (core.select === 'token_choice') {
-    const inputs: Record<string, string> = { probs };
-    if (core.losses.biasRate > 0) inputs.bias = g.tensor(`${p}router.bias`, [E], 'f32', 'state', { kind: 'zeros' });
+    const bias = core.losses.biasRate > 0 ? g.tensor(`${p}router.bias`, [E], 'f32', 'state', { kind: 'zeros' }) : undefined;
+    const inputs = bias ? { probs, bias } : { probs };
     g.op('select_top_k', `${p}select`, inputs, { token_expert: t.tokenExpert, token_gate: t.tokenGate }, { k: core.topK, weights: core.weights }, at);
     const capacity = tokenChoiceCapacity(core, N, E);
     g.op('assign', `${p}assign`, { token_expert: t.tokenExpert }, tables, { experts: E, capacity: capacity ?? 0, rows }, at);
@@ -160,8 +159,8 @@ function lowerSelect(g: GraphBuilder, ffn: MoeFfnSpec, probs: string, p: string,
       g.op('sequence_balance_loss', `${p}sequence_balance_loss`, { probs, token_expert: t.tokenExpert }, { loss: l }, { alpha: core.losses.sequenceBalance, k: core.topK, batch: shape.batch, seq: shape.seq }, at);
       g.loss(l);
     }
-    if (inputs.bias) {
-      g.stateUpdate('bias_update', `${p}bias_update`, { demand }, { bias: inputs.bias }, { rate: core.losses.biasRate, k: core.topK }, at);
+    if (bias) {
+      g.stateUpdate('bias_update', `${p}bias_update`, { demand }, { bias }, { rate: core.losses.biasRate, k: core.topK }, at);
     }
   } else if (core.select === 'expert_choice') {
     const c = expertChoiceCapacity(core, N, E);
@@ -220,8 +219,7 @@ function lowerAdapters(g: GraphBuilder, ffn: MoeFfnSpec, x: string, tokenExpert:
     return y;
   };
   const up = project('up', x, H, d, std);
-  const actIn: Record<string, string> = { x: up };
-  if (gated) actIn.gate = project('gate', x, H, d, std);
+  const actIn = gated ? { x: up, gate: project('gate', x, H, d, std) } : { x: up };
   let h = g.tensor(`${p}hidden`, [N, H], 'f32', 'activation');
   g.op('activation', `${p}activation`, actIn, { y: h }, { activation: ex.activation }, at);
   if (ex.kind === 'ia3') {
@@ -234,13 +232,10 @@ function lowerAdapters(g: GraphBuilder, ffn: MoeFfnSpec, x: string, tokenExpert:
 }
 
 /** Up / (gate) / down weights of K FFNs, PyTorch [out, in] layout per expert. */
-export function expertWeights(g: GraphBuilder, p: string, K: number, H: number, d: number, gated: boolean, std: number, residualStd: number): Record<string, string> {
-  const w: Record<string, string> = {
-    up: g.tensor(`${p}up.weight`, [K, H, d], 'f32', 'param', normal(std)),
-    down: g.tensor(`${p}down.weight`, [K, d, H], 'f32', 'param', normal(residualStd)),
-  };
-  if (gated) w.gate = g.tensor(`${p}gate.weight`, [K, H, d], 'f32', 'param', normal(std));
-  return w;
+export function expertWeights(g: GraphBuilder, p: string, K: number, H: number, d: number, gated: boolean, std: number, residualStd: number): { up: string; down: string; gate?: string } {
+  const up = g.tensor(`${p}up.weight`, [K, H, d], 'f32', 'param', normal(std));
+  const down = g.tensor(`${p}down.weight`, [K, d, H], 'f32', 'param', normal(residualStd));
+  return gated ? { up, down, gate: g.tensor(`${p}gate.weight`, [K, H, d], 'f32', 'param', normal(std)) } : { up, down };
 }
 
 function normal(std: number): Init {

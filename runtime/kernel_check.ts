@@ -11,8 +11,8 @@ import { generateGraph } from '../codegen/wgsl/generate.ts';
 import { gradName, type OpKernels } from '../codegen/wgsl/kernel.ts';
 import { Executor, type HostArray } from './executor.ts';
 import type { Gpu } from './gpu.ts';
-import { referenceForward, referenceOpBackward, referenceOpForward } from './reference/interpreter.ts';
-import { takesGradient, type RefGrads, type RefValues } from './reference/values.ts';
+import { referenceForward, referenceOpBackward, referenceOpForward } from '../codegen/reference/interpreter.ts';
+import { takesGradient, type RefGrads, type RefValues } from '../codegen/reference/values.ts';
 import { Rng } from './rng.ts';
 
 /** Forward kernels must match the reference to this relative error (f32 vs Float64). */

@@ -16,9 +16,10 @@ import { balanceLossKernels, biasUpdateKernels, crossEntropyKernels, sequenceBal
 import { normKernels } from './ops/norm.ts';
 import { assignKernels, routerKernels, selectAllKernels, selectTopCKernels, selectTopKKernels } from './ops/routing.ts';
 
-type Generator = (ctx: OpContext) => { forward: Kernel[]; backward: Kernel[] };
+type Generator<O extends Op> = (ctx: OpContext<O>) => { forward: Kernel[]; backward: Kernel[] };
 
-const GENERATORS: Record<OpKind, Generator> = {
+/** Every op kind's kernel generator, reached from its kind; a kind missing here is a type error. */
+const GENERATORS: { readonly [K in OpKind]: Generator<Extract<Op, { kind: K }>> } = {
   embed: embedKernels,
   position_add: positionAddKernels,
   norm: normKernels,
@@ -129,7 +130,8 @@ class Context implements OpContext {
 export function generateOp(op: Op, graph: Graph, opts: GenerateOptions): OpKernels {
   const buffers = new Map<string, BufferDecl>();
   const ctx = new Context(op, graph, opts.target ?? DEFAULT_TARGET, opts.specPath, opts.needsGrad ?? defaultNeedsGrad, buffers, opts.training ?? false, opts.seed ?? 0);
-  const { forward, backward } = GENERATORS[op.kind](ctx);
+  // The registry's mapped type guarantees GENERATORS[op.kind] takes this op's kind; TypeScript cannot follow the correlation.
+  const { forward, backward } = (GENERATORS[op.kind] as Generator<Op>)(ctx);
   return { op, forward, backward, buffers: [...buffers.values()] };
 }
 

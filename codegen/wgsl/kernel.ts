@@ -32,7 +32,7 @@ export interface KernelBinding {
 export interface Kernel {
   /** Unique: `${op name}/${template}`. */
   readonly id: string;
-  /** The template that produced it (`router`, `expert_up`, …), as listed in compiler/ir_ops.ts. */
+  /** The template that produced it (`router`, `expert_up`, …): the kernel's name within its op. */
   readonly template: string;
   readonly op: string;
   readonly origin: Origin;

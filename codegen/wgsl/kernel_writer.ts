@@ -8,9 +8,9 @@ import type { DType, Op } from '../../compiler/ir.ts';
 import type { Origin } from '../../compiler/spec.ts';
 import type { Kernel, KernelBinding, Target } from './kernel.ts';
 
-/** Everything a generator needs to know about the op it is lowering. */
-export interface OpContext {
-  readonly op: Op;
+/** Everything a generator needs to know about the op it is lowering (typed by its kind: `OpContext<OpOf<'router'>>`). */
+export interface OpContext<O extends Op = Op> {
+  readonly op: O;
   readonly target: Target;
   /** The spec file's path, for headers. */
   readonly specPath: string;
@@ -90,7 +90,7 @@ export class KernelWriter {
 
   constructor(
     private readonly ctx: OpContext,
-    /** The template name, as listed in compiler/ir_ops.ts. */
+    /** The template name (`router`, `expert_up`, …): the kernel's name within its op. */
     readonly template: string,
     private readonly pass: 'forward' | 'backward',
   ) {}

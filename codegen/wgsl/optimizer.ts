@@ -33,7 +33,8 @@ export interface OptimizerKernels {
 
 /** A context for kernels that belong to no IR op. */
 function pseudoContext(name: string, target: Target, specPath: string, buffers: Map<string, BufferDecl>): OpContext {
-  const op: Op = { name, kind: 'add', inputs: {}, outputs: {}, attrs: {}, origin: { line: 0, text: '' } };
+  // Optimizer kernels belong to no IR op; KernelWriter reads only the name, kind, attrs and origin of this stand-in.
+  const op = { name, kind: 'add', inputs: {}, outputs: {}, attrs: {}, origin: { line: 0, text: '' } } as unknown as Op;
   const add = (b: BufferDecl) => {
     if (!buffers.has(b.name)) buffers.set(b.name, b);
     return b.name;

@@ -24,8 +24,8 @@ import type { Graph } from '../../compiler/ir.ts';
 import { lowerMoeBlock } from '../../compiler/lower.ts';
 import type { ModelSpec } from '../../compiler/spec.ts';
 import { initGraph } from '../../runtime/init.ts';
-import { referenceBackward, referenceForward } from '../../runtime/reference/interpreter.ts';
-import type { RefGrads, RefValues } from '../../runtime/reference/values.ts';
+import { referenceBackward, referenceForward } from '../../codegen/reference/interpreter.ts';
+import type { RefGrads, RefValues } from '../../codegen/reference/values.ts';
 import { parseSafetensors, serializeSafetensors, type StTensor } from '../../runtime/safetensors.ts';
 import { Rng } from '../reference/random.ts';
 

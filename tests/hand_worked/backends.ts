@@ -9,8 +9,8 @@ import { gradName } from '../../codegen/wgsl/kernel.ts';
 import type { HostArray } from '../../runtime/executor.ts';
 import { sharedGpu } from '../../runtime/gpu.ts';
 import { GraphRunner } from '../../runtime/graph_runner.ts';
-import { referenceBackward, referenceForward, referenceStateUpdates } from '../../runtime/reference/interpreter.ts';
-import type { RefGrads, RefValues } from '../../runtime/reference/values.ts';
+import { referenceBackward, referenceForward, referenceStateUpdates } from '../../codegen/reference/interpreter.ts';
+import type { RefGrads, RefValues } from '../../codegen/reference/values.ts';
 
 /** Tensor name → values, as a case writes them. */
 export type Given = Readonly<Record<string, readonly number[]>>;

@@ -11,7 +11,7 @@ import { STATE, STATE_BUFFER } from '../../codegen/wgsl/train_state.ts';
 import { Executor } from '../../runtime/executor.ts';
 import { sharedGpu } from '../../runtime/gpu.ts';
 import { jitterNoise } from '../../runtime/jitter.ts';
-import { referenceOpBackward, referenceOpForward } from '../../runtime/reference/interpreter.ts';
+import { referenceOpBackward, referenceOpForward } from '../../codegen/reference/interpreter.ts';
 import { randomValues } from '../../runtime/test_scenarios.ts';
 
 const SPEC = `model j { width 16 heads 2 depth 1 context 8

@@ -6,8 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { checkSpec } from '../../compiler/compile.ts';
-import { referenceForward } from '../../runtime/reference/interpreter.ts';
-import type { RefValues } from '../../runtime/reference/values.ts';
+import { referenceForward } from '../../codegen/reference/interpreter.ts';
+import type { RefValues } from '../../codegen/reference/values.ts';
 import { scenariosFor } from '../../runtime/test_scenarios.ts';
 
 describe('test scenarios', () => {

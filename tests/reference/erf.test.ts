@@ -1,11 +1,11 @@
 /**
  * The reference's erf / erfc against mpmath at 50 digits, within the accuracy
- * documented in runtime/reference/erf.ts: erf to 5.6e-16 absolute and erfc to
+ * documented in codegen/reference/erf.ts: erf to 5.6e-16 absolute and erfc to
  * 4e-15 relative, including far tails; and the exact GELU built on them.
  */
 import { describe, expect, it } from 'vitest';
-import { gelu, geluDerivative } from '../../runtime/reference/activations.ts';
-import { erf, erfc } from '../../runtime/reference/erf.ts';
+import { gelu, geluDerivative } from '../../codegen/reference/activations.ts';
+import { erf, erfc } from '../../codegen/reference/erf.ts';
 
 /**
  * [x, erf(x), erfc(x)], from python3:

@@ -8,8 +8,8 @@
  * (routing) output is skipped and counted: J is not differentiable there.
  */
 import type { Graph, Op } from '../../compiler/ir.ts';
-import { referenceBackward, referenceForward } from '../../runtime/reference/interpreter.ts';
-import type { RefGrads, RefTensor, RefValues } from '../../runtime/reference/values.ts';
+import { referenceBackward, referenceForward } from '../../codegen/reference/interpreter.ts';
+import type { RefGrads, RefTensor, RefValues } from '../../codegen/reference/values.ts';
 import { Rng } from './random.ts';
 
 export interface GradientCase {

@@ -14,8 +14,8 @@ import { describe, expect, it } from 'vitest';
 import { checkSpec } from '../../compiler/compile.ts';
 import type { Graph } from '../../compiler/ir.ts';
 import { lowerMoeBlock } from '../../compiler/lower.ts';
-import { referenceBackward, referenceForward } from '../../runtime/reference/interpreter.ts';
-import type { RefGrads, RefValues } from '../../runtime/reference/values.ts';
+import { referenceBackward, referenceForward } from '../../codegen/reference/interpreter.ts';
+import type { RefGrads, RefValues } from '../../codegen/reference/values.ts';
 import { finiteDifferenceCheck } from './finite_difference.ts';
 import { Rng } from './random.ts';
 

@@ -4,6 +4,7 @@
  * each row's logsumexp; the backward recomputes probabilities from it
  * (no N×N buffer): one kernel for dq, one for dk and dv.
  */
+import type { OpOf } from '../../../compiler/ir.ts';
 import type { Kernel } from '../kernel.ts';
 import { KernelWriter, f32, type OpContext } from '../kernel_writer.ts';
 
@@ -23,15 +24,15 @@ function rotaryTable(seq: number, D: number, base: number): Float32Array {
   return t;
 }
 
-export function rotaryKernels(ctx: OpContext): Pair {
+export function rotaryKernels(ctx: OpContext<OpOf<'rotary'>>): Pair {
   const { op } = ctx;
-  const [N, W] = ctx.shape(op.inputs.x!) as [number, number];
+  const [N, W] = ctx.shape(op.inputs.x) as [number, number];
   const d = W / 3;
-  const heads = Number(op.attrs.heads);
-  const seq = Number(op.attrs.seq);
+  const heads = op.attrs.heads;
+  const seq = op.attrs.seq;
   const D = d / heads;
   const half = D / 2;
-  const table = ctx.constant('cos_sin', rotaryTable(seq, D, Number(op.attrs.base)));
+  const table = ctx.constant('cos_sin', rotaryTable(seq, D, op.attrs.base));
   const body = (sign: string) => [
     `let t = i / ${W}u;`,
     `let col = i % ${W}u;`,
@@ -46,33 +47,33 @@ export function rotaryKernels(ctx: OpContext): Pair {
     'OUT[i] IS select(a * sn + b * cs, a * cs - b * sn, c % 2u == 0u);',
   ];
   const fw = new KernelWriter(ctx, 'rotary', 'forward');
-  fw.bind('x', ctx.tensor(op.inputs.x!), 'read');
+  fw.bind('x', ctx.tensor(op.inputs.x), 'read');
   fw.bind('cos_sin', table, 'read');
-  fw.bind('y', ctx.tensor(op.outputs.y!), 'read_write');
+  fw.bind('y', ctx.tensor(op.outputs.y), 'read_write');
   fw.body(...body('').map((l) => l.replaceAll('OUT', 'y').replaceAll('IN', 'x').replace(' IS ', ' = ')));
   const backward: Kernel[] = [];
-  if (ctx.needsGrad(op.inputs.x!)) {
+  if (ctx.needsGrad(op.inputs.x)) {
     // The transpose of a rotation by θ is the rotation by −θ.
     const bw = new KernelWriter(ctx, 'rotary_backward', 'backward');
-    bw.bind('d_y', ctx.grad(op.outputs.y!), 'read');
+    bw.bind('d_y', ctx.grad(op.outputs.y), 'read');
     bw.bind('cos_sin', table, 'read');
-    bw.bind('d_x', ctx.grad(op.inputs.x!), 'read_write');
+    bw.bind('d_x', ctx.grad(op.inputs.x), 'read_write');
     bw.body(...body('-').map((l) => l.replaceAll('OUT', 'd_x').replaceAll('IN', 'd_y').replace(' IS ', ' += ')));
     backward.push(bw.finish1d(N * W));
   }
   return { forward: [fw.finish1d(N * W)], backward };
 }
 
-export function attentionKernels(ctx: OpContext): Pair {
+export function attentionKernels(ctx: OpContext<OpOf<'attention'>>): Pair {
   const { op } = ctx;
-  const [N, W] = ctx.shape(op.inputs.qkv!) as [number, number];
+  const [N, W] = ctx.shape(op.inputs.qkv) as [number, number];
   const d = W / 3;
-  const H = Number(op.attrs.heads);
-  const S = Number(op.attrs.seq);
+  const H = op.attrs.heads;
+  const S = op.attrs.seq;
   const D = d / H;
   const scale = f32(1 / Math.sqrt(D));
-  const qkv = ctx.tensor(op.inputs.qkv!);
-  const y = ctx.tensor(op.outputs.y!);
+  const qkv = ctx.tensor(op.inputs.qkv);
+  const y = ctx.tensor(op.outputs.y);
   const lse = ctx.saved('lse', (N / S) * H * S);
   // Index helpers: thread i ↔ (sequence b, head h, position p).
   const coords = [`let p = i % ${S}u;`, `let bh = i / ${S}u;`, `let b = bh / ${H}u;`, `let h = bh % ${H}u;`, `let base_t = b * ${S}u;`];
@@ -104,9 +105,9 @@ export function attentionKernels(ctx: OpContext): Pair {
     'lse[i] = m + log(l);',
   );
   const backward: Kernel[] = [];
-  if (ctx.needsGrad(op.inputs.qkv!)) {
-    const dy = ctx.grad(op.outputs.y!);
-    const dqkv = ctx.grad(op.inputs.qkv!);
+  if (ctx.needsGrad(op.inputs.qkv)) {
+    const dy = ctx.grad(op.outputs.y);
+    const dqkv = ctx.grad(op.inputs.qkv);
     const delta = ctx.scratch('delta', (N / S) * H * S);
     const dyAt = (t: string, c: string) => `d_y[(${t}) * ${d}u + h * ${D}u + ${c}]`;
     // dq_i = Σ_j dS_ij k_j · scale, dS_ij = P_ij (dy_i·v_j − Δ_i), Δ_i = dy_i·y_i.

@@ -4,25 +4,26 @@
  * MoE (mix weights, mix, unmix). Every output element is written by exactly
  * one thread that sums in a fixed order: no float atomics, bit-reproducible.
  */
+import type { OpOf } from '../../../compiler/ir.ts';
 import type { Kernel } from '../kernel.ts';
 import { KernelWriter, columnsPerThread, dotInOrder, type OpContext } from '../kernel_writer.ts';
 
 type Pair = { forward: Kernel[]; backward: Kernel[] };
 
 /** `combine`: y[t] = Σ_j gate[t,j] · out[slot[t,j]]. */
-export function combineKernels(ctx: OpContext): Pair {
+export function combineKernels(ctx: OpContext<OpOf<'combine'>>): Pair {
   const { op } = ctx;
-  const [N, K] = ctx.shape(op.inputs.token_slot!) as [number, number];
-  const d = ctx.shape(op.inputs.expert_out!)[1]!;
-  const out = ctx.tensor(op.inputs.expert_out!);
-  const slot = ctx.tensor(op.inputs.token_slot!);
-  const gate = ctx.tensor(op.inputs.token_gate!);
+  const [N, K] = ctx.shape(op.inputs.token_slot) as [number, number];
+  const d = ctx.shape(op.inputs.expert_out)[1]!;
+  const out = ctx.tensor(op.inputs.expert_out);
+  const slot = ctx.tensor(op.inputs.token_slot);
+  const gate = ctx.tensor(op.inputs.token_gate);
   const { ty, dv, splat } = columnsPerThread(ctx.target, d);
   const fw = new KernelWriter(ctx, 'combine', 'forward');
   fw.bind('expert_out', out, 'read', ty);
   fw.bind('token_slot', slot, 'read', 'i32');
   fw.bind('token_gate', gate, 'read');
-  fw.bind('y', ctx.tensor(op.outputs.y!), 'read_write', ty);
+  fw.bind('y', ctx.tensor(op.outputs.y), 'read_write', ty);
   fw.body(
     `let t = i / ${dv}u;`,
     `let c = i % ${dv}u;`,
@@ -34,14 +35,14 @@ export function combineKernels(ctx: OpContext): Pair {
     'y[i] = sum;',
   );
   const backward: Kernel[] = [];
-  const dy = ctx.grad(op.outputs.y!);
-  if (ctx.needsGrad(op.inputs.expert_out!)) {
+  const dy = ctx.grad(op.outputs.y);
+  if (ctx.needsGrad(op.inputs.expert_out)) {
     // Each used row belongs to exactly one (t, j): one writer per element.
     const g = new KernelWriter(ctx, 'combine_grad_out', 'backward');
     g.bind('token_slot', slot, 'read', 'i32');
     g.bind('token_gate', gate, 'read');
     g.bind('d_y', dy, 'read', ty);
-    g.bind('d_expert_out', ctx.grad(op.inputs.expert_out!), 'read_write', ty);
+    g.bind('d_expert_out', ctx.grad(op.inputs.expert_out), 'read_write', ty);
     g.body(
       `let tj = i / ${dv}u;`,
       `let c = i % ${dv}u;`,
@@ -50,13 +51,13 @@ export function combineKernels(ctx: OpContext): Pair {
     );
     backward.push(g.finish1d(N * K * dv));
   }
-  if (ctx.needsGrad(op.inputs.token_gate!)) {
+  if (ctx.needsGrad(op.inputs.token_gate)) {
     const g = new KernelWriter(ctx, 'combine_grad_gate', 'backward');
     const dot = dotInOrder(ctx.target, d);
     g.bind('expert_out', out, 'read', dot.ty);
     g.bind('token_slot', slot, 'read', 'i32');
     g.bind('d_y', dy, 'read', dot.ty);
-    g.bind('d_gate', ctx.grad(op.inputs.token_gate!), 'read_write');
+    g.bind('d_gate', ctx.grad(op.inputs.token_gate), 'read_write');
     g.body(
       `let t = i / ${K}u;`,
       'let row = token_slot[i];',
@@ -71,11 +72,8 @@ export function combineKernels(ctx: OpContext): Pair {
 }
 
 /** Group geometry of a mixing router, as WGSL helper functions. */
-function groupFns(ctx: OpContext): { decl: string; members: number; groups: number } {
-  const a = ctx.op.attrs;
-  const G = Number(a.group);
-  const seq = Number(a.seq);
-  const groups = Number(a.groups);
+function groupFns(ctx: OpContext<OpOf<'mix_weights'> | OpOf<'mix'> | OpOf<'unmix'>>): { decl: string; members: number; groups: number } {
+  const { group: G, seq, groups } = ctx.op.attrs;
   if (G > 0) {
     // Mixture of Tokens: group g = (b div G)·seq + s holds position s of G consecutive sequences.
     return {
@@ -101,14 +99,14 @@ function rowFn(groups: number, p: number): string {
 }
 
 /** `mix_weights`: dispatch = softmax over each group's tokens; combine = dispatch or softmax over slots. */
-export function mixWeightsKernels(ctx: OpContext): Pair {
+export function mixWeightsKernels(ctx: OpContext<OpOf<'mix_weights'>>): Pair {
   const { op } = ctx;
-  const [N, S] = ctx.shape(op.inputs.logits!) as [number, number];
+  const [N, S] = ctx.shape(op.inputs.logits) as [number, number];
   const { decl, members, groups } = groupFns(ctx);
   const slotSoftmax = op.attrs.unmix === 'slot_softmax';
-  const logits = ctx.tensor(op.inputs.logits!);
-  const dispatch = ctx.tensor(op.outputs.dispatch!);
-  const combineW = ctx.tensor(op.outputs.combine_weights!);
+  const logits = ctx.tensor(op.inputs.logits);
+  const dispatch = ctx.tensor(op.outputs.dispatch);
+  const combineW = ctx.tensor(op.outputs.combine_weights);
 
   const fd = new KernelWriter(ctx, 'mix_weights', 'forward');
   fd.bind('logits', logits, 'read');
@@ -146,13 +144,13 @@ export function mixWeightsKernels(ctx: OpContext): Pair {
   }
 
   const backward: Kernel[] = [];
-  if (ctx.needsGrad(op.inputs.logits!)) {
+  if (ctx.needsGrad(op.inputs.logits)) {
     // Softmax over a group's tokens; with dispatch unmixing the combine weights are the same tensor, so their gradients add.
     const bd = new KernelWriter(ctx, 'mix_weights_backward', 'backward');
     bd.bind('dispatch', dispatch, 'read');
-    bd.bind('d_dispatch', ctx.grad(op.outputs.dispatch!), 'read');
-    if (!slotSoftmax) bd.bind('d_combine', ctx.grad(op.outputs.combine_weights!), 'read');
-    bd.bind('d_logits', ctx.grad(op.inputs.logits!), 'read_write');
+    bd.bind('d_dispatch', ctx.grad(op.outputs.dispatch), 'read');
+    if (!slotSoftmax) bd.bind('d_combine', ctx.grad(op.outputs.combine_weights), 'read');
+    bd.bind('d_logits', ctx.grad(op.inputs.logits), 'read_write');
     bd.declare(decl);
     const dw = (at: string) => (slotSoftmax ? `d_dispatch[${at}]` : `(d_dispatch[${at}] + d_combine[${at}])`);
     bd.body(
@@ -166,8 +164,8 @@ export function mixWeightsKernels(ctx: OpContext): Pair {
     if (slotSoftmax) {
       const bc = new KernelWriter(ctx, 'mix_slot_softmax_backward', 'backward');
       bc.bind('combine_weights', combineW, 'read');
-      bc.bind('d_combine', ctx.grad(op.outputs.combine_weights!), 'read');
-      bc.bind('d_logits', ctx.grad(op.inputs.logits!), 'read_write');
+      bc.bind('d_combine', ctx.grad(op.outputs.combine_weights), 'read');
+      bc.bind('d_logits', ctx.grad(op.inputs.logits), 'read_write');
       bc.body(
         'let u = i;',
         'var dotp = 0.0;',
@@ -181,19 +179,19 @@ export function mixWeightsKernels(ctx: OpContext): Pair {
 }
 
 /** `mix`: slots_in[row(s, g)] = Σ_{u in g} dispatch[u, s] · x[u]. */
-export function mixKernels(ctx: OpContext): Pair {
+export function mixKernels(ctx: OpContext<OpOf<'mix'>>): Pair {
   const { op } = ctx;
-  const [N, d] = ctx.shape(op.inputs.x!) as [number, number];
-  const S = ctx.shape(op.inputs.dispatch!)[1]!;
-  const p = Number(op.attrs.slots);
+  const [N, d] = ctx.shape(op.inputs.x) as [number, number];
+  const S = ctx.shape(op.inputs.dispatch)[1]!;
+  const p = op.attrs.slots;
   const { decl, members, groups } = groupFns(ctx);
-  const x = ctx.tensor(op.inputs.x!);
-  const dispatch = ctx.tensor(op.inputs.dispatch!);
+  const x = ctx.tensor(op.inputs.x);
+  const dispatch = ctx.tensor(op.inputs.dispatch);
   const { ty, dv, splat } = columnsPerThread(ctx.target, d);
   const fw = new KernelWriter(ctx, 'mix', 'forward');
   fw.bind('x', x, 'read', ty);
   fw.bind('dispatch', dispatch, 'read');
-  fw.bind('slots_in', ctx.tensor(op.outputs.slots_in!), 'read_write', ty);
+  fw.bind('slots_in', ctx.tensor(op.outputs.slots_in), 'read_write', ty);
   fw.declare(decl, rowFn(groups, p));
   // Thread per (slot, group, column group); rows are written in slot_row order.
   fw.body(
@@ -206,12 +204,12 @@ export function mixKernels(ctx: OpContext): Pair {
     `slots_in[slot_row(s, g) * ${dv}u + c] = sum;`,
   );
   const backward: Kernel[] = [];
-  const dSlots = ctx.grad(op.outputs.slots_in!);
-  if (ctx.needsGrad(op.inputs.x!)) {
+  const dSlots = ctx.grad(op.outputs.slots_in);
+  if (ctx.needsGrad(op.inputs.x)) {
     const g = new KernelWriter(ctx, 'mix_grad_input', 'backward');
     g.bind('dispatch', dispatch, 'read');
     g.bind('d_slots', dSlots, 'read', ty);
-    g.bind('d_x', ctx.grad(op.inputs.x!), 'read_write', ty);
+    g.bind('d_x', ctx.grad(op.inputs.x), 'read_write', ty);
     g.declare(decl, rowFn(groups, p));
     g.body(
       `let u = i / ${dv}u;`,
@@ -223,12 +221,12 @@ export function mixKernels(ctx: OpContext): Pair {
     );
     backward.push(g.finish1d(N * dv));
   }
-  if (ctx.needsGrad(op.inputs.dispatch!)) {
+  if (ctx.needsGrad(op.inputs.dispatch)) {
     const g = new KernelWriter(ctx, 'mix_grad_dispatch', 'backward');
     const dot = dotInOrder(ctx.target, d);
     g.bind('x', x, 'read', dot.ty);
     g.bind('d_slots', dSlots, 'read', dot.ty);
-    g.bind('d_dispatch', ctx.grad(op.inputs.dispatch!), 'read_write');
+    g.bind('d_dispatch', ctx.grad(op.inputs.dispatch), 'read_write');
     g.declare(decl, rowFn(groups, p));
     g.body(
       `let u = i / ${S}u;`,
@@ -244,19 +242,19 @@ export function mixKernels(ctx: OpContext): Pair {
 }
 
 /** `unmix`: y[u] = Σ_s combine_weights[u, s] · expert_out[row(s, g(u))]. */
-export function unmixKernels(ctx: OpContext): Pair {
+export function unmixKernels(ctx: OpContext<OpOf<'unmix'>>): Pair {
   const { op } = ctx;
-  const [N, S] = ctx.shape(op.inputs.combine_weights!) as [number, number];
-  const d = ctx.shape(op.inputs.expert_out!)[1]!;
-  const p = Number(op.attrs.slots);
+  const [N, S] = ctx.shape(op.inputs.combine_weights) as [number, number];
+  const d = ctx.shape(op.inputs.expert_out)[1]!;
+  const p = op.attrs.slots;
   const { decl, members, groups } = groupFns(ctx);
-  const out = ctx.tensor(op.inputs.expert_out!);
-  const cw = ctx.tensor(op.inputs.combine_weights!);
+  const out = ctx.tensor(op.inputs.expert_out);
+  const cw = ctx.tensor(op.inputs.combine_weights);
   const { ty, dv, splat } = columnsPerThread(ctx.target, d);
   const fw = new KernelWriter(ctx, 'unmix', 'forward');
   fw.bind('expert_out', out, 'read', ty);
   fw.bind('combine_weights', cw, 'read');
-  fw.bind('y', ctx.tensor(op.outputs.y!), 'read_write', ty);
+  fw.bind('y', ctx.tensor(op.outputs.y), 'read_write', ty);
   fw.declare(decl, rowFn(groups, p));
   fw.body(
     `let u = i / ${dv}u;`,
@@ -267,12 +265,12 @@ export function unmixKernels(ctx: OpContext): Pair {
     'y[i] = sum;',
   );
   const backward: Kernel[] = [];
-  const dy = ctx.grad(op.outputs.y!);
-  if (ctx.needsGrad(op.inputs.expert_out!)) {
+  const dy = ctx.grad(op.outputs.y);
+  if (ctx.needsGrad(op.inputs.expert_out)) {
     const g = new KernelWriter(ctx, 'unmix_grad_out', 'backward');
     g.bind('combine_weights', cw, 'read');
     g.bind('d_y', dy, 'read', ty);
-    g.bind('d_expert_out', ctx.grad(op.inputs.expert_out!), 'read_write', ty);
+    g.bind('d_expert_out', ctx.grad(op.inputs.expert_out), 'read_write', ty);
     g.declare(decl, rowFn(groups, p));
     g.body(
       `let c = i % ${dv}u;`,
@@ -285,12 +283,12 @@ export function unmixKernels(ctx: OpContext): Pair {
     );
     backward.push(g.finish1d(S * groups * dv));
   }
-  if (ctx.needsGrad(op.inputs.combine_weights!)) {
+  if (ctx.needsGrad(op.inputs.combine_weights)) {
     const g = new KernelWriter(ctx, 'unmix_grad_weights', 'backward');
     const dot = dotInOrder(ctx.target, d);
     g.bind('expert_out', out, 'read', dot.ty);
     g.bind('d_y', dy, 'read', dot.ty);
-    g.bind('d_combine', ctx.grad(op.inputs.combine_weights!), 'read_write');
+    g.bind('d_combine', ctx.grad(op.inputs.combine_weights), 'read_write');
     g.declare(decl, rowFn(groups, p));
     g.body(
       `let u = i / ${S}u;`,

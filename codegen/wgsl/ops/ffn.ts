@@ -8,6 +8,7 @@
  * weight grad, grad of input (then, for gathered rows, a per-token sum over
  * the token's rows: no float atomics), up/gate weight grads.
  */
+import type { OpOf } from '../../../compiler/ir.ts';
 import type { Activation } from '../../../compiler/schema.ts';
 import { ACTIVATION_FNS, baseActivation, componentwise } from '../activations.ts';
 import { columnVectors, depthVectors, gemmKernel, rowVectors, type GemmSpec } from '../gemm.ts';
@@ -31,6 +32,10 @@ interface Layout {
   readonly rowEnd: string;
   /** How a row finds its input row: gathered (slot_token), itself. */
   readonly gather: boolean;
+  /** The gate weight (swiglu only). */
+  readonly gateWeight?: string;
+  /** The routing tables of gathered rows (present exactly when `gather`, as the verifier of expert_ffn requires). */
+  readonly tables?: { readonly slotToken: string; readonly tokenSlot: string; readonly offsets: string };
   /** Index into up/gate weights of (group, hidden unit, input column). */
   upIndex(grp: string, h: string, c: string): string;
   /** Index into down weights of (group, output column, hidden unit). */
@@ -39,27 +44,32 @@ interface Layout {
   downIndex4(grp: string, j: string, k4: string): string;
 }
 
-function layoutOf(ctx: OpContext): Layout {
+type FfnContext = OpContext<OpOf<'ffn'> | OpOf<'expert_ffn'>>;
+
+function layoutOf(ctx: FfnContext): Layout {
   const { op } = ctx;
-  const up = ctx.shape(op.inputs.up!);
+  const up = ctx.shape(op.inputs.up);
   const [K, H, d] = [up[0]!, up[1]!, up[2]!];
-  const activation = op.attrs.activation as Activation;
-  const gated = !!op.inputs.gate;
+  const activation = op.attrs.activation;
+  const gateWeight = op.inputs.gate;
+  const gated = gateWeight !== undefined;
   if (op.kind === 'ffn') {
-    const N = ctx.shape(op.inputs.x!)[0]!;
+    const N = ctx.shape(op.inputs.x)[0]!;
     // K FFNs summed = one FFN of hidden K·H whose down weight is [K, d, H].
     return {
-      rows: N, rowsPerGroup: N, groups: 1, d, hidden: K * H, gated, activation, rowBegin: '0u', rowEnd: `${N}u`, gather: false,
+      rows: N, rowsPerGroup: N, groups: 1, d, hidden: K * H, gated, activation, rowBegin: '0u', rowEnd: `${N}u`, gather: false, gateWeight,
       upIndex: (_g, h, c) => `(${h}) * ${d}u + ${c}`,
       downIndex: (_g, j, h) => (K === 1 ? `(${j}) * ${H}u + ${h}` : `(((${h}) / ${H}u) * ${d}u + ${j}) * ${H}u + (${h}) % ${H}u`),
       downIndex4: (_g, j, k4) => (K === 1 ? `(${j}) * ${H / 4}u + ${k4}` : `(((${k4}) / ${H / 4}u) * ${d}u + ${j}) * ${H / 4}u + (${k4}) % ${H / 4}u`),
     };
   }
-  const R = Number(op.attrs.rows);
-  const gather = op.attrs.gather === true;
-  const perExpert = Number(op.attrs.rows_per_expert);
+  const R = op.attrs.rows;
+  const gather = op.attrs.gather;
+  const perExpert = op.attrs.rows_per_expert;
+  const { slot_token: slotToken, token_slot: tokenSlot, expert_offsets: offsets } = op.inputs;
   return {
-    rows: R, rowsPerGroup: perExpert, groups: K, d, hidden: H, gated, activation,
+    rows: R, rowsPerGroup: perExpert, groups: K, d, hidden: H, gated, activation, gateWeight,
+    ...(slotToken && tokenSlot && offsets ? { tables: { slotToken, tokenSlot, offsets } } : {}),
     rowBegin: gather ? 'u32(offsets[grp])' : `grp * ${perExpert}u`,
     rowEnd: gather ? 'u32(offsets[grp + 1u])' : `(grp + 1u) * ${perExpert}u`,
     gather,
@@ -70,11 +80,9 @@ function layoutOf(ctx: OpContext): Layout {
 }
 
 /** Binds the routing tables a grouped layout needs. */
-function bindRows(w: KernelWriter, ctx: OpContext, L: Layout, withSlots: boolean): void {
-  if (L.groups > 1 || L.gather) {
-    if (L.gather) w.bind('offsets', ctx.tensor(ctx.op.inputs.expert_offsets!), 'read', 'i32');
-  }
-  if (withSlots && L.gather) w.bind('slot_token', ctx.tensor(ctx.op.inputs.slot_token!), 'read', 'i32');
+function bindRows(w: KernelWriter, ctx: FfnContext, L: Layout, withSlots: boolean): void {
+  if (L.tables) w.bind('offsets', ctx.tensor(L.tables.offsets), 'read', 'i32');
+  if (withSlots && L.tables) w.bind('slot_token', ctx.tensor(L.tables.slotToken), 'read', 'i32');
 }
 
 /** Row ranges of a GEMM over the op's rows: packed per expert when routed (gathered), fixed groups otherwise. */
@@ -88,19 +96,19 @@ function sourceRow(L: Layout, i: number): string[] {
   return [L.gather ? `let src${i} = u32(max(slot_token[r${i}], 0));` : `let src${i} = r${i};`];
 }
 
-export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kernel[] } {
+export function ffnKernels(ctx: FfnContext): { forward: Kernel[]; backward: Kernel[] } {
   const { op } = ctx;
   const L = layoutOf(ctx);
   const act = baseActivation(L.activation);
   const kind = op.kind === 'ffn' ? 'ffn' : 'expert';
-  const x = ctx.tensor(op.inputs.x!);
-  const out = ctx.tensor(op.kind === 'ffn' ? op.outputs.y! : op.outputs.out!);
+  const x = ctx.tensor(op.inputs.x);
+  const out = ctx.tensor(op.kind === 'ffn' ? op.outputs.y : op.outputs.out);
   const preUp = ctx.saved('pre_up', L.rows * L.hidden);
   const preGate = L.gated ? ctx.saved('pre_gate', L.rows * L.hidden) : '';
   const hidden = ctx.saved('hidden', L.rows * L.hidden);
-  const upW = ctx.tensor(op.inputs.up!);
-  const gateW = L.gated ? ctx.tensor(op.inputs.gate!) : '';
-  const downW = ctx.tensor(op.inputs.down!);
+  const upW = ctx.tensor(op.inputs.up);
+  const gateW = L.gateWeight ? ctx.tensor(L.gateWeight) : '';
+  const downW = ctx.tensor(op.inputs.down);
   const H = L.hidden;
   const d = L.d;
 
@@ -109,11 +117,11 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
   const forward: Kernel[] = [];
   let input = x;
   let gatherInGemm = L.gather;
-  if (!fused && L.gather) {
+  if (!fused && L.tables) {
     input = ctx.scratch('gathered_rows', L.rows * d);
     const g = new KernelWriter(ctx, `${kind}_gather_rows`, 'forward');
     g.bind('x', x, 'read');
-    g.bind('slot_token', ctx.tensor(op.inputs.slot_token!), 'read', 'i32');
+    g.bind('slot_token', ctx.tensor(L.tables.slotToken), 'read', 'i32');
     g.bind('rows', input, 'read_write');
     g.body(`let t = slot_token[i / ${d}u];`, `rows[i] = select(0.0, x[u32(max(t, 0)) * ${d}u + i % ${d}u], t >= 0);`);
     forward.push(g.finish1d(L.rows * d));
@@ -206,7 +214,7 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
 
   // Backward.
   const backward: Kernel[] = [];
-  const dOut = ctx.grad(op.kind === 'ffn' ? op.outputs.y! : op.outputs.out!);
+  const dOut = ctx.grad(op.kind === 'ffn' ? op.outputs.y : op.outputs.out);
   const dPreUp = ctx.scratch('d_pre_up', L.rows * H);
   const dPreGate = L.gated ? ctx.scratch('d_pre_gate', L.rows * H) : '';
 
@@ -254,14 +262,14 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
   backward.push(gemmKernel(gh, ghSpec));
 
   // 2. d down[e] += Σ_rows doutᵀ·hidden.
-  if (ctx.needsGrad(op.inputs.down!)) {
+  if (ctx.needsGrad(op.inputs.down)) {
     const gw = new KernelWriter(ctx, `${kind}_down_grad_weight`, 'backward');
     const vec = columnVectors(wTile, H);
     const rv = vec && rowVectors(wTile, d);
     gw.bind('d_out', dOut, 'read', rv ? 'vec4f' : 'f32');
     gw.bind('hidden', hidden, 'read', vec ? 'vec4f' : 'f32');
     bindRows(gw, ctx, L, false);
-    gw.bind('d_w_down', ctx.grad(op.inputs.down!), 'read_write', outTy(vec));
+    gw.bind('d_w_down', ctx.grad(op.inputs.down), 'read_write', outTy(vec));
     const spec: GemmSpec = {
       groups: L.groups,
       tile: wTile,
@@ -281,9 +289,9 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
   }
 
   // 3. d input rows = d_pre·up (+ d_pre_gate·gate).
-  if (ctx.needsGrad(op.inputs.x!)) {
+  if (ctx.needsGrad(op.inputs.x)) {
     const gatherRows = L.gather;
-    const dRows = gatherRows ? ctx.scratch('d_input_rows', L.rows * d) : ctx.grad(op.inputs.x!);
+    const dRows = gatherRows ? ctx.scratch('d_input_rows', L.rows * d) : ctx.grad(op.inputs.x);
     const gi = new KernelWriter(ctx, `${kind}_up_grad_input`, 'backward');
     const vec = columnVectors(inTile, d);
     const a4 = vec && H % 4 === 0;
@@ -322,12 +330,11 @@ export function ffnKernels(ctx: OpContext): { forward: Kernel[]; backward: Kerne
       ...(vec ? { store4: (i: number, c4: string, acc: readonly string[]) => [`d_rows[r${i} * ${d / 4}u + ${c4}] ${gatherRows ? '=' : '+='} ${acc[0]};`] } : {}),
     };
     backward.push(gemmKernel(gi, L.gated ? gatedInputSpec(spec, L) : spec));
-    if (gatherRows) backward.push(gatherRowsKernel(ctx, dRows, L));
+    if (L.tables) backward.push(gatherRowsKernel(ctx, dRows, L, L.tables));
   }
 
   // 4. d up[e] (and d gate[e]) += Σ_rows d_preᵀ·input.
-  for (const [name, dPre] of [['up', dPreUp], ...(L.gated ? [['gate', dPreGate]] : [])] as [string, string][]) {
-    const weight = op.inputs[name]!;
+  for (const [name, weight, dPre] of [['up', op.inputs.up, dPreUp], ...(L.gateWeight ? [['gate', L.gateWeight, dPreGate]] : [])] as [string, string, string][]) {
     if (!ctx.needsGrad(weight)) continue;
     const gw = new KernelWriter(ctx, `${kind}_${name}_grad_weight`, 'backward');
     const vec = columnVectors(wTile, d);
@@ -369,15 +376,15 @@ function gatedInputSpec(spec: GemmSpec, L: Layout): GemmSpec {
 }
 
 /** dx[t] += Σ_j d_rows[token_slot[t, j]]: each token sums its own rows, in choice order. */
-function gatherRowsKernel(ctx: OpContext, dRows: string, L: Layout): Kernel {
+function gatherRowsKernel(ctx: FfnContext, dRows: string, L: Layout, tables: NonNullable<Layout['tables']>): Kernel {
   const { op } = ctx;
-  const [N, K] = ctx.shape(op.inputs.token_slot!) as [number, number];
+  const [N, K] = ctx.shape(tables.tokenSlot) as [number, number];
   const d = L.d;
   const { ty, dv, splat } = columnsPerThread(ctx.target, d);
   const w = new KernelWriter(ctx, 'expert_gather_grad_input', 'backward');
   w.bind('d_rows', dRows, 'read', ty);
-  w.bind('token_slot', ctx.tensor(op.inputs.token_slot!), 'read', 'i32');
-  w.bind('d_x', ctx.grad(op.inputs.x!), 'read_write', ty);
+  w.bind('token_slot', ctx.tensor(tables.tokenSlot), 'read', 'i32');
+  w.bind('d_x', ctx.grad(op.inputs.x), 'read_write', ty);
   w.body(
     `let t = i / ${dv}u;`,
     `let c = i % ${dv}u;`,

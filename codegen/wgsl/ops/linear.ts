@@ -3,18 +3,19 @@
  * router-weighted low-rank updates of MoLoRA). All products go through the
  * register-blocked GEMM body; the LoRA terms ride in its epilogue.
  */
+import type { OpOf } from '../../../compiler/ir.ts';
 import { columnVectors, depthVectors, gemmKernel, rowVectors, type GemmSpec } from '../gemm.ts';
 import { gemmTile, type Kernel } from '../kernel.ts';
 import { KernelWriter, f32, type OpContext } from '../kernel_writer.ts';
 
 type Pair = { forward: Kernel[]; backward: Kernel[] };
 
-export function linearKernels(ctx: OpContext): Pair {
+export function linearKernels(ctx: OpContext<OpOf<'linear'>>): Pair {
   const { op } = ctx;
-  const [M, K] = ctx.shape(op.inputs.x!) as [number, number];
-  const O = ctx.shape(op.inputs.weight!)[0]!;
-  const x = ctx.tensor(op.inputs.x!);
-  const w = ctx.tensor(op.inputs.weight!);
+  const [M, K] = ctx.shape(op.inputs.x) as [number, number];
+  const O = ctx.shape(op.inputs.weight)[0]!;
+  const x = ctx.tensor(op.inputs.x);
+  const w = ctx.tensor(op.inputs.weight);
   const fw = new KernelWriter(ctx, 'matmul', 'forward');
   // x and W are both contiguous along the reduction: 16-byte loads when K allows.
   const fwdTile = gemmTile(ctx.target, 'forward');
@@ -22,7 +23,7 @@ export function linearKernels(ctx: OpContext): Pair {
   fw.bind('x', x, 'read', vec ? 'vec4f' : 'f32');
   fw.bind('w', w, 'read', vec ? 'vec4f' : 'f32');
   const yStore4 = columnVectors(fwdTile, O);
-  fw.bind('y', ctx.tensor(op.outputs.y!), 'read_write', yStore4 ? 'vec4f' : 'f32');
+  fw.bind('y', ctx.tensor(op.outputs.y), 'read_write', yStore4 ? 'vec4f' : 'f32');
   const fspec: GemmSpec = {
     rows: M,
     cols: O,
@@ -35,15 +36,15 @@ export function linearKernels(ctx: OpContext): Pair {
     ...(yStore4 ? { store4: (i: number, c4: string, acc: readonly string[]) => [`y[r${i} * ${O / 4}u + ${c4}] = ${acc[0]};`] } : {}),
   };
   const backward: Kernel[] = [];
-  const dy = ctx.grad(op.outputs.y!);
-  if (ctx.needsGrad(op.inputs.x!)) {
+  const dy = ctx.grad(op.outputs.y);
+  if (ctx.needsGrad(op.inputs.x)) {
     const bw = new KernelWriter(ctx, 'matmul_grad_input', 'backward');
     const tile = gemmTile(ctx.target, 'input_grad');
     const cv = columnVectors(tile, K);
     const a4 = cv && O % 4 === 0;
     bw.bind('d_y', dy, 'read', a4 ? 'vec4f' : 'f32');
     bw.bind('w', w, 'read', cv ? 'vec4f' : 'f32');
-    bw.bind('d_x', ctx.grad(op.inputs.x!), 'read_write', cv ? 'vec4f' : 'f32');
+    bw.bind('d_x', ctx.grad(op.inputs.x), 'read_write', cv ? 'vec4f' : 'f32');
     const spec: GemmSpec = {
       rows: M,
       cols: K,
@@ -59,14 +60,14 @@ export function linearKernels(ctx: OpContext): Pair {
     };
     backward.push(gemmKernel(bw, spec));
   }
-  if (ctx.needsGrad(op.inputs.weight!)) {
+  if (ctx.needsGrad(op.inputs.weight)) {
     const bw = new KernelWriter(ctx, 'matmul_grad_weight', 'backward');
     const tile = gemmTile(ctx.target, 'weight_grad');
     const cv = columnVectors(tile, K);
     const rv = cv && rowVectors(tile, O);
     bw.bind('d_y', dy, 'read', rv ? 'vec4f' : 'f32');
     bw.bind('x', x, 'read', cv ? 'vec4f' : 'f32');
-    bw.bind('d_w', ctx.grad(op.inputs.weight!), 'read_write', cv ? 'vec4f' : 'f32');
+    bw.bind('d_w', ctx.grad(op.inputs.weight), 'read_write', cv ? 'vec4f' : 'f32');
     const spec: GemmSpec = {
       rows: O,
       cols: K,
@@ -89,19 +90,19 @@ export function linearKernels(ctx: OpContext): Pair {
  * `lora_linear`: u[t,j] = A_{e_j} x[t] (saved), then
  * y[t] = W x[t] + scale · Σ_j g_j · B_{e_j} u[t,j].
  */
-export function loraLinearKernels(ctx: OpContext): Pair {
+export function loraLinearKernels(ctx: OpContext<OpOf<'lora_linear'>>): Pair {
   const { op } = ctx;
-  const [N, I] = ctx.shape(op.inputs.x!) as [number, number];
-  const O = ctx.shape(op.inputs.weight!)[0]!;
-  const [E, r] = ctx.shape(op.inputs.lora_a!) as [number, number];
-  const K = ctx.shape(op.inputs.token_expert!)[1]!;
-  const scale = f32(Number(op.attrs.scale));
-  const x = ctx.tensor(op.inputs.x!);
-  const w = ctx.tensor(op.inputs.weight!);
-  const a = ctx.tensor(op.inputs.lora_a!);
-  const b = ctx.tensor(op.inputs.lora_b!);
-  const te = ctx.tensor(op.inputs.token_expert!);
-  const tg = ctx.tensor(op.inputs.token_gate!);
+  const [N, I] = ctx.shape(op.inputs.x) as [number, number];
+  const O = ctx.shape(op.inputs.weight)[0]!;
+  const [E, r] = ctx.shape(op.inputs.lora_a) as [number, number];
+  const K = ctx.shape(op.inputs.token_expert)[1]!;
+  const scale = f32(op.attrs.scale);
+  const x = ctx.tensor(op.inputs.x);
+  const w = ctx.tensor(op.inputs.weight);
+  const a = ctx.tensor(op.inputs.lora_a);
+  const b = ctx.tensor(op.inputs.lora_b);
+  const te = ctx.tensor(op.inputs.token_expert);
+  const tg = ctx.tensor(op.inputs.token_gate);
   const u = ctx.saved('lora_u', N * K * r);
 
   // u[t, j, ρ] = Σ_i A[e_j, ρ, i] x[t, i]  (0 for an empty choice).
@@ -138,20 +139,20 @@ export function loraLinearKernels(ctx: OpContext): Pair {
   const fy = new KernelWriter(ctx, 'lora_linear', 'forward');
   fy.bind('x', x, 'read');
   fy.bind('w', w, 'read');
-  fy.bind('y', ctx.tensor(op.outputs.y!), 'read_write');
+  fy.bind('y', ctx.tensor(op.outputs.y), 'read_write');
   const yspec: GemmSpec = { rows: N, cols: O, tile: gemmTile(ctx.target, 'forward'), depthEnd: `${I}u`, a: (i, k) => `x[r${i} * ${I}u + ${k}]`, b: [(k, c) => `w[${c} * ${I}u + ${k}]`], store: (i, c, acc) => [`y[r${i} * ${O}u + ${c}] = ${acc[0]};`] };
   const fa = new KernelWriter(ctx, 'lora_add', 'forward');
   fa.bind('lora_b', b, 'read');
   fa.bind('u', u, 'read');
   fa.bind('token_expert', te, 'read', 'i32');
   fa.bind('token_gate', tg, 'read');
-  fa.bind('y', ctx.tensor(op.outputs.y!), 'read_write');
+  fa.bind('y', ctx.tensor(op.outputs.y), 'read_write');
   fa.declare(loraTerm);
   fa.body(`y[i] += lora_out(i / ${O}u, i % ${O}u);`);
   const forward = [fu.finish1d(N * K * r), gemmKernel(fy, yspec), fa.finish1d(N * O)];
 
   // Backward: v[t,j] = B_{e_j}ᵀ dy[t] first; everything else reads it.
-  const dy = ctx.grad(op.outputs.y!);
+  const dy = ctx.grad(op.outputs.y);
   const v = ctx.scratch('lora_v', N * K * r);
   const gv = new KernelWriter(ctx, 'lora_grad_v', 'backward');
   gv.bind('d_y', dy, 'read');
@@ -168,12 +169,12 @@ export function loraLinearKernels(ctx: OpContext): Pair {
     'v[i] = acc;',
   );
   const backward: Kernel[] = [gv.finish1d(N * K * r)];
-  if (ctx.needsGrad(op.inputs.x!)) {
+  if (ctx.needsGrad(op.inputs.x)) {
     // dx = dy·W + scale Σ_j g_j A_{e_j}ᵀ v[t,j]
     const gx = new KernelWriter(ctx, 'lora_grad_input', 'backward');
     gx.bind('d_y', dy, 'read');
     gx.bind('w', w, 'read');
-    gx.bind('d_x', ctx.grad(op.inputs.x!), 'read_write');
+    gx.bind('d_x', ctx.grad(op.inputs.x), 'read_write');
     const spec: GemmSpec = { rows: N, cols: I, tile: gemmTile(ctx.target, 'input_grad'), contiguous: { a: 'k', b: 'col' }, depthEnd: `${O}u`, a: (i, k) => `d_y[r${i} * ${O}u + ${k}]`, b: [(k, c) => `w[${k} * ${I}u + ${c}]`], store: (i, c, acc) => [`d_x[r${i} * ${I}u + ${c}] += ${acc[0]};`] };
     backward.push(gemmKernel(gx, spec));
     // dx[t, c] += scale Σ_j g_j Σ_ρ A[e_j, ρ, c] v[t, j, ρ]
@@ -182,7 +183,7 @@ export function loraLinearKernels(ctx: OpContext): Pair {
     ga.bind('v', v, 'read');
     ga.bind('token_expert', te, 'read', 'i32');
     ga.bind('token_gate', tg, 'read');
-    ga.bind('d_x', ctx.grad(op.inputs.x!), 'read_write');
+    ga.bind('d_x', ctx.grad(op.inputs.x), 'read_write');
     ga.body(
       `let t = i / ${I}u;`,
       `let c = i % ${I}u;`,
@@ -198,25 +199,25 @@ export function loraLinearKernels(ctx: OpContext): Pair {
     );
     backward.push(ga.finish1d(N * I));
   }
-  if (ctx.needsGrad(op.inputs.token_gate!)) {
+  if (ctx.needsGrad(op.inputs.token_gate)) {
     // dg[t,j] = scale · dy·(B u) = scale · u[t,j]·v[t,j]
     const gg = new KernelWriter(ctx, 'lora_grad_gate', 'backward');
     gg.bind('u', u, 'read');
     gg.bind('v', v, 'read');
     gg.bind('token_expert', te, 'read', 'i32');
-    gg.bind('d_gate', ctx.grad(op.inputs.token_gate!), 'read_write');
+    gg.bind('d_gate', ctx.grad(op.inputs.token_gate), 'read_write');
     gg.body('if (token_expert[i] < 0) { return; }', 'var acc = 0.0;', `for (var rho = 0u; rho < ${r}u; rho++) { acc = fma(u[i * ${r}u + rho], v[i * ${r}u + rho], acc); }`, `d_gate[i] += ${scale} * acc;`);
     backward.push(gg.finish1d(N * K));
   }
   // Per-expert parameter gradients: one thread per element, scanning tokens and choices in order.
-  const perExpert = (template: string, param: string, cols: number, term: string): void => {
-    if (!ctx.needsGrad(op.inputs[param]!)) return;
+  const perExpert = (template: string, param: 'lora_a' | 'lora_b', cols: number, term: string): void => {
+    if (!ctx.needsGrad(op.inputs[param])) return;
     const g = new KernelWriter(ctx, template, 'backward');
     g.bind('token_expert', te, 'read', 'i32');
     g.bind('token_gate', tg, 'read');
     g.bind(param === 'lora_a' ? 'v' : 'u', param === 'lora_a' ? v : u, 'read');
     g.bind(param === 'lora_a' ? 'x' : 'd_y', param === 'lora_a' ? x : dy, 'read');
-    g.bind('d_param', ctx.grad(op.inputs[param]!), 'read_write');
+    g.bind('d_param', ctx.grad(op.inputs[param]), 'read_write');
     const rows = param === 'lora_a' ? r : O;
     g.body(
       `let e = i32(i / ${rows * cols}u);`,

@@ -4,6 +4,7 @@
  * fixed reduction order; backward kernels read the loss's own gradient
  * (1 for an objective term) so a caller can scale it.
  */
+import type { OpOf } from '../../../compiler/ir.ts';
 import type { Kernel } from '../kernel.ts';
 import { KernelWriter, f32, type OpContext } from '../kernel_writer.ts';
 import { REDUCE_WG, writeReduce } from './routing.ts';
@@ -11,25 +12,25 @@ import { REDUCE_WG, writeReduce } from './routing.ts';
 type Pair = { forward: Kernel[]; backward: Kernel[] };
 
 /** `balance_loss`: α·E·Σ_e f_e·P_e with f_e = demand_e/(N·k), P_e = mean_t probs[t,e]. */
-export function balanceLossKernels(ctx: OpContext): Pair {
+export function balanceLossKernels(ctx: OpContext<OpOf<'balance_loss'>>): Pair {
   const { op } = ctx;
-  const [N, E] = ctx.shape(op.inputs.probs!) as [number, number];
-  const alpha = Number(op.attrs.alpha);
-  const k = Number(op.attrs.k);
-  const probs = ctx.tensor(op.inputs.probs!);
-  const demand = ctx.tensor(op.inputs.demand!);
+  const [N, E] = ctx.shape(op.inputs.probs) as [number, number];
+  const alpha = op.attrs.alpha;
+  const k = op.attrs.k;
+  const probs = ctx.tensor(op.inputs.probs);
+  const demand = ctx.tensor(op.inputs.demand);
   const fw = new KernelWriter(ctx, 'balance_loss', 'forward');
   fw.bind('probs', probs, 'read');
   fw.bind('demand', demand, 'read', 'i32');
-  fw.bind('loss', ctx.tensor(op.outputs.loss!), 'read_write');
+  fw.bind('loss', ctx.tensor(op.outputs.loss), 'read_write');
   // Σ over (t, e) of probs[t,e]·demand[e], scaled once at the end.
   writeReduce(fw, N * E, (i) => `probs[${i}] * f32(demand[${i} % ${E}u])`, (sum) => [`loss[0] = ${f32((alpha * E) / (N * k * N))} * ${sum};`]);
   const backward: Kernel[] = [];
-  if (ctx.needsGrad(op.inputs.probs!)) {
+  if (ctx.needsGrad(op.inputs.probs)) {
     const bw = new KernelWriter(ctx, 'balance_loss_backward', 'backward');
     bw.bind('demand', demand, 'read', 'i32');
-    bw.bind('d_loss', ctx.grad(op.outputs.loss!), 'read');
-    bw.bind('d_probs', ctx.grad(op.inputs.probs!), 'read_write');
+    bw.bind('d_loss', ctx.grad(op.outputs.loss), 'read');
+    bw.bind('d_probs', ctx.grad(op.inputs.probs), 'read_write');
     bw.body(`d_probs[i] += d_loss[0] * ${f32((alpha * E) / (N * k * N))} * f32(demand[i % ${E}u]);`);
     backward.push(bw.finish1d(N * E));
   }
@@ -50,22 +51,22 @@ function lseFn(S: number): string {
 }
 
 /** `z_loss`: β · mean_t lse(logits[t])². */
-export function zLossKernels(ctx: OpContext): Pair {
+export function zLossKernels(ctx: OpContext<OpOf<'z_loss'>>): Pair {
   const { op } = ctx;
-  const [N, S] = ctx.shape(op.inputs.logits!) as [number, number];
-  const beta = Number(op.attrs.beta);
-  const logits = ctx.tensor(op.inputs.logits!);
+  const [N, S] = ctx.shape(op.inputs.logits) as [number, number];
+  const beta = op.attrs.beta;
+  const logits = ctx.tensor(op.inputs.logits);
   const fw = new KernelWriter(ctx, 'z_loss', 'forward');
   fw.bind('logits', logits, 'read');
-  fw.bind('loss', ctx.tensor(op.outputs.loss!), 'read_write');
+  fw.bind('loss', ctx.tensor(op.outputs.loss), 'read_write');
   fw.declare(lseFn(S));
   writeReduce(fw, N, (t) => `lse(${t}) * lse(${t})`, (sum) => [`loss[0] = ${f32(beta / N)} * ${sum};`]);
   const backward: Kernel[] = [];
-  if (ctx.needsGrad(op.inputs.logits!)) {
+  if (ctx.needsGrad(op.inputs.logits)) {
     const bw = new KernelWriter(ctx, 'z_loss_backward', 'backward');
     bw.bind('logits', logits, 'read');
-    bw.bind('d_loss', ctx.grad(op.outputs.loss!), 'read');
-    bw.bind('d_logits', ctx.grad(op.inputs.logits!), 'read_write');
+    bw.bind('d_loss', ctx.grad(op.outputs.loss), 'read');
+    bw.bind('d_logits', ctx.grad(op.inputs.logits), 'read_write');
     bw.declare(lseFn(S));
     bw.body(
       'let t = i;',
@@ -79,15 +80,15 @@ export function zLossKernels(ctx: OpContext): Pair {
 }
 
 /** `sequence_balance_loss`: α · mean_b Σ_e (E/(k·S)) · c_be · P_be. */
-export function sequenceBalanceKernels(ctx: OpContext): Pair {
+export function sequenceBalanceKernels(ctx: OpContext<OpOf<'sequence_balance_loss'>>): Pair {
   const { op } = ctx;
-  const E = ctx.shape(op.inputs.probs!)[1]!;
-  const k = Number(op.attrs.k);
-  const B = Number(op.attrs.batch);
-  const S = Number(op.attrs.seq);
-  const alpha = Number(op.attrs.alpha);
-  const probs = ctx.tensor(op.inputs.probs!);
-  const te = ctx.tensor(op.inputs.token_expert!);
+  const E = ctx.shape(op.inputs.probs)[1]!;
+  const k = op.attrs.k;
+  const B = op.attrs.batch;
+  const S = op.attrs.seq;
+  const alpha = op.attrs.alpha;
+  const probs = ctx.tensor(op.inputs.probs);
+  const te = ctx.tensor(op.inputs.token_expert);
   // c_be: choices of expert e in sequence b, counted in token order.
   const countFn = [
     'fn count(b: u32, e: u32) -> f32 {',
@@ -101,7 +102,7 @@ export function sequenceBalanceKernels(ctx: OpContext): Pair {
   const fw = new KernelWriter(ctx, 'sequence_balance_loss', 'forward');
   fw.bind('probs', probs, 'read');
   fw.bind('token_expert', te, 'read', 'i32');
-  fw.bind('loss', ctx.tensor(op.outputs.loss!), 'read_write');
+  fw.bind('loss', ctx.tensor(op.outputs.loss), 'read_write');
   fw.declare(
     countFn,
     ['fn term(be: u32) -> f32 {', `  let b = be / ${E}u;`, `  let e = be % ${E}u;`, '  var p = 0.0;', `  for (var t = b * ${S}u; t < (b + 1u) * ${S}u; t++) { p += probs[t * ${E}u + e]; }`, '  return count(b, e) * p;', '}'].join('\n'),
@@ -110,11 +111,11 @@ export function sequenceBalanceKernels(ctx: OpContext): Pair {
   const scale = (alpha / B) * (E / (k * S)) / S;
   writeReduce(fw, B * E, (be) => `term(${be})`, (sum) => [`loss[0] = ${f32(scale)} * ${sum};`]);
   const backward: Kernel[] = [];
-  if (ctx.needsGrad(op.inputs.probs!)) {
+  if (ctx.needsGrad(op.inputs.probs)) {
     const bw = new KernelWriter(ctx, 'sequence_balance_loss_backward', 'backward');
     bw.bind('token_expert', te, 'read', 'i32');
-    bw.bind('d_loss', ctx.grad(op.outputs.loss!), 'read');
-    bw.bind('d_probs', ctx.grad(op.inputs.probs!), 'read_write');
+    bw.bind('d_loss', ctx.grad(op.outputs.loss), 'read');
+    bw.bind('d_probs', ctx.grad(op.inputs.probs), 'read_write');
     bw.declare(countFn);
     bw.body(`let b = i / ${E}u;`, `let e = i % ${E}u;`, `let g = d_loss[0] * ${f32(scale)} * count(b, e);`, `for (var t = b * ${S}u; t < (b + 1u) * ${S}u; t++) { d_probs[t * ${E}u + e] += g; }`);
     backward.push(bw.finish1d(B * E));
@@ -123,11 +124,11 @@ export function sequenceBalanceKernels(ctx: OpContext): Pair {
 }
 
 /** `cross_entropy`: mean_t (lse(logits[t]) − logits[t, target]). */
-export function crossEntropyKernels(ctx: OpContext): Pair {
+export function crossEntropyKernels(ctx: OpContext<OpOf<'cross_entropy'>>): Pair {
   const { op } = ctx;
-  const [N, V] = ctx.shape(op.inputs.logits!) as [number, number];
-  const logits = ctx.tensor(op.inputs.logits!);
-  const targets = ctx.tensor(op.inputs.targets!);
+  const [N, V] = ctx.shape(op.inputs.logits) as [number, number];
+  const logits = ctx.tensor(op.inputs.logits);
+  const targets = ctx.tensor(op.inputs.targets);
   const perToken = ctx.saved('token_loss', N);
   const ft = new KernelWriter(ctx, 'cross_entropy', 'forward');
   ft.bind('logits', logits, 'read');
@@ -137,15 +138,15 @@ export function crossEntropyKernels(ctx: OpContext): Pair {
   ft.body(`token_loss[i] = lse(i) - logits[i * ${V}u + u32(targets[i])];`);
   const fr = new KernelWriter(ctx, 'cross_entropy_mean', 'forward');
   fr.bind('token_loss', perToken, 'read');
-  fr.bind('loss', ctx.tensor(op.outputs.loss!), 'read_write');
+  fr.bind('loss', ctx.tensor(op.outputs.loss), 'read_write');
   writeReduce(fr, N, (t) => `token_loss[${t}]`, (sum) => [`loss[0] = ${sum} / ${f32(N)};`]);
   const backward: Kernel[] = [];
-  if (ctx.needsGrad(op.inputs.logits!)) {
+  if (ctx.needsGrad(op.inputs.logits)) {
     const bw = new KernelWriter(ctx, 'cross_entropy_backward', 'backward');
     bw.bind('logits', logits, 'read');
     bw.bind('targets', targets, 'read', 'i32');
-    bw.bind('d_loss', ctx.grad(op.outputs.loss!), 'read');
-    bw.bind('d_logits', ctx.grad(op.inputs.logits!), 'read_write');
+    bw.bind('d_loss', ctx.grad(op.outputs.loss), 'read');
+    bw.bind('d_logits', ctx.grad(op.inputs.logits), 'read_write');
     bw.declare(lseFn(V));
     bw.body(
       'let t = i;',
@@ -160,17 +161,17 @@ export function crossEntropyKernels(ctx: OpContext): Pair {
 }
 
 /** `bias_update` (after each step): bias_e += γ · sign(mean(demand) − demand_e). */
-export function biasUpdateKernels(ctx: OpContext): Pair {
+export function biasUpdateKernels(ctx: OpContext<OpOf<'bias_update'>>): Pair {
   const { op } = ctx;
-  const E = ctx.shape(op.inputs.demand!)[0]!;
+  const E = ctx.shape(op.inputs.demand)[0]!;
   const w = new KernelWriter(ctx, 'bias_update', 'forward');
-  w.bind('demand', ctx.tensor(op.inputs.demand!), 'read', 'i32');
-  w.bind('bias', ctx.tensor(op.outputs.bias!), 'read_write');
+  w.bind('demand', ctx.tensor(op.inputs.demand), 'read', 'i32');
+  w.bind('bias', ctx.tensor(op.outputs.bias), 'read_write');
   // Compared in integers, Σ demand vs E·demand_e: a float mean would misjudge an expert exactly at the mean.
   w.body(
     'var total = 0;',
     `for (var e = 0u; e < ${E}u; e++) { total += demand[e]; }`,
-    `bias[i] += ${f32(Number(op.attrs.rate))} * f32(sign(total - ${E} * demand[i]));`,
+    `bias[i] += ${f32(op.attrs.rate)} * f32(sign(total - ${E} * demand[i]));`,
   );
   return { forward: [w.finish1d(E)], backward: [] };
 }

@@ -2,26 +2,29 @@
  * RMSNorm and LayerNorm kernels. The forward saves each row's inverse
  * standard deviation (and mean) for the backward pass.
  */
+import type { OpOf } from '../../../compiler/ir.ts';
 import type { Kernel } from '../kernel.ts';
 import { KernelWriter, f32, type OpContext } from '../kernel_writer.ts';
 
 type Pair = { forward: Kernel[]; backward: Kernel[] };
 
-export function normKernels(ctx: OpContext): Pair {
+export function normKernels(ctx: OpContext<OpOf<'norm'>>): Pair {
   const { op } = ctx;
-  const [N, d] = ctx.shape(op.inputs.x!) as [number, number];
+  const [N, d] = ctx.shape(op.inputs.x) as [number, number];
   const layer = op.attrs.kind === 'layer';
-  const eps = f32(Number(op.attrs.eps));
-  const x = ctx.tensor(op.inputs.x!);
-  const w = ctx.tensor(op.inputs.weight!);
+  // The verifier of `norm` guarantees a bias exactly for layer norm.
+  const bias = op.inputs.bias;
+  const eps = f32(op.attrs.eps);
+  const x = ctx.tensor(op.inputs.x);
+  const w = ctx.tensor(op.inputs.weight);
   const rstd = ctx.saved('rstd', N);
   const mean = layer ? ctx.saved('mean', N) : '';
 
   const fw = new KernelWriter(ctx, 'norm', 'forward');
   fw.bind('x', x, 'read');
   fw.bind('weight', w, 'read');
-  if (layer) fw.bind('bias', ctx.tensor(op.inputs.bias!), 'read');
-  fw.bind('y', ctx.tensor(op.outputs.y!), 'read_write');
+  if (bias) fw.bind('bias', ctx.tensor(bias), 'read');
+  fw.bind('y', ctx.tensor(op.outputs.y), 'read_write');
   fw.bind('rstd', rstd, 'read_write');
   if (layer) fw.bind('mean', mean, 'read_write');
   fw.body('let t = i;', `let base = t * ${d}u;`);
@@ -47,17 +50,17 @@ export function normKernels(ctx: OpContext): Pair {
     );
   }
   const backward: Kernel[] = [];
-  const dy = ctx.grad(op.outputs.y!);
+  const dy = ctx.grad(op.outputs.y);
   // x̂ for row t, column c.
   const xhat = (at: string) => (layer ? `(x[${at}] - mean[t]) * rstd[t]` : `x[${at}] * rstd[t]`);
-  if (ctx.needsGrad(op.inputs.x!)) {
+  if (ctx.needsGrad(op.inputs.x)) {
     const bw = new KernelWriter(ctx, 'norm_grad_input', 'backward');
     bw.bind('x', x, 'read');
     bw.bind('weight', w, 'read');
     bw.bind('rstd', rstd, 'read');
     if (layer) bw.bind('mean', mean, 'read');
     bw.bind('d_y', dy, 'read');
-    bw.bind('d_x', ctx.grad(op.inputs.x!), 'read_write');
+    bw.bind('d_x', ctx.grad(op.inputs.x), 'read_write');
     bw.body('let t = i;', `let base = t * ${d}u;`, 'var mg = 0.0;', 'var mgx = 0.0;');
     bw.body(`for (var c = 0u; c < ${d}u; c++) {`, '  let g = d_y[base + c] * weight[c];', '  mg += g;', `  mgx += g * ${xhat('base + c')};`, '}', `mg = mg / ${f32(d)};`, `mgx = mgx / ${f32(d)};`);
     if (layer) {
@@ -68,14 +71,14 @@ export function normKernels(ctx: OpContext): Pair {
     }
     backward.push(bw.finish1d(N));
   }
-  if (ctx.needsGrad(op.inputs.weight!) || (layer && ctx.needsGrad(op.inputs.bias!))) {
+  if (ctx.needsGrad(op.inputs.weight) || (bias !== undefined && ctx.needsGrad(bias))) {
     const bw = new KernelWriter(ctx, 'norm_grad_params', 'backward');
     bw.bind('x', x, 'read');
     bw.bind('rstd', rstd, 'read');
     if (layer) bw.bind('mean', mean, 'read');
     bw.bind('d_y', dy, 'read');
-    bw.bind('d_weight', ctx.grad(op.inputs.weight!), 'read_write');
-    if (layer) bw.bind('d_bias', ctx.grad(op.inputs.bias!), 'read_write');
+    bw.bind('d_weight', ctx.grad(op.inputs.weight), 'read_write');
+    if (bias) bw.bind('d_bias', ctx.grad(bias), 'read_write');
     bw.body('let c = i;', 'var gw = 0.0;', 'var gb = 0.0;', `for (var t = 0u; t < ${N}u; t++) {`, `  let at = t * ${d}u + c;`, `  gw += d_y[at] * ${xhat('at')};`, '  gb += d_y[at];', '}', 'd_weight[c] += gw;');
     if (layer) bw.body('d_bias[c] += gb;');
     backward.push(bw.finish1d(d));

@@ -5,6 +5,7 @@
  * candidates in a fixed order, so results are deterministic and identical to
  * the reference given the same scores.
  */
+import type { OpOf } from '../../../compiler/ir.ts';
 import { ACTIVATION_FNS } from '../activations.ts';
 import { columnVectors, depthVectors, gemmKernel, rowVectors, type GemmSpec } from '../gemm.ts';
 import { gemmTile, type Kernel } from '../kernel.ts';
@@ -14,29 +15,29 @@ import { STATE, STATE_BUFFER } from '../train_state.ts';
 type Pair = { forward: Kernel[]; backward: Kernel[] };
 
 /** `router`: logits = (x·Wᵀ)/τ, then softmax over experts or sigmoid (gather routers). */
-export function routerKernels(ctx: OpContext): Pair {
+export function routerKernels(ctx: OpContext<OpOf<'router'>>): Pair {
   const { op } = ctx;
-  const [N, d] = ctx.shape(op.inputs.x!) as [number, number];
-  const S = ctx.shape(op.inputs.weight!)[0]!;
+  const [N, d] = ctx.shape(op.inputs.x) as [number, number];
+  const S = ctx.shape(op.inputs.weight)[0]!;
   const learned = !!op.inputs.log_temperature;
   // Jitter multiplies the router's input by seeded noise in training steps only (docs/ROUTING.md).
-  const jitter = ctx.training && Number(op.attrs.jitter) > 0 ? Number(op.attrs.jitter) : 0;
+  const jitter = ctx.training && op.attrs.jitter > 0 ? op.attrs.jitter : 0;
   const noiseFn = jitterNoise(jitter, d, ctx.seed);
   const xj = (t: string, c: string) => (jitter ? `(x[${t} * ${d}u + ${c}] * noise(${t}, ${c}))` : `x[${t} * ${d}u + ${c}]`);
   const hasProbs = !!op.outputs.probs;
-  const score = String(op.attrs.score);
-  const tau = learned ? 'exp(log_temperature[0])' : f32(Number(op.attrs.temperature));
+  const score = op.attrs.score;
+  const tau = learned ? 'exp(log_temperature[0])' : f32(op.attrs.temperature);
 
   // Forward 1: logits = (x·Wᵀ)/τ as a register-blocked GEMM (fine-grained routers have 64+ experts).
   const lg = new KernelWriter(ctx, 'router_logits', 'forward');
   // 16-byte loads along d unless jitter scales each element of x.
   const fwdTile = gemmTile(ctx.target, 'forward');
   const vec = !jitter && ctx.target.fusion !== false && depthVectors(fwdTile, d);
-  lg.bind('x', ctx.tensor(op.inputs.x!), 'read', vec ? 'vec4f' : 'f32');
-  lg.bind('w', ctx.tensor(op.inputs.weight!), 'read', vec ? 'vec4f' : 'f32');
-  if (learned) lg.bind('log_temperature', ctx.tensor(op.inputs.log_temperature!), 'read');
+  lg.bind('x', ctx.tensor(op.inputs.x), 'read', vec ? 'vec4f' : 'f32');
+  lg.bind('w', ctx.tensor(op.inputs.weight), 'read', vec ? 'vec4f' : 'f32');
+  if (learned) lg.bind('log_temperature', ctx.tensor(op.inputs.log_temperature), 'read');
   const logitStore4 = columnVectors(fwdTile, S);
-  lg.bind('logits', ctx.tensor(op.outputs.logits!), 'read_write', logitStore4 ? 'vec4f' : 'f32');
+  lg.bind('logits', ctx.tensor(op.outputs.logits), 'read_write', logitStore4 ? 'vec4f' : 'f32');
   if (jitter) lg.bind('state', STATE_BUFFER, 'read');
   lg.declare(noiseFn);
   const logitSpec: GemmSpec = {
@@ -55,8 +56,8 @@ export function routerKernels(ctx: OpContext): Pair {
   // Forward 2: probabilities per token (softmax over experts, or sigmoid).
   if (hasProbs) {
     const fw = new KernelWriter(ctx, 'router', 'forward');
-    fw.bind('logits', ctx.tensor(op.outputs.logits!), 'read');
-    fw.bind('probs', ctx.tensor(op.outputs.probs!), 'read_write');
+    fw.bind('logits', ctx.tensor(op.outputs.logits), 'read');
+    fw.bind('probs', ctx.tensor(op.outputs.probs), 'read_write');
     fw.declare(ACTIVATION_FNS);
     fw.body('let t = i;');
     if (score === 'sigmoid') {
@@ -77,11 +78,11 @@ export function routerKernels(ctx: OpContext): Pair {
   const dRaw = ctx.scratch('d_raw', N * S);
   const gl = new KernelWriter(ctx, 'router_grad_logits', 'backward');
   if (hasProbs) {
-    gl.bind('probs', ctx.tensor(op.outputs.probs!), 'read');
-    gl.bind('d_probs', ctx.grad(op.outputs.probs!), 'read');
+    gl.bind('probs', ctx.tensor(op.outputs.probs), 'read');
+    gl.bind('d_probs', ctx.grad(op.outputs.probs), 'read');
   }
-  gl.bind('d_logits', ctx.grad(op.outputs.logits!), 'read');
-  if (learned) gl.bind('log_temperature', ctx.tensor(op.inputs.log_temperature!), 'read');
+  gl.bind('d_logits', ctx.grad(op.outputs.logits), 'read');
+  if (learned) gl.bind('log_temperature', ctx.tensor(op.inputs.log_temperature), 'read');
   gl.bind('d_raw', dRaw, 'read_write');
   gl.body('let t = i;', `let inv_tau = 1.0 / ${tau};`);
   if (hasProbs && score !== 'sigmoid') {
@@ -95,16 +96,16 @@ export function routerKernels(ctx: OpContext): Pair {
   const backward = [gl.finish1d(N)];
 
   // Backward 2: dx += d_raw·W.
-  if (ctx.needsGrad(op.inputs.x!)) {
+  if (ctx.needsGrad(op.inputs.x)) {
     const gi = new KernelWriter(ctx, 'router_grad_input', 'backward');
     const tile = gemmTile(ctx.target, 'input_grad');
     // 16-byte loads: W across 4 columns, d_raw 4 experts at a time (jitter scales the result, not the loads).
     const cv = columnVectors(tile, d);
     const a4 = cv && S % 4 === 0;
     gi.bind('d_raw', dRaw, 'read', a4 ? 'vec4f' : 'f32');
-    gi.bind('w', ctx.tensor(op.inputs.weight!), 'read', cv ? 'vec4f' : 'f32');
+    gi.bind('w', ctx.tensor(op.inputs.weight), 'read', cv ? 'vec4f' : 'f32');
     const s4 = !jitter && columnVectors(tile, d);
-    gi.bind('d_x', ctx.grad(op.inputs.x!), 'read_write', s4 ? 'vec4f' : 'f32');
+    gi.bind('d_x', ctx.grad(op.inputs.x), 'read_write', s4 ? 'vec4f' : 'f32');
     if (jitter) gi.bind('state', STATE_BUFFER, 'read');
     gi.declare(noiseFn);
     const scaleBy = (t: string, c: string) => (jitter ? ` * noise(${t}, ${c})` : '');
@@ -124,15 +125,15 @@ export function routerKernels(ctx: OpContext): Pair {
     backward.push(gemmKernel(gi, spec));
   }
   // Backward 3: dW += d_rawᵀ·x.
-  if (ctx.needsGrad(op.inputs.weight!)) {
+  if (ctx.needsGrad(op.inputs.weight)) {
     const gw = new KernelWriter(ctx, 'router_grad_weight', 'backward');
     const tile = gemmTile(ctx.target, 'weight_grad');
     // 16-byte loads of x across columns unless jitter scales each element; of d_raw across experts.
     const cv = !jitter && columnVectors(tile, d);
     const rv = cv && rowVectors(tile, S);
     gw.bind('d_raw', dRaw, 'read', rv ? 'vec4f' : 'f32');
-    gw.bind('x', ctx.tensor(op.inputs.x!), 'read', cv ? 'vec4f' : 'f32');
-    gw.bind('d_w', ctx.grad(op.inputs.weight!), 'read_write', cv ? 'vec4f' : 'f32');
+    gw.bind('x', ctx.tensor(op.inputs.x), 'read', cv ? 'vec4f' : 'f32');
+    gw.bind('d_w', ctx.grad(op.inputs.weight), 'read_write', cv ? 'vec4f' : 'f32');
     if (jitter) gw.bind('state', STATE_BUFFER, 'read');
     gw.declare(noiseFn);
     const spec: GemmSpec = {
@@ -151,12 +152,12 @@ export function routerKernels(ctx: OpContext): Pair {
     backward.push(gemmKernel(gw, spec));
   }
   // Backward 4: d log τ += −Σ dz ⊙ logits (a deterministic single-workgroup sum).
-  if (learned && ctx.needsGrad(op.inputs.log_temperature!)) {
+  if (learned && ctx.needsGrad(op.inputs.log_temperature)) {
     const gt = new KernelWriter(ctx, 'router_grad_temperature', 'backward');
     gt.bind('d_raw', dRaw, 'read');
-    gt.bind('logits', ctx.tensor(op.outputs.logits!), 'read');
-    gt.bind('log_temperature', ctx.tensor(op.inputs.log_temperature!), 'read');
-    gt.bind('d_log_temperature', ctx.grad(op.inputs.log_temperature!), 'read_write');
+    gt.bind('logits', ctx.tensor(op.outputs.logits), 'read');
+    gt.bind('log_temperature', ctx.tensor(op.inputs.log_temperature), 'read');
+    gt.bind('d_log_temperature', ctx.grad(op.inputs.log_temperature), 'read_write');
     // d_raw = dz/τ, so dz = d_raw·τ.
     writeReduce(gt, N * S, (k) => `d_raw[${k}] * logits[${k}]`, (sum) => [`d_log_temperature[0] += -${sum} * exp(log_temperature[0]);`]);
     backward.push(gt.finishSingle(REDUCE_WG));
@@ -212,17 +213,17 @@ export function writeReduce(w: KernelWriter, n: number, term: (k: string) => str
 const BEATS = 'fn beats(va: f32, ia: u32, vb: f32, ib: u32) -> bool { return va > vb || (va == vb && ia < ib); }';
 
 /** `select_top_k`: each token's k best experts by probs (+ bias); gates raw or renormalized. */
-export function selectTopKKernels(ctx: OpContext): Pair {
+export function selectTopKKernels(ctx: OpContext<OpOf<'select_top_k'>>): Pair {
   const { op } = ctx;
-  const [N, E] = ctx.shape(op.inputs.probs!) as [number, number];
-  const k = Number(op.attrs.k);
+  const [N, E] = ctx.shape(op.inputs.probs) as [number, number];
+  const k = op.attrs.k;
   const renorm = op.attrs.weights === 'renormalized';
   const hasBias = !!op.inputs.bias;
   const fw = new KernelWriter(ctx, 'select_top_k', 'forward');
-  fw.bind('probs', ctx.tensor(op.inputs.probs!), 'read');
-  if (hasBias) fw.bind('bias', ctx.tensor(op.inputs.bias!), 'read');
-  fw.bind('token_expert', ctx.tensor(op.outputs.token_expert!), 'read_write', 'i32');
-  fw.bind('token_gate', ctx.tensor(op.outputs.token_gate!), 'read_write');
+  fw.bind('probs', ctx.tensor(op.inputs.probs), 'read');
+  if (hasBias) fw.bind('bias', ctx.tensor(op.inputs.bias), 'read');
+  fw.bind('token_expert', ctx.tensor(op.outputs.token_expert), 'read_write', 'i32');
+  fw.bind('token_gate', ctx.tensor(op.outputs.token_gate), 'read_write');
   fw.declare(BEATS);
   const score = (e: string) => (hasBias ? `probs[t * ${E}u + ${e}] + bias[${e}]` : `probs[t * ${E}u + ${e}]`);
   fw.body(
@@ -251,11 +252,11 @@ export function selectTopKKernels(ctx: OpContext): Pair {
   const forward = [fw.finish1d(N)];
 
   const bw = new KernelWriter(ctx, 'select_grad_probs', 'backward');
-  bw.bind('probs', ctx.tensor(op.inputs.probs!), 'read');
-  bw.bind('token_expert', ctx.tensor(op.outputs.token_expert!), 'read', 'i32');
-  bw.bind('token_gate', ctx.tensor(op.outputs.token_gate!), 'read');
-  bw.bind('d_gate', ctx.grad(op.outputs.token_gate!), 'read');
-  bw.bind('d_probs', ctx.grad(op.inputs.probs!), 'read_write');
+  bw.bind('probs', ctx.tensor(op.inputs.probs), 'read');
+  bw.bind('token_expert', ctx.tensor(op.outputs.token_expert), 'read', 'i32');
+  bw.bind('token_gate', ctx.tensor(op.outputs.token_gate), 'read');
+  bw.bind('d_gate', ctx.grad(op.outputs.token_gate), 'read');
+  bw.bind('d_probs', ctx.grad(op.inputs.probs), 'read_write');
   bw.body('let t = i;');
   if (renorm) {
     // g_j = p_j / Σ, so dp_j = (dg_j − Σ_i dg_i g_i) / Σ.
@@ -274,7 +275,7 @@ export function selectTopKKernels(ctx: OpContext): Pair {
   } else {
     bw.body(`for (var j = 0u; j < ${k}u; j++) {`, `  let e = u32(token_expert[t * ${k}u + j]);`, `  d_probs[t * ${E}u + e] += d_gate[t * ${k}u + j];`, '}');
   }
-  return { forward, backward: ctx.needsGrad(op.inputs.probs!) ? [bw.finish1d(N)] : [] };
+  return { forward, backward: ctx.needsGrad(op.inputs.probs) ? [bw.finish1d(N)] : [] };
 }
 
 /**
@@ -283,20 +284,20 @@ export function selectTopKKernels(ctx: OpContext): Pair {
  * table. One workgroup in three phases separated by barriers; each expert's
  * choices are counted by one thread in a fixed order.
  */
-export function assignKernels(ctx: OpContext): Pair {
+export function assignKernels(ctx: OpContext<OpOf<'assign'>>): Pair {
   const { op } = ctx;
-  const [N, k] = ctx.shape(op.inputs.token_expert!) as [number, number];
-  const E = Number(op.attrs.experts);
-  const cap = Number(op.attrs.capacity);
-  const R = Number(op.attrs.rows);
+  const [N, k] = ctx.shape(op.inputs.token_expert) as [number, number];
+  const E = op.attrs.experts;
+  const cap = op.attrs.capacity;
+  const R = op.attrs.rows;
   const wg = Math.min(256, ctx.target.maxComputeInvocationsPerWorkgroup);
   const w = new KernelWriter(ctx, 'assign', 'forward');
-  w.bind('token_expert', ctx.tensor(op.inputs.token_expert!), 'read', 'i32');
-  w.bind('token_slot', ctx.tensor(op.outputs.token_slot!), 'read_write', 'i32');
-  w.bind('slot_token', ctx.tensor(op.outputs.slot_token!), 'read_write', 'i32');
-  w.bind('offsets', ctx.tensor(op.outputs.expert_offsets!), 'read_write', 'i32');
-  w.bind('load', ctx.tensor(op.outputs.load!), 'read_write', 'i32');
-  w.bind('demand', ctx.tensor(op.outputs.demand!), 'read_write', 'i32');
+  w.bind('token_expert', ctx.tensor(op.inputs.token_expert), 'read', 'i32');
+  w.bind('token_slot', ctx.tensor(op.outputs.token_slot), 'read_write', 'i32');
+  w.bind('slot_token', ctx.tensor(op.outputs.slot_token), 'read_write', 'i32');
+  w.bind('offsets', ctx.tensor(op.outputs.expert_offsets), 'read_write', 'i32');
+  w.bind('load', ctx.tensor(op.outputs.load), 'read_write', 'i32');
+  w.bind('demand', ctx.tensor(op.outputs.demand), 'read_write', 'i32');
   w.body(
     '// Phase 1: per expert, walk choices in priority order; token_slot holds the position within the expert (or -1 if over capacity).',
     `for (var e = lid; e < ${E}u; e += ${wg}u) {`,
@@ -339,23 +340,23 @@ export function assignKernels(ctx: OpContext): Pair {
 }
 
 /** Binds the scores and every routing table a per-expert selection writes (select_top_c, select_all). */
-function bindSelection(w: KernelWriter, ctx: OpContext): void {
+function bindSelection(w: KernelWriter, ctx: OpContext<OpOf<'select_top_c'> | OpOf<'select_all'>>): void {
   const { op } = ctx;
-  w.bind('probs', ctx.tensor(op.inputs.probs!), 'read');
-  w.bind('token_expert', ctx.tensor(op.outputs.token_expert!), 'read_write', 'i32');
-  w.bind('token_gate', ctx.tensor(op.outputs.token_gate!), 'read_write');
-  w.bind('token_slot', ctx.tensor(op.outputs.token_slot!), 'read_write', 'i32');
-  w.bind('slot_token', ctx.tensor(op.outputs.slot_token!), 'read_write', 'i32');
-  w.bind('offsets', ctx.tensor(op.outputs.expert_offsets!), 'read_write', 'i32');
-  w.bind('load', ctx.tensor(op.outputs.load!), 'read_write', 'i32');
-  w.bind('demand', ctx.tensor(op.outputs.demand!), 'read_write', 'i32');
+  w.bind('probs', ctx.tensor(op.inputs.probs), 'read');
+  w.bind('token_expert', ctx.tensor(op.outputs.token_expert), 'read_write', 'i32');
+  w.bind('token_gate', ctx.tensor(op.outputs.token_gate), 'read_write');
+  w.bind('token_slot', ctx.tensor(op.outputs.token_slot), 'read_write', 'i32');
+  w.bind('slot_token', ctx.tensor(op.outputs.slot_token), 'read_write', 'i32');
+  w.bind('offsets', ctx.tensor(op.outputs.expert_offsets), 'read_write', 'i32');
+  w.bind('load', ctx.tensor(op.outputs.load), 'read_write', 'i32');
+  w.bind('demand', ctx.tensor(op.outputs.demand), 'read_write', 'i32');
 }
 
 /** `select_top_c`: expert e takes the c tokens ranked highest in probs[:, e] (ties: lower token). */
-export function selectTopCKernels(ctx: OpContext): Pair {
+export function selectTopCKernels(ctx: OpContext<OpOf<'select_top_c'>>): Pair {
   const { op } = ctx;
-  const [N, E] = ctx.shape(op.inputs.probs!) as [number, number];
-  const c = Number(op.attrs.c);
+  const [N, E] = ctx.shape(op.inputs.probs) as [number, number];
+  const c = op.attrs.c;
   const w = new KernelWriter(ctx, 'select_top_c', 'forward');
   bindSelection(w, ctx);
   w.declare(BEATS);
@@ -385,13 +386,13 @@ export function selectTopCKernels(ctx: OpContext): Pair {
     `  if (e == 0u) { offsets[${E}u] = ${E * c}; }`,
     '}',
   );
-  return { forward: [w.finish1d(N * E)], backward: ctx.needsGrad(op.inputs.probs!) ? [maskedGateGrad(ctx, N, E)] : [] };
+  return { forward: [w.finish1d(N * E)], backward: ctx.needsGrad(op.inputs.probs) ? [maskedGateGrad(ctx, N, E)] : [] };
 }
 
 /** `select_all`: every expert takes every token. */
-export function selectAllKernels(ctx: OpContext): Pair {
+export function selectAllKernels(ctx: OpContext<OpOf<'select_all'>>): Pair {
   const { op } = ctx;
-  const [N, E] = ctx.shape(op.inputs.probs!) as [number, number];
+  const [N, E] = ctx.shape(op.inputs.probs) as [number, number];
   const w = new KernelWriter(ctx, 'select_all', 'forward');
   bindSelection(w, ctx);
   w.body(
@@ -408,16 +409,16 @@ export function selectAllKernels(ctx: OpContext): Pair {
     `  if (e == 0u) { offsets[${E}u] = ${E * N}; }`,
     '}',
   );
-  return { forward: [w.finish1d(N * E)], backward: ctx.needsGrad(op.inputs.probs!) ? [maskedGateGrad(ctx, N, E)] : [] };
+  return { forward: [w.finish1d(N * E)], backward: ctx.needsGrad(op.inputs.probs) ? [maskedGateGrad(ctx, N, E)] : [] };
 }
 
 /** dprobs[t, e] += dgate[t, e] where expert e took token t (select_top_c, select_all). */
-function maskedGateGrad(ctx: OpContext, N: number, E: number): Kernel {
+function maskedGateGrad(ctx: OpContext<OpOf<'select_top_c'> | OpOf<'select_all'>>, N: number, E: number): Kernel {
   const { op } = ctx;
   const w = new KernelWriter(ctx, 'select_grad_probs', 'backward');
-  w.bind('token_expert', ctx.tensor(op.outputs.token_expert!), 'read', 'i32');
-  w.bind('d_gate', ctx.grad(op.outputs.token_gate!), 'read');
-  w.bind('d_probs', ctx.grad(op.inputs.probs!), 'read_write');
+  w.bind('token_expert', ctx.tensor(op.outputs.token_expert), 'read', 'i32');
+  w.bind('d_gate', ctx.grad(op.outputs.token_gate), 'read');
+  w.bind('d_probs', ctx.grad(op.inputs.probs), 'read_write');
   w.body('if (token_expert[i] >= 0) { d_probs[i] += d_gate[i]; }');
   return w.finish1d(N * E);
 }

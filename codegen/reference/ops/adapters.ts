@@ -4,7 +4,7 @@
  * lora_linear (a frozen linear plus gated per-expert low-rank updates).
  * Choices with token_expert −1 contribute nothing.
  */
-import type { Graph, Op } from '../../../compiler/ir.ts';
+import type { Graph, OpOf } from '../../../compiler/ir.ts';
 import type { RefGrads, RefValues } from '../values.ts';
 import { OpContext, type OpTable } from './context.ts';
 
@@ -39,7 +39,7 @@ function mixedScale(scale: Float64Array, H: number, K: number, experts: Int32Arr
 }
 
 /** y[t] = x[t] ⊙ m[t]. */
-function ia3Forward(op: Op, graph: Graph, values: RefValues): void {
+function ia3Forward(op: OpOf<'ia3_scale'>, graph: Graph, values: RefValues): void {
   const ctx = new OpContext(op, graph, values);
   const { N, H, K, experts, gates } = ia3Shape(ctx);
   const x = ctx.f64('x');
@@ -52,7 +52,7 @@ function ia3Forward(op: Op, graph: Graph, values: RefValues): void {
 }
 
 /** dx += dy ⊙ m; dscale[e_j] += token_gate[t, j]·(dy[t] ⊙ x[t]); dtoken_gate[t, j] += scale[e_j]·(dy[t] ⊙ x[t]). */
-function ia3Backward(op: Op, graph: Graph, values: RefValues, grads: RefGrads): void {
+function ia3Backward(op: OpOf<'ia3_scale'>, graph: Graph, values: RefValues, grads: RefGrads): void {
   const ctx = new OpContext(op, graph, values, grads);
   const { N, H, K, experts, gates } = ia3Shape(ctx);
   const x = ctx.f64('x');
@@ -100,7 +100,7 @@ function loraDown(a: Float64Array, e: number, r: number, I: number, x: Float64Ar
 }
 
 /** y[t] = weight·x[t] + scale · Σ_{j: e_j ≥ 0} token_gate[t, j] · lora_b[e_j] · (lora_a[e_j] · x[t]). */
-function loraForward(op: Op, graph: Graph, values: RefValues): void {
+function loraForward(op: OpOf<'lora_linear'>, graph: Graph, values: RefValues): void {
   const ctx = new OpContext(op, graph, values);
   const { N, I, O, r, scale, K, experts, gates } = loraShape(ctx);
   const x = ctx.f64('x');
@@ -133,7 +133,7 @@ function loraForward(op: Op, graph: Graph, values: RefValues): void {
  * dtoken_gate[t, j] += scale·dy·(lora_b[e_j] u_j); dweight += dyᵀ·x only if the
  * weight is not frozen (lowering always freezes it).
  */
-function loraBackward(op: Op, graph: Graph, values: RefValues, grads: RefGrads): void {
+function loraBackward(op: OpOf<'lora_linear'>, graph: Graph, values: RefValues, grads: RefGrads): void {
   const ctx = new OpContext(op, graph, values, grads);
   const { N, I, O, r, scale, K, experts, gates } = loraShape(ctx);
   const x = ctx.f64('x');

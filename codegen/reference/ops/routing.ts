@@ -4,7 +4,7 @@
  * slots and per-expert offsets). Selections are integer outputs and are not
  * differentiated; gates are, through the score values they copy.
  */
-import type { Graph, Op } from '../../../compiler/ir.ts';
+import type { Graph, OpOf } from '../../../compiler/ir.ts';
 import { sigmoid } from '../activations.ts';
 import { softmax, softmaxBackward } from '../softmax.ts';
 import type { RefGrads, RefValues } from '../values.ts';
@@ -70,7 +70,7 @@ function scoreRow(kind: 'softmax' | 'sigmoid', z: Float64Array): Float64Array {
 }
 
 /** logits = (x·weightᵀ)/τ; probs = softmax(logits[t]) or σ(logits). */
-function routerForward(op: Op, graph: Graph, values: RefValues): void {
+function routerForward(op: OpOf<'router'>, graph: Graph, values: RefValues): void {
   const ctx = new OpContext(op, graph, values);
   const r = evalRouter(ctx);
   ctx.outF64('logits', [r.N, r.S]).set(r.logits);
@@ -84,7 +84,7 @@ function routerForward(op: Op, graph: Graph, values: RefValues): void {
  * dz = dlogits + (softmax: p ⊙ (dp − Σ p·dp); sigmoid: dp·p(1−p)); dr = dz/τ;
  * dx += dr·weight; dweight += drᵀ·x; learned τ: dlog_temperature += −Σ dz ⊙ logits.
  */
-function routerBackward(op: Op, graph: Graph, values: RefValues, grads: RefGrads): void {
+function routerBackward(op: OpOf<'router'>, graph: Graph, values: RefValues, grads: RefGrads): void {
   const ctx = new OpContext(op, graph, values, grads);
   const r = evalRouter(ctx);
   const { N, d, S, tau, logits } = r;
@@ -158,7 +158,7 @@ function selectTopK(ctx: OpContext): TopK {
 }
 
 /** token_expert: the selection; token_gate = probs[t, e_j] (the unbiased score), renormalized: / Σ_j probs[t, e_j]. */
-function selectTopKForward(op: Op, graph: Graph, values: RefValues): void {
+function selectTopKForward(op: OpOf<'select_top_k'>, graph: Graph, values: RefValues): void {
   const ctx = new OpContext(op, graph, values);
   const { N, E, k, renormalized, experts } = selectTopK(ctx);
   const probs = ctx.f64('probs');
@@ -172,7 +172,7 @@ function selectTopKForward(op: Op, graph: Graph, values: RefValues): void {
 }
 
 /** raw: dprobs[t, e_j] += dgate_j; renormalized (g_j = p_j/Σ): dprobs[t, e_j] += (dgate_j − Σ_i dgate_i·g_i)/Σ. */
-function selectTopKBackward(op: Op, graph: Graph, values: RefValues, grads: RefGrads): void {
+function selectTopKBackward(op: OpOf<'select_top_k'>, graph: Graph, values: RefValues, grads: RefGrads): void {
   const ctx = new OpContext(op, graph, values, grads);
   const { N, E, k, renormalized, experts } = selectTopK(ctx);
   const probs = ctx.f64('probs');
@@ -199,7 +199,7 @@ function selectTopKBackward(op: Op, graph: Graph, values: RefValues, grads: RefG
  * choice, …), dropping a choice whose expert already holds `capacity`; the
  * p-th kept choice of e gets row expert_offsets[e] + p.
  */
-function assignForward(op: Op, graph: Graph, values: RefValues): void {
+function assignForward(op: OpOf<'assign'>, graph: Graph, values: RefValues): void {
   const ctx = new OpContext(op, graph, values);
   const [N, k] = ctx.inDims('token_expert', 2);
   const E = ctx.int('experts');
@@ -281,7 +281,7 @@ function selectTopC(ctx: OpContext): { N: number; E: number; c: number; chosen: 
 }
 
 /** Expert e's i-th token goes to row e·c + i; token_gate = probs where taken, else 0. */
-function selectTopCForward(op: Op, graph: Graph, values: RefValues): void {
+function selectTopCForward(op: OpOf<'select_top_c'>, graph: Graph, values: RefValues): void {
   const ctx = new OpContext(op, graph, values);
   const { N, E, c, chosen } = selectTopC(ctx);
   const probs = ctx.f64('probs');
@@ -302,7 +302,7 @@ function selectTopCForward(op: Op, graph: Graph, values: RefValues): void {
 }
 
 /** dprobs[t, e] += dgate[t, e] where e took t. */
-function selectTopCBackward(op: Op, graph: Graph, values: RefValues, grads: RefGrads): void {
+function selectTopCBackward(op: OpOf<'select_top_c'>, graph: Graph, values: RefValues, grads: RefGrads): void {
   const ctx = new OpContext(op, graph, values, grads);
   const { E, c, chosen } = selectTopC(ctx);
   const dgate = ctx.dy('token_gate');
@@ -317,7 +317,7 @@ function selectTopCBackward(op: Op, graph: Graph, values: RefValues, grads: RefG
 }
 
 /** Every expert takes every token: token_expert[t, e] = e, gate = probs, row e·N + t. */
-function selectAllForward(op: Op, graph: Graph, values: RefValues): void {
+function selectAllForward(op: OpOf<'select_all'>, graph: Graph, values: RefValues): void {
   const ctx = new OpContext(op, graph, values);
   const [N, E] = ctx.inDims('probs', 2);
   const probs = ctx.f64('probs');
@@ -337,7 +337,7 @@ function selectAllForward(op: Op, graph: Graph, values: RefValues): void {
 }
 
 /** dprobs += dgate. */
-function selectAllBackward(op: Op, graph: Graph, values: RefValues, grads: RefGrads): void {
+function selectAllBackward(op: OpOf<'select_all'>, graph: Graph, values: RefValues, grads: RefGrads): void {
   const ctx = new OpContext(op, graph, values, grads);
   const dgate = ctx.dy('token_gate');
   const dprobs = ctx.dx('probs');

@@ -3,7 +3,7 @@
  * activation, ffn and cross_entropy. Backward recomputes what it needs from
  * the inputs (never reads the op's outputs), so it can be run on its own.
  */
-import type { Graph, Op } from '../../../compiler/ir.ts';
+import type { Graph, OpOf } from '../../../compiler/ir.ts';
 import { activationBackward, activationName, applyActivation, isGated, type ActivationName } from '../activations.ts';
 import { logSumExp, softmax } from '../softmax.ts';
 import type { RefGrads, RefValues } from '../values.ts';
@@ -20,7 +20,7 @@ function embedIds(ctx: OpContext): { ids: Int32Array; V: number; d: number } {
   return { ids, V, d };
 }
 
-function embedForward(op: Op, graph: Graph, values: RefValues): void {
+function embedForward(op: OpOf<'embed'>, graph: Graph, values: RefValues): void {
   const ctx = new OpContext(op, graph, values);
   const { ids, d } = embedIds(ctx);
   const table = ctx.f64('table');
@@ -31,7 +31,7 @@ function embedForward(op: Op, graph: Graph, values: RefValues): void {
 }
 
 /** dtable[v] += Σ_{t: ids[t] = v} dy[t]. */
-function embedBackward(op: Op, graph: Graph, values: RefValues, grads: RefGrads): void {
+function embedBackward(op: OpOf<'embed'>, graph: Graph, values: RefValues, grads: RefGrads): void {
   const ctx = new OpContext(op, graph, values, grads);
   const { ids, d } = embedIds(ctx);
   const dy = ctx.dy('y');
@@ -54,7 +54,7 @@ function positionShape(ctx: OpContext): { N: number; d: number; seq: number } {
 }
 
 /** y[t] = x[t] + table[t mod seq]. */
-function positionForward(op: Op, graph: Graph, values: RefValues): void {
+function positionForward(op: OpOf<'position_add'>, graph: Graph, values: RefValues): void {
   const ctx = new OpContext(op, graph, values);
   const { N, d, seq } = positionShape(ctx);
   const x = ctx.f64('x');
@@ -67,7 +67,7 @@ function positionForward(op: Op, graph: Graph, values: RefValues): void {
 }
 
 /** dx += dy; dtable[s] += Σ_b dy[b·seq + s]. */
-function positionBackward(op: Op, graph: Graph, values: RefValues, grads: RefGrads): void {
+function positionBackward(op: OpOf<'position_add'>, graph: Graph, values: RefValues, grads: RefGrads): void {
   const ctx = new OpContext(op, graph, values, grads);
   const { N, d, seq } = positionShape(ctx);
   const dy = ctx.dy('y');
@@ -121,7 +121,7 @@ function normShape(ctx: OpContext): { N: number; d: number } {
  * either kind (docs/IR.md lists it only for layer norm; lowering never gives
  * rms one).
  */
-function normForward(op: Op, graph: Graph, values: RefValues): void {
+function normForward(op: OpOf<'norm'>, graph: Graph, values: RefValues): void {
   const ctx = new OpContext(op, graph, values);
   const kind = normKind(ctx);
   const { N, d } = normShape(ctx);
@@ -141,7 +141,7 @@ function normForward(op: Op, graph: Graph, values: RefValues): void {
  * r·(g − x̂·mean(g ⊙ x̂)) with x̂ = x·r; layer: dx += r·(g − mean(g) − x̂·mean(g ⊙ x̂)).
  * dw += Σ_t dy ⊙ x̂; db += Σ_t dy.
  */
-function normBackward(op: Op, graph: Graph, values: RefValues, grads: RefGrads): void {
+function normBackward(op: OpOf<'norm'>, graph: Graph, values: RefValues, grads: RefGrads): void {
   const ctx = new OpContext(op, graph, values, grads);
   const kind = normKind(ctx);
   const { N, d } = normShape(ctx);
@@ -181,7 +181,7 @@ function linearShape(ctx: OpContext): { M: number; K: number; O: number } {
 }
 
 /** y = x·weightᵀ (weight [out, in]). */
-function linearForward(op: Op, graph: Graph, values: RefValues): void {
+function linearForward(op: OpOf<'linear'>, graph: Graph, values: RefValues): void {
   const ctx = new OpContext(op, graph, values);
   const { M, K, O } = linearShape(ctx);
   const x = ctx.f64('x');
@@ -197,7 +197,7 @@ function linearForward(op: Op, graph: Graph, values: RefValues): void {
 }
 
 /** dx += dy·weight; dweight += dyᵀ·x (a frozen weight gets none). */
-function linearBackward(op: Op, graph: Graph, values: RefValues, grads: RefGrads): void {
+function linearBackward(op: OpOf<'linear'>, graph: Graph, values: RefValues, grads: RefGrads): void {
   const ctx = new OpContext(op, graph, values, grads);
   const { M, K, O } = linearShape(ctx);
   const x = ctx.f64('x');
@@ -224,7 +224,7 @@ function addSize(ctx: OpContext): number {
 }
 
 /** y = a + b. */
-function addForward(op: Op, graph: Graph, values: RefValues): void {
+function addForward(op: OpOf<'add'>, graph: Graph, values: RefValues): void {
   const ctx = new OpContext(op, graph, values);
   const n = addSize(ctx);
   const a = ctx.f64('a');
@@ -234,11 +234,11 @@ function addForward(op: Op, graph: Graph, values: RefValues): void {
 }
 
 /** da += dy; db += dy (the same tensor as a and b gets both). */
-function addBackward(op: Op, graph: Graph, values: RefValues, grads: RefGrads): void {
+function addBackward(op: OpOf<'add'>, graph: Graph, values: RefValues, grads: RefGrads): void {
   const ctx = new OpContext(op, graph, values, grads);
   const n = addSize(ctx);
   const dy = ctx.dy('y');
-  for (const role of ['a', 'b']) {
+  for (const role of ['a', 'b'] as const) {
     const d = ctx.dx(role);
     if (d) for (let i = 0; i < n; i++) d[i] += dy[i];
   }
@@ -246,7 +246,7 @@ function addBackward(op: Op, graph: Graph, values: RefValues, grads: RefGrads): 
 
 // ---------------------------------------------------------------- activation
 
-function activationOf(ctx: OpContext): ActivationName {
+function activationOf(ctx: OpContext<OpOf<'activation'>>): ActivationName {
   const name = activationName(ctx.op.attrs.activation, ctx.op.name);
   ctx.check(ctx.hasInput('gate') === isGated(name), `a gate input goes with swiglu only (activation ${name})`);
   if (ctx.hasInput('gate')) ctx.check(ctx.inShape('gate').join() === ctx.inShape('x').join(), 'gate must have the shape of x');
@@ -254,7 +254,7 @@ function activationOf(ctx: OpContext): ActivationName {
 }
 
 /** y = act(x); swiglu: y = silu(gate) ⊙ x. */
-function activationForward(op: Op, graph: Graph, values: RefValues): void {
+function activationForward(op: OpOf<'activation'>, graph: Graph, values: RefValues): void {
   const ctx = new OpContext(op, graph, values);
   const name = activationOf(ctx);
   const x = ctx.f64('x');
@@ -264,7 +264,7 @@ function activationForward(op: Op, graph: Graph, values: RefValues): void {
 }
 
 /** dx += dy·act'(x); swiglu: dx += dy·silu(gate), dgate += dy·x·silu'(gate). */
-function activationOpBackward(op: Op, graph: Graph, values: RefValues, grads: RefGrads): void {
+function activationOpBackward(op: OpOf<'activation'>, graph: Graph, values: RefValues, grads: RefGrads): void {
   const ctx = new OpContext(op, graph, values, grads);
   const name = activationOf(ctx);
   const x = ctx.f64('x');
@@ -281,7 +281,7 @@ function activationOpBackward(op: Op, graph: Graph, values: RefValues, grads: Re
 
 // ---------------------------------------------------------------- ffn
 
-function ffnShape(ctx: OpContext): { N: number; weights: ReturnType<typeof readFfnWeights> } {
+function ffnShape(ctx: OpContext<OpOf<'ffn'>>): { N: number; weights: ReturnType<typeof readFfnWeights> } {
   const weights = readFfnWeights(ctx);
   const [N, d] = ctx.inDims('x', 2);
   ctx.check(d === weights.width, `x width ${d} differs from the weights' ${weights.width}`);
@@ -290,7 +290,7 @@ function ffnShape(ctx: OpContext): { N: number; weights: ReturnType<typeof readF
 }
 
 /** y = Σ_k down_k · act(up_k · x), K = `experts` FFNs (dense: K = 1; shared experts). */
-function ffnForward(op: Op, graph: Graph, values: RefValues): void {
+function ffnForward(op: OpOf<'ffn'>, graph: Graph, values: RefValues): void {
   const ctx = new OpContext(op, graph, values);
   const { N, weights } = ffnShape(ctx);
   const d = weights.width;
@@ -302,7 +302,7 @@ function ffnForward(op: Op, graph: Graph, values: RefValues): void {
 }
 
 /** The chain rule through each of the K FFNs, every one fed dy. */
-function ffnBackward(op: Op, graph: Graph, values: RefValues, grads: RefGrads): void {
+function ffnBackward(op: OpOf<'ffn'>, graph: Graph, values: RefValues, grads: RefGrads): void {
   const ctx = new OpContext(op, graph, values, grads);
   const { N, weights } = ffnShape(ctx);
   const d = weights.width;
@@ -328,7 +328,7 @@ function crossEntropyShape(ctx: OpContext): { N: number; V: number; targets: Int
 }
 
 /** loss = mean_t (logsumexp(logits[t]) − logits[t, targets[t]]). */
-function crossEntropyForward(op: Op, graph: Graph, values: RefValues): void {
+function crossEntropyForward(op: OpOf<'cross_entropy'>, graph: Graph, values: RefValues): void {
   const ctx = new OpContext(op, graph, values);
   const { N, V, targets } = crossEntropyShape(ctx);
   const logits = ctx.f64('logits');
@@ -341,7 +341,7 @@ function crossEntropyForward(op: Op, graph: Graph, values: RefValues): void {
 }
 
 /** dlogits[t] += dloss·(softmax(logits[t]) − onehot(targets[t])) / N. */
-function crossEntropyBackward(op: Op, graph: Graph, values: RefValues, grads: RefGrads): void {
+function crossEntropyBackward(op: OpOf<'cross_entropy'>, graph: Graph, values: RefValues, grads: RefGrads): void {
   const ctx = new OpContext(op, graph, values, grads);
   const { N, V, targets } = crossEntropyShape(ctx);
   const logits = ctx.f64('logits');

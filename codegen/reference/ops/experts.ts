@@ -3,7 +3,7 @@
  * contiguous rows), combine (gates × expert outputs back to tokens) and the
  * mixing ops of Mixture of Tokens and Soft MoE (mix_weights, mix, unmix).
  */
-import type { Graph, Op } from '../../../compiler/ir.ts';
+import type { Graph, OpOf } from '../../../compiler/ir.ts';
 import { softmax, softmaxBackward } from '../softmax.ts';
 import type { RefGrads, RefValues } from '../values.ts';
 import { OpContext, type OpTable } from './context.ts';
@@ -33,7 +33,7 @@ interface ExpertRows {
  * forward reads rows through slot_token and backward gathers them through
  * token_slot, so tables that disagree would make the two inconsistent.
  */
-function expertRows(ctx: OpContext): ExpertRows {
+function expertRows(ctx: OpContext<OpOf<'expert_ffn'>>): ExpertRows {
   const weights = readFfnWeights(ctx);
   const E = weights.experts;
   const [Nx, d] = ctx.inDims('x', 2);
@@ -85,7 +85,7 @@ function expertRows(ctx: OpContext): ExpertRows {
 }
 
 /** out[r] = down_e · act(up_e · input_r) for every used row; unused rows are 0. */
-function expertFfnForward(op: Op, graph: Graph, values: RefValues): void {
+function expertFfnForward(op: OpOf<'expert_ffn'>, graph: Graph, values: RefValues): void {
   const ctx = new OpContext(op, graph, values);
   const { R, weights, expert, source } = expertRows(ctx);
   const d = weights.width;
@@ -101,7 +101,7 @@ function expertFfnForward(op: Op, graph: Graph, values: RefValues): void {
  * expert's rows. gather: dx[t] += Σ_j d input[token_slot[t, j]], in choice
  * order as docs/IR.md states it; contiguous: dx[r] += d input[r].
  */
-function expertFfnBackward(op: Op, graph: Graph, values: RefValues, grads: RefGrads): void {
+function expertFfnBackward(op: OpOf<'expert_ffn'>, graph: Graph, values: RefValues, grads: RefGrads): void {
   const ctx = new OpContext(op, graph, values, grads);
   const { R, Nx, weights, expert, source, tokenSlot } = expertRows(ctx);
   const d = weights.width;
@@ -141,7 +141,7 @@ function combineShape(ctx: OpContext): { N: number; K: number; R: number; d: num
 }
 
 /** y[t] = Σ_{j: token_slot[t,j] ≥ 0} token_gate[t, j] · expert_out[token_slot[t, j]]. */
-function combineForward(op: Op, graph: Graph, values: RefValues): void {
+function combineForward(op: OpOf<'combine'>, graph: Graph, values: RefValues): void {
   const ctx = new OpContext(op, graph, values);
   const { N, K, d, slot } = combineShape(ctx);
   const out = ctx.f64('expert_out');
@@ -157,7 +157,7 @@ function combineForward(op: Op, graph: Graph, values: RefValues): void {
 }
 
 /** dexpert_out[slot] += gate·dy[t]; dtoken_gate[t, j] += dy[t]·expert_out[slot] (0 when dropped). */
-function combineBackward(op: Op, graph: Graph, values: RefValues, grads: RefGrads): void {
+function combineBackward(op: OpOf<'combine'>, graph: Graph, values: RefValues, grads: RefGrads): void {
   const ctx = new OpContext(op, graph, values, grads);
   const { N, K, d, slot } = combineShape(ctx);
   const out = ctx.f64('expert_out');
@@ -232,7 +232,7 @@ function groupSoftmax(logits: Float64Array, S: number, members: readonly number[
 }
 
 /** dispatch = softmax over each group's tokens, per slot; combine_weights = dispatch or softmax over slots. */
-function mixWeightsForward(op: Op, graph: Graph, values: RefValues): void {
+function mixWeightsForward(op: OpOf<'mix_weights'>, graph: Graph, values: RefValues): void {
   const ctx = new OpContext(op, graph, values);
   const { N, S, groups, unmix } = mixWeightsShape(ctx);
   const logits = ctx.f64('logits');
@@ -249,7 +249,7 @@ function mixWeightsForward(op: Op, graph: Graph, values: RefValues): void {
 }
 
 /** Softmax backward over each group (of ddispatch, plus dcombine_weights when they are the same weights) and over slots. */
-function mixWeightsBackward(op: Op, graph: Graph, values: RefValues, grads: RefGrads): void {
+function mixWeightsBackward(op: OpOf<'mix_weights'>, graph: Graph, values: RefValues, grads: RefGrads): void {
   const ctx = new OpContext(op, graph, values, grads);
   const { N, S, groups, unmix } = mixWeightsShape(ctx);
   const logits = ctx.f64('logits');
@@ -286,7 +286,7 @@ interface MixShape {
 }
 
 /** Shapes shared by mix and unmix: tokens [N, d], weights [N, S], slot rows [E·groups·p, d]. */
-function mixShape(ctx: OpContext, weightsRole: string, tokenRows: number, d: number): MixShape {
+function mixShape(ctx: OpContext, weightsRole: 'dispatch' | 'combine_weights', tokenRows: number, d: number): MixShape {
   const [N, S] = ctx.inDims(weightsRole, 2);
   ctx.check(N === tokenRows, `${weightsRole} has ${N} rows, the tokens ${tokenRows}`);
   const p = ctx.int('slots');
@@ -296,7 +296,7 @@ function mixShape(ctx: OpContext, weightsRole: string, tokenRows: number, d: num
 }
 
 /** slots_in[r(s, g)] = Σ_{u in g} dispatch[u, s] · x[u]. */
-function mixForward(op: Op, graph: Graph, values: RefValues): void {
+function mixForward(op: OpOf<'mix'>, graph: Graph, values: RefValues): void {
   const ctx = new OpContext(op, graph, values);
   const [Nx, d] = ctx.inDims('x', 2);
   const m = mixShape(ctx, 'dispatch', Nx, d);
@@ -313,7 +313,7 @@ function mixForward(op: Op, graph: Graph, values: RefValues): void {
 }
 
 /** dx[u] += Σ_s dispatch[u, s]·dslots_in[r(s, g(u))]; ddispatch[u, s] += x[u]·dslots_in[r(s, g(u))]. */
-function mixBackward(op: Op, graph: Graph, values: RefValues, grads: RefGrads): void {
+function mixBackward(op: OpOf<'mix'>, graph: Graph, values: RefValues, grads: RefGrads): void {
   const ctx = new OpContext(op, graph, values, grads);
   const [Nx, d] = ctx.inDims('x', 2);
   const m = mixShape(ctx, 'dispatch', Nx, d);
@@ -342,7 +342,7 @@ function unmixShape(ctx: OpContext): MixShape {
 }
 
 /** y[u] = Σ_s combine_weights[u, s] · expert_out[r(s, g(u))]. */
-function unmixForward(op: Op, graph: Graph, values: RefValues): void {
+function unmixForward(op: OpOf<'unmix'>, graph: Graph, values: RefValues): void {
   const ctx = new OpContext(op, graph, values);
   const m = unmixShape(ctx);
   const { d } = m;
@@ -359,7 +359,7 @@ function unmixForward(op: Op, graph: Graph, values: RefValues): void {
 }
 
 /** dexpert_out[r(s, g)] += Σ_{u in g} combine_weights[u, s]·dy[u]; dcombine_weights[u, s] += dy[u]·expert_out[r(s, g(u))]. */
-function unmixBackward(op: Op, graph: Graph, values: RefValues, grads: RefGrads): void {
+function unmixBackward(op: OpOf<'unmix'>, graph: Graph, values: RefValues, grads: RefGrads): void {
   const ctx = new OpContext(op, graph, values, grads);
   const m = unmixShape(ctx);
   const { d } = m;

@@ -4,7 +4,7 @@
  * Columns of qkv [N, 3d]: q in [0, d), k in [d, 2d), v in [2d, 3d); head h
  * owns columns [h·D, (h+1)·D) of each part, D = d / heads.
  */
-import type { Graph, Op } from '../../../compiler/ir.ts';
+import type { Graph, OpOf } from '../../../compiler/ir.ts';
 import { softmax, softmaxBackward } from '../softmax.ts';
 import type { RefGrads, RefValues } from '../values.ts';
 import { OpContext, type OpTable } from './context.ts';
@@ -49,7 +49,7 @@ function forEachPair(shape: RotaryShape, t: number, visit: (c0: number, theta: n
 }
 
 /** (a, b) → (a cosθ − b sinθ, a sinθ + b cosθ) on q and k pairs; v copied. */
-function rotaryForward(op: Op, graph: Graph, values: RefValues): void {
+function rotaryForward(op: OpOf<'rotary'>, graph: Graph, values: RefValues): void {
   const ctx = new OpContext(op, graph, values);
   const shape = rotaryShape(ctx);
   const x = ctx.f64('x');
@@ -67,7 +67,7 @@ function rotaryForward(op: Op, graph: Graph, values: RefValues): void {
 }
 
 /** dx += dy rotated by −θ on q and k pairs; dx += dy on v. */
-function rotaryBackward(op: Op, graph: Graph, values: RefValues, grads: RefGrads): void {
+function rotaryBackward(op: OpOf<'rotary'>, graph: Graph, values: RefValues, grads: RefGrads): void {
   const ctx = new OpContext(op, graph, values, grads);
   const shape = rotaryShape(ctx);
   const dy = ctx.dy('y');
@@ -127,7 +127,7 @@ function probabilities(qkv: Float64Array, shape: AttentionShape, b: number, h: n
 }
 
 /** y_i = Σ_{j ≤ i} softmax_j(q_i·k_j / √D) v_j per sequence and head. */
-function attentionForward(op: Op, graph: Graph, values: RefValues): void {
+function attentionForward(op: OpOf<'attention'>, graph: Graph, values: RefValues): void {
   const ctx = new OpContext(op, graph, values);
   const shape = attentionShape(ctx);
   const { batch, seq, heads, d, D } = shape;
@@ -151,7 +151,7 @@ function attentionForward(op: Op, graph: Graph, values: RefValues): void {
  * dP_ij = dy_i·v_j; dS_i = P_i ⊙ (dP_i − Σ_j P_ij dP_ij);
  * dq_i += Σ_j dS_ij k_j / √D; dk_j += Σ_i dS_ij q_i / √D; dv_j += Σ_i P_ij dy_i.
  */
-function attentionBackward(op: Op, graph: Graph, values: RefValues, grads: RefGrads): void {
+function attentionBackward(op: OpOf<'attention'>, graph: Graph, values: RefValues, grads: RefGrads): void {
   const ctx = new OpContext(op, graph, values, grads);
   const shape = attentionShape(ctx);
   const { batch, seq, heads, d, D } = shape;

@@ -17,8 +17,8 @@ import { LOSS_OPS } from './ops/losses.ts';
 import { ROUTING_OPS } from './ops/routing.ts';
 import { allocateTensor, type RefGrads, type RefValues } from './values.ts';
 
-/** Every op kind's implementation; a kind missing here is a type error. */
-const REFERENCE_OPS: Record<OpKind, OpImpl> = {
+/** Every op kind's implementation, reached from its kind; a kind missing here is a type error. */
+const REFERENCE_OPS: { readonly [K in OpKind]: OpImpl<Extract<Op, { kind: K }>> } = {
   embed: DENSE_OPS.embed,
   position_add: DENSE_OPS.position_add,
   norm: DENSE_OPS.norm,
@@ -48,7 +48,8 @@ const REFERENCE_OPS: Record<OpKind, OpImpl> = {
 };
 
 function implOf(op: Op): OpImpl {
-  const impl = REFERENCE_OPS[op.kind];
+  // The mapped type pairs each kind with its own op type; TypeScript cannot follow that correlation through op.kind.
+  const impl = REFERENCE_OPS[op.kind] as OpImpl;
   if (!impl) throw new Error(`reference: op ${op.name} has unknown kind ${String(op.kind)}`);
   return impl;
 }

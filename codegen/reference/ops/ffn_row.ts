@@ -6,6 +6,7 @@
  * up_k[j, i] = up[(k·H + j)·d + i] and down_k[i, j] = down[(k·d + i)·H + j].
  */
 import { activationBackward, activationName, applyActivation, isGated, type ActivationName } from '../activations.ts';
+import type { OpOf } from '../../../compiler/ir.ts';
 import type { OpContext } from './context.ts';
 
 /** The weights of K FFNs of width d and hidden size H. */
@@ -36,7 +37,7 @@ export interface Row {
  * ffn / expert_ffn op, checking their shapes against each other: a gate
  * weight exactly when the activation is swiglu, and K = `experts` when given.
  */
-export function readFfnWeights(ctx: OpContext): FfnWeights & { readonly experts: number } {
+export function readFfnWeights(ctx: OpContext<OpOf<'ffn'> | OpOf<'expert_ffn'>>): FfnWeights & { readonly experts: number } {
   const activation = activationName(ctx.op.attrs.activation, ctx.op.name);
   ctx.check(ctx.hasInput('gate') === isGated(activation), `a gate weight goes with swiglu only (activation ${activation})`);
   const [K, H, d] = ctx.inDims('up', 3);

@@ -9,24 +9,29 @@ import type { Graph, Op, OpKind, Tensor } from '../../../compiler/ir.ts';
 import { numel } from '../../../compiler/ir.ts';
 import { allocateTensor, takesGradient, type RefGrads, type RefTensor, type RefValues } from '../values.ts';
 
-/** One op kind's reference implementation. */
-export interface OpImpl {
+/** One op kind's reference implementation, typed by the op it takes. */
+export interface OpImpl<O extends Op = Op> {
   /** Computes the op's outputs from its inputs in `values` and stores them there. */
-  readonly forward: (op: Op, graph: Graph, values: RefValues) => void;
+  readonly forward: (op: O, graph: Graph, values: RefValues) => void;
   /** Adds the gradients of the op's differentiable inputs into `grads`, given those of its outputs. */
-  readonly backward: (op: Op, graph: Graph, values: RefValues, grads: RefGrads) => void;
+  readonly backward: (op: O, graph: Graph, values: RefValues, grads: RefGrads) => void;
 }
 
-/** The kinds an implementation table of a group of ops covers. */
-export type OpTable<K extends OpKind> = Record<K, OpImpl>;
+/** The implementations of a group of kinds, each typed by its own kind's op. */
+export type OpTable<K extends OpKind> = { readonly [P in K]: OpImpl<Extract<Op, { kind: P }>> };
+
+/** Role and attribute names of an op type (for the untyped `Op`, those of every kind). */
+type InRole<O> = O extends Op ? keyof O['inputs'] & string : never;
+type OutRole<O> = O extends Op ? keyof O['outputs'] & string : never;
+type AttrName<O> = O extends Op ? keyof O['attrs'] & string : never;
 
 /**
  * One op's view of the interpreter state, made fresh for each forward or
  * backward call. `grads` is given in backward only.
  */
-export class OpContext {
+export class OpContext<O extends Op = Op> {
   constructor(
-    readonly op: Op,
+    readonly op: O,
     private readonly graph: Graph,
     private readonly values: RefValues,
     private readonly grads?: RefGrads,
@@ -42,54 +47,54 @@ export class OpContext {
     return t;
   }
 
-  private inputName(role: string): string {
-    const name = this.op.inputs[role];
+  private inputName(role: InRole<O>): string {
+    const name = (this.op.inputs as Readonly<Record<string, string | undefined>>)[role];
     if (name === undefined) this.fail(`missing input '${role}'`);
     return name;
   }
 
-  private outputName(role: string): string {
-    const name = this.op.outputs[role];
+  private outputName(role: OutRole<O>): string {
+    const name = (this.op.outputs as Readonly<Record<string, string | undefined>>)[role];
     if (name === undefined) this.fail(`missing output '${role}'`);
     return name;
   }
 
   /** Whether the op has this (optional) input. */
-  hasInput(role: string): boolean {
-    return this.op.inputs[role] !== undefined;
+  hasInput(role: InRole<O>): boolean {
+    return (this.op.inputs as Readonly<Record<string, string | undefined>>)[role] !== undefined;
   }
 
   /** Whether the op has this (optional) output. */
-  hasOutput(role: string): boolean {
-    return this.op.outputs[role] !== undefined;
+  hasOutput(role: OutRole<O>): boolean {
+    return (this.op.outputs as Readonly<Record<string, string | undefined>>)[role] !== undefined;
   }
 
   /** The declared shape of an input. */
-  inShape(role: string): readonly number[] {
+  inShape(role: InRole<O>): readonly number[] {
     return this.tensor(this.inputName(role)).shape;
   }
 
   /** The shape of an input, checked to have `rank` dimensions. */
-  inDims(role: string, rank: number): readonly number[] {
+  inDims(role: InRole<O>, rank: number): readonly number[] {
     const shape = this.inShape(role);
     if (shape.length !== rank) this.fail(`input '${role}' must have ${rank} dimensions, has [${shape.join(', ')}]`);
     return shape;
   }
 
   /** The shape of an output, checked to have `rank` dimensions. */
-  outDims(role: string, rank: number): readonly number[] {
+  outDims(role: OutRole<O>, rank: number): readonly number[] {
     const shape = this.outShape(role);
     if (shape.length !== rank) this.fail(`output '${role}' must have ${rank} dimensions, has [${shape.join(', ')}]`);
     return shape;
   }
 
   /** The declared shape of an output. */
-  outShape(role: string): readonly number[] {
+  outShape(role: OutRole<O>): readonly number[] {
     return this.tensor(this.outputName(role)).shape;
   }
 
   /** An f32 input's value (checked for type and size). */
-  f64(role: string): Float64Array {
+  f64(role: InRole<O>): Float64Array {
     const name = this.inputName(role);
     const v = this.values.get(name);
     if (!(v instanceof Float64Array)) this.fail(`input '${role}' (${name}) has no Float64Array value`);
@@ -98,7 +103,7 @@ export class OpContext {
   }
 
   /** An i32 input's value (checked for type and size). */
-  i32(role: string): Int32Array {
+  i32(role: InRole<O>): Int32Array {
     const name = this.inputName(role);
     const v = this.values.get(name);
     if (!(v instanceof Int32Array)) this.fail(`input '${role}' (${name}) has no Int32Array value`);
@@ -112,17 +117,17 @@ export class OpContext {
   }
 
   /** Allocates an f32 output (zeros) after checking its declared shape, stores it in `values` and returns it. */
-  outF64(role: string, shape: readonly number[]): Float64Array {
+  outF64(role: OutRole<O>, shape: readonly number[]): Float64Array {
     return this.allocate(role, shape, 'f32') as Float64Array;
   }
 
   /** Allocates an i32 output (zeros) after checking its declared shape, stores it in `values` and returns it. */
-  outI32(role: string, shape: readonly number[]): Int32Array {
+  outI32(role: OutRole<O>, shape: readonly number[]): Int32Array {
     return this.allocate(role, shape, 'i32') as Int32Array;
   }
 
   /** The value an output already holds: a state tensor that the op updates (bias_update). */
-  currentF64(role: string): Float64Array {
+  currentF64(role: OutRole<O>): Float64Array {
     const name = this.outputName(role);
     const v = this.values.get(name);
     if (!(v instanceof Float64Array)) this.fail(`output '${role}' (${name}) has no Float64Array value to update`);
@@ -130,7 +135,7 @@ export class OpContext {
     return v;
   }
 
-  private allocate(role: string, shape: readonly number[], dtype: 'f32' | 'i32'): RefTensor {
+  private allocate(role: OutRole<O>, shape: readonly number[], dtype: 'f32' | 'i32'): RefTensor {
     const name = this.outputName(role);
     const t = this.tensor(name);
     if (t.dtype !== dtype) this.fail(`output '${role}' (${name}) must be ${dtype}`);
@@ -140,34 +145,38 @@ export class OpContext {
     return v;
   }
 
+  private attrs(): Readonly<Record<string, unknown>> {
+    return this.op.attrs;
+  }
+
   /** A numeric attribute (required). */
-  num(attr: string): number {
-    const v = this.op.attrs[attr];
+  num(attr: AttrName<O>): number {
+    const v = this.attrs()[attr];
     if (typeof v !== 'number') this.fail(`attribute '${attr}' must be a number, got ${String(v)}`);
     return v;
   }
 
   /** A numeric attribute, or `fallback` when absent. */
-  numOr(attr: string, fallback: number): number {
-    return this.op.attrs[attr] === undefined ? fallback : this.num(attr);
+  numOr(attr: AttrName<O>, fallback: number): number {
+    return this.attrs()[attr] === undefined ? fallback : this.num(attr);
   }
 
   /** An integer attribute (required). */
-  int(attr: string): number {
+  int(attr: AttrName<O>): number {
     const v = this.num(attr);
     if (!Number.isSafeInteger(v)) this.fail(`attribute '${attr}' must be an integer, got ${v}`);
     return v;
   }
 
   /** A string attribute (required). */
-  str(attr: string): string {
-    const v = this.op.attrs[attr];
+  str(attr: AttrName<O>): string {
+    const v = this.attrs()[attr];
     if (typeof v !== 'string') this.fail(`attribute '${attr}' must be a string, got ${String(v)}`);
     return v;
   }
 
   /** A string attribute that must be one of `allowed`. */
-  oneOf<T extends string>(attr: string, allowed: readonly T[]): T {
+  oneOf<T extends string>(attr: AttrName<O>, allowed: readonly T[]): T {
     const v = this.str(attr);
     const found = allowed.find((a) => a === v);
     if (found === undefined) this.fail(`attribute '${attr}' must be one of ${allowed.join(', ')}, got ${v}`);
@@ -175,8 +184,8 @@ export class OpContext {
   }
 
   /** A boolean attribute; absent means false. */
-  bool(attr: string): boolean {
-    const v = this.op.attrs[attr];
+  bool(attr: AttrName<O>): boolean {
+    const v = this.attrs()[attr];
     if (v === undefined) return false;
     if (typeof v !== 'boolean') this.fail(`attribute '${attr}' must be a boolean, got ${String(v)}`);
     return v;
@@ -191,7 +200,7 @@ export class OpContext {
    * The upstream gradient of an f32 output. Absent means zero, except for a
    * `loss` output, whose gradient is 1 (the objective is the sum of the losses).
    */
-  dy(role: string): Float64Array {
+  dy(role: OutRole<O>): Float64Array {
     const name = this.outputName(role);
     const t = this.tensor(name);
     const g = this.grads?.get(name);
@@ -209,9 +218,9 @@ export class OpContext {
    * backward adds (`+=`) into; null when the input takes no gradient (frozen,
    * state, index or i32) or there is no such input.
    */
-  dx(role: string): Float64Array | null {
+  dx(role: InRole<O>): Float64Array | null {
     if (!this.grads) this.fail('no gradient map (backward only)');
-    const name = this.op.inputs[role];
+    const name = (this.op.inputs as Readonly<Record<string, string | undefined>>)[role];
     if (name === undefined || !takesGradient(this.graph, name)) return null;
     let g = this.grads.get(name);
     if (!g) {

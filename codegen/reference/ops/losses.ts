@@ -3,7 +3,7 @@
  * that of the objective, 1 unless given) and the loss-free balancing
  * bias_update, which runs after each step and is not differentiated.
  */
-import type { Graph, Op } from '../../../compiler/ir.ts';
+import type { Graph, OpOf } from '../../../compiler/ir.ts';
 import { logSumExp, softmax } from '../softmax.ts';
 import type { RefGrads, RefValues } from '../values.ts';
 import { OpContext, type OpTable } from './context.ts';
@@ -22,7 +22,7 @@ function balanceTerms(ctx: OpContext): { N: number; E: number; f: Float64Array; 
 }
 
 /** loss = α·E·Σ_e f_e·P_e, P_e = mean_t probs[t, e]. */
-function balanceForward(op: Op, graph: Graph, values: RefValues): void {
+function balanceForward(op: OpOf<'balance_loss'>, graph: Graph, values: RefValues): void {
   const ctx = new OpContext(op, graph, values);
   const { N, E, f, coef } = balanceTerms(ctx);
   const probs = ctx.f64('probs');
@@ -36,7 +36,7 @@ function balanceForward(op: Op, graph: Graph, values: RefValues): void {
 }
 
 /** dprobs[t, e] += dloss·α·E·f_e / N (f counts selections: no gradient). */
-function balanceBackward(op: Op, graph: Graph, values: RefValues, grads: RefGrads): void {
+function balanceBackward(op: OpOf<'balance_loss'>, graph: Graph, values: RefValues, grads: RefGrads): void {
   const ctx = new OpContext(op, graph, values, grads);
   const { N, E, f, coef } = balanceTerms(ctx);
   const dloss = ctx.dy('loss')[0];
@@ -50,7 +50,7 @@ function balanceBackward(op: Op, graph: Graph, values: RefValues, grads: RefGrad
 // ---------------------------------------------------------------- z_loss
 
 /** loss = β · mean_t (logsumexp(logits[t]))². */
-function zForward(op: Op, graph: Graph, values: RefValues): void {
+function zForward(op: OpOf<'z_loss'>, graph: Graph, values: RefValues): void {
   const ctx = new OpContext(op, graph, values);
   const [N, S] = ctx.inDims('logits', 2);
   const logits = ctx.f64('logits');
@@ -60,7 +60,7 @@ function zForward(op: Op, graph: Graph, values: RefValues): void {
 }
 
 /** dlogits[t] += dloss·2β·lse_t·softmax(logits[t]) / N. */
-function zBackward(op: Op, graph: Graph, values: RefValues, grads: RefGrads): void {
+function zBackward(op: OpOf<'z_loss'>, graph: Graph, values: RefValues, grads: RefGrads): void {
   const ctx = new OpContext(op, graph, values, grads);
   const [N, S] = ctx.inDims('logits', 2);
   const logits = ctx.f64('logits');
@@ -104,7 +104,7 @@ function sequenceTerms(ctx: OpContext): { B: number; S: number; E: number; count
 }
 
 /** loss = α · mean_b Σ_e (E/(k·S)) · c_be · P_be, P_be = mean_{t in b} probs[t, e]. */
-function sequenceForward(op: Op, graph: Graph, values: RefValues): void {
+function sequenceForward(op: OpOf<'sequence_balance_loss'>, graph: Graph, values: RefValues): void {
   const ctx = new OpContext(op, graph, values);
   const { B, S, E, counts, coef } = sequenceTerms(ctx);
   const probs = ctx.f64('probs');
@@ -120,7 +120,7 @@ function sequenceForward(op: Op, graph: Graph, values: RefValues): void {
 }
 
 /** dprobs[t, e] += dloss·α/B · (E/(k·S)) · c_be / S for t in sequence b. */
-function sequenceBackward(op: Op, graph: Graph, values: RefValues, grads: RefGrads): void {
+function sequenceBackward(op: OpOf<'sequence_balance_loss'>, graph: Graph, values: RefValues, grads: RefGrads): void {
   const ctx = new OpContext(op, graph, values, grads);
   const { B, S, E, counts, coef } = sequenceTerms(ctx);
   const dloss = ctx.dy('loss')[0];
@@ -140,7 +140,7 @@ function sequenceBackward(op: Op, graph: Graph, values: RefValues, grads: RefGra
  * less than average are favoured next step. The updated bias replaces the
  * state value in `values` (a new array; the old one is left as it was).
  */
-function biasUpdateForward(op: Op, graph: Graph, values: RefValues): void {
+function biasUpdateForward(op: OpOf<'bias_update'>, graph: Graph, values: RefValues): void {
   const ctx = new OpContext(op, graph, values);
   const [E] = ctx.inDims('demand', 1);
   const demand = ctx.i32('demand');

@@ -1,0 +1,98 @@
+/**
+ * Every IR op kind, from its one definition file. The types of ops — which
+ * operands each kind has, which are optional, each attribute's type — are
+ * derived from these definitions, so lowering, the Float64 reference and the
+ * WGSL generator all see the same typed boundary, and a backend missing a
+ * kind (or an enum value of an attribute) fails to type-check.
+ */
+import type { Origin } from '../spec.ts';
+import { activation } from './activation.ts';
+import { add } from './add.ts';
+import { assign } from './assign.ts';
+import { attention } from './attention.ts';
+import { balance_loss } from './balance_loss.ts';
+import { bias_update } from './bias_update.ts';
+import { combine } from './combine.ts';
+import { cross_entropy } from './cross_entropy.ts';
+import { embed } from './embed.ts';
+import { expert_ffn } from './expert_ffn.ts';
+import { ffn } from './ffn.ts';
+import { ia3_scale } from './ia3_scale.ts';
+import { linear } from './linear.ts';
+import { lora_linear } from './lora_linear.ts';
+import { mix } from './mix.ts';
+import { mix_weights } from './mix_weights.ts';
+import { norm } from './norm.ts';
+import type { Attrs, GraphView, OpDef, Operands, OpSignature, ShapeOf } from './op_def.ts';
+import { position_add } from './position_add.ts';
+import { rotary } from './rotary.ts';
+import { router } from './router.ts';
+import { select_all } from './select_all.ts';
+import { select_top_c } from './select_top_c.ts';
+import { select_top_k } from './select_top_k.ts';
+import { sequence_balance_loss } from './sequence_balance_loss.ts';
+import { unmix } from './unmix.ts';
+import { z_loss } from './z_loss.ts';
+
+/** Kind → definition, in the order docs/IR.md lists them. */
+export const OP_DEFS = {
+  embed,
+  position_add,
+  norm,
+  linear,
+  rotary,
+  attention,
+  add,
+  ffn,
+  cross_entropy,
+  router,
+  select_top_k,
+  assign,
+  select_top_c,
+  select_all,
+  expert_ffn,
+  combine,
+  mix_weights,
+  mix,
+  unmix,
+  activation,
+  ia3_scale,
+  lora_linear,
+  balance_loss,
+  z_loss,
+  sequence_balance_loss,
+  bias_update,
+} as const;
+
+export type OpKind = keyof typeof OP_DEFS;
+/** The signature of one kind. */
+export type SignatureOf<K extends OpKind> = (typeof OP_DEFS)[K]['signature'];
+
+/** One op of kind K: named operands (role → tensor name) and typed attributes. */
+export interface OpOf<K extends OpKind> {
+  /** Unique name, e.g. `blocks.1.moe.router`. */
+  readonly name: string;
+  readonly kind: K;
+  readonly inputs: Operands<SignatureOf<K>['inputs']>;
+  readonly outputs: Operands<SignatureOf<K>['outputs']>;
+  readonly attrs: Attrs<SignatureOf<K>['attrs']>;
+  /** The spec line that produced it. */
+  readonly origin: Origin;
+}
+
+/** Any op: a union discriminated by `kind`. */
+export type Op = { [K in OpKind]: OpOf<K> }[OpKind];
+
+/** Every kind, in registry order. */
+export const OP_KINDS = Object.keys(OP_DEFS) as OpKind[];
+
+/** The definition of an op's kind, typed loosely for code that treats all kinds alike. */
+export function defOf(kind: OpKind): OpDef<OpKind, OpSignature> {
+  return OP_DEFS[kind] as unknown as OpDef<OpKind, OpSignature>;
+}
+
+/** Forward FLOPs of one op. */
+export function opFlops(op: Op, graph: GraphView): number {
+  const shape: ShapeOf = (t) => graph.tensors.get(t)?.shape ?? [];
+  return defOf(op.kind).flops(op as never, shape, graph);
+}
