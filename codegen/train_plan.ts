@@ -6,6 +6,7 @@
  */
 import type { Graph, Tensor } from '../compiler/ir.ts';
 import { lowerModel, type LowerShape } from '../compiler/lower.ts';
+import { scheduleOf, type Schedule } from '../compiler/schedule.ts';
 import type { ModelSpec } from '../compiler/spec.ts';
 import { generateGraph } from './wgsl/generate.ts';
 import { gradName, type BufferDecl, type Kernel, type OpKernels, type Target } from './wgsl/kernel.ts';
@@ -14,9 +15,13 @@ import { optimizerKernels } from './wgsl/optimizer.ts';
 export interface TrainPlan {
   readonly spec: ModelSpec;
   readonly graph: Graph;
+  /** The order of the step's work; the harness writes it out. */
+  readonly schedule: Schedule;
   readonly buffers: readonly BufferDecl[];
-  /** Per IR op, its forward and backward kernels (forward in this order, backward in reverse). */
+  /** Per IR op, its forward and backward kernels (graph order). */
   readonly ops: readonly OpKernels[];
+  /** The kernels of an op or state update, by op name. */
+  readonly byOp: ReadonlyMap<string, OpKernels>;
   /** Loss-free balancing updates, after the optimizer step. */
   readonly stateUpdates: readonly OpKernels[];
   readonly norm: readonly Kernel[];
@@ -45,8 +50,10 @@ export function trainPlan(spec: ModelSpec, target: Target, shape?: LowerShape): 
   return {
     spec,
     graph,
+    schedule: scheduleOf(graph),
     buffers: [...buffers.values()],
     ops: kernels.ops,
+    byOp: kernels.byOp,
     stateUpdates: kernels.stateUpdates,
     norm: opt.norm,
     update: opt.update,

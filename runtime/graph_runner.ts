@@ -1,10 +1,11 @@
 /**
  * Runs a whole lowered graph on the GPU, forward then backward, with the
- * generated kernels in graph order (backward in reverse). Used by
+ * generated kernels in the order of the graph's Schedule. Used by
  * `moec layer` and the determinism tests; the training harness spells the
- * same schedule out as generated code.
+ * same Schedule out as generated code.
  */
 import type { Graph } from '../compiler/ir.ts';
+import { scheduleOf, type Schedule } from '../compiler/schedule.ts';
 import { generateGraph, type GraphKernels } from '../codegen/wgsl/generate.ts';
 import { gradName, type Target } from '../codegen/wgsl/kernel.ts';
 import { Executor, type HostArray } from './executor.ts';
@@ -12,11 +13,19 @@ import type { Gpu } from './gpu.ts';
 import { targetFor } from './tuning.ts';
 
 export class GraphRunner {
+  private readonly schedule: Schedule;
+
   private constructor(
     readonly graph: Graph,
     readonly plan: GraphKernels,
     readonly executor: Executor,
-  ) {}
+  ) {
+    this.schedule = scheduleOf(graph);
+  }
+
+  private kernels(pass: 'forward' | 'backward') {
+    return this.schedule[pass].flatMap((op) => this.plan.byOp.get(op.name)![pass]);
+  }
 
   /** Generates the graph's kernels, allocates their buffers and compiles every pipeline up front. */
   static async create(gpu: Gpu, graph: Graph, specPath: string, target: Target = targetFor(gpu)): Promise<GraphRunner> {
@@ -39,7 +48,7 @@ export class GraphRunner {
   }
 
   async forward(): Promise<void> {
-    await this.executor.run(this.plan.ops.flatMap((k) => k.forward));
+    await this.executor.run(this.kernels('forward'));
   }
 
   /**
@@ -51,7 +60,7 @@ export class GraphRunner {
     this.executor.zero(grads);
     for (const loss of this.graph.losses) if (this.executor.has(gradName(loss))) this.executor.fill(gradName(loss), 1);
     for (const [t, g] of upstream) this.executor.write(gradName(t), g);
-    await this.executor.run([...this.plan.ops].reverse().flatMap((k) => k.backward));
+    await this.executor.run(this.kernels('backward'));
   }
 
   read(name: string): Promise<HostArray> {

@@ -8,4 +8,4 @@ export { acquireGpu, sharedGpu, type Gpu } from './gpu.ts';
 export type { Batch, DataSource } from './data/batch.ts';
 export { SyntheticCorpus, SUB_LANGUAGES } from './data/synthetic.ts';
 export { TextFile } from './data/text_file.ts';
-export { learningRate } from './schedule.ts';
+export { learningRate } from './lr_schedule.ts';

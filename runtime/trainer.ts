@@ -20,7 +20,8 @@ import type { Gpu } from './gpu.ts';
 import { ModelRuntime } from './model_runtime.ts';
 import { Rng } from './rng.ts';
 import type { StTensor } from './safetensors.ts';
-import { learningRate } from './schedule.ts';
+import { learningRate } from './lr_schedule.ts';
+import { STATE } from '../codegen/wgsl/train_state.ts';
 
 /** What a generated harness class offers (see codegen/harness/harness.ts). */
 export interface CompiledModel {
@@ -255,7 +256,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     const state = values.get('train/state') as Float32Array;
     const losses: Record<string, number> = {};
     for (const l of cls.losses) losses[l] = (values.get(l) as Float32Array)[0]!;
-    const bad = Object.entries(losses).find(([, v]) => !finite(v))?.[0] ?? (state[5] === 1 || !finite(state[3]!) ? await firstNonFiniteGradient(rt, stateNames.filter(has)) : undefined);
+    const bad = Object.entries(losses).find(([, v]) => !finite(v))?.[0] ?? (state[STATE.skipped] === 1 || !finite(state[STATE.gradNorm]!) ? await firstNonFiniteGradient(rt, stateNames.filter(has)) : undefined);
     if (bad) throw new DivergedError(step, bad, lastCheckpointStep >= 0 ? `${checkpointPath} (step ${lastCheckpointStep})` : undefined);
 
     const layers: LayerStats[] = perLayer.map((l) => layerStats(l, values, B * S, specialization[l.block]!, micro.at(-1)!.languages, S));
@@ -265,7 +266,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       loss: losses['loss.cross_entropy'] ?? Number.NaN,
       losses,
       lr,
-      gradNorm: state[3]!,
+      gradNorm: state[STATE.gradNorm]!,
       tokens,
       seconds,
       tokensPerSecond: tokens / Math.max(seconds, 1e-9),

@@ -9,6 +9,8 @@
  * comments carry sanitised text only.
  */
 import { Project, Scope, VariableDeclarationKind, type CodeBlockWriter } from 'ts-morph';
+import type { Op } from '../../compiler/ir.ts';
+import type { StepPhase } from '../../compiler/schedule.ts';
 import type { Origin } from '../../compiler/spec.ts';
 import type { TrainPlan } from '../train_plan.ts';
 import type { Kernel } from '../wgsl/kernel.ts';
@@ -43,14 +45,20 @@ function dispatch(w: CodeBlockWriter, k: Kernel): void {
   w.writeLine(`rt.dispatch(${lit(k.id)}, [${k.bindings.map((b) => lit(b.buffer)).join(', ')}], [${k.workgroups.join(', ')}]);`);
 }
 
-/** Every kernel in the order the step compiles them. */
+/** The kernels of the schedule's ops in one pass. */
+function passKernels(plan: TrainPlan, ops: readonly Op[], pass: 'forward' | 'backward'): { op: Op; kernels: readonly Kernel[] }[] {
+  return ops.map((op) => ({ op, kernels: plan.byOp.get(op.name)![pass] }));
+}
+
+/** Every kernel in the order the step dispatches them (the order they are compiled in). */
 export function harnessKernels(plan: TrainPlan): Kernel[] {
+  const { schedule } = plan;
   return [
-    ...plan.ops.flatMap((o) => o.forward),
-    ...[...plan.ops].reverse().flatMap((o) => o.backward),
+    ...passKernels(plan, schedule.forward, 'forward').flatMap((o) => o.kernels),
+    ...passKernels(plan, schedule.backward, 'backward').flatMap((o) => o.kernels),
     ...plan.norm,
     ...plan.update,
-    ...plan.stateUpdates.flatMap((o) => o.forward),
+    ...passKernels(plan, schedule.stateUpdates, 'forward').flatMap((o) => o.kernels),
   ];
 }
 
@@ -78,6 +86,22 @@ export function generateHarness(plan: TrainPlan): string {
         initializer: (w) => {
           w.write('{').indent(() => {
             for (const t of paramEntries) w.writeLine(`${lit(t.name)}: { shape: [${t.shape.join(', ')}], role: ${lit(t.role)} },`);
+          });
+          w.write('} as const');
+        },
+      },
+    ],
+  });
+
+  file.addVariableStatement({
+    declarationKind: VariableDeclarationKind.Const,
+    docs: [`Slots of the \`${STATE_BUFFER}\` buffer shared by the host and the kernels (host: lr, corrections, step, training; GPU: gradNorm, clipScale, skipped).`],
+    declarations: [
+      {
+        name: 'TRAIN_STATE',
+        initializer: (w) => {
+          w.write('{').indent(() => {
+            for (const [k, v] of Object.entries(STATE)) w.writeLine(`${k}: ${v},`);
           });
           w.write('} as const');
         },
@@ -136,9 +160,9 @@ export function generateHarness(plan: TrainPlan): string {
     docs: ['The forward pass: every op of the model in order.'],
     statements: (w) => {
       w.writeLine('const rt = this.rt;');
-      for (const o of plan.ops) {
+      for (const o of passKernels(plan, plan.schedule.forward, 'forward')) {
         w.writeLine(`// ${commentText(o.op.name)} (${o.op.kind}) from ${where(specPath, o.op.origin)}`);
-        for (const k of o.forward) dispatch(w, k);
+        for (const k of o.kernels) dispatch(w, k);
       }
     },
   });
@@ -150,10 +174,10 @@ export function generateHarness(plan: TrainPlan): string {
     statements: (w) => {
       w.writeLine('const rt = this.rt;');
       w.writeLine(`rt.zero([${plan.activationGrads.map(lit).join(', ')}]);`);
-      for (const o of [...plan.ops].reverse()) {
-        if (!o.backward.length) continue;
+      for (const o of passKernels(plan, plan.schedule.backward, 'backward')) {
+        if (!o.kernels.length) continue;
         w.writeLine(`// ${commentText(o.op.name)} (${o.op.kind}) from ${where(specPath, o.op.origin)}`);
-        for (const k of o.backward) dispatch(w, k);
+        for (const k of o.kernels) dispatch(w, k);
       }
     },
   });
@@ -176,14 +200,14 @@ export function generateHarness(plan: TrainPlan): string {
     returnType: 'void',
     docs: ['State updated after each step, outside backprop (loss-free balancing biases).'],
     statements: (w) => {
-      if (!plan.stateUpdates.length) {
+      if (!plan.schedule.stateUpdates.length) {
         w.writeLine('// This model has none.');
         return;
       }
       w.writeLine('const rt = this.rt;');
-      for (const o of plan.stateUpdates) {
+      for (const o of passKernels(plan, plan.schedule.stateUpdates, 'forward')) {
         w.writeLine(`// ${commentText(o.op.name)} from ${where(specPath, o.op.origin)}`);
-        for (const k of o.forward) dispatch(w, k);
+        for (const k of o.kernels) dispatch(w, k);
       }
     },
   });
@@ -204,23 +228,49 @@ export function generateHarness(plan: TrainPlan): string {
       const o = spec.train.optimizer;
       w.writeLine('const rt = this.rt;');
       w.writeLine(`if (micro.length !== ${cls}.accumulate) throw new Error(\`trainStep needs ${spec.train.accumulate} micro-batches, got \${micro.length}\`);`);
-      w.writeLine(`const state = new Float32Array(${STATE.size});`);
-      w.writeLine(`state[${STATE.lr}] = hyper.lr;`);
-      w.writeLine(`state[${STATE.correction1}] = 1 - Math.pow(${o.beta1}, hyper.step);`);
-      w.writeLine(`state[${STATE.correction2}] = 1 - Math.pow(${o.beta2}, hyper.step);`);
-      w.writeLine(`state[${STATE.step}] = hyper.step;`);
-      w.writeLine(`state[${STATE.training}] = 1;`);
+      w.writeLine('const state = new Float32Array(TRAIN_STATE.size);');
+      w.writeLine('state[TRAIN_STATE.lr] = hyper.lr;');
+      w.writeLine(`state[TRAIN_STATE.correction1] = 1 - Math.pow(${o.beta1}, hyper.step);`);
+      w.writeLine(`state[TRAIN_STATE.correction2] = 1 - Math.pow(${o.beta2}, hyper.step);`);
+      w.writeLine('state[TRAIN_STATE.step] = hyper.step;');
+      w.writeLine('state[TRAIN_STATE.training] = 1;');
       w.writeLine(`await rt.write(${lit(STATE_BUFFER)}, state);`);
-      w.writeLine(`rt.zero([${plan.paramGrads.map(lit).join(', ')}]);`);
-      w.writeLine('for (const m of micro) {').indent(() => {
-        w.writeLine("await rt.write('tokens', m.tokens);");
-        w.writeLine("await rt.write('targets', m.targets);");
-        w.writeLine('this.forward();');
-        w.writeLine('this.backward();');
-      });
-      w.writeLine('}');
-      w.writeLine('this.optimizerStep();');
-      w.writeLine('this.stateUpdates();');
+      // The step's phases, in the Schedule's order; a phase without a case here is a type error.
+      const phase = (p: StepPhase): void => {
+        switch (p.kind) {
+          case 'zero_param_grads':
+            return void w.writeLine(`rt.zero([${plan.paramGrads.map(lit).join(', ')}]);`);
+          case 'micro_batches':
+            w.writeLine('for (const m of micro) {').indent(() => {
+              for (const q of p.phases) {
+                switch (q.kind) {
+                  case 'load_batch':
+                    w.writeLine("await rt.write('tokens', m.tokens);");
+                    w.writeLine("await rt.write('targets', m.targets);");
+                    break;
+                  case 'forward':
+                    w.writeLine('this.forward();');
+                    break;
+                  // backward() zeroes the activation gradients first (see its body).
+                  case 'zero_activation_grads':
+                    break;
+                  case 'backward':
+                    w.writeLine('this.backward();');
+                    break;
+                }
+              }
+            });
+            return void w.writeLine('}');
+          // optimizerStep() dispatches the norm kernels, then the updates.
+          case 'gradient_norm':
+            return;
+          case 'optimizer_update':
+            return void w.writeLine('this.optimizerStep();');
+          case 'state_updates':
+            return void w.writeLine('this.stateUpdates();');
+        }
+      };
+      for (const p of plan.schedule.step) phase(p);
       w.writeLine('await rt.submit();');
     },
   });
@@ -236,7 +286,7 @@ export function generateHarness(plan: TrainPlan): string {
     docs: ['Forward only (validation, sampling); read `logits` and `loss.cross_entropy` afterwards.'],
     statements: (w) => {
       w.writeLine(`// Evaluation mode: no jitter.`);
-      w.writeLine(`await this.rt.write(${lit(STATE_BUFFER)}, new Float32Array(${STATE.size}));`);
+      w.writeLine(`await this.rt.write(${lit(STATE_BUFFER)}, new Float32Array(TRAIN_STATE.size));`);
       w.writeLine("await this.rt.write('tokens', tokens);");
       w.writeLine("await this.rt.write('targets', targets);");
       w.writeLine('this.forward();');

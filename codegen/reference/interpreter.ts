@@ -8,6 +8,7 @@
  * so a tensor used by several ops receives the sum of their contributions.
  */
 import type { Graph, Op, OpKind } from '../../compiler/ir.ts';
+import { scheduleOf } from '../../compiler/schedule.ts';
 import { ADAPTER_OPS } from './ops/adapters.ts';
 import { ATTENTION_OPS } from './ops/attention.ts';
 import type { OpImpl } from './ops/context.ts';
@@ -65,12 +66,12 @@ export function referenceOpForward(op: Op, graph: Graph, values: RefValues): voi
 }
 
 /**
- * Runs every op of the graph in order. `values` must already hold the
+ * Runs every op of the graph in the order of its Schedule. `values` must already hold the
  * graph's inputs, params, frozen and state tensors; afterwards it also holds
  * every activation, index tensor and loss.
  */
 export function referenceForward(graph: Graph, values: RefValues): void {
-  for (const op of graph.ops) referenceOpForward(op, graph, values);
+  for (const op of scheduleOf(graph).forward) referenceOpForward(op, graph, values);
 }
 
 /**
@@ -86,7 +87,7 @@ export function referenceOpBackward(op: Op, graph: Graph, values: RefValues, gra
 }
 
 /**
- * Backpropagates through every op in reverse order after seeding each of the
+ * Backpropagates through every op in the Schedule's backward order after seeding each of the
  * graph's losses with gradient 1 (unless `grads` already holds one). Put the
  * upstream gradient of the main output (e.g. `dy` of a layer's `y`) in
  * `grads` before calling; `values` must hold the forward pass's values.
@@ -100,7 +101,7 @@ export function referenceBackward(graph: Graph, values: RefValues, grads: RefGra
     one.fill(1);
     grads.set(loss, one);
   }
-  for (let i = graph.ops.length - 1; i >= 0; i--) referenceOpBackward(graph.ops[i]!, graph, values, grads);
+  for (const op of scheduleOf(graph).backward) referenceOpBackward(op, graph, values, grads);
 }
 
 /**
@@ -109,5 +110,5 @@ export function referenceBackward(graph: Graph, values: RefValues, grads: RefGra
  * replaces its state tensor in `values` with the updated one.
  */
 export function referenceStateUpdates(graph: Graph, values: RefValues): void {
-  for (const op of graph.stateUpdates) referenceOpForward(op, graph, values);
+  for (const op of scheduleOf(graph).stateUpdates) referenceOpForward(op, graph, values);
 }

@@ -140,6 +140,8 @@ export interface GraphKernels {
   readonly ops: readonly OpKernels[];
   readonly stateUpdates: readonly OpKernels[];
   readonly buffers: readonly BufferDecl[];
+  /** The kernels of an op (or state update) of the graph, by its name. */
+  readonly byOp: ReadonlyMap<string, OpKernels>;
 }
 
 export function generateGraph(graph: Graph, opts: GenerateOptions): GraphKernels {
@@ -147,5 +149,6 @@ export function generateGraph(graph: Graph, opts: GenerateOptions): GraphKernels
   const stateUpdates = graph.stateUpdates.map((op) => generateOp(op, graph, opts));
   const buffers = new Map<string, BufferDecl>();
   for (const k of [...ops, ...stateUpdates]) for (const b of k.buffers) if (!buffers.has(b.name)) buffers.set(b.name, b);
-  return { ops, stateUpdates, buffers: [...buffers.values()] };
+  const byOp = new Map([...ops, ...stateUpdates].map((k) => [k.op.name, k]));
+  return { ops, stateUpdates, buffers: [...buffers.values()], byOp };
 }
