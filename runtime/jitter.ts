@@ -3,12 +3,10 @@
  * exactly as the kernels do (codegen/wgsl/ops/routing.ts): a PCG hash of
  * (seed, step, token, channel) mapped to U(1 − ε, 1 + ε).
  */
+import { compileScalarFns } from '../codegen/rowmath/functions.ts';
 
-function pcg(v: number): number {
-  const s = (Math.imul(v >>> 0, 747796405) + 2891336453) >>> 0;
-  const w = Math.imul(((s >>> ((s >>> 28) + 4)) ^ s) >>> 0, 277803737) >>> 0;
-  return ((w >>> 22) ^ w) >>> 0;
-}
+/** The PCG hash, compiled from the definition the kernels render (codegen/rowmath/functions.ts). */
+const { pcg } = compileScalarFns(['pcg']);
 
 /** The noise multiplying x[t, c] (width d) at training step `step`. */
 export function jitterNoise(seed: number, step: number, t: number, c: number, d: number, eps: number): number {

@@ -10,50 +10,33 @@
  *
  * swiglu is the only gated one: it takes two pre-activations (up and gate).
  */
-import { standardNormalCdf } from './erf.ts';
+import { compileScalarFns } from '../rowmath/functions.ts';
+import { erf } from './erf.ts';
 
 /** The activation names of the IR (`activation` attributes). */
 export type ActivationName = 'relu' | 'gelu' | 'silu' | 'swiglu';
 
-const INV_SQRT_2PI = 0.3989422804014327;
+/**
+ * The scalar functions, compiled from their one definition
+ * (codegen/rowmath/functions.ts, which the WGSL kernels render too) with a
+ * full-precision erf in place of the kernels' f32 approximation.
+ */
+const F = compileScalarFns(['sigmoid_f32', 'act_relu', 'dact_relu', 'act_gelu', 'dact_gelu', 'act_silu', 'dact_silu'], erf);
 
-/** σ(x), evaluated so that exp never overflows. */
-export function sigmoid(x: number): number {
-  if (x >= 0) return 1 / (1 + Math.exp(-x));
-  const e = Math.exp(x);
-  return e / (1 + e);
-}
-
+/** σ(x) = 1 / (1 + exp(−x)) (exp(−x) may overflow to ∞, giving exactly 0). */
+export const sigmoid: (x: number) => number = F.sigmoid_f32;
 /** max(x, 0). */
-export function relu(x: number): number {
-  return x > 0 ? x : 0;
-}
-
+export const relu: (x: number) => number = F.act_relu;
 /** 1 for x > 0, else 0 (0 at the kink, as docs/IR.md says). */
-export function reluDerivative(x: number): number {
-  return x > 0 ? 1 : 0;
-}
-
-/** The exact GELU x·Φ(x) = x/2·(1 + erf(x/√2)). */
-export function gelu(x: number): number {
-  return x * standardNormalCdf(x);
-}
-
+export const reluDerivative: (x: number) => number = F.dact_relu;
+/** The exact GELU x/2·(1 + erf(x/√2)). */
+export const gelu: (x: number) => number = F.act_gelu;
 /** Φ(x) + x·φ(x), φ the standard normal density. */
-export function geluDerivative(x: number): number {
-  return standardNormalCdf(x) + x * INV_SQRT_2PI * Math.exp(-0.5 * x * x);
-}
-
+export const geluDerivative: (x: number) => number = F.dact_gelu;
 /** x·σ(x). */
-export function silu(x: number): number {
-  return x * sigmoid(x);
-}
-
+export const silu: (x: number) => number = F.act_silu;
 /** σ(x)·(1 + x·(1 − σ(x))). */
-export function siluDerivative(x: number): number {
-  const s = sigmoid(x);
-  return s * (1 + x * (1 - s));
-}
+export const siluDerivative: (x: number) => number = F.dact_silu;
 
 /** Reads an `activation` attribute, rejecting names the IR does not define. */
 export function activationName(value: unknown, where: string): ActivationName {

@@ -5,7 +5,8 @@
  * thread that sums in a fixed order.
  */
 import type { OpOf } from '../../../compiler/ir.ts';
-import { ACTIVATION_FNS, baseActivation } from '../activations.ts';
+import { baseActivation } from '../activations.ts';
+import { wgslHelpers } from '../../rowmath/functions.ts';
 import type { Kernel } from '../kernel.ts';
 import { KernelWriter, type OpContext } from '../kernel_writer.ts';
 
@@ -98,7 +99,7 @@ export function activationKernels(ctx: OpContext<OpOf<'activation'>>): Pair {
   fw.bind('x', ctx.tensor(op.inputs.x), 'read');
   if (gate) fw.bind('gate', ctx.tensor(gate), 'read');
   fw.bind('y', ctx.tensor(op.outputs.y), 'read_write');
-  fw.declare(ACTIVATION_FNS);
+  fw.declare(wgslHelpers(`act_${f}`));
   fw.body(gated ? 'y[i] = act_silu(gate[i]) * x[i];' : `y[i] = act_${f}(x[i]);`);
   const bw = new KernelWriter(ctx, 'activation_backward', 'backward');
   bw.bind('x', ctx.tensor(op.inputs.x), 'read');
@@ -108,7 +109,7 @@ export function activationKernels(ctx: OpContext<OpOf<'activation'>>): Pair {
   const wantGate = gate !== undefined && ctx.needsGrad(gate);
   if (wantX) bw.bind('d_x', ctx.grad(op.inputs.x), 'read_write');
   if (gate && wantGate) bw.bind('d_gate', ctx.grad(gate), 'read_write');
-  bw.declare(ACTIVATION_FNS);
+  bw.declare(gated ? wgslHelpers(...(wantX ? ['act_silu'] : []), ...(wantGate ? ['dact_silu'] : [])) : wgslHelpers(`dact_${f}`));
   if (gated) {
     if (wantX) bw.body('d_x[i] += d_y[i] * act_silu(gate[i]);');
     if (wantGate) bw.body('d_gate[i] += d_y[i] * x[i] * dact_silu(gate[i]);');

@@ -10,7 +10,8 @@
  */
 import type { OpOf } from '../../../compiler/ir.ts';
 import type { Activation } from '../../../compiler/schema.ts';
-import { ACTIVATION_FNS, baseActivation, componentwise } from '../activations.ts';
+import { baseActivation, componentwise } from '../activations.ts';
+import { wgslHelpers } from '../../rowmath/functions.ts';
 import { columnVectors, depthVectors, gemmKernel, rowVectors, type GemmSpec } from '../gemm.ts';
 import { gemmTile, type Kernel } from '../kernel.ts';
 import { KernelWriter, columnsPerThread, type OpContext } from '../kernel_writer.ts';
@@ -143,7 +144,7 @@ export function ffnKernels(ctx: FfnContext): { forward: Kernel[]; backward: Kern
   up.bind('pre_up', preUp, 'read_write', outTy(upStore4));
   if (L.gated) up.bind('pre_gate', preGate, 'read_write', outTy(upStore4));
   if (fused) up.bind('hidden', hidden, 'read_write', outTy(upStore4));
-  up.declare(ACTIVATION_FNS);
+  if (fused) up.declare(wgslHelpers(`act_${act}`));
   const upRows = { ...L, gather: gatherInGemm };
   const upSpec: GemmSpec = {
     ...groupSpec(L),
@@ -186,7 +187,7 @@ export function ffnKernels(ctx: FfnContext): { forward: Kernel[]; backward: Kern
     a.bind('pre_up', preUp, 'read');
     if (L.gated) a.bind('pre_gate', preGate, 'read');
     a.bind('hidden', hidden, 'read_write');
-    a.declare(ACTIVATION_FNS);
+    a.declare(wgslHelpers(`act_${act}`));
     a.body(L.gated ? 'hidden[i] = act_silu(pre_gate[i]) * pre_up[i];' : `hidden[i] = act_${act}(pre_up[i]);`);
     forward.push(a.finish1d(L.rows * H));
   }
@@ -231,7 +232,7 @@ export function ffnKernels(ctx: FfnContext): { forward: Kernel[]; backward: Kern
   if (L.gated) gh.bind('pre_gate', preGate, 'read', outTy(ghVec));
   gh.bind('d_pre_up', dPreUp, 'read_write', outTy(ghVec));
   if (L.gated) gh.bind('d_pre_gate', dPreGate, 'read_write', outTy(ghVec));
-  gh.declare(ACTIVATION_FNS);
+  gh.declare(L.gated ? wgslHelpers('act_silu', 'dact_silu') : wgslHelpers(`dact_${act}`));
   const ghSpec: GemmSpec = {
     ...groupSpec(L),
     tile: inTile,

@@ -6,7 +6,7 @@
  * the reference given the same scores.
  */
 import type { OpOf } from '../../../compiler/ir.ts';
-import { ACTIVATION_FNS } from '../activations.ts';
+import { wgslHelpers } from '../../rowmath/functions.ts';
 import { columnVectors, depthVectors, gemmKernel, rowVectors, type GemmSpec } from '../gemm.ts';
 import { gemmTile, type Kernel } from '../kernel.ts';
 import { KernelWriter, f32, type OpContext } from '../kernel_writer.ts';
@@ -58,7 +58,7 @@ export function routerKernels(ctx: OpContext<OpOf<'router'>>): Pair {
     const fw = new KernelWriter(ctx, 'router', 'forward');
     fw.bind('logits', ctx.tensor(op.outputs.logits), 'read');
     fw.bind('probs', ctx.tensor(op.outputs.probs), 'read_write');
-    fw.declare(ACTIVATION_FNS);
+    if (score === 'sigmoid') fw.declare(wgslHelpers('sigmoid_f32'));
     fw.body('let t = i;');
     if (score === 'sigmoid') {
       fw.body(`for (var s = 0u; s < ${S}u; s++) { probs[t * ${S}u + s] = sigmoid_f32(logits[t * ${S}u + s]); }`);
@@ -172,11 +172,7 @@ export function routerKernels(ctx: OpContext<OpOf<'router'>>): Pair {
 function jitterNoise(eps: number, d: number, seed: number): string {
   if (!eps) return '';
   return [
-    'fn pcg(v: u32) -> u32 {',
-    '  let s = v * 747796405u + 2891336453u;',
-    '  let w = ((s >> ((s >> 28u) + 4u)) ^ s) * 277803737u;',
-    '  return (w >> 22u) ^ w;',
-    '}',
+    wgslHelpers('pcg'),
     'fn noise(t: u32, c: u32) -> f32 {',
     `  if (state[${STATE.training}] == 0.0) { return 1.0; }`,
     `  let h = pcg(${seed >>> 0}u ^ pcg(u32(state[${STATE.step}]) ^ pcg(t * ${d}u + c)));`,

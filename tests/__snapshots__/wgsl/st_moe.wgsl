@@ -813,24 +813,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(0) var<storage, read> logits: array<f32>;  // blocks.0.moe.logits
 @group(0) @binding(1) var<storage, read_write> probs: array<f32>;  // blocks.0.moe.probs
 
-fn erf_f32(x: f32) -> f32 {
-  // Abramowitz & Stegun 7.1.26; odd symmetry for x < 0.
-  let a = abs(x);
-  let t = 1.0 / (1.0 + 0.3275911 * a);
-  let y = 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * exp(-a * a);
-  return select(-y, y, x >= 0.0);
-}
-fn sigmoid_f32(x: f32) -> f32 { return 1.0 / (1.0 + exp(-x)); }
-fn act_relu(x: f32) -> f32 { return max(x, 0.0); }
-fn dact_relu(x: f32) -> f32 { return select(0.0, 1.0, x > 0.0); }
-fn act_gelu(x: f32) -> f32 { return 0.5 * x * (1.0 + erf_f32(x * 0.70710678118654752)); }
-fn dact_gelu(x: f32) -> f32 {
-  let cdf = 0.5 * (1.0 + erf_f32(x * 0.70710678118654752));
-  return cdf + x * exp(-0.5 * x * x) * 0.39894228040143268;
-}
-fn act_silu(x: f32) -> f32 { return x * sigmoid_f32(x); }
-fn dact_silu(x: f32) -> f32 { let s = sigmoid_f32(x); return s * (1.0 + x * (1.0 - s)); }
-
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let i = (wid.y * nwg.x + wid.x) * 64u + lid;
@@ -1226,22 +1208,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(5) var<storage, read_write> hidden: array<vec4<f32>>;  // blocks.0.moe.experts/hidden
 
 fn erf_f32(x: f32) -> f32 {
-  // Abramowitz & Stegun 7.1.26; odd symmetry for x < 0.
   let a = abs(x);
   let t = 1.0 / (1.0 + 0.3275911 * a);
-  let y = 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * exp(-a * a);
+  let y = 1.0 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * exp(-a * a);
   return select(-y, y, x >= 0.0);
 }
-fn sigmoid_f32(x: f32) -> f32 { return 1.0 / (1.0 + exp(-x)); }
-fn act_relu(x: f32) -> f32 { return max(x, 0.0); }
-fn dact_relu(x: f32) -> f32 { return select(0.0, 1.0, x > 0.0); }
-fn act_gelu(x: f32) -> f32 { return 0.5 * x * (1.0 + erf_f32(x * 0.70710678118654752)); }
-fn dact_gelu(x: f32) -> f32 {
-  let cdf = 0.5 * (1.0 + erf_f32(x * 0.70710678118654752));
-  return cdf + x * exp(-0.5 * x * x) * 0.39894228040143268;
-}
-fn act_silu(x: f32) -> f32 { return x * sigmoid_f32(x); }
-fn dact_silu(x: f32) -> f32 { let s = sigmoid_f32(x); return s * (1.0 + x * (1.0 - s)); }
+fn act_gelu(x: f32) -> f32 { return 0.5 * x * (1.0 + erf_f32(x * 0.7071067811865476)); }
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -1419,22 +1391,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 @group(0) @binding(4) var<storage, read_write> d_pre_up: array<vec4<f32>>;  // blocks.0.moe.experts/d_pre_up
 
 fn erf_f32(x: f32) -> f32 {
-  // Abramowitz & Stegun 7.1.26; odd symmetry for x < 0.
   let a = abs(x);
   let t = 1.0 / (1.0 + 0.3275911 * a);
-  let y = 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * exp(-a * a);
+  let y = 1.0 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * exp(-a * a);
   return select(-y, y, x >= 0.0);
 }
-fn sigmoid_f32(x: f32) -> f32 { return 1.0 / (1.0 + exp(-x)); }
-fn act_relu(x: f32) -> f32 { return max(x, 0.0); }
-fn dact_relu(x: f32) -> f32 { return select(0.0, 1.0, x > 0.0); }
-fn act_gelu(x: f32) -> f32 { return 0.5 * x * (1.0 + erf_f32(x * 0.70710678118654752)); }
 fn dact_gelu(x: f32) -> f32 {
-  let cdf = 0.5 * (1.0 + erf_f32(x * 0.70710678118654752));
-  return cdf + x * exp(-0.5 * x * x) * 0.39894228040143268;
+  let cdf = 0.5 * (1.0 + erf_f32(x * 0.7071067811865476));
+  return cdf + x * exp(-0.5 * x * x) * 0.3989422804014327;
 }
-fn act_silu(x: f32) -> f32 { return x * sigmoid_f32(x); }
-fn dact_silu(x: f32) -> f32 { let s = sigmoid_f32(x); return s * (1.0 + x * (1.0 - s)); }
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {

@@ -1,0 +1,41 @@
+/**
+ * The expression form of the shared scalar math (codegen/rowmath): rendering
+ * keeps the written association (so f32 kernels evaluate in the written
+ * order), u32 functions wrap like WGSL's u32, and a kernel gets the helper
+ * functions it uses and what they call, nothing else.
+ */
+import { describe, expect, it } from 'vitest';
+import { add, mul, num, sub, toJs, toWgsl, x } from '../../codegen/rowmath/expr.ts';
+import { compileScalarFns, wgslHelpers } from '../../codegen/rowmath/functions.ts';
+
+describe('rowmath expressions', () => {
+  it('parenthesise exactly where the tree needs it', () => {
+    expect(toWgsl(sub(num(1), sub(x('a'), x('b'))))).toBe('1.0 - (a - b)');
+    expect(toWgsl(sub(sub(num(1), x('a')), x('b')))).toBe('1.0 - a - b');
+    expect(toWgsl(mul(add(x('a'), num(2)), x('b')))).toBe('(a + 2.0) * b');
+    // Float addition is not associative: a right operand of equal precedence keeps its parentheses.
+    expect(toWgsl(add(x('a'), add(x('b'), x('c'))))).toBe('a + (b + c)');
+    expect(toJs(add(x('a'), add(x('b'), x('c'))), 'f32')).toBe('a + (b + c)');
+  });
+
+  it('compile the PCG hash to u32 arithmetic equal to a hand-written one', () => {
+    const hand = (v: number) => {
+      const s = (Math.imul(v >>> 0, 747796405) + 2891336453) >>> 0;
+      const w = Math.imul(((s >>> ((s >>> 28) + 4)) ^ s) >>> 0, 277803737) >>> 0;
+      return ((w >>> 22) ^ w) >>> 0;
+    };
+    const { pcg } = compileScalarFns(['pcg']);
+    for (const v of [0, 1, 12345, 0x7fffffff, 0xffffffff, 2891336453]) expect(pcg(v)).toBe(hand(v));
+  });
+
+  it('emit the helpers a kernel uses and their dependencies only', () => {
+    const gelu = wgslHelpers('act_gelu');
+    expect(gelu).toContain('fn erf_f32(');
+    expect(gelu).toContain('fn act_gelu(');
+    expect(gelu).not.toContain('sigmoid_f32');
+    const silu = wgslHelpers('dact_silu');
+    expect(silu.indexOf('fn sigmoid_f32(')).toBeLessThan(silu.indexOf('fn dact_silu('));
+    expect(silu).not.toContain('erf_f32');
+    expect(wgslHelpers('act_relu')).toBe('fn act_relu(x: f32) -> f32 { return max(x, 0.0); }');
+  });
+});
