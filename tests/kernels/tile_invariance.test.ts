@@ -15,35 +15,51 @@ import { sharedGpu } from '../../runtime/gpu.ts';
 import { GraphRunner } from '../../runtime/graph_runner.ts';
 import { randomValues } from '../../runtime/test_scenarios.ts';
 
-describe('GEMM tile and load layout', () => {
-  it('do not change a single bit of outputs or gradients, fused or unfused', async () => {
-    const { spec } = checkSpec(readFileSync('specs/deepseekmoe.moe', 'utf8'), 'specs/deepseekmoe.moe');
-    const graph = lowerModel(spec!, { batch: 4, seq: 16 });
+/** Uniform tiles, and mixed ones (each GEMM kind tuned separately). */
+const CHOICES: Record<GemmKind, GemmTile>[] = [
+  ...([[4, 4], [8, 4], [4, 8], [2, 8]] as GemmTile[]).map((t) => ({ forward: t, input_grad: t, weight_grad: t })),
+  { forward: [8, 4], input_grad: [8, 8], weight_grad: [16, 8] },
+  { forward: [2, 8], input_grad: [4, 8], weight_grad: [8, 4] },
+  // Workgroup-tiled: k-slices staged in workgroup memory, deeper or shallower than the reductions.
+  ...([[4, 4, 16], [8, 8, 8]] as GemmTile[]).map((t) => ({ forward: t, input_grad: t, weight_grad: t })),
+  { forward: [2, 8, 32], input_grad: [8, 4, 4], weight_grad: [4, 8, 16] },
+];
+
+const label = (t: Record<GemmKind, GemmTile>) => `forward ${t.forward.join('x')}, input_grad ${t.input_grad.join('x')}, weight_grad ${t.weight_grad.join('x')}`;
+
+// One test per tile choice (each with its own hang guard), every one compared with the first.
+describe('GEMM tile and load layout do not change a single bit of outputs or gradients, fused or unfused', () => {
+  const { spec } = checkSpec(readFileSync('specs/deepseekmoe.moe', 'utf8'), 'specs/deepseekmoe.moe');
+  const graph = lowerModel(spec!, { batch: 4, seq: 16 });
+  let baseline: Buffer[] | undefined;
+
+  async function run(target: (limits: Target) => Target): Promise<Buffer[]> {
     const gpu = await sharedGpu();
-    const results: Buffer[][] = [];
-    // Uniform tiles, and mixed ones (each GEMM kind tuned separately).
-    const choices: Record<GemmKind, GemmTile>[] = [
-      ...([[4, 4], [8, 4], [4, 8], [2, 8]] as GemmTile[]).map((t) => ({ forward: t, input_grad: t, weight_grad: t })),
-      { forward: [8, 4], input_grad: [8, 8], weight_grad: [16, 8] },
-      { forward: [2, 8], input_grad: [4, 8], weight_grad: [8, 4] },
-      // Workgroup-tiled: k-slices staged in workgroup memory, deeper or shallower than the reductions.
-      ...([[4, 4, 16], [8, 8, 8]] as GemmTile[]).map((t) => ({ forward: t, input_grad: t, weight_grad: t })),
-      { forward: [2, 8, 32], input_grad: [8, 4, 4], weight_grad: [4, 8, 16] },
-    ];
-    // And the unfused baseline: scalar loads, one output per thread, a permuted copy of the rows.
-    const targets: Target[] = [...choices.map((gemmTiles) => ({ ...gpu.limits, gemmTiles })), { ...gpu.limits, fusion: false }];
-    for (const target of targets) {
-      const r = await GraphRunner.create(gpu, graph, 'specs/deepseekmoe.moe', target);
-      try {
-        r.setValues(randomValues(graph, 1, spec!.vocab));
-        await r.forward();
-        await r.backward(new Map());
-        const tensors = [await r.read('logits'), await r.readGrad('embed.weight'), await r.readGrad('blocks.1.moe.experts.up.weight'), await r.readGrad('blocks.2.moe.shared.down.weight')];
-        results.push(tensors.map((t) => Buffer.from(t.buffer)));
-      } finally {
-        r.destroy();
-      }
+    const r = await GraphRunner.create(gpu, graph, 'specs/deepseekmoe.moe', target({ ...gpu.limits }));
+    try {
+      r.setValues(randomValues(graph, 1, spec!.vocab));
+      await r.forward();
+      await r.backward(new Map());
+      const tensors = [await r.read('logits'), await r.readGrad('embed.weight'), await r.readGrad('blocks.1.moe.experts.up.weight'), await r.readGrad('blocks.2.moe.shared.down.weight')];
+      return tensors.map((t) => Buffer.from(t.buffer));
+    } finally {
+      r.destroy();
     }
-    for (const other of results.slice(1)) other.forEach((b, i) => expect(Buffer.compare(b, results[0]![i]!)).toBe(0));
-  });
+  }
+
+  const cases: [string, (limits: Target) => Target][] = [
+    ...CHOICES.map((gemmTiles): [string, (l: Target) => Target] => [label(gemmTiles), (l) => ({ ...l, gemmTiles })]),
+    // The unfused baseline: scalar loads, one output per thread, a permuted copy of the rows.
+    ['the unfused baseline', (l) => ({ ...l, fusion: false })],
+  ];
+  for (const [name, target] of cases) {
+    it(name, async () => {
+      const got = await run(target);
+      if (!baseline) {
+        baseline = got;
+        return;
+      }
+      got.forEach((b, i) => expect(Buffer.compare(b, baseline![i]!), `tensor ${i} differs from ${cases[0]![0]}`).toBe(0));
+    });
+  }
 });
