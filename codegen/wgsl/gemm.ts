@@ -14,6 +14,7 @@
  */
 import { DEFAULT_GEMM_TILE, stagedDepth, type GemmTile, type Kernel } from './kernel.ts';
 import { WG, type KernelWriter } from './kernel_writer.ts';
+import { addU, divU, plusU } from './wgsl_fold.ts';
 
 export interface GemmSpec {
   /** Bound on the rows of one group (the dispatch covers this many). */
@@ -189,7 +190,7 @@ function writeEpilogue(w: KernelWriter, g: GemmSpec, acc: (o: number, i: number,
   for (let i = 0; i < TM; i++) {
     for (let j = 0; j < TN; j++) {
       const accs = g.b.map((_, o) => acc(o, i, j));
-      w.body(`if (ok${i} && col0 + ${col(j)} < ${g.cols}u) {`, ...g.store(i, `c${j}`, accs).map((s) => `  ${s}`), '}');
+      w.body(`if (ok${i} && ${plusU('col0', col(j))} < ${g.cols}u) {`, ...g.store(i, `c${j}`, accs).map((s) => `  ${s}`), '}');
     }
   }
 }
@@ -210,10 +211,10 @@ function writeStagedGemm(w: KernelWriter, g: GemmSpec): void {
   writeBlockOrigin(w, g, BM, BN, 'wg');
   w.body(`let tr = lid / ${SIDE}u;`, `let tc = lid % ${SIDE}u;`);
   for (let i = 0; i < TM; i++) {
-    w.body(`let ok${i} = row0 + tr + ${SIDE * i}u < row_end;`, `let r${i} = min(row0 + tr + ${SIDE * i}u, row_end - 1u);`);
+    w.body(`let ok${i} = ${addU('row0 + tr', SIDE * i)} < row_end;`, `let r${i} = min(${addU('row0 + tr', SIDE * i)}, row_end - 1u);`);
     if (g.rowSetup) w.body(...g.rowSetup(i));
   }
-  for (let j = 0; j < TN; j++) w.body(`let c${j} = min(col0 + tc + ${SIDE * j}u, ${g.cols - 1}u);`);
+  for (let j = 0; j < TN; j++) w.body(`let c${j} = min(${addU('col0 + tc', SIDE * j)}, ${g.cols - 1}u);`);
   // What each thread stages: element e = lid + 64q of the slice, walked along the operand's contiguous index.
   const along = (q: number, width: number, kFast: boolean) => {
     const e = `(lid + ${64 * q}u)`;
@@ -244,13 +245,13 @@ function writeStagedGemm(w: KernelWriter, g: GemmSpec): void {
     for (let q = 0; q < perB; q++) w.body(`  tile_b${o}[kb${q} * ${BN}u + sb${q}] = select(0.0, ${g.b[o]!(`min(k0 + kb${q}, k_end - 1u)`, `cb${q}`)}, kb${q} < kn);`);
   }
   w.body('  workgroupBarrier();', '  for (var kk = 0u; kk < kn; kk++) {');
-  for (let i = 0; i < TM; i++) w.body(`    let a${i} = tile_a[kk * ${BM}u + tr + ${SIDE * i}u];`);
+  for (let i = 0; i < TM; i++) w.body(`    let a${i} = tile_a[${addU(`kk * ${BM}u + tr`, SIDE * i)}];`);
   for (let o = 0; o < ops; o++) {
-    for (let j = 0; j < TN; j++) w.body(`    let b${o}_${j} = tile_b${o}[kk * ${BN}u + tc + ${SIDE * j}u];`);
+    for (let j = 0; j < TN; j++) w.body(`    let b${o}_${j} = tile_b${o}[${addU(`kk * ${BN}u + tc`, SIDE * j)}];`);
     for (let i = 0; i < TM; i++) for (let j = 0; j < TN; j++) w.body(`    acc${o}[${i * TN + j}] = fma(a${i}, b${o}_${j}, acc${o}[${i * TN + j}]);`);
   }
   w.body('  }', '  workgroupBarrier();', '}');
-  writeEpilogue(w, g, (o, i, j) => `acc${o}[${i * TN + j}]`, (j) => `tc + ${SIDE * j}u`);
+  writeEpilogue(w, g, (o, i, j) => `acc${o}[${i * TN + j}]`, (j) => addU('tc', SIDE * j));
 }
 
 /** Writes the register-blocked GEMM body into `w` (one thread per tile; finished by gemmKernel). */
@@ -261,28 +262,28 @@ function writeGemm(w: KernelWriter, g: GemmSpec): void {
   const colIdx = [...Array(TN).keys()];
   writeBlockOrigin(w, g, TM, TN, 'i');
   for (const i of rowIdx) {
-    w.body(`let ok${i} = row0 + ${i}u < row_end;`, `let r${i} = min(row0 + ${i}u, row_end - 1u);`);
+    w.body(`let ok${i} = ${addU('row0', i)} < row_end;`, `let r${i} = min(${addU('row0', i)}, row_end - 1u);`);
     if (g.rowSetup) w.body(...g.rowSetup(i));
   }
-  for (const j of colIdx) w.body(`let c${j} = min(col0 + ${j}u, ${g.cols - 1}u);`);
+  for (const j of colIdx) w.body(`let c${j} = min(${addU('col0', j)}, ${g.cols - 1}u);`);
   const colVec = !!g.vec4Cols && !g.vec4 && columnVectors(g.tile, g.cols);
   if (colVec) {
     // Accumulators as vec4 across columns; each k does TM scalar × (TN/4) vec4 FMAs.
     const groups = TN / 4;
     for (let o = 0; o < ops; o++) w.body(`var accv${o}: array<vec4<f32>, ${TM * groups}>;`);
     const fmaRow = (o: number, k: string, a: (i: number) => string, tag: string) => {
-      for (let q = 0; q < groups; q++) w.body(`  let b${o}_${q}${tag} = ${g.vec4Cols![o]!(k, `min(col0 / 4u + ${q}u, ${g.cols / 4 - 1}u)`)};`);
+      for (let q = 0; q < groups; q++) w.body(`  let b${o}_${q}${tag} = ${g.vec4Cols![o]!(k, `min(${addU('col0 / 4u', q)}, ${g.cols / 4 - 1}u)`)};`);
       for (const i of rowIdx) for (let q = 0; q < groups; q++) w.body(`  accv${o}[${i * groups + q}] = fma(vec4<f32>(${a(i)}), b${o}_${q}${tag}, accv${o}[${i * groups + q}]);`);
     };
     if (g.vec4ColsA) {
       // 4 k per step: one vec4 of A per row, then 4 rows of B, each used by all TM rows.
-      w.body(`for (var k4 = (${g.depthBegin ?? '0u'}) / 4u; k4 < (${g.depthEnd}) / 4u; k4++) {`);
+      w.body(`for (var k4 = ${divU(g.depthBegin ?? '0u', 4)}; k4 < ${divU(g.depthEnd, 4)}; k4++) {`);
       for (const i of rowIdx) w.body(`  let a${i} = ${g.vec4ColsA(i, 'k4')};`);
-      for (let kk = 0; kk < 4; kk++) for (let o = 0; o < ops; o++) fmaRow(o, `(k4 * 4u + ${kk}u)`, (i) => `a${i}[${kk}]`, `_${kk}`);
+      for (let kk = 0; kk < 4; kk++) for (let o = 0; o < ops; o++) fmaRow(o, `(${addU('k4 * 4u', kk)})`, (i) => `a${i}[${kk}]`, `_${kk}`);
     } else {
       w.body(`for (var k = ${g.depthBegin ?? '0u'}; k < ${g.depthEnd}; k++) {`);
       if (g.vec4Rows && rowVectors(g.tile, g.rows) && !g.rowBegin) {
-        for (let q = 0; q < TM / 4; q++) w.body(`  let a4_${q} = ${g.vec4Rows('k', `row0 / 4u + ${q}u`)};`);
+        for (let q = 0; q < TM / 4; q++) w.body(`  let a4_${q} = ${g.vec4Rows('k', addU('row0 / 4u', q))};`);
         for (const i of rowIdx) w.body(`  let a${i} = a4_${Math.floor(i / 4)}[${i % 4}];`);
       } else {
         for (const i of rowIdx) w.body(`  let a${i} = ${g.a(i, 'k')};`);
@@ -300,7 +301,7 @@ function writeGemm(w: KernelWriter, g: GemmSpec): void {
   for (let o = 0; o < ops; o++) w.body(`var acc${o}: array<f32, ${TM * TN}>;`);
   if (g.vec4) {
     const v = g.vec4;
-    w.body(`for (var k4 = (${g.depthBegin ?? '0u'}) / 4u; k4 < (${g.depthEnd}) / 4u; k4++) {`);
+    w.body(`for (var k4 = ${divU(g.depthBegin ?? '0u', 4)}; k4 < ${divU(g.depthEnd, 4)}; k4++) {`);
     for (const i of rowIdx) w.body(`  let a${i} = ${v.a(i, 'k4')};`);
     for (let o = 0; o < ops; o++) {
       for (const j of colIdx) w.body(`  let b${o}_${j} = ${v.b[o]!('k4', `c${j}`)};`);
@@ -337,7 +338,7 @@ function writeStores4(w: KernelWriter, g: GemmSpec, groups: number, acc: (o: num
   for (let i = 0; i < TM; i++) {
     for (let q = 0; q < groups; q++) {
       const accs = g.b.map((_, o) => acc(o, i, q));
-      w.body(`if (ok${i} && col0 + ${4 * q}u < ${g.cols}u) {`, ...g.store4!(i, q === 0 ? 'col0 / 4u' : `(col0 / 4u + ${q}u)`, accs).map((s) => `  ${s}`), '}');
+      w.body(`if (ok${i} && ${addU('col0', 4 * q)} < ${g.cols}u) {`, ...g.store4!(i, q === 0 ? 'col0 / 4u' : `(col0 / 4u + ${q}u)`, accs).map((s) => `  ${s}`), '}');
     }
   }
 }

@@ -7,6 +7,7 @@
 import type { OpOf } from '../../../compiler/ir.ts';
 import type { Kernel } from '../kernel.ts';
 import { KernelWriter, columnsPerThread, dotInOrder, type OpContext } from '../kernel_writer.ts';
+import { divU, group, loopU, modU, mulU, plusU } from '../wgsl_fold.ts';
 
 type Pair = { forward: Kernel[]; backward: Kernel[] };
 
@@ -28,9 +29,9 @@ export function combineKernels(ctx: OpContext<OpOf<'combine'>>): Pair {
     `let t = i / ${dv}u;`,
     `let c = i % ${dv}u;`,
     `var sum = ${splat('0.0')};`,
-    `for (var j = 0u; j < ${K}u; j++) {`,
-    `  let row = token_slot[t * ${K}u + j];`,
-    `  if (row >= 0) { sum = fma(${splat(`token_gate[t * ${K}u + j]`)}, expert_out[u32(row) * ${dv}u + c], sum); }`,
+    `${loopU('j', K)}`,
+    `  let row = token_slot[${mulU('t', K)} + j];`,
+    `  if (row >= 0) { sum = fma(${splat(`token_gate[${mulU('t', K)} + j]`)}, expert_out[u32(row) * ${dv}u + c], sum); }`,
     '}',
     'y[i] = sum;',
   );
@@ -47,7 +48,7 @@ export function combineKernels(ctx: OpContext<OpOf<'combine'>>): Pair {
       `let tj = i / ${dv}u;`,
       `let c = i % ${dv}u;`,
       'let row = token_slot[tj];',
-      `if (row >= 0) { d_expert_out[u32(row) * ${dv}u + c] += ${splat('token_gate[tj]')} * d_y[(tj / ${K}u) * ${dv}u + c]; }`,
+      `if (row >= 0) { d_expert_out[u32(row) * ${dv}u + c] += ${splat('token_gate[tj]')} * d_y[${group(divU('tj', K))} * ${dv}u + c]; }`,
     );
     backward.push(g.finish1d(N * K * dv));
   }
@@ -59,7 +60,7 @@ export function combineKernels(ctx: OpContext<OpOf<'combine'>>): Pair {
     g.bind('d_y', dy, 'read', dot.ty);
     g.bind('d_gate', ctx.grad(op.inputs.token_gate), 'read_write');
     g.body(
-      `let t = i / ${K}u;`,
+      `let t = ${divU('i', K)};`,
       'let row = token_slot[i];',
       'if (row < 0) { return; }',
       'var dotp = 0.0;',
@@ -95,7 +96,7 @@ function groupFns(ctx: OpContext<OpOf<'mix_weights'> | OpOf<'mix'> | OpOf<'unmix
 
 /** Row of slot s (= e·p + j) of group g in the expert buffer: e·(groups·p) + g·p + j. */
 function rowFn(groups: number, p: number): string {
-  return `fn slot_row(s: u32, g: u32) -> u32 { return (s / ${p}u) * ${groups * p}u + g * ${p}u + s % ${p}u; }`;
+  return `fn slot_row(s: u32, g: u32) -> u32 { return ${plusU(plusU(mulU(group(divU('s', p)), groups * p), mulU('g', p)), modU('s', p))}; }`;
 }
 
 /** `mix_weights`: dispatch = softmax over each group's tokens; combine = dispatch or softmax over slots. */

@@ -9,6 +9,7 @@ import { baseActivation } from '../activations.ts';
 import { wgslHelpers } from '../../rowmath/functions.ts';
 import type { Kernel } from '../kernel.ts';
 import { KernelWriter, type OpContext } from '../kernel_writer.ts';
+import { divU, loopU, mulU } from '../wgsl_fold.ts';
 
 type Pair = { forward: Kernel[]; backward: Kernel[] };
 
@@ -132,9 +133,9 @@ export function ia3Kernels(ctx: OpContext<OpOf<'ia3_scale'>>): Pair {
   const mixFn = [
     'fn mixed_scale(t: u32, h: u32) -> f32 {',
     '  var m = 0.0;',
-    `  for (var j = 0u; j < ${K}u; j++) {`,
-    `    let e = token_expert[t * ${K}u + j];`,
-    `    if (e >= 0) { m = fma(token_gate[t * ${K}u + j], scale[u32(e) * ${H}u + h], m); }`,
+    `  ${loopU('j', K)}`,
+    `    let e = token_expert[${mulU('t', K)} + j];`,
+    `    if (e >= 0) { m = fma(token_gate[${mulU('t', K)} + j], scale[u32(e) * ${H}u + h], m); }`,
     '  }',
     '  return m;',
     '}',
@@ -169,7 +170,7 @@ export function ia3Kernels(ctx: OpContext<OpOf<'ia3_scale'>>): Pair {
     w.bind('token_expert', te, 'read', 'i32');
     w.bind('d_y', dy, 'read');
     w.bind('d_gate', ctx.grad(op.inputs.token_gate), 'read_write');
-    w.body(`let t = i / ${K}u;`, 'let e = token_expert[i];', 'if (e < 0) { return; }', 'var acc = 0.0;', `for (var h = 0u; h < ${H}u; h++) { acc = fma(scale[u32(e) * ${H}u + h], d_y[t * ${H}u + h] * x[t * ${H}u + h], acc); }`, 'd_gate[i] += acc;');
+    w.body(`let t = ${divU('i', K)};`, 'let e = token_expert[i];', 'if (e < 0) { return; }', 'var acc = 0.0;', `for (var h = 0u; h < ${H}u; h++) { acc = fma(scale[u32(e) * ${H}u + h], d_y[t * ${H}u + h] * x[t * ${H}u + h], acc); }`, 'd_gate[i] += acc;');
     backward.push(w.finish1d(N * K));
   }
   if (ctx.needsGrad(op.inputs.scale)) {
@@ -183,8 +184,8 @@ export function ia3Kernels(ctx: OpContext<OpOf<'ia3_scale'>>): Pair {
       `let h = i % ${H}u;`,
       'var acc = 0.0;',
       `for (var t = 0u; t < ${N}u; t++) {`,
-      `  for (var j = 0u; j < ${K}u; j++) {`,
-      `    if (token_expert[t * ${K}u + j] == e) { acc = fma(token_gate[t * ${K}u + j], d_y[t * ${H}u + h] * x[t * ${H}u + h], acc); }`,
+      `  ${loopU('j', K)}`,
+      `    if (token_expert[${mulU('t', K)} + j] == e) { acc = fma(token_gate[${mulU('t', K)} + j], d_y[t * ${H}u + h] * x[t * ${H}u + h], acc); }`,
       '  }',
       '}',
       'd_scale[i] += acc;',

@@ -15,6 +15,7 @@ import { wgslHelpers } from '../../rowmath/functions.ts';
 import { columnVectors, depthVectors, gemmKernel, rowVectors, type GemmSpec } from '../gemm.ts';
 import { gemmTile, type Kernel } from '../kernel.ts';
 import { KernelWriter, columnsPerThread, type OpContext } from '../kernel_writer.ts';
+import { loopU, mulU } from '../wgsl_fold.ts';
 
 /** How rows map to experts and inputs for one FFN op. */
 interface Layout {
@@ -39,6 +40,8 @@ interface Layout {
   readonly tables?: { readonly slotToken: string; readonly tokenSlot: string; readonly offsets: string };
   /** Index into up/gate weights of (group, hidden unit, input column). */
   upIndex(grp: string, h: string, c: string): string;
+  /** The same as a vec4 index, for input columns 4·c4 … 4·c4+3 (needs d % 4 == 0). */
+  upIndex4(grp: string, h: string, c4: string): string;
   /** Index into down weights of (group, output column, hidden unit). */
   downIndex(grp: string, j: string, h: string): string;
   /** The same as a vec4 index, for hidden units 4·k4 … 4·k4+3 (needs hidden % 4 == 0). */
@@ -60,6 +63,7 @@ function layoutOf(ctx: FfnContext): Layout {
     return {
       rows: N, rowsPerGroup: N, groups: 1, d, hidden: K * H, gated, activation, rowBegin: '0u', rowEnd: `${N}u`, gather: false, gateWeight,
       upIndex: (_g, h, c) => `(${h}) * ${d}u + ${c}`,
+      upIndex4: (_g, h, c4) => `(${h}) * ${d / 4}u + ${c4}`,
       downIndex: (_g, j, h) => (K === 1 ? `(${j}) * ${H}u + ${h}` : `(((${h}) / ${H}u) * ${d}u + ${j}) * ${H}u + (${h}) % ${H}u`),
       downIndex4: (_g, j, k4) => (K === 1 ? `(${j}) * ${H / 4}u + ${k4}` : `(((${k4}) / ${H / 4}u) * ${d}u + ${j}) * ${H / 4}u + (${k4}) % ${H / 4}u`),
     };
@@ -75,6 +79,7 @@ function layoutOf(ctx: FfnContext): Layout {
     rowEnd: gather ? 'u32(offsets[grp + 1u])' : `(grp + 1u) * ${perExpert}u`,
     gather,
     upIndex: (g, h, c) => `(${g} * ${H}u + ${h}) * ${d}u + ${c}`,
+    upIndex4: (g, h, c4) => `(${g} * ${H}u + ${h}) * ${d / 4}u + ${c4}`,
     downIndex: (g, j, h) => `(${g} * ${d}u + ${j}) * ${H}u + ${h}`,
     downIndex4: (g, j, k4) => `(${g} * ${d}u + ${j}) * ${H / 4}u + ${k4}`,
   };
@@ -153,7 +158,7 @@ export function ffnKernels(ctx: FfnContext): { forward: Kernel[]; backward: Kern
       ? {
           vec4: {
             a: (i: number, k4: string) => `x[src${i} * ${d / 4}u + ${k4}]`,
-            b: [(k4: string, c: string) => `w_up[(${L.upIndex('grp', c, '0u')}) / 4u + ${k4}]`, ...(L.gated ? [(k4: string, c: string) => `w_gate[(${L.upIndex('grp', c, '0u')}) / 4u + ${k4}]`] : [])],
+            b: [(k4: string, c: string) => `w_up[${L.upIndex4('grp', c, k4)}]`, ...(L.gated ? [(k4: string, c: string) => `w_gate[${L.upIndex4('grp', c, k4)}]`] : [])],
           },
         }
       : {}),
@@ -302,7 +307,7 @@ export function ffnKernels(ctx: FfnContext): { forward: Kernel[]; backward: Kern
     gi.bind('w_up', upW, 'read', vec ? 'vec4f' : 'f32');
     if (L.gated) gi.bind('w_gate', gateW, 'read', vec ? 'vec4f' : 'f32');
     gi.bind('d_rows', dRows, 'read_write', outTy(vec));
-    const up4 = (name: string, h: string, c4: string) => `${name}[(${L.upIndex('grp', h, '0u')}) / 4u + ${c4}]`;
+    const up4 = (name: string, h: string, c4: string) => `${name}[${L.upIndex4('grp', h, c4)}]`;
     const spec: GemmSpec = {
       ...groupSpec(L),
       tile: inTile,
@@ -358,7 +363,7 @@ export function ffnKernels(ctx: FfnContext): { forward: Kernel[]; backward: Kern
       a: (i, k) => `d_pre[${k} * ${H}u + r${i}]`,
       b: [(k, c) => `x[${src(k)} * ${d}u + ${c}]`],
       store: (i, c, acc) => [`d_w[${L.upIndex('grp', `r${i}`, c)}] += ${acc[0]};`],
-      ...(vec ? { store4: (i: number, c4: string, acc: readonly string[]) => [`d_w[(${L.upIndex('grp', `r${i}`, '0u')}) / 4u + ${c4}] += ${acc[0]};`] } : {}),
+      ...(vec ? { store4: (i: number, c4: string, acc: readonly string[]) => [`d_w[${L.upIndex4('grp', `r${i}`, c4)}] += ${acc[0]};`] } : {}),
     };
     backward.push(gemmKernel(gw, spec));
   }
@@ -390,8 +395,8 @@ function gatherRowsKernel(ctx: FfnContext, dRows: string, L: Layout, tables: Non
     `let t = i / ${dv}u;`,
     `let c = i % ${dv}u;`,
     `var sum = ${splat('0.0')};`,
-    `for (var j = 0u; j < ${K}u; j++) {`,
-    `  let row = token_slot[t * ${K}u + j];`,
+    `${loopU('j', K)}`,
+    `  let row = token_slot[${mulU('t', K)} + j];`,
     `  if (row >= 0) { sum += d_rows[u32(row) * ${dv}u + c]; }`,
     '}',
     'd_x[i] += sum;',

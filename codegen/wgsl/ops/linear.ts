@@ -7,6 +7,7 @@ import type { OpOf } from '../../../compiler/ir.ts';
 import { columnVectors, depthVectors, gemmKernel, rowVectors, type GemmSpec } from '../gemm.ts';
 import { gemmTile, type Kernel } from '../kernel.ts';
 import { KernelWriter, f32, type OpContext } from '../kernel_writer.ts';
+import { divU, loopU, mulU } from '../wgsl_fold.ts';
 
 type Pair = { forward: Kernel[]; backward: Kernel[] };
 
@@ -114,7 +115,7 @@ export function loraLinearKernels(ctx: OpContext<OpOf<'lora_linear'>>): Pair {
   fu.body(
     `let tj = i / ${r}u;`,
     `let rho = i % ${r}u;`,
-    `let t = tj / ${K}u;`,
+    `let t = ${divU('tj', K)};`,
     'let e = token_expert[tj];',
     'var acc = 0.0;',
     `if (e >= 0) { for (var c = 0u; c < ${I}u; c++) { acc = fma(lora_a[(u32(e) * ${r}u + rho) * ${I}u + c], x[t * ${I}u + c], acc); } }`,
@@ -123,12 +124,12 @@ export function loraLinearKernels(ctx: OpContext<OpOf<'lora_linear'>>): Pair {
   const loraTerm = [
     'fn lora_out(t: u32, o: u32) -> f32 {',
     '  var acc = 0.0;',
-    `  for (var j = 0u; j < ${K}u; j++) {`,
-    `    let e = token_expert[t * ${K}u + j];`,
+    `  ${loopU('j', K)}`,
+    `    let e = token_expert[${mulU('t', K)} + j];`,
     '    if (e < 0) { continue; }',
     '    var bu = 0.0;',
-    `    for (var rho = 0u; rho < ${r}u; rho++) { bu = fma(lora_b[(u32(e) * ${O}u + o) * ${r}u + rho], u[(t * ${K}u + j) * ${r}u + rho], bu); }`,
-    `    acc = fma(token_gate[t * ${K}u + j], bu, acc);`,
+    `    for (var rho = 0u; rho < ${r}u; rho++) { bu = fma(lora_b[(u32(e) * ${O}u + o) * ${r}u + rho], u[(${mulU('t', K)} + j) * ${r}u + rho], bu); }`,
+    `    acc = fma(token_gate[${mulU('t', K)} + j], bu, acc);`,
     '  }',
     `  return ${scale} * acc;`,
     '}',
@@ -162,7 +163,7 @@ export function loraLinearKernels(ctx: OpContext<OpOf<'lora_linear'>>): Pair {
   gv.body(
     `let tj = i / ${r}u;`,
     `let rho = i % ${r}u;`,
-    `let t = tj / ${K}u;`,
+    `let t = ${divU('tj', K)};`,
     'let e = token_expert[tj];',
     'var acc = 0.0;',
     `if (e >= 0) { for (var o = 0u; o < ${O}u; o++) { acc = fma(lora_b[(u32(e) * ${O}u + o) * ${r}u + rho], d_y[t * ${O}u + o], acc); } }`,
@@ -188,12 +189,12 @@ export function loraLinearKernels(ctx: OpContext<OpOf<'lora_linear'>>): Pair {
       `let t = i / ${I}u;`,
       `let c = i % ${I}u;`,
       'var acc = 0.0;',
-      `for (var j = 0u; j < ${K}u; j++) {`,
-      `  let e = token_expert[t * ${K}u + j];`,
+      `${loopU('j', K)}`,
+      `  let e = token_expert[${mulU('t', K)} + j];`,
       '  if (e < 0) { continue; }',
       '  var av = 0.0;',
-      `  for (var rho = 0u; rho < ${r}u; rho++) { av = fma(lora_a[(u32(e) * ${r}u + rho) * ${I}u + c], v[(t * ${K}u + j) * ${r}u + rho], av); }`,
-      `  acc = fma(token_gate[t * ${K}u + j], av, acc);`,
+      `  for (var rho = 0u; rho < ${r}u; rho++) { av = fma(lora_a[(u32(e) * ${r}u + rho) * ${I}u + c], v[(${mulU('t', K)} + j) * ${r}u + rho], av); }`,
+      `  acc = fma(token_gate[${mulU('t', K)} + j], av, acc);`,
       '}',
       `d_x[i] += ${scale} * acc;`,
     );
@@ -225,8 +226,8 @@ export function loraLinearKernels(ctx: OpContext<OpOf<'lora_linear'>>): Pair {
       `let col = i % ${cols}u;`,
       'var acc = 0.0;',
       `for (var t = 0u; t < ${N}u; t++) {`,
-      `  for (var j = 0u; j < ${K}u; j++) {`,
-      `    let tj = t * ${K}u + j;`,
+      `  ${loopU('j', K)}`,
+      `    let tj = ${mulU('t', K)} + j;`,
       `    if (token_expert[tj] == e) { acc = fma(token_gate[tj], ${term}, acc); }`,
       '  }',
       '}',

@@ -7,6 +7,7 @@
 import type { OpOf } from '../../../compiler/ir.ts';
 import type { Kernel } from '../kernel.ts';
 import { KernelWriter, f32, type OpContext } from '../kernel_writer.ts';
+import { loopU, mulU } from '../wgsl_fold.ts';
 import { REDUCE_WG, writeReduce } from './routing.ts';
 
 type Pair = { forward: Kernel[]; backward: Kernel[] };
@@ -94,7 +95,7 @@ export function sequenceBalanceKernels(ctx: OpContext<OpOf<'sequence_balance_los
     'fn count(b: u32, e: u32) -> f32 {',
     '  var c = 0.0;',
     `  for (var t = b * ${S}u; t < (b + 1u) * ${S}u; t++) {`,
-    `    for (var j = 0u; j < ${k}u; j++) { if (token_expert[t * ${k}u + j] == i32(e)) { c += 1.0; } }`,
+    `    ${loopU('j', k)} if (token_expert[${mulU('t', k)} + j] == i32(e)) { c += 1.0; } }`,
     '  }',
     '  return c;',
     '}',

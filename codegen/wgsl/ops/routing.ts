@@ -10,6 +10,7 @@ import { wgslHelpers } from '../../rowmath/functions.ts';
 import { columnVectors, depthVectors, gemmKernel, rowVectors, type GemmSpec } from '../gemm.ts';
 import { gemmTile, type Kernel } from '../kernel.ts';
 import { KernelWriter, f32, type OpContext } from '../kernel_writer.ts';
+import { divU, loopU, mulU } from '../wgsl_fold.ts';
 import { STATE, STATE_BUFFER } from '../train_state.ts';
 
 type Pair = { forward: Kernel[]; backward: Kernel[] };
@@ -228,7 +229,7 @@ export function selectTopKKernels(ctx: OpContext<OpOf<'select_top_k'>>): Pair {
     'var prev_v = 3.4e38;',
     'var prev_e = 0u;',
     'var total = 0.0;',
-    `for (var j = 0u; j < ${k}u; j++) {`,
+    `${loopU('j', k)}`,
     '  var best_v = -3.4e38;',
     `  var best_e = ${E}u;`,
     `  for (var e = 0u; e < ${E}u; e++) {`,
@@ -238,13 +239,13 @@ export function selectTopKKernels(ctx: OpContext<OpOf<'select_top_k'>>): Pair {
     '  }',
     '  prev_v = best_v;',
     '  prev_e = best_e;',
-    `  token_expert[t * ${k}u + j] = i32(best_e);`,
+    `  token_expert[${mulU('t', k)} + j] = i32(best_e);`,
     `  let p = probs[t * ${E}u + best_e];`,
-    `  token_gate[t * ${k}u + j] = p;`,
+    `  token_gate[${mulU('t', k)} + j] = p;`,
     '  total += p;',
     '}',
   );
-  if (renorm) fw.body(`for (var j = 0u; j < ${k}u; j++) { token_gate[t * ${k}u + j] = token_gate[t * ${k}u + j] / total; }`);
+  if (renorm) fw.body(`${loopU('j', k)} token_gate[${mulU('t', k)} + j] = token_gate[${mulU('t', k)} + j] / total; }`);
   const forward = [fw.finish1d(N)];
 
   const bw = new KernelWriter(ctx, 'select_grad_probs', 'backward');
@@ -259,17 +260,17 @@ export function selectTopKKernels(ctx: OpContext<OpOf<'select_top_k'>>): Pair {
     bw.body(
       'var total = 0.0;',
       'var dotp = 0.0;',
-      `for (var j = 0u; j < ${k}u; j++) {`,
-      `  total += probs[t * ${E}u + u32(token_expert[t * ${k}u + j])];`,
-      `  dotp += d_gate[t * ${k}u + j] * token_gate[t * ${k}u + j];`,
+      `${loopU('j', k)}`,
+      `  total += probs[t * ${E}u + u32(token_expert[${mulU('t', k)} + j])];`,
+      `  dotp += d_gate[${mulU('t', k)} + j] * token_gate[${mulU('t', k)} + j];`,
       '}',
-      `for (var j = 0u; j < ${k}u; j++) {`,
-      `  let e = u32(token_expert[t * ${k}u + j]);`,
-      `  d_probs[t * ${E}u + e] += (d_gate[t * ${k}u + j] - dotp) / total;`,
+      `${loopU('j', k)}`,
+      `  let e = u32(token_expert[${mulU('t', k)} + j]);`,
+      `  d_probs[t * ${E}u + e] += (d_gate[${mulU('t', k)} + j] - dotp) / total;`,
       '}',
     );
   } else {
-    bw.body(`for (var j = 0u; j < ${k}u; j++) {`, `  let e = u32(token_expert[t * ${k}u + j]);`, `  d_probs[t * ${E}u + e] += d_gate[t * ${k}u + j];`, '}');
+    bw.body(`${loopU('j', k)}`, `  let e = u32(token_expert[${mulU('t', k)} + j]);`, `  d_probs[t * ${E}u + e] += d_gate[${mulU('t', k)} + j];`, '}');
   }
   return { forward, backward: ctx.needsGrad(op.inputs.probs) ? [bw.finish1d(N)] : [] };
 }
@@ -299,9 +300,9 @@ export function assignKernels(ctx: OpContext<OpOf<'assign'>>): Pair {
     `for (var e = lid; e < ${E}u; e += ${wg}u) {`,
     '  var seen = 0;',
     '  var kept = 0;',
-    `  for (var j = 0u; j < ${k}u; j++) {`,
+    `  ${loopU('j', k)}`,
     `    for (var t = 0u; t < ${N}u; t++) {`,
-    `      let at = t * ${k}u + j;`,
+    `      let at = ${mulU('t', k)} + j;`,
     '      if (token_expert[at] == i32(e)) {',
     '        seen += 1;',
     `        if (${cap === 0 ? 'true' : `kept < ${cap}`}) { token_slot[at] = kept; kept += 1; } else { token_slot[at] = -1; }`,
@@ -327,7 +328,7 @@ export function assignKernels(ctx: OpContext<OpOf<'assign'>>): Pair {
     '  if (pos >= 0) {',
     '    let row = offsets[token_expert[at]] + pos;',
     '    token_slot[at] = row;',
-    `    slot_token[row] = i32(at / ${k}u);`,
+    `    slot_token[row] = i32(${divU('at', k)});`,
     '  }',
     '}',
     `for (var r = u32(offsets[${E}u]) + lid; r < ${R}u; r += ${wg}u) { slot_token[r] = -1; }`,

@@ -183,20 +183,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let col0 = (tile % 48u) * 4u;
   // Tiles past the group's rows have nothing to do.
   if (row0 >= row_end) { return; }
-  let ok0 = row0 + 0u < row_end;
-  let r0 = min(row0 + 0u, row_end - 1u);
+  let ok0 = row0 < row_end;
+  let r0 = min(row0, row_end - 1u);
   let ok1 = row0 + 1u < row_end;
   let r1 = min(row0 + 1u, row_end - 1u);
   let ok2 = row0 + 2u < row_end;
   let r2 = min(row0 + 2u, row_end - 1u);
   let ok3 = row0 + 3u < row_end;
   let r3 = min(row0 + 3u, row_end - 1u);
-  let c0 = min(col0 + 0u, 191u);
+  let c0 = min(col0, 191u);
   let c1 = min(col0 + 1u, 191u);
   let c2 = min(col0 + 2u, 191u);
   let c3 = min(col0 + 3u, 191u);
   var acc0: array<f32, 16>;
-  for (var k4 = (0u) / 4u; k4 < (64u) / 4u; k4++) {
+  for (var k4 = 0u; k4 < 16u; k4++) {
     let a0 = x[r0 * 16u + k4];
     let a1 = x[r1 * 16u + k4];
     let a2 = x[r2 * 16u + k4];
@@ -222,16 +222,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc0[14] = fma(a3.w, b0_2.w, fma(a3.z, b0_2.z, fma(a3.y, b0_2.y, fma(a3.x, b0_2.x, acc0[14]))));
     acc0[15] = fma(a3.w, b0_3.w, fma(a3.z, b0_3.z, fma(a3.y, b0_3.y, fma(a3.x, b0_3.x, acc0[15]))));
   }
-  if (ok0 && col0 + 0u < 192u) {
+  if (ok0 && col0 < 192u) {
     y[r0 * 48u + col0 / 4u] = vec4<f32>(acc0[0], acc0[1], acc0[2], acc0[3]);
   }
-  if (ok1 && col0 + 0u < 192u) {
+  if (ok1 && col0 < 192u) {
     y[r1 * 48u + col0 / 4u] = vec4<f32>(acc0[4], acc0[5], acc0[6], acc0[7]);
   }
-  if (ok2 && col0 + 0u < 192u) {
+  if (ok2 && col0 < 192u) {
     y[r2 * 48u + col0 / 4u] = vec4<f32>(acc0[8], acc0[9], acc0[10], acc0[11]);
   }
-  if (ok3 && col0 + 0u < 192u) {
+  if (ok3 && col0 < 192u) {
     y[r3 * 48u + col0 / 4u] = vec4<f32>(acc0[12], acc0[13], acc0[14], acc0[15]);
   }
 }
@@ -256,55 +256,55 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let col0 = (tile % 16u) * 4u;
   // Tiles past the group's rows have nothing to do.
   if (row0 >= row_end) { return; }
-  let ok0 = row0 + 0u < row_end;
-  let r0 = min(row0 + 0u, row_end - 1u);
+  let ok0 = row0 < row_end;
+  let r0 = min(row0, row_end - 1u);
   let ok1 = row0 + 1u < row_end;
   let r1 = min(row0 + 1u, row_end - 1u);
   let ok2 = row0 + 2u < row_end;
   let r2 = min(row0 + 2u, row_end - 1u);
   let ok3 = row0 + 3u < row_end;
   let r3 = min(row0 + 3u, row_end - 1u);
-  let c0 = min(col0 + 0u, 63u);
+  let c0 = min(col0, 63u);
   let c1 = min(col0 + 1u, 63u);
   let c2 = min(col0 + 2u, 63u);
   let c3 = min(col0 + 3u, 63u);
   var accv0: array<vec4<f32>, 4>;
-  for (var k4 = (0u) / 4u; k4 < (192u) / 4u; k4++) {
+  for (var k4 = 0u; k4 < 48u; k4++) {
     let a0 = d_y[r0 * 48u + k4];
     let a1 = d_y[r1 * 48u + k4];
     let a2 = d_y[r2 * 48u + k4];
     let a3 = d_y[r3 * 48u + k4];
-    let b0_0_0 = w[(k4 * 4u + 0u) * 16u + min(col0 / 4u + 0u, 15u)];
+    let b0_0_0 = w[(k4 * 4u) * 16u + min(col0 / 4u, 15u)];
     accv0[0] = fma(vec4<f32>(a0[0]), b0_0_0, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[0]), b0_0_0, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[0]), b0_0_0, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3[0]), b0_0_0, accv0[3]);
-    let b0_0_1 = w[(k4 * 4u + 1u) * 16u + min(col0 / 4u + 0u, 15u)];
+    let b0_0_1 = w[(k4 * 4u + 1u) * 16u + min(col0 / 4u, 15u)];
     accv0[0] = fma(vec4<f32>(a0[1]), b0_0_1, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[1]), b0_0_1, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[1]), b0_0_1, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3[1]), b0_0_1, accv0[3]);
-    let b0_0_2 = w[(k4 * 4u + 2u) * 16u + min(col0 / 4u + 0u, 15u)];
+    let b0_0_2 = w[(k4 * 4u + 2u) * 16u + min(col0 / 4u, 15u)];
     accv0[0] = fma(vec4<f32>(a0[2]), b0_0_2, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[2]), b0_0_2, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[2]), b0_0_2, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3[2]), b0_0_2, accv0[3]);
-    let b0_0_3 = w[(k4 * 4u + 3u) * 16u + min(col0 / 4u + 0u, 15u)];
+    let b0_0_3 = w[(k4 * 4u + 3u) * 16u + min(col0 / 4u, 15u)];
     accv0[0] = fma(vec4<f32>(a0[3]), b0_0_3, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[3]), b0_0_3, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[3]), b0_0_3, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3[3]), b0_0_3, accv0[3]);
   }
-  if (ok0 && col0 + 0u < 64u) {
+  if (ok0 && col0 < 64u) {
     d_x[r0 * 16u + col0 / 4u] += accv0[0];
   }
-  if (ok1 && col0 + 0u < 64u) {
+  if (ok1 && col0 < 64u) {
     d_x[r1 * 16u + col0 / 4u] += accv0[1];
   }
-  if (ok2 && col0 + 0u < 64u) {
+  if (ok2 && col0 < 64u) {
     d_x[r2 * 16u + col0 / 4u] += accv0[2];
   }
-  if (ok3 && col0 + 0u < 64u) {
+  if (ok3 && col0 < 64u) {
     d_x[r3 * 16u + col0 / 4u] += accv0[3];
   }
 }
@@ -329,41 +329,41 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let col0 = (tile % 16u) * 4u;
   // Tiles past the group's rows have nothing to do.
   if (row0 >= row_end) { return; }
-  let ok0 = row0 + 0u < row_end;
-  let r0 = min(row0 + 0u, row_end - 1u);
+  let ok0 = row0 < row_end;
+  let r0 = min(row0, row_end - 1u);
   let ok1 = row0 + 1u < row_end;
   let r1 = min(row0 + 1u, row_end - 1u);
   let ok2 = row0 + 2u < row_end;
   let r2 = min(row0 + 2u, row_end - 1u);
   let ok3 = row0 + 3u < row_end;
   let r3 = min(row0 + 3u, row_end - 1u);
-  let c0 = min(col0 + 0u, 63u);
+  let c0 = min(col0, 63u);
   let c1 = min(col0 + 1u, 63u);
   let c2 = min(col0 + 2u, 63u);
   let c3 = min(col0 + 3u, 63u);
   var accv0: array<vec4<f32>, 4>;
   for (var k = 0u; k < 1024u; k++) {
-    let a4_0 = d_y[k * 48u + row0 / 4u + 0u];
+    let a4_0 = d_y[k * 48u + row0 / 4u];
     let a0 = a4_0[0];
     let a1 = a4_0[1];
     let a2 = a4_0[2];
     let a3 = a4_0[3];
-    let b0_0 = x[k * 16u + min(col0 / 4u + 0u, 15u)];
+    let b0_0 = x[k * 16u + min(col0 / 4u, 15u)];
     accv0[0] = fma(vec4<f32>(a0), b0_0, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1), b0_0, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2), b0_0, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
   }
-  if (ok0 && col0 + 0u < 64u) {
+  if (ok0 && col0 < 64u) {
     d_w[r0 * 16u + col0 / 4u] += accv0[0];
   }
-  if (ok1 && col0 + 0u < 64u) {
+  if (ok1 && col0 < 64u) {
     d_w[r1 * 16u + col0 / 4u] += accv0[1];
   }
-  if (ok2 && col0 + 0u < 64u) {
+  if (ok2 && col0 < 64u) {
     d_w[r2 * 16u + col0 / 4u] += accv0[2];
   }
-  if (ok3 && col0 + 0u < 64u) {
+  if (ok3 && col0 < 64u) {
     d_w[r3 * 16u + col0 / 4u] += accv0[3];
   }
 }
@@ -505,20 +505,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let col0 = (tile % 16u) * 4u;
   // Tiles past the group's rows have nothing to do.
   if (row0 >= row_end) { return; }
-  let ok0 = row0 + 0u < row_end;
-  let r0 = min(row0 + 0u, row_end - 1u);
+  let ok0 = row0 < row_end;
+  let r0 = min(row0, row_end - 1u);
   let ok1 = row0 + 1u < row_end;
   let r1 = min(row0 + 1u, row_end - 1u);
   let ok2 = row0 + 2u < row_end;
   let r2 = min(row0 + 2u, row_end - 1u);
   let ok3 = row0 + 3u < row_end;
   let r3 = min(row0 + 3u, row_end - 1u);
-  let c0 = min(col0 + 0u, 63u);
+  let c0 = min(col0, 63u);
   let c1 = min(col0 + 1u, 63u);
   let c2 = min(col0 + 2u, 63u);
   let c3 = min(col0 + 3u, 63u);
   var acc0: array<f32, 16>;
-  for (var k4 = (0u) / 4u; k4 < (64u) / 4u; k4++) {
+  for (var k4 = 0u; k4 < 16u; k4++) {
     let a0 = x[r0 * 16u + k4];
     let a1 = x[r1 * 16u + k4];
     let a2 = x[r2 * 16u + k4];
@@ -544,16 +544,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc0[14] = fma(a3.w, b0_2.w, fma(a3.z, b0_2.z, fma(a3.y, b0_2.y, fma(a3.x, b0_2.x, acc0[14]))));
     acc0[15] = fma(a3.w, b0_3.w, fma(a3.z, b0_3.z, fma(a3.y, b0_3.y, fma(a3.x, b0_3.x, acc0[15]))));
   }
-  if (ok0 && col0 + 0u < 64u) {
+  if (ok0 && col0 < 64u) {
     y[r0 * 16u + col0 / 4u] = vec4<f32>(acc0[0], acc0[1], acc0[2], acc0[3]);
   }
-  if (ok1 && col0 + 0u < 64u) {
+  if (ok1 && col0 < 64u) {
     y[r1 * 16u + col0 / 4u] = vec4<f32>(acc0[4], acc0[5], acc0[6], acc0[7]);
   }
-  if (ok2 && col0 + 0u < 64u) {
+  if (ok2 && col0 < 64u) {
     y[r2 * 16u + col0 / 4u] = vec4<f32>(acc0[8], acc0[9], acc0[10], acc0[11]);
   }
-  if (ok3 && col0 + 0u < 64u) {
+  if (ok3 && col0 < 64u) {
     y[r3 * 16u + col0 / 4u] = vec4<f32>(acc0[12], acc0[13], acc0[14], acc0[15]);
   }
 }
@@ -578,55 +578,55 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let col0 = (tile % 16u) * 4u;
   // Tiles past the group's rows have nothing to do.
   if (row0 >= row_end) { return; }
-  let ok0 = row0 + 0u < row_end;
-  let r0 = min(row0 + 0u, row_end - 1u);
+  let ok0 = row0 < row_end;
+  let r0 = min(row0, row_end - 1u);
   let ok1 = row0 + 1u < row_end;
   let r1 = min(row0 + 1u, row_end - 1u);
   let ok2 = row0 + 2u < row_end;
   let r2 = min(row0 + 2u, row_end - 1u);
   let ok3 = row0 + 3u < row_end;
   let r3 = min(row0 + 3u, row_end - 1u);
-  let c0 = min(col0 + 0u, 63u);
+  let c0 = min(col0, 63u);
   let c1 = min(col0 + 1u, 63u);
   let c2 = min(col0 + 2u, 63u);
   let c3 = min(col0 + 3u, 63u);
   var accv0: array<vec4<f32>, 4>;
-  for (var k4 = (0u) / 4u; k4 < (64u) / 4u; k4++) {
+  for (var k4 = 0u; k4 < 16u; k4++) {
     let a0 = d_y[r0 * 16u + k4];
     let a1 = d_y[r1 * 16u + k4];
     let a2 = d_y[r2 * 16u + k4];
     let a3 = d_y[r3 * 16u + k4];
-    let b0_0_0 = w[(k4 * 4u + 0u) * 16u + min(col0 / 4u + 0u, 15u)];
+    let b0_0_0 = w[(k4 * 4u) * 16u + min(col0 / 4u, 15u)];
     accv0[0] = fma(vec4<f32>(a0[0]), b0_0_0, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[0]), b0_0_0, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[0]), b0_0_0, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3[0]), b0_0_0, accv0[3]);
-    let b0_0_1 = w[(k4 * 4u + 1u) * 16u + min(col0 / 4u + 0u, 15u)];
+    let b0_0_1 = w[(k4 * 4u + 1u) * 16u + min(col0 / 4u, 15u)];
     accv0[0] = fma(vec4<f32>(a0[1]), b0_0_1, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[1]), b0_0_1, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[1]), b0_0_1, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3[1]), b0_0_1, accv0[3]);
-    let b0_0_2 = w[(k4 * 4u + 2u) * 16u + min(col0 / 4u + 0u, 15u)];
+    let b0_0_2 = w[(k4 * 4u + 2u) * 16u + min(col0 / 4u, 15u)];
     accv0[0] = fma(vec4<f32>(a0[2]), b0_0_2, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[2]), b0_0_2, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[2]), b0_0_2, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3[2]), b0_0_2, accv0[3]);
-    let b0_0_3 = w[(k4 * 4u + 3u) * 16u + min(col0 / 4u + 0u, 15u)];
+    let b0_0_3 = w[(k4 * 4u + 3u) * 16u + min(col0 / 4u, 15u)];
     accv0[0] = fma(vec4<f32>(a0[3]), b0_0_3, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[3]), b0_0_3, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[3]), b0_0_3, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3[3]), b0_0_3, accv0[3]);
   }
-  if (ok0 && col0 + 0u < 64u) {
+  if (ok0 && col0 < 64u) {
     d_x[r0 * 16u + col0 / 4u] += accv0[0];
   }
-  if (ok1 && col0 + 0u < 64u) {
+  if (ok1 && col0 < 64u) {
     d_x[r1 * 16u + col0 / 4u] += accv0[1];
   }
-  if (ok2 && col0 + 0u < 64u) {
+  if (ok2 && col0 < 64u) {
     d_x[r2 * 16u + col0 / 4u] += accv0[2];
   }
-  if (ok3 && col0 + 0u < 64u) {
+  if (ok3 && col0 < 64u) {
     d_x[r3 * 16u + col0 / 4u] += accv0[3];
   }
 }
@@ -651,41 +651,41 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let col0 = (tile % 16u) * 4u;
   // Tiles past the group's rows have nothing to do.
   if (row0 >= row_end) { return; }
-  let ok0 = row0 + 0u < row_end;
-  let r0 = min(row0 + 0u, row_end - 1u);
+  let ok0 = row0 < row_end;
+  let r0 = min(row0, row_end - 1u);
   let ok1 = row0 + 1u < row_end;
   let r1 = min(row0 + 1u, row_end - 1u);
   let ok2 = row0 + 2u < row_end;
   let r2 = min(row0 + 2u, row_end - 1u);
   let ok3 = row0 + 3u < row_end;
   let r3 = min(row0 + 3u, row_end - 1u);
-  let c0 = min(col0 + 0u, 63u);
+  let c0 = min(col0, 63u);
   let c1 = min(col0 + 1u, 63u);
   let c2 = min(col0 + 2u, 63u);
   let c3 = min(col0 + 3u, 63u);
   var accv0: array<vec4<f32>, 4>;
   for (var k = 0u; k < 1024u; k++) {
-    let a4_0 = d_y[k * 16u + row0 / 4u + 0u];
+    let a4_0 = d_y[k * 16u + row0 / 4u];
     let a0 = a4_0[0];
     let a1 = a4_0[1];
     let a2 = a4_0[2];
     let a3 = a4_0[3];
-    let b0_0 = x[k * 16u + min(col0 / 4u + 0u, 15u)];
+    let b0_0 = x[k * 16u + min(col0 / 4u, 15u)];
     accv0[0] = fma(vec4<f32>(a0), b0_0, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1), b0_0, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2), b0_0, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
   }
-  if (ok0 && col0 + 0u < 64u) {
+  if (ok0 && col0 < 64u) {
     d_w[r0 * 16u + col0 / 4u] += accv0[0];
   }
-  if (ok1 && col0 + 0u < 64u) {
+  if (ok1 && col0 < 64u) {
     d_w[r1 * 16u + col0 / 4u] += accv0[1];
   }
-  if (ok2 && col0 + 0u < 64u) {
+  if (ok2 && col0 < 64u) {
     d_w[r2 * 16u + col0 / 4u] += accv0[2];
   }
-  if (ok3 && col0 + 0u < 64u) {
+  if (ok3 && col0 < 64u) {
     d_w[r3 * 16u + col0 / 4u] += accv0[3];
   }
 }
@@ -742,20 +742,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let col0 = (tile % 2u) * 4u;
   // Tiles past the group's rows have nothing to do.
   if (row0 >= row_end) { return; }
-  let ok0 = row0 + 0u < row_end;
-  let r0 = min(row0 + 0u, row_end - 1u);
+  let ok0 = row0 < row_end;
+  let r0 = min(row0, row_end - 1u);
   let ok1 = row0 + 1u < row_end;
   let r1 = min(row0 + 1u, row_end - 1u);
   let ok2 = row0 + 2u < row_end;
   let r2 = min(row0 + 2u, row_end - 1u);
   let ok3 = row0 + 3u < row_end;
   let r3 = min(row0 + 3u, row_end - 1u);
-  let c0 = min(col0 + 0u, 7u);
+  let c0 = min(col0, 7u);
   let c1 = min(col0 + 1u, 7u);
   let c2 = min(col0 + 2u, 7u);
   let c3 = min(col0 + 3u, 7u);
   var acc0: array<f32, 16>;
-  for (var k4 = (0u) / 4u; k4 < (64u) / 4u; k4++) {
+  for (var k4 = 0u; k4 < 16u; k4++) {
     let a0 = x[r0 * 16u + k4];
     let a1 = x[r1 * 16u + k4];
     let a2 = x[r2 * 16u + k4];
@@ -781,16 +781,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc0[14] = fma(a3.w, b0_2.w, fma(a3.z, b0_2.z, fma(a3.y, b0_2.y, fma(a3.x, b0_2.x, acc0[14]))));
     acc0[15] = fma(a3.w, b0_3.w, fma(a3.z, b0_3.z, fma(a3.y, b0_3.y, fma(a3.x, b0_3.x, acc0[15]))));
   }
-  if (ok0 && col0 + 0u < 8u) {
+  if (ok0 && col0 < 8u) {
     logits[r0 * 2u + col0 / 4u] = vec4<f32>(acc0[0], acc0[1], acc0[2], acc0[3]) * (1.0 / 1.0);
   }
-  if (ok1 && col0 + 0u < 8u) {
+  if (ok1 && col0 < 8u) {
     logits[r1 * 2u + col0 / 4u] = vec4<f32>(acc0[4], acc0[5], acc0[6], acc0[7]) * (1.0 / 1.0);
   }
-  if (ok2 && col0 + 0u < 8u) {
+  if (ok2 && col0 < 8u) {
     logits[r2 * 2u + col0 / 4u] = vec4<f32>(acc0[8], acc0[9], acc0[10], acc0[11]) * (1.0 / 1.0);
   }
-  if (ok3 && col0 + 0u < 8u) {
+  if (ok3 && col0 < 8u) {
     logits[r3 * 2u + col0 / 4u] = vec4<f32>(acc0[12], acc0[13], acc0[14], acc0[15]) * (1.0 / 1.0);
   }
 }
@@ -862,55 +862,55 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let col0 = (tile % 16u) * 4u;
   // Tiles past the group's rows have nothing to do.
   if (row0 >= row_end) { return; }
-  let ok0 = row0 + 0u < row_end;
-  let r0 = min(row0 + 0u, row_end - 1u);
+  let ok0 = row0 < row_end;
+  let r0 = min(row0, row_end - 1u);
   let ok1 = row0 + 1u < row_end;
   let r1 = min(row0 + 1u, row_end - 1u);
   let ok2 = row0 + 2u < row_end;
   let r2 = min(row0 + 2u, row_end - 1u);
   let ok3 = row0 + 3u < row_end;
   let r3 = min(row0 + 3u, row_end - 1u);
-  let c0 = min(col0 + 0u, 63u);
+  let c0 = min(col0, 63u);
   let c1 = min(col0 + 1u, 63u);
   let c2 = min(col0 + 2u, 63u);
   let c3 = min(col0 + 3u, 63u);
   var accv0: array<vec4<f32>, 4>;
-  for (var k4 = (0u) / 4u; k4 < (8u) / 4u; k4++) {
+  for (var k4 = 0u; k4 < 2u; k4++) {
     let a0 = d_raw[r0 * 2u + k4];
     let a1 = d_raw[r1 * 2u + k4];
     let a2 = d_raw[r2 * 2u + k4];
     let a3 = d_raw[r3 * 2u + k4];
-    let b0_0_0 = w[(k4 * 4u + 0u) * 16u + min(col0 / 4u + 0u, 15u)];
+    let b0_0_0 = w[(k4 * 4u) * 16u + min(col0 / 4u, 15u)];
     accv0[0] = fma(vec4<f32>(a0[0]), b0_0_0, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[0]), b0_0_0, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[0]), b0_0_0, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3[0]), b0_0_0, accv0[3]);
-    let b0_0_1 = w[(k4 * 4u + 1u) * 16u + min(col0 / 4u + 0u, 15u)];
+    let b0_0_1 = w[(k4 * 4u + 1u) * 16u + min(col0 / 4u, 15u)];
     accv0[0] = fma(vec4<f32>(a0[1]), b0_0_1, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[1]), b0_0_1, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[1]), b0_0_1, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3[1]), b0_0_1, accv0[3]);
-    let b0_0_2 = w[(k4 * 4u + 2u) * 16u + min(col0 / 4u + 0u, 15u)];
+    let b0_0_2 = w[(k4 * 4u + 2u) * 16u + min(col0 / 4u, 15u)];
     accv0[0] = fma(vec4<f32>(a0[2]), b0_0_2, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[2]), b0_0_2, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[2]), b0_0_2, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3[2]), b0_0_2, accv0[3]);
-    let b0_0_3 = w[(k4 * 4u + 3u) * 16u + min(col0 / 4u + 0u, 15u)];
+    let b0_0_3 = w[(k4 * 4u + 3u) * 16u + min(col0 / 4u, 15u)];
     accv0[0] = fma(vec4<f32>(a0[3]), b0_0_3, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[3]), b0_0_3, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[3]), b0_0_3, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3[3]), b0_0_3, accv0[3]);
   }
-  if (ok0 && col0 + 0u < 64u) {
+  if (ok0 && col0 < 64u) {
     d_x[r0 * 16u + col0 / 4u] += accv0[0];
   }
-  if (ok1 && col0 + 0u < 64u) {
+  if (ok1 && col0 < 64u) {
     d_x[r1 * 16u + col0 / 4u] += accv0[1];
   }
-  if (ok2 && col0 + 0u < 64u) {
+  if (ok2 && col0 < 64u) {
     d_x[r2 * 16u + col0 / 4u] += accv0[2];
   }
-  if (ok3 && col0 + 0u < 64u) {
+  if (ok3 && col0 < 64u) {
     d_x[r3 * 16u + col0 / 4u] += accv0[3];
   }
 }
@@ -936,41 +936,41 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let col0 = (tile % 16u) * 4u;
   // Tiles past the group's rows have nothing to do.
   if (row0 >= row_end) { return; }
-  let ok0 = row0 + 0u < row_end;
-  let r0 = min(row0 + 0u, row_end - 1u);
+  let ok0 = row0 < row_end;
+  let r0 = min(row0, row_end - 1u);
   let ok1 = row0 + 1u < row_end;
   let r1 = min(row0 + 1u, row_end - 1u);
   let ok2 = row0 + 2u < row_end;
   let r2 = min(row0 + 2u, row_end - 1u);
   let ok3 = row0 + 3u < row_end;
   let r3 = min(row0 + 3u, row_end - 1u);
-  let c0 = min(col0 + 0u, 63u);
+  let c0 = min(col0, 63u);
   let c1 = min(col0 + 1u, 63u);
   let c2 = min(col0 + 2u, 63u);
   let c3 = min(col0 + 3u, 63u);
   var accv0: array<vec4<f32>, 4>;
   for (var k = 0u; k < 1024u; k++) {
-    let a4_0 = d_raw[k * 2u + row0 / 4u + 0u];
+    let a4_0 = d_raw[k * 2u + row0 / 4u];
     let a0 = a4_0[0];
     let a1 = a4_0[1];
     let a2 = a4_0[2];
     let a3 = a4_0[3];
-    let b0_0 = x[k * 16u + min(col0 / 4u + 0u, 15u)];
+    let b0_0 = x[k * 16u + min(col0 / 4u, 15u)];
     accv0[0] = fma(vec4<f32>(a0), b0_0, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1), b0_0, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2), b0_0, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
   }
-  if (ok0 && col0 + 0u < 64u) {
+  if (ok0 && col0 < 64u) {
     d_w[r0 * 16u + col0 / 4u] += accv0[0];
   }
-  if (ok1 && col0 + 0u < 64u) {
+  if (ok1 && col0 < 64u) {
     d_w[r1 * 16u + col0 / 4u] += accv0[1];
   }
-  if (ok2 && col0 + 0u < 64u) {
+  if (ok2 && col0 < 64u) {
     d_w[r2 * 16u + col0 / 4u] += accv0[2];
   }
-  if (ok3 && col0 + 0u < 64u) {
+  if (ok3 && col0 < 64u) {
     d_w[r3 * 16u + col0 / 4u] += accv0[3];
   }
 }
@@ -1075,8 +1075,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let row_begin = u32(offsets[grp]);
   let row_end = u32(offsets[grp + 1u]);
   let row0 = row_begin + (block - first) * 4u;
-  let ok0 = row0 + 0u < row_end;
-  let r0 = min(row0 + 0u, row_end - 1u);
+  let ok0 = row0 < row_end;
+  let r0 = min(row0, row_end - 1u);
   let src0 = u32(max(slot_token[r0], 0));
   let ok1 = row0 + 1u < row_end;
   let r1 = min(row0 + 1u, row_end - 1u);
@@ -1087,20 +1087,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let ok3 = row0 + 3u < row_end;
   let r3 = min(row0 + 3u, row_end - 1u);
   let src3 = u32(max(slot_token[r3], 0));
-  let c0 = min(col0 + 0u, 127u);
+  let c0 = min(col0, 127u);
   let c1 = min(col0 + 1u, 127u);
   let c2 = min(col0 + 2u, 127u);
   let c3 = min(col0 + 3u, 127u);
   var acc0: array<f32, 16>;
-  for (var k4 = (0u) / 4u; k4 < (64u) / 4u; k4++) {
+  for (var k4 = 0u; k4 < 16u; k4++) {
     let a0 = x[src0 * 16u + k4];
     let a1 = x[src1 * 16u + k4];
     let a2 = x[src2 * 16u + k4];
     let a3 = x[src3 * 16u + k4];
-    let b0_0 = w_up[((grp * 128u + c0) * 64u + 0u) / 4u + k4];
-    let b0_1 = w_up[((grp * 128u + c1) * 64u + 0u) / 4u + k4];
-    let b0_2 = w_up[((grp * 128u + c2) * 64u + 0u) / 4u + k4];
-    let b0_3 = w_up[((grp * 128u + c3) * 64u + 0u) / 4u + k4];
+    let b0_0 = w_up[(grp * 128u + c0) * 16u + k4];
+    let b0_1 = w_up[(grp * 128u + c1) * 16u + k4];
+    let b0_2 = w_up[(grp * 128u + c2) * 16u + k4];
+    let b0_3 = w_up[(grp * 128u + c3) * 16u + k4];
     acc0[0] = fma(a0.w, b0_0.w, fma(a0.z, b0_0.z, fma(a0.y, b0_0.y, fma(a0.x, b0_0.x, acc0[0]))));
     acc0[1] = fma(a0.w, b0_1.w, fma(a0.z, b0_1.z, fma(a0.y, b0_1.y, fma(a0.x, b0_1.x, acc0[1]))));
     acc0[2] = fma(a0.w, b0_2.w, fma(a0.z, b0_2.z, fma(a0.y, b0_2.y, fma(a0.x, b0_2.x, acc0[2]))));
@@ -1118,22 +1118,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc0[14] = fma(a3.w, b0_2.w, fma(a3.z, b0_2.z, fma(a3.y, b0_2.y, fma(a3.x, b0_2.x, acc0[14]))));
     acc0[15] = fma(a3.w, b0_3.w, fma(a3.z, b0_3.z, fma(a3.y, b0_3.y, fma(a3.x, b0_3.x, acc0[15]))));
   }
-  if (ok0 && col0 + 0u < 128u) {
+  if (ok0 && col0 < 128u) {
     let u = vec4<f32>(acc0[0], acc0[1], acc0[2], acc0[3]);
     pre_up[r0 * 32u + col0 / 4u] = u;
     hidden[r0 * 32u + col0 / 4u] = vec4<f32>(act_gelu(u.x), act_gelu(u.y), act_gelu(u.z), act_gelu(u.w));
   }
-  if (ok1 && col0 + 0u < 128u) {
+  if (ok1 && col0 < 128u) {
     let u = vec4<f32>(acc0[4], acc0[5], acc0[6], acc0[7]);
     pre_up[r1 * 32u + col0 / 4u] = u;
     hidden[r1 * 32u + col0 / 4u] = vec4<f32>(act_gelu(u.x), act_gelu(u.y), act_gelu(u.z), act_gelu(u.w));
   }
-  if (ok2 && col0 + 0u < 128u) {
+  if (ok2 && col0 < 128u) {
     let u = vec4<f32>(acc0[8], acc0[9], acc0[10], acc0[11]);
     pre_up[r2 * 32u + col0 / 4u] = u;
     hidden[r2 * 32u + col0 / 4u] = vec4<f32>(act_gelu(u.x), act_gelu(u.y), act_gelu(u.z), act_gelu(u.w));
   }
-  if (ok3 && col0 + 0u < 128u) {
+  if (ok3 && col0 < 128u) {
     let u = vec4<f32>(acc0[12], acc0[13], acc0[14], acc0[15]);
     pre_up[r3 * 32u + col0 / 4u] = u;
     hidden[r3 * 32u + col0 / 4u] = vec4<f32>(act_gelu(u.x), act_gelu(u.y), act_gelu(u.z), act_gelu(u.w));
@@ -1168,20 +1168,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let row_begin = u32(offsets[grp]);
   let row_end = u32(offsets[grp + 1u]);
   let row0 = row_begin + (block - first) * 4u;
-  let ok0 = row0 + 0u < row_end;
-  let r0 = min(row0 + 0u, row_end - 1u);
+  let ok0 = row0 < row_end;
+  let r0 = min(row0, row_end - 1u);
   let ok1 = row0 + 1u < row_end;
   let r1 = min(row0 + 1u, row_end - 1u);
   let ok2 = row0 + 2u < row_end;
   let r2 = min(row0 + 2u, row_end - 1u);
   let ok3 = row0 + 3u < row_end;
   let r3 = min(row0 + 3u, row_end - 1u);
-  let c0 = min(col0 + 0u, 63u);
+  let c0 = min(col0, 63u);
   let c1 = min(col0 + 1u, 63u);
   let c2 = min(col0 + 2u, 63u);
   let c3 = min(col0 + 3u, 63u);
   var acc0: array<f32, 16>;
-  for (var k4 = (0u) / 4u; k4 < (128u) / 4u; k4++) {
+  for (var k4 = 0u; k4 < 32u; k4++) {
     let a0 = hidden[r0 * 32u + k4];
     let a1 = hidden[r1 * 32u + k4];
     let a2 = hidden[r2 * 32u + k4];
@@ -1207,16 +1207,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc0[14] = fma(a3.w, b0_2.w, fma(a3.z, b0_2.z, fma(a3.y, b0_2.y, fma(a3.x, b0_2.x, acc0[14]))));
     acc0[15] = fma(a3.w, b0_3.w, fma(a3.z, b0_3.z, fma(a3.y, b0_3.y, fma(a3.x, b0_3.x, acc0[15]))));
   }
-  if (ok0 && col0 + 0u < 64u) {
+  if (ok0 && col0 < 64u) {
     out[r0 * 16u + col0 / 4u] = vec4<f32>(acc0[0], acc0[1], acc0[2], acc0[3]);
   }
-  if (ok1 && col0 + 0u < 64u) {
+  if (ok1 && col0 < 64u) {
     out[r1 * 16u + col0 / 4u] = vec4<f32>(acc0[4], acc0[5], acc0[6], acc0[7]);
   }
-  if (ok2 && col0 + 0u < 64u) {
+  if (ok2 && col0 < 64u) {
     out[r2 * 16u + col0 / 4u] = vec4<f32>(acc0[8], acc0[9], acc0[10], acc0[11]);
   }
-  if (ok3 && col0 + 0u < 64u) {
+  if (ok3 && col0 < 64u) {
     out[r3 * 16u + col0 / 4u] = vec4<f32>(acc0[12], acc0[13], acc0[14], acc0[15]);
   }
 }
@@ -1261,58 +1261,58 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let row_begin = u32(offsets[grp]);
   let row_end = u32(offsets[grp + 1u]);
   let row0 = row_begin + (block - first) * 4u;
-  let ok0 = row0 + 0u < row_end;
-  let r0 = min(row0 + 0u, row_end - 1u);
+  let ok0 = row0 < row_end;
+  let r0 = min(row0, row_end - 1u);
   let ok1 = row0 + 1u < row_end;
   let r1 = min(row0 + 1u, row_end - 1u);
   let ok2 = row0 + 2u < row_end;
   let r2 = min(row0 + 2u, row_end - 1u);
   let ok3 = row0 + 3u < row_end;
   let r3 = min(row0 + 3u, row_end - 1u);
-  let c0 = min(col0 + 0u, 127u);
+  let c0 = min(col0, 127u);
   let c1 = min(col0 + 1u, 127u);
   let c2 = min(col0 + 2u, 127u);
   let c3 = min(col0 + 3u, 127u);
   var accv0: array<vec4<f32>, 4>;
-  for (var k4 = (0u) / 4u; k4 < (64u) / 4u; k4++) {
+  for (var k4 = 0u; k4 < 16u; k4++) {
     let a0 = d_out[r0 * 16u + k4];
     let a1 = d_out[r1 * 16u + k4];
     let a2 = d_out[r2 * 16u + k4];
     let a3 = d_out[r3 * 16u + k4];
-    let b0_0_0 = w_down[(grp * 64u + (k4 * 4u + 0u)) * 32u + min(col0 / 4u + 0u, 31u)];
+    let b0_0_0 = w_down[(grp * 64u + (k4 * 4u)) * 32u + min(col0 / 4u, 31u)];
     accv0[0] = fma(vec4<f32>(a0[0]), b0_0_0, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[0]), b0_0_0, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[0]), b0_0_0, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3[0]), b0_0_0, accv0[3]);
-    let b0_0_1 = w_down[(grp * 64u + (k4 * 4u + 1u)) * 32u + min(col0 / 4u + 0u, 31u)];
+    let b0_0_1 = w_down[(grp * 64u + (k4 * 4u + 1u)) * 32u + min(col0 / 4u, 31u)];
     accv0[0] = fma(vec4<f32>(a0[1]), b0_0_1, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[1]), b0_0_1, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[1]), b0_0_1, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3[1]), b0_0_1, accv0[3]);
-    let b0_0_2 = w_down[(grp * 64u + (k4 * 4u + 2u)) * 32u + min(col0 / 4u + 0u, 31u)];
+    let b0_0_2 = w_down[(grp * 64u + (k4 * 4u + 2u)) * 32u + min(col0 / 4u, 31u)];
     accv0[0] = fma(vec4<f32>(a0[2]), b0_0_2, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[2]), b0_0_2, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[2]), b0_0_2, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3[2]), b0_0_2, accv0[3]);
-    let b0_0_3 = w_down[(grp * 64u + (k4 * 4u + 3u)) * 32u + min(col0 / 4u + 0u, 31u)];
+    let b0_0_3 = w_down[(grp * 64u + (k4 * 4u + 3u)) * 32u + min(col0 / 4u, 31u)];
     accv0[0] = fma(vec4<f32>(a0[3]), b0_0_3, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[3]), b0_0_3, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[3]), b0_0_3, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3[3]), b0_0_3, accv0[3]);
   }
-  if (ok0 && col0 + 0u < 128u) {
+  if (ok0 && col0 < 128u) {
     let p = pre_up[r0 * 32u + col0 / 4u];
     d_pre_up[r0 * 32u + col0 / 4u] = accv0[0] * vec4<f32>(dact_gelu(p.x), dact_gelu(p.y), dact_gelu(p.z), dact_gelu(p.w));
   }
-  if (ok1 && col0 + 0u < 128u) {
+  if (ok1 && col0 < 128u) {
     let p = pre_up[r1 * 32u + col0 / 4u];
     d_pre_up[r1 * 32u + col0 / 4u] = accv0[1] * vec4<f32>(dact_gelu(p.x), dact_gelu(p.y), dact_gelu(p.z), dact_gelu(p.w));
   }
-  if (ok2 && col0 + 0u < 128u) {
+  if (ok2 && col0 < 128u) {
     let p = pre_up[r2 * 32u + col0 / 4u];
     d_pre_up[r2 * 32u + col0 / 4u] = accv0[2] * vec4<f32>(dact_gelu(p.x), dact_gelu(p.y), dact_gelu(p.z), dact_gelu(p.w));
   }
-  if (ok3 && col0 + 0u < 128u) {
+  if (ok3 && col0 < 128u) {
     let p = pre_up[r3 * 32u + col0 / 4u];
     d_pre_up[r3 * 32u + col0 / 4u] = accv0[3] * vec4<f32>(dact_gelu(p.x), dact_gelu(p.y), dact_gelu(p.z), dact_gelu(p.w));
   }
@@ -1340,41 +1340,41 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let col0 = (tile % 32u) * 4u;
   // Tiles past the group's rows have nothing to do.
   if (row0 >= row_end) { return; }
-  let ok0 = row0 + 0u < row_end;
-  let r0 = min(row0 + 0u, row_end - 1u);
+  let ok0 = row0 < row_end;
+  let r0 = min(row0, row_end - 1u);
   let ok1 = row0 + 1u < row_end;
   let r1 = min(row0 + 1u, row_end - 1u);
   let ok2 = row0 + 2u < row_end;
   let r2 = min(row0 + 2u, row_end - 1u);
   let ok3 = row0 + 3u < row_end;
   let r3 = min(row0 + 3u, row_end - 1u);
-  let c0 = min(col0 + 0u, 127u);
+  let c0 = min(col0, 127u);
   let c1 = min(col0 + 1u, 127u);
   let c2 = min(col0 + 2u, 127u);
   let c3 = min(col0 + 3u, 127u);
   var accv0: array<vec4<f32>, 4>;
   for (var k = u32(offsets[grp]); k < u32(offsets[grp + 1u]); k++) {
-    let a4_0 = d_out[k * 16u + row0 / 4u + 0u];
+    let a4_0 = d_out[k * 16u + row0 / 4u];
     let a0 = a4_0[0];
     let a1 = a4_0[1];
     let a2 = a4_0[2];
     let a3 = a4_0[3];
-    let b0_0 = hidden[k * 32u + min(col0 / 4u + 0u, 31u)];
+    let b0_0 = hidden[k * 32u + min(col0 / 4u, 31u)];
     accv0[0] = fma(vec4<f32>(a0), b0_0, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1), b0_0, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2), b0_0, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
   }
-  if (ok0 && col0 + 0u < 128u) {
+  if (ok0 && col0 < 128u) {
     d_w_down[(grp * 64u + r0) * 32u + col0 / 4u] += accv0[0];
   }
-  if (ok1 && col0 + 0u < 128u) {
+  if (ok1 && col0 < 128u) {
     d_w_down[(grp * 64u + r1) * 32u + col0 / 4u] += accv0[1];
   }
-  if (ok2 && col0 + 0u < 128u) {
+  if (ok2 && col0 < 128u) {
     d_w_down[(grp * 64u + r2) * 32u + col0 / 4u] += accv0[2];
   }
-  if (ok3 && col0 + 0u < 128u) {
+  if (ok3 && col0 < 128u) {
     d_w_down[(grp * 64u + r3) * 32u + col0 / 4u] += accv0[3];
   }
 }
@@ -1407,55 +1407,55 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let row_begin = u32(offsets[grp]);
   let row_end = u32(offsets[grp + 1u]);
   let row0 = row_begin + (block - first) * 4u;
-  let ok0 = row0 + 0u < row_end;
-  let r0 = min(row0 + 0u, row_end - 1u);
+  let ok0 = row0 < row_end;
+  let r0 = min(row0, row_end - 1u);
   let ok1 = row0 + 1u < row_end;
   let r1 = min(row0 + 1u, row_end - 1u);
   let ok2 = row0 + 2u < row_end;
   let r2 = min(row0 + 2u, row_end - 1u);
   let ok3 = row0 + 3u < row_end;
   let r3 = min(row0 + 3u, row_end - 1u);
-  let c0 = min(col0 + 0u, 63u);
+  let c0 = min(col0, 63u);
   let c1 = min(col0 + 1u, 63u);
   let c2 = min(col0 + 2u, 63u);
   let c3 = min(col0 + 3u, 63u);
   var accv0: array<vec4<f32>, 4>;
-  for (var k4 = (0u) / 4u; k4 < (128u) / 4u; k4++) {
+  for (var k4 = 0u; k4 < 32u; k4++) {
     let a0 = d_pre_up[r0 * 32u + k4];
     let a1 = d_pre_up[r1 * 32u + k4];
     let a2 = d_pre_up[r2 * 32u + k4];
     let a3 = d_pre_up[r3 * 32u + k4];
-    let b0_0_0 = w_up[((grp * 128u + (k4 * 4u + 0u)) * 64u + 0u) / 4u + min(col0 / 4u + 0u, 15u)];
+    let b0_0_0 = w_up[(grp * 128u + (k4 * 4u)) * 16u + min(col0 / 4u, 15u)];
     accv0[0] = fma(vec4<f32>(a0[0]), b0_0_0, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[0]), b0_0_0, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[0]), b0_0_0, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3[0]), b0_0_0, accv0[3]);
-    let b0_0_1 = w_up[((grp * 128u + (k4 * 4u + 1u)) * 64u + 0u) / 4u + min(col0 / 4u + 0u, 15u)];
+    let b0_0_1 = w_up[(grp * 128u + (k4 * 4u + 1u)) * 16u + min(col0 / 4u, 15u)];
     accv0[0] = fma(vec4<f32>(a0[1]), b0_0_1, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[1]), b0_0_1, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[1]), b0_0_1, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3[1]), b0_0_1, accv0[3]);
-    let b0_0_2 = w_up[((grp * 128u + (k4 * 4u + 2u)) * 64u + 0u) / 4u + min(col0 / 4u + 0u, 15u)];
+    let b0_0_2 = w_up[(grp * 128u + (k4 * 4u + 2u)) * 16u + min(col0 / 4u, 15u)];
     accv0[0] = fma(vec4<f32>(a0[2]), b0_0_2, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[2]), b0_0_2, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[2]), b0_0_2, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3[2]), b0_0_2, accv0[3]);
-    let b0_0_3 = w_up[((grp * 128u + (k4 * 4u + 3u)) * 64u + 0u) / 4u + min(col0 / 4u + 0u, 15u)];
+    let b0_0_3 = w_up[(grp * 128u + (k4 * 4u + 3u)) * 16u + min(col0 / 4u, 15u)];
     accv0[0] = fma(vec4<f32>(a0[3]), b0_0_3, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[3]), b0_0_3, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[3]), b0_0_3, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3[3]), b0_0_3, accv0[3]);
   }
-  if (ok0 && col0 + 0u < 64u) {
+  if (ok0 && col0 < 64u) {
     d_rows[r0 * 16u + col0 / 4u] = accv0[0];
   }
-  if (ok1 && col0 + 0u < 64u) {
+  if (ok1 && col0 < 64u) {
     d_rows[r1 * 16u + col0 / 4u] = accv0[1];
   }
-  if (ok2 && col0 + 0u < 64u) {
+  if (ok2 && col0 < 64u) {
     d_rows[r2 * 16u + col0 / 4u] = accv0[2];
   }
-  if (ok3 && col0 + 0u < 64u) {
+  if (ok3 && col0 < 64u) {
     d_rows[r3 * 16u + col0 / 4u] = accv0[3];
   }
 }
@@ -1506,42 +1506,42 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let col0 = (tile % 16u) * 4u;
   // Tiles past the group's rows have nothing to do.
   if (row0 >= row_end) { return; }
-  let ok0 = row0 + 0u < row_end;
-  let r0 = min(row0 + 0u, row_end - 1u);
+  let ok0 = row0 < row_end;
+  let r0 = min(row0, row_end - 1u);
   let ok1 = row0 + 1u < row_end;
   let r1 = min(row0 + 1u, row_end - 1u);
   let ok2 = row0 + 2u < row_end;
   let r2 = min(row0 + 2u, row_end - 1u);
   let ok3 = row0 + 3u < row_end;
   let r3 = min(row0 + 3u, row_end - 1u);
-  let c0 = min(col0 + 0u, 63u);
+  let c0 = min(col0, 63u);
   let c1 = min(col0 + 1u, 63u);
   let c2 = min(col0 + 2u, 63u);
   let c3 = min(col0 + 3u, 63u);
   var accv0: array<vec4<f32>, 4>;
   for (var k = u32(offsets[grp]); k < u32(offsets[grp + 1u]); k++) {
-    let a4_0 = d_pre[k * 32u + row0 / 4u + 0u];
+    let a4_0 = d_pre[k * 32u + row0 / 4u];
     let a0 = a4_0[0];
     let a1 = a4_0[1];
     let a2 = a4_0[2];
     let a3 = a4_0[3];
-    let b0_0 = x[u32(max(slot_token[k], 0)) * 16u + min(col0 / 4u + 0u, 15u)];
+    let b0_0 = x[u32(max(slot_token[k], 0)) * 16u + min(col0 / 4u, 15u)];
     accv0[0] = fma(vec4<f32>(a0), b0_0, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1), b0_0, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2), b0_0, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
   }
-  if (ok0 && col0 + 0u < 64u) {
-    d_w[((grp * 128u + r0) * 64u + 0u) / 4u + col0 / 4u] += accv0[0];
+  if (ok0 && col0 < 64u) {
+    d_w[(grp * 128u + r0) * 16u + col0 / 4u] += accv0[0];
   }
-  if (ok1 && col0 + 0u < 64u) {
-    d_w[((grp * 128u + r1) * 64u + 0u) / 4u + col0 / 4u] += accv0[1];
+  if (ok1 && col0 < 64u) {
+    d_w[(grp * 128u + r1) * 16u + col0 / 4u] += accv0[1];
   }
-  if (ok2 && col0 + 0u < 64u) {
-    d_w[((grp * 128u + r2) * 64u + 0u) / 4u + col0 / 4u] += accv0[2];
+  if (ok2 && col0 < 64u) {
+    d_w[(grp * 128u + r2) * 16u + col0 / 4u] += accv0[2];
   }
-  if (ok3 && col0 + 0u < 64u) {
-    d_w[((grp * 128u + r3) * 64u + 0u) / 4u + col0 / 4u] += accv0[3];
+  if (ok3 && col0 < 64u) {
+    d_w[(grp * 128u + r3) * 16u + col0 / 4u] += accv0[3];
   }
 }
 
@@ -1628,20 +1628,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let col0 = (tile % 64u) * 4u;
   // Tiles past the group's rows have nothing to do.
   if (row0 >= row_end) { return; }
-  let ok0 = row0 + 0u < row_end;
-  let r0 = min(row0 + 0u, row_end - 1u);
+  let ok0 = row0 < row_end;
+  let r0 = min(row0, row_end - 1u);
   let ok1 = row0 + 1u < row_end;
   let r1 = min(row0 + 1u, row_end - 1u);
   let ok2 = row0 + 2u < row_end;
   let r2 = min(row0 + 2u, row_end - 1u);
   let ok3 = row0 + 3u < row_end;
   let r3 = min(row0 + 3u, row_end - 1u);
-  let c0 = min(col0 + 0u, 255u);
+  let c0 = min(col0, 255u);
   let c1 = min(col0 + 1u, 255u);
   let c2 = min(col0 + 2u, 255u);
   let c3 = min(col0 + 3u, 255u);
   var acc0: array<f32, 16>;
-  for (var k4 = (0u) / 4u; k4 < (64u) / 4u; k4++) {
+  for (var k4 = 0u; k4 < 16u; k4++) {
     let a0 = x[r0 * 16u + k4];
     let a1 = x[r1 * 16u + k4];
     let a2 = x[r2 * 16u + k4];
@@ -1667,16 +1667,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc0[14] = fma(a3.w, b0_2.w, fma(a3.z, b0_2.z, fma(a3.y, b0_2.y, fma(a3.x, b0_2.x, acc0[14]))));
     acc0[15] = fma(a3.w, b0_3.w, fma(a3.z, b0_3.z, fma(a3.y, b0_3.y, fma(a3.x, b0_3.x, acc0[15]))));
   }
-  if (ok0 && col0 + 0u < 256u) {
+  if (ok0 && col0 < 256u) {
     y[r0 * 64u + col0 / 4u] = vec4<f32>(acc0[0], acc0[1], acc0[2], acc0[3]);
   }
-  if (ok1 && col0 + 0u < 256u) {
+  if (ok1 && col0 < 256u) {
     y[r1 * 64u + col0 / 4u] = vec4<f32>(acc0[4], acc0[5], acc0[6], acc0[7]);
   }
-  if (ok2 && col0 + 0u < 256u) {
+  if (ok2 && col0 < 256u) {
     y[r2 * 64u + col0 / 4u] = vec4<f32>(acc0[8], acc0[9], acc0[10], acc0[11]);
   }
-  if (ok3 && col0 + 0u < 256u) {
+  if (ok3 && col0 < 256u) {
     y[r3 * 64u + col0 / 4u] = vec4<f32>(acc0[12], acc0[13], acc0[14], acc0[15]);
   }
 }
@@ -1701,55 +1701,55 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let col0 = (tile % 16u) * 4u;
   // Tiles past the group's rows have nothing to do.
   if (row0 >= row_end) { return; }
-  let ok0 = row0 + 0u < row_end;
-  let r0 = min(row0 + 0u, row_end - 1u);
+  let ok0 = row0 < row_end;
+  let r0 = min(row0, row_end - 1u);
   let ok1 = row0 + 1u < row_end;
   let r1 = min(row0 + 1u, row_end - 1u);
   let ok2 = row0 + 2u < row_end;
   let r2 = min(row0 + 2u, row_end - 1u);
   let ok3 = row0 + 3u < row_end;
   let r3 = min(row0 + 3u, row_end - 1u);
-  let c0 = min(col0 + 0u, 63u);
+  let c0 = min(col0, 63u);
   let c1 = min(col0 + 1u, 63u);
   let c2 = min(col0 + 2u, 63u);
   let c3 = min(col0 + 3u, 63u);
   var accv0: array<vec4<f32>, 4>;
-  for (var k4 = (0u) / 4u; k4 < (256u) / 4u; k4++) {
+  for (var k4 = 0u; k4 < 64u; k4++) {
     let a0 = d_y[r0 * 64u + k4];
     let a1 = d_y[r1 * 64u + k4];
     let a2 = d_y[r2 * 64u + k4];
     let a3 = d_y[r3 * 64u + k4];
-    let b0_0_0 = w[(k4 * 4u + 0u) * 16u + min(col0 / 4u + 0u, 15u)];
+    let b0_0_0 = w[(k4 * 4u) * 16u + min(col0 / 4u, 15u)];
     accv0[0] = fma(vec4<f32>(a0[0]), b0_0_0, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[0]), b0_0_0, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[0]), b0_0_0, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3[0]), b0_0_0, accv0[3]);
-    let b0_0_1 = w[(k4 * 4u + 1u) * 16u + min(col0 / 4u + 0u, 15u)];
+    let b0_0_1 = w[(k4 * 4u + 1u) * 16u + min(col0 / 4u, 15u)];
     accv0[0] = fma(vec4<f32>(a0[1]), b0_0_1, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[1]), b0_0_1, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[1]), b0_0_1, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3[1]), b0_0_1, accv0[3]);
-    let b0_0_2 = w[(k4 * 4u + 2u) * 16u + min(col0 / 4u + 0u, 15u)];
+    let b0_0_2 = w[(k4 * 4u + 2u) * 16u + min(col0 / 4u, 15u)];
     accv0[0] = fma(vec4<f32>(a0[2]), b0_0_2, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[2]), b0_0_2, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[2]), b0_0_2, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3[2]), b0_0_2, accv0[3]);
-    let b0_0_3 = w[(k4 * 4u + 3u) * 16u + min(col0 / 4u + 0u, 15u)];
+    let b0_0_3 = w[(k4 * 4u + 3u) * 16u + min(col0 / 4u, 15u)];
     accv0[0] = fma(vec4<f32>(a0[3]), b0_0_3, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[3]), b0_0_3, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[3]), b0_0_3, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3[3]), b0_0_3, accv0[3]);
   }
-  if (ok0 && col0 + 0u < 64u) {
+  if (ok0 && col0 < 64u) {
     d_x[r0 * 16u + col0 / 4u] += accv0[0];
   }
-  if (ok1 && col0 + 0u < 64u) {
+  if (ok1 && col0 < 64u) {
     d_x[r1 * 16u + col0 / 4u] += accv0[1];
   }
-  if (ok2 && col0 + 0u < 64u) {
+  if (ok2 && col0 < 64u) {
     d_x[r2 * 16u + col0 / 4u] += accv0[2];
   }
-  if (ok3 && col0 + 0u < 64u) {
+  if (ok3 && col0 < 64u) {
     d_x[r3 * 16u + col0 / 4u] += accv0[3];
   }
 }
@@ -1774,41 +1774,41 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let col0 = (tile % 16u) * 4u;
   // Tiles past the group's rows have nothing to do.
   if (row0 >= row_end) { return; }
-  let ok0 = row0 + 0u < row_end;
-  let r0 = min(row0 + 0u, row_end - 1u);
+  let ok0 = row0 < row_end;
+  let r0 = min(row0, row_end - 1u);
   let ok1 = row0 + 1u < row_end;
   let r1 = min(row0 + 1u, row_end - 1u);
   let ok2 = row0 + 2u < row_end;
   let r2 = min(row0 + 2u, row_end - 1u);
   let ok3 = row0 + 3u < row_end;
   let r3 = min(row0 + 3u, row_end - 1u);
-  let c0 = min(col0 + 0u, 63u);
+  let c0 = min(col0, 63u);
   let c1 = min(col0 + 1u, 63u);
   let c2 = min(col0 + 2u, 63u);
   let c3 = min(col0 + 3u, 63u);
   var accv0: array<vec4<f32>, 4>;
   for (var k = 0u; k < 1024u; k++) {
-    let a4_0 = d_y[k * 64u + row0 / 4u + 0u];
+    let a4_0 = d_y[k * 64u + row0 / 4u];
     let a0 = a4_0[0];
     let a1 = a4_0[1];
     let a2 = a4_0[2];
     let a3 = a4_0[3];
-    let b0_0 = x[k * 16u + min(col0 / 4u + 0u, 15u)];
+    let b0_0 = x[k * 16u + min(col0 / 4u, 15u)];
     accv0[0] = fma(vec4<f32>(a0), b0_0, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1), b0_0, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2), b0_0, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
   }
-  if (ok0 && col0 + 0u < 64u) {
+  if (ok0 && col0 < 64u) {
     d_w[r0 * 16u + col0 / 4u] += accv0[0];
   }
-  if (ok1 && col0 + 0u < 64u) {
+  if (ok1 && col0 < 64u) {
     d_w[r1 * 16u + col0 / 4u] += accv0[1];
   }
-  if (ok2 && col0 + 0u < 64u) {
+  if (ok2 && col0 < 64u) {
     d_w[r2 * 16u + col0 / 4u] += accv0[2];
   }
-  if (ok3 && col0 + 0u < 64u) {
+  if (ok3 && col0 < 64u) {
     d_w[r3 * 16u + col0 / 4u] += accv0[3];
   }
 }
