@@ -34,9 +34,9 @@ export class GraphBuilder {
     return t.shape;
   }
 
-  /** Appends an op after verifying it against its kind's definition. */
-  op<K extends OpKind>(kind: K, name: string, inputs: OpOf<K>['inputs'], outputs: OpOf<K>['outputs'], attrs: OpOf<K>['attrs'], origin: Origin): void {
-    this.ops.push(this.make(kind, name, inputs, outputs, attrs, origin));
+  /** Appends an op after verifying it against its kind's definition; `derived` says how computed attributes came about. */
+  op<K extends OpKind>(kind: K, name: string, inputs: OpOf<K>['inputs'], outputs: OpOf<K>['outputs'], attrs: OpOf<K>['attrs'], origin: Origin, derived?: OpOf<K>['derived']): void {
+    this.ops.push(this.make(kind, name, inputs, outputs, attrs, origin, derived));
   }
 
   /** An op run after each optimizer step (not differentiated), verified like any op. */
@@ -44,9 +44,9 @@ export class GraphBuilder {
     this.updates.push(this.make(kind, name, inputs, outputs, attrs, origin));
   }
 
-  private make<K extends OpKind>(kind: K, name: string, inputs: OpOf<K>['inputs'], outputs: OpOf<K>['outputs'], attrs: OpOf<K>['attrs'], origin: Origin): Op {
+  private make<K extends OpKind>(kind: K, name: string, inputs: OpOf<K>['inputs'], outputs: OpOf<K>['outputs'], attrs: OpOf<K>['attrs'], origin: Origin, derived?: OpOf<K>['derived']): Op {
     if ([...this.ops, ...this.updates].some((o) => o.name === name)) throw new Error(`internal: op ${name} added twice`);
-    const op = { name, kind, inputs, outputs, attrs, origin } as OpOf<K>;
+    const op = { name, kind, inputs, outputs, attrs, origin, ...(derived ? { derived } : {}) } as OpOf<K>;
     verifyOp(op as unknown as Parameters<typeof verifyOp>[0], (t) => this.tensors.get(t));
     return op as unknown as Op;
   }

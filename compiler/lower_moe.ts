@@ -64,6 +64,7 @@ export function lowerMoeLayer(g: GraphBuilder, ffn: MoeFfnSpec, x: string, p: st
   const E = ffn.experts.count;
   const H = ffn.experts.hidden;
   const at: Origin = ffn.routeOrigin;
+  const key = keyOrigin(ffn);
   const std = 0.02;
   const residualStd = 0.02 / Math.sqrt(2 * shape.depth);
   const gated = ffn.experts.activation === 'swiglu';
@@ -82,18 +83,18 @@ export function lowerMoeLayer(g: GraphBuilder, ffn: MoeFfnSpec, x: string, p: st
     temperature: core.temperature,
     learn_temperature: core.learnTemperature,
     jitter: core.jitter,
-  }, at);
+  }, key('score', 'normalize', 'temperature', 'learn_temperature', 'jitter'));
   if (core.losses.z > 0) {
     const z = g.tensor(`${p}loss.z`, [1], 'f32', 'loss');
-    g.op('z_loss', `${p}z_loss`, { logits }, { loss: z }, { beta: core.losses.z }, at);
+    g.op('z_loss', `${p}z_loss`, { logits }, { loss: z }, { beta: core.losses.z }, key('z_loss'));
     g.loss(z);
   }
 
   let y: string;
   if (core.combine === 'mix') {
-    y = lowerMix(g, ffn, x, logits, p, shape, at, gated, residualStd);
+    y = lowerMix(g, ffn, x, logits, p, shape, gated, residualStd);
   } else {
-    const table = lowerSelect(g, ffn, (routerOut as { probs: string }).probs, p, shape, at);
+    const table = lowerSelect(g, ffn, (routerOut as { probs: string }).probs, p, shape);
     if (ffn.experts.kind === 'full') {
       const rows = expertRows(core, N, E, 0);
       // The most rows one expert can hold: its capacity, c, or every token (each token picks an expert at most once).
@@ -127,8 +128,9 @@ interface RoutingTable {
 }
 
 /** Selection, capacity and the per-token / per-expert routing tables. */
-function lowerSelect(g: GraphBuilder, ffn: MoeFfnSpec, probs: string, p: string, shape: LayerShape, at: Origin): RoutingTable {
+function lowerSelect(g: GraphBuilder, ffn: MoeFfnSpec, probs: string, p: string, shape: LayerShape): RoutingTable {
   const core = ffn.routing;
+  const key = keyOrigin(ffn);
   const N = shape.batch * shape.seq;
   const E = ffn.experts.count;
   const choices = core.select === 'token_choice' ? core.topK : E;
@@ -146,34 +148,37 @@ function lowerSelect(g: GraphBuilder, ffn: MoeFfnSpec, probs: string, p: string,
   if (core.select === 'token_choice') {
     const bias = core.losses.biasRate > 0 ? g.tensor(`${p}router.bias`, [E], 'f32', 'state', { kind: 'zeros' }) : undefined;
     const inputs = bias ? { probs, bias } : { probs };
-    g.op('select_top_k', `${p}select`, inputs, { token_expert: t.tokenExpert, token_gate: t.tokenGate }, { k: core.topK, weights: core.weights }, at);
+    g.op('select_top_k', `${p}select`, inputs, { token_expert: t.tokenExpert, token_gate: t.tokenGate }, { k: core.topK, weights: core.weights }, key('top_k'));
     const capacity = tokenChoiceCapacity(core, N, E);
-    g.op('assign', `${p}assign`, { token_expert: t.tokenExpert }, tables, { experts: E, capacity: capacity ?? 0, rows }, at);
+    const capWhy = capacity === null ? 'capacity none (dropless)' : `min(${N}, ceil(${core.capacityFactor} * ${core.topK} * ${N} / ${E})): capacity_factor * top_k * tokens / experts`;
+    const rowsWhy = capacity === null ? `${N} * ${core.topK}: every choice of every token` : `min(${N} * ${core.topK}, ${E} * ${capacity}): choices, at most capacity per expert`;
+    g.op('assign', `${p}assign`, { token_expert: t.tokenExpert }, tables, { experts: E, capacity: capacity ?? 0, rows }, key('capacity_factor', 'capacity'), { capacity: capWhy, rows: rowsWhy });
     if (core.losses.balance > 0) {
       const l = g.tensor(`${p}loss.balance`, [1], 'f32', 'loss');
-      g.op('balance_loss', `${p}balance_loss`, { probs, demand }, { loss: l }, { alpha: core.losses.balance, k: core.topK }, at);
+      g.op('balance_loss', `${p}balance_loss`, { probs, demand }, { loss: l }, { alpha: core.losses.balance, k: core.topK }, key('balance_loss'));
       g.loss(l);
     }
     if (core.losses.sequenceBalance > 0) {
       const l = g.tensor(`${p}loss.sequence_balance`, [1], 'f32', 'loss');
-      g.op('sequence_balance_loss', `${p}sequence_balance_loss`, { probs, token_expert: t.tokenExpert }, { loss: l }, { alpha: core.losses.sequenceBalance, k: core.topK, batch: shape.batch, seq: shape.seq }, at);
+      g.op('sequence_balance_loss', `${p}sequence_balance_loss`, { probs, token_expert: t.tokenExpert }, { loss: l }, { alpha: core.losses.sequenceBalance, k: core.topK, batch: shape.batch, seq: shape.seq }, key('sequence_balance'));
       g.loss(l);
     }
     if (bias) {
-      g.stateUpdate('bias_update', `${p}bias_update`, { demand }, { bias }, { rate: core.losses.biasRate, k: core.topK }, at);
+      g.stateUpdate('bias_update', `${p}bias_update`, { demand }, { bias }, { rate: core.losses.biasRate, k: core.topK }, key('bias_balance'));
     }
   } else if (core.select === 'expert_choice') {
     const c = expertChoiceCapacity(core, N, E);
-    g.op('select_top_c', `${p}select`, { probs }, { token_expert: t.tokenExpert, token_gate: t.tokenGate, ...tables }, { c }, at);
+    g.op('select_top_c', `${p}select`, { probs }, { token_expert: t.tokenExpert, token_gate: t.tokenGate, ...tables }, { c }, key('capacity_factor'), { c: `min(${N}, ceil(${core.capacityFactor ?? 1} * ${N} / ${E})): capacity_factor * tokens / experts` });
   } else {
-    g.op('select_all', `${p}select`, { probs }, { token_expert: t.tokenExpert, token_gate: t.tokenGate, ...tables }, {}, at);
+    g.op('select_all', `${p}select`, { probs }, { token_expert: t.tokenExpert, token_gate: t.tokenGate, ...tables }, {}, ffn.routeOrigin);
   }
   return t;
 }
 
 /** Mixture of Tokens / Soft MoE: mix tokens into slots, run the experts on slots, unmix. */
-function lowerMix(g: GraphBuilder, ffn: MoeFfnSpec, x: string, logits: string, p: string, shape: LayerShape, at: Origin, gated: boolean, residualStd: number): string {
+function lowerMix(g: GraphBuilder, ffn: MoeFfnSpec, x: string, logits: string, p: string, shape: LayerShape, gated: boolean, residualStd: number): string {
   const core = ffn.routing;
+  const key = keyOrigin(ffn);
   const N = shape.batch * shape.seq;
   const d = shape.width;
   const E = ffn.experts.count;
@@ -182,15 +187,15 @@ function lowerMix(g: GraphBuilder, ffn: MoeFfnSpec, x: string, logits: string, p
   const dispatch = g.tensor(`${p}dispatch`, [N, S], 'f32', 'activation');
   const combineW = g.tensor(`${p}combine_weights`, [N, S], 'f32', 'activation');
   const groupAttrs = { group: core.group === 'sequence' ? 0 : core.group, batch: shape.batch, seq: shape.seq, groups };
-  g.op('mix_weights', `${p}mix_weights`, { logits }, { dispatch, combine_weights: combineW }, { ...groupAttrs, unmix: core.unmix }, at);
+  g.op('mix_weights', `${p}mix_weights`, { logits }, { dispatch, combine_weights: combineW }, { ...groupAttrs, unmix: core.unmix }, key('group', 'unmix'));
   const rows = E * groups * core.slots;
   const slotsIn = g.tensor(`${p}slots_in`, [rows, d], 'f32', 'activation');
-  g.op('mix', `${p}mix`, { x, dispatch }, { slots_in: slotsIn }, { ...groupAttrs, slots: core.slots }, at);
+  g.op('mix', `${p}mix`, { x, dispatch }, { slots_in: slotsIn }, { ...groupAttrs, slots: core.slots }, key('group', 'slots'));
   const out = g.tensor(`${p}expert_out`, [rows, d], 'f32', 'activation');
   const weights = expertWeights(g, `${p}experts.`, E, ffn.experts.hidden, d, gated, 0.02, residualStd);
   g.op('expert_ffn', `${p}experts`, { x: slotsIn, ...weights }, { out }, { activation: ffn.experts.activation, rows, gather: false, rows_per_expert: groups * core.slots }, ffn.experts.origin);
   const y = g.tensor(`${p}routed`, [N, d], 'f32', 'activation');
-  g.op('unmix', `${p}unmix`, { expert_out: out, combine_weights: combineW }, { y }, { ...groupAttrs, slots: core.slots }, at);
+  g.op('unmix', `${p}unmix`, { expert_out: out, combine_weights: combineW }, { y }, { ...groupAttrs, slots: core.slots }, key('unmix', 'group', 'slots'));
   return y;
 }
 
@@ -229,6 +234,14 @@ function lowerAdapters(g: GraphBuilder, ffn: MoeFfnSpec, x: string, tokenExpert:
     h = scaled;
   }
   return project('down', h, d, H, residualStd);
+}
+
+/**
+ * The origin of the first of `keys` written in the route block (so a kernel
+ * cites `top_k 2` on its own line), else the route line itself.
+ */
+function keyOrigin(ffn: MoeFfnSpec): (...keys: string[]) => Origin {
+  return (...keys) => keys.map((k) => ffn.routeKeys[k]).find((o) => o !== undefined && o.line > 0) ?? ffn.routeOrigin;
 }
 
 /** Up / (gate) / down weights of K FFNs, PyTorch [out, in] layout per expert. */

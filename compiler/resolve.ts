@@ -78,6 +78,19 @@ class Fields {
     return { line, text: this.file.lineText(line).trim() };
   }
 
+  /** The origin of one written entry, its text the entry itself (`top_k 2`), not the whole line. */
+  entryOrigin(key: string): Origin {
+    const e = this.section?.entries.get(key)?.entry;
+    if (!e) return { line: 0, text: '' };
+    const end = e.values.at(-1)?.span.end ?? e.keySpan.end;
+    return { line: this.file.position(e.keySpan.start).line, text: this.file.text.slice(e.keySpan.start, end).replace(/\s+/g, ' ') };
+  }
+
+  /** Origins of every entry written directly in this section, by key. */
+  entryOrigins(): Record<string, Origin> {
+    return Object.fromEntries([...(this.section?.entries.keys() ?? [])].map((k) => [k, this.entryOrigin(k)]));
+  }
+
   /** Keys written here that are not in `allowed`. */
   writtenOutside(allowed: readonly string[]): CheckedEntry[] {
     return [...(this.section?.entries.values() ?? [])].filter((e) => !allowed.includes(e.def.key));
@@ -186,7 +199,7 @@ function resolveMoe(f: Fields, origin: Origin, width: number, depth: number, tra
     const why = routing.select === 'expert_choice' ? 'experts choose among all tokens of the batch, so a token\'s routing depends on later tokens' : 'each slot mixes a whole sequence, so a token\'s output depends on later tokens';
     d.warning('W301', f.valueSpan('route'), `\`${preset}\` routing is not causal: ${why}`, 'the training loss can use future tokens; for a causal LM prefer token_choice or mixture_of_tokens');
   }
-  return { kind: 'moe', every, firstDense, dense, experts, shared, preset, routing, routeOrigin: f.origin('route'), origin };
+  return { kind: 'moe', every, firstDense, dense, experts, shared, preset, routing, routeOrigin: f.origin('route'), routeKeys: f.block('route').entryOrigins(), origin };
 }
 
 function resolveExperts(f: Fields, width: number, d: DiagnosticBag): ExpertsSpec {

@@ -53,6 +53,8 @@ export interface MoeFfnSpec {
   readonly preset: RouterPreset;
   readonly routing: RoutingCore;
   readonly routeOrigin: Origin;
+  /** Where each key written inside `route { ... }` is (its own text, e.g. `top_k 2`), so ops cite the key that produced them. */
+  readonly routeKeys: Readonly<Record<string, Origin>>;
   readonly origin: Origin;
 }
 

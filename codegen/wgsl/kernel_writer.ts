@@ -211,6 +211,8 @@ function header(op: Op, template: string, pass: string, specPath: string, origin
   const attrs = Object.entries(op.attrs).map(([k, v]) => `${k}=${v}`).join(' ');
   const lines = [`// moec kernel ${commentSafe(op.name)}/${template} (${pass} of ${op.kind})`];
   if (attrs) lines.push(`// ${commentSafe(attrs)}`);
+  const attrValues = op.attrs as Readonly<Record<string, unknown>>;
+  for (const [k, why] of Object.entries((op.derived ?? {}) as Readonly<Record<string, string | undefined>>)) if (why) lines.push(`// ${commentSafe(`${k} ${String(attrValues[k])} = ${why}`)}`);
   if (origin.line) lines.push(`// from ${commentSafe(specPath)}:${origin.line}: ${commentSafe(origin.text)}`);
   return lines;
 }

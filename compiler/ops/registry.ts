@@ -78,6 +78,8 @@ export interface OpOf<K extends OpKind> {
   readonly attrs: Attrs<SignatureOf<K>['attrs']>;
   /** The spec line that produced it. */
   readonly origin: Origin;
+  /** How derived attributes were computed from the spec (`capacity: 'ceil(1.25 · 1 · 1024 / 8)'`), for kernel headers. */
+  readonly derived?: { readonly [A in keyof Attrs<SignatureOf<K>['attrs']>]?: string };
 }
 
 /** Any op: a union discriminated by `kind`. */

@@ -724,7 +724,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== router_logits, used by blocks.0.moe.router/router_logits, blocks.1.moe.router/router_logits
 // moec kernel blocks.0.moe.router/router_logits (forward of router)
 // score=sigmoid normalize=none temperature=1 learn_temperature=false jitter=0
-// from specs/deepseek_v3_style.moe:8: route token_choice {
+// from specs/deepseek_v3_style.moe:10: score sigmoid
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;  // blocks.0.ffn_norm.y
 @group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // blocks.0.moe.router.weight
@@ -798,7 +798,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== router, used by blocks.0.moe.router/router, blocks.1.moe.router/router
 // moec kernel blocks.0.moe.router/router (forward of router)
 // score=sigmoid normalize=none temperature=1 learn_temperature=false jitter=0
-// from specs/deepseek_v3_style.moe:8: route token_choice {
+// from specs/deepseek_v3_style.moe:10: score sigmoid
 
 @group(0) @binding(0) var<storage, read> logits: array<f32>;  // blocks.0.moe.logits
 @group(0) @binding(1) var<storage, read_write> probs: array<f32>;  // blocks.0.moe.probs
@@ -816,7 +816,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== router_grad_logits, used by blocks.0.moe.router/router_grad_logits, blocks.1.moe.router/router_grad_logits
 // moec kernel blocks.0.moe.router/router_grad_logits (backward of router)
 // score=sigmoid normalize=none temperature=1 learn_temperature=false jitter=0
-// from specs/deepseek_v3_style.moe:8: route token_choice {
+// from specs/deepseek_v3_style.moe:10: score sigmoid
 
 @group(0) @binding(0) var<storage, read> probs: array<f32>;  // blocks.0.moe.probs
 @group(0) @binding(1) var<storage, read> d_probs: array<f32>;  // grad/blocks.0.moe.probs
@@ -840,7 +840,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== router_grad_input, used by blocks.0.moe.router/router_grad_input, blocks.1.moe.router/router_grad_input
 // moec kernel blocks.0.moe.router/router_grad_input (backward of router)
 // score=sigmoid normalize=none temperature=1 learn_temperature=false jitter=0
-// from specs/deepseek_v3_style.moe:8: route token_choice {
+// from specs/deepseek_v3_style.moe:10: score sigmoid
 
 @group(0) @binding(0) var<storage, read> d_raw: array<vec4<f32>>;  // blocks.0.moe.router/d_raw
 @group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // blocks.0.moe.router.weight
@@ -914,7 +914,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== router_grad_weight, used by blocks.0.moe.router/router_grad_weight, blocks.1.moe.router/router_grad_weight
 // moec kernel blocks.0.moe.router/router_grad_weight (backward of router)
 // score=sigmoid normalize=none temperature=1 learn_temperature=false jitter=0
-// from specs/deepseek_v3_style.moe:8: route token_choice {
+// from specs/deepseek_v3_style.moe:10: score sigmoid
 
 @group(0) @binding(0) var<storage, read> d_raw: array<vec4<f32>>;  // blocks.0.moe.router/d_raw
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;  // blocks.0.ffn_norm.y
@@ -974,7 +974,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== select_top_k, used by blocks.0.moe.select/select_top_k, blocks.1.moe.select/select_top_k
 // moec kernel blocks.0.moe.select/select_top_k (forward of select_top_k)
 // k=2 weights=renormalized
-// from specs/deepseek_v3_style.moe:8: route token_choice {
+// from specs/deepseek_v3_style.moe:9: top_k 2
 
 @group(0) @binding(0) var<storage, read> probs: array<f32>;  // blocks.0.moe.probs
 @group(0) @binding(1) var<storage, read> bias: array<f32>;  // blocks.0.moe.router.bias
@@ -1013,7 +1013,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== select_grad_probs, used by blocks.0.moe.select/select_grad_probs, blocks.1.moe.select/select_grad_probs
 // moec kernel blocks.0.moe.select/select_grad_probs (backward of select_top_k)
 // k=2 weights=renormalized
-// from specs/deepseek_v3_style.moe:8: route token_choice {
+// from specs/deepseek_v3_style.moe:9: top_k 2
 
 @group(0) @binding(0) var<storage, read> probs: array<f32>;  // blocks.0.moe.probs
 @group(0) @binding(1) var<storage, read> token_expert: array<i32>;  // blocks.0.moe.token_expert
@@ -1041,7 +1041,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== assign, used by blocks.0.moe.assign/assign, blocks.1.moe.assign/assign
 // moec kernel blocks.0.moe.assign/assign (forward of assign)
 // experts=8 capacity=0 rows=2048
-// from specs/deepseek_v3_style.moe:8: route token_choice {
+// capacity 0 = capacity none (dropless)
+// rows 2048 = 1024 * 2: every choice of every token
+// from specs/deepseek_v3_style.moe:12: capacity none
 
 @group(0) @binding(0) var<storage, read> token_expert: array<i32>;  // blocks.0.moe.token_expert
 @group(0) @binding(1) var<storage, read_write> token_slot: array<i32>;  // blocks.0.moe.token_slot
@@ -1934,7 +1936,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== bias_update, used by blocks.0.moe.bias_update/bias_update, blocks.1.moe.bias_update/bias_update
 // moec kernel blocks.0.moe.bias_update/bias_update (forward of bias_update)
 // rate=0.001 k=2
-// from specs/deepseek_v3_style.moe:8: route token_choice {
+// from specs/deepseek_v3_style.moe:13: bias_balance 0.001
 
 @group(0) @binding(0) var<storage, read> demand: array<i32>;  // blocks.0.moe.demand
 @group(0) @binding(1) var<storage, read_write> bias: array<f32>;  // blocks.0.moe.router.bias

@@ -1465,7 +1465,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== select_top_k, used by blocks.1.moe.select/select_top_k, blocks.2.moe.select/select_top_k
 // moec kernel blocks.1.moe.select/select_top_k (forward of select_top_k)
 // k=4 weights=raw
-// from specs/deepseekmoe.moe:10: route token_choice { top_k 2  capacity_factor 1.5  sequence_balance 0.001 }
+// from specs/deepseekmoe.moe:10: top_k 2
 
 @group(0) @binding(0) var<storage, read> probs: array<f32>;  // blocks.1.moe.probs
 @group(0) @binding(1) var<storage, read_write> token_expert: array<i32>;  // blocks.1.moe.token_expert
@@ -1502,7 +1502,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== select_grad_probs, used by blocks.1.moe.select/select_grad_probs, blocks.2.moe.select/select_grad_probs
 // moec kernel blocks.1.moe.select/select_grad_probs (backward of select_top_k)
 // k=4 weights=raw
-// from specs/deepseekmoe.moe:10: route token_choice { top_k 2  capacity_factor 1.5  sequence_balance 0.001 }
+// from specs/deepseekmoe.moe:10: top_k 2
 
 @group(0) @binding(0) var<storage, read> token_expert: array<i32>;  // blocks.1.moe.token_expert
 @group(0) @binding(1) var<storage, read> d_gate: array<f32>;  // grad/blocks.1.moe.token_gate
@@ -1522,7 +1522,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== assign, used by blocks.1.moe.assign/assign, blocks.2.moe.assign/assign
 // moec kernel blocks.1.moe.assign/assign (forward of assign)
 // experts=16 capacity=384 rows=4096
-// from specs/deepseekmoe.moe:10: route token_choice { top_k 2  capacity_factor 1.5  sequence_balance 0.001 }
+// capacity 384 = min(1024, ceil(1.5 * 4 * 1024 / 16)): capacity_factor * top_k * tokens / experts
+// rows 4096 = min(1024 * 4, 16 * 384): choices, at most capacity per expert
+// from specs/deepseekmoe.moe:10: capacity_factor 1.5
 
 @group(0) @binding(0) var<storage, read> token_expert: array<i32>;  // blocks.1.moe.token_expert
 @group(0) @binding(1) var<storage, read_write> token_slot: array<i32>;  // blocks.1.moe.token_slot
@@ -1574,7 +1576,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
 // ===== sequence_balance_loss, used by blocks.1.moe.sequence_balance_loss/sequence_balance_loss, blocks.2.moe.sequence_balance_loss/sequence_balance_loss
 // moec kernel blocks.1.moe.sequence_balance_loss/sequence_balance_loss (forward of sequence_balance_loss)
 // alpha=0.001 k=4 batch=16 seq=64
-// from specs/deepseekmoe.moe:10: route token_choice { top_k 2  capacity_factor 1.5  sequence_balance 0.001 }
+// from specs/deepseekmoe.moe:10: sequence_balance 0.001
 
 @group(0) @binding(0) var<storage, read> probs: array<f32>;  // blocks.1.moe.probs
 @group(0) @binding(1) var<storage, read> token_expert: array<i32>;  // blocks.1.moe.token_expert
@@ -1614,7 +1616,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
 // ===== sequence_balance_loss_backward, used by blocks.1.moe.sequence_balance_loss/sequence_balance_loss_backward, blocks.2.moe.sequence_balance_loss/sequence_balance_loss_backward
 // moec kernel blocks.1.moe.sequence_balance_loss/sequence_balance_loss_backward (backward of sequence_balance_loss)
 // alpha=0.001 k=4 batch=16 seq=64
-// from specs/deepseekmoe.moe:10: route token_choice { top_k 2  capacity_factor 1.5  sequence_balance 0.001 }
+// from specs/deepseekmoe.moe:10: sequence_balance 0.001
 
 @group(0) @binding(0) var<storage, read> token_expert: array<i32>;  // blocks.1.moe.token_expert
 @group(0) @binding(1) var<storage, read> d_loss: array<f32>;  // grad/blocks.1.moe.loss.sequence_balance

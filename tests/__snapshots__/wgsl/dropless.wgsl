@@ -978,7 +978,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== select_top_k, used by blocks.0.moe.select/select_top_k, blocks.1.moe.select/select_top_k
 // moec kernel blocks.0.moe.select/select_top_k (forward of select_top_k)
 // k=2 weights=renormalized
-// from specs/dropless.moe:7: route token_choice { top_k 2  capacity none  renormalize true  balance_loss 0.01 }
+// from specs/dropless.moe:7: top_k 2
 
 @group(0) @binding(0) var<storage, read> probs: array<f32>;  // blocks.0.moe.probs
 @group(0) @binding(1) var<storage, read_write> token_expert: array<i32>;  // blocks.0.moe.token_expert
@@ -1016,7 +1016,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== select_grad_probs, used by blocks.0.moe.select/select_grad_probs, blocks.1.moe.select/select_grad_probs
 // moec kernel blocks.0.moe.select/select_grad_probs (backward of select_top_k)
 // k=2 weights=renormalized
-// from specs/dropless.moe:7: route token_choice { top_k 2  capacity none  renormalize true  balance_loss 0.01 }
+// from specs/dropless.moe:7: top_k 2
 
 @group(0) @binding(0) var<storage, read> probs: array<f32>;  // blocks.0.moe.probs
 @group(0) @binding(1) var<storage, read> token_expert: array<i32>;  // blocks.0.moe.token_expert
@@ -1044,7 +1044,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== assign, used by blocks.0.moe.assign/assign, blocks.1.moe.assign/assign
 // moec kernel blocks.0.moe.assign/assign (forward of assign)
 // experts=8 capacity=0 rows=2048
-// from specs/dropless.moe:7: route token_choice { top_k 2  capacity none  renormalize true  balance_loss 0.01 }
+// capacity 0 = capacity none (dropless)
+// rows 2048 = 1024 * 2: every choice of every token
+// from specs/dropless.moe:7: capacity none
 
 @group(0) @binding(0) var<storage, read> token_expert: array<i32>;  // blocks.0.moe.token_expert
 @group(0) @binding(1) var<storage, read_write> token_slot: array<i32>;  // blocks.0.moe.token_slot
@@ -1096,7 +1098,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
 // ===== balance_loss, used by blocks.0.moe.balance_loss/balance_loss, blocks.1.moe.balance_loss/balance_loss
 // moec kernel blocks.0.moe.balance_loss/balance_loss (forward of balance_loss)
 // alpha=0.01 k=2
-// from specs/dropless.moe:7: route token_choice { top_k 2  capacity none  renormalize true  balance_loss 0.01 }
+// from specs/dropless.moe:7: balance_loss 0.01
 
 @group(0) @binding(0) var<storage, read> probs: array<f32>;  // blocks.0.moe.probs
 @group(0) @binding(1) var<storage, read> demand: array<i32>;  // blocks.0.moe.demand
@@ -1122,7 +1124,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
 // ===== balance_loss_backward, used by blocks.0.moe.balance_loss/balance_loss_backward, blocks.1.moe.balance_loss/balance_loss_backward
 // moec kernel blocks.0.moe.balance_loss/balance_loss_backward (backward of balance_loss)
 // alpha=0.01 k=2
-// from specs/dropless.moe:7: route token_choice { top_k 2  capacity none  renormalize true  balance_loss 0.01 }
+// from specs/dropless.moe:7: balance_loss 0.01
 
 @group(0) @binding(0) var<storage, read> demand: array<i32>;  // blocks.0.moe.demand
 @group(0) @binding(1) var<storage, read> d_loss: array<f32>;  // grad/blocks.0.moe.loss.balance

@@ -978,7 +978,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== select_top_c, used by blocks.0.moe.select/select_top_c, blocks.1.moe.select/select_top_c
 // moec kernel blocks.0.moe.select/select_top_c (forward of select_top_c)
 // c=256
-// from specs/expert_choice.moe:8: route expert_choice { capacity_factor 2 }
+// c 256 = min(1024, ceil(2 * 1024 / 8)): capacity_factor * tokens / experts
+// from specs/expert_choice.moe:8: capacity_factor 2
 
 @group(0) @binding(0) var<storage, read> probs: array<f32>;  // blocks.0.moe.probs
 @group(0) @binding(1) var<storage, read_write> token_expert: array<i32>;  // blocks.0.moe.token_expert
@@ -1024,7 +1025,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== select_grad_probs, used by blocks.0.moe.select/select_grad_probs, blocks.1.moe.select/select_grad_probs
 // moec kernel blocks.0.moe.select/select_grad_probs (backward of select_top_c)
 // c=256
-// from specs/expert_choice.moe:8: route expert_choice { capacity_factor 2 }
+// c 256 = min(1024, ceil(2 * 1024 / 8)): capacity_factor * tokens / experts
+// from specs/expert_choice.moe:8: capacity_factor 2
 
 @group(0) @binding(0) var<storage, read> token_expert: array<i32>;  // blocks.0.moe.token_expert
 @group(0) @binding(1) var<storage, read> d_gate: array<f32>;  // grad/blocks.0.moe.token_gate

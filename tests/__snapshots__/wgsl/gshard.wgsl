@@ -1431,7 +1431,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== blocks.1.moe.select/select_top_k
 // moec kernel blocks.1.moe.select/select_top_k (forward of select_top_k)
 // k=2 weights=raw
-// from specs/gshard.moe:7: route token_choice { top_k 2  capacity_factor 1.25  balance_loss 0.01 }
+// from specs/gshard.moe:7: top_k 2
 
 @group(0) @binding(0) var<storage, read> probs: array<f32>;  // blocks.1.moe.probs
 @group(0) @binding(1) var<storage, read_write> token_expert: array<i32>;  // blocks.1.moe.token_expert
@@ -1468,7 +1468,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== blocks.1.moe.select/select_grad_probs
 // moec kernel blocks.1.moe.select/select_grad_probs (backward of select_top_k)
 // k=2 weights=raw
-// from specs/gshard.moe:7: route token_choice { top_k 2  capacity_factor 1.25  balance_loss 0.01 }
+// from specs/gshard.moe:7: top_k 2
 
 @group(0) @binding(0) var<storage, read> token_expert: array<i32>;  // blocks.1.moe.token_expert
 @group(0) @binding(1) var<storage, read> d_gate: array<f32>;  // grad/blocks.1.moe.token_gate
@@ -1488,7 +1488,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== blocks.1.moe.assign/assign
 // moec kernel blocks.1.moe.assign/assign (forward of assign)
 // experts=8 capacity=320 rows=2048
-// from specs/gshard.moe:7: route token_choice { top_k 2  capacity_factor 1.25  balance_loss 0.01 }
+// capacity 320 = min(1024, ceil(1.25 * 2 * 1024 / 8)): capacity_factor * top_k * tokens / experts
+// rows 2048 = min(1024 * 2, 8 * 320): choices, at most capacity per expert
+// from specs/gshard.moe:7: capacity_factor 1.25
 
 @group(0) @binding(0) var<storage, read> token_expert: array<i32>;  // blocks.1.moe.token_expert
 @group(0) @binding(1) var<storage, read_write> token_slot: array<i32>;  // blocks.1.moe.token_slot
@@ -1540,7 +1542,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
 // ===== blocks.1.moe.balance_loss/balance_loss
 // moec kernel blocks.1.moe.balance_loss/balance_loss (forward of balance_loss)
 // alpha=0.01 k=2
-// from specs/gshard.moe:7: route token_choice { top_k 2  capacity_factor 1.25  balance_loss 0.01 }
+// from specs/gshard.moe:7: balance_loss 0.01
 
 @group(0) @binding(0) var<storage, read> probs: array<f32>;  // blocks.1.moe.probs
 @group(0) @binding(1) var<storage, read> demand: array<i32>;  // blocks.1.moe.demand
@@ -1566,7 +1568,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
 // ===== blocks.1.moe.balance_loss/balance_loss_backward
 // moec kernel blocks.1.moe.balance_loss/balance_loss_backward (backward of balance_loss)
 // alpha=0.01 k=2
-// from specs/gshard.moe:7: route token_choice { top_k 2  capacity_factor 1.25  balance_loss 0.01 }
+// from specs/gshard.moe:7: balance_loss 0.01
 
 @group(0) @binding(0) var<storage, read> demand: array<i32>;  // blocks.1.moe.demand
 @group(0) @binding(1) var<storage, read> d_loss: array<f32>;  // grad/blocks.1.moe.loss.balance

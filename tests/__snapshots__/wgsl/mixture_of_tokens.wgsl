@@ -724,7 +724,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== router_logits, used by blocks.0.moe.router/router_logits, blocks.1.moe.router/router_logits
 // moec kernel blocks.0.moe.router/router_logits (forward of router)
 // score=softmax normalize=per_expert temperature=1 learn_temperature=false jitter=0
-// from specs/mixture_of_tokens.moe:9: route mixture_of_tokens { group 8  temperature 1.0 }
+// from specs/mixture_of_tokens.moe:9: temperature 1.0
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;  // blocks.0.ffn_norm.y
 @group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // blocks.0.moe.router.weight
@@ -798,7 +798,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== router_grad_logits, used by blocks.0.moe.router/router_grad_logits, blocks.1.moe.router/router_grad_logits
 // moec kernel blocks.0.moe.router/router_grad_logits (backward of router)
 // score=softmax normalize=per_expert temperature=1 learn_temperature=false jitter=0
-// from specs/mixture_of_tokens.moe:9: route mixture_of_tokens { group 8  temperature 1.0 }
+// from specs/mixture_of_tokens.moe:9: temperature 1.0
 
 @group(0) @binding(0) var<storage, read> d_logits: array<f32>;  // grad/blocks.0.moe.logits
 @group(0) @binding(1) var<storage, read_write> d_raw: array<f32>;  // blocks.0.moe.router/d_raw
@@ -819,7 +819,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== router_grad_input, used by blocks.0.moe.router/router_grad_input, blocks.1.moe.router/router_grad_input
 // moec kernel blocks.0.moe.router/router_grad_input (backward of router)
 // score=softmax normalize=per_expert temperature=1 learn_temperature=false jitter=0
-// from specs/mixture_of_tokens.moe:9: route mixture_of_tokens { group 8  temperature 1.0 }
+// from specs/mixture_of_tokens.moe:9: temperature 1.0
 
 @group(0) @binding(0) var<storage, read> d_raw: array<vec4<f32>>;  // blocks.0.moe.router/d_raw
 @group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // blocks.0.moe.router.weight
@@ -893,7 +893,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== router_grad_weight, used by blocks.0.moe.router/router_grad_weight, blocks.1.moe.router/router_grad_weight
 // moec kernel blocks.0.moe.router/router_grad_weight (backward of router)
 // score=softmax normalize=per_expert temperature=1 learn_temperature=false jitter=0
-// from specs/mixture_of_tokens.moe:9: route mixture_of_tokens { group 8  temperature 1.0 }
+// from specs/mixture_of_tokens.moe:9: temperature 1.0
 
 @group(0) @binding(0) var<storage, read> d_raw: array<vec4<f32>>;  // blocks.0.moe.router/d_raw
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;  // blocks.0.ffn_norm.y
@@ -953,7 +953,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== mix_weights, used by blocks.0.moe.mix_weights/mix_weights, blocks.1.moe.mix_weights/mix_weights
 // moec kernel blocks.0.moe.mix_weights/mix_weights (forward of mix_weights)
 // group=8 batch=16 seq=64 groups=128 unmix=dispatch
-// from specs/mixture_of_tokens.moe:9: route mixture_of_tokens { group 8  temperature 1.0 }
+// from specs/mixture_of_tokens.moe:9: group 8
 
 @group(0) @binding(0) var<storage, read> logits: array<f32>;  // blocks.0.moe.logits
 @group(0) @binding(1) var<storage, read_write> dispatch: array<f32>;  // blocks.0.moe.dispatch
@@ -983,7 +983,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== mix_weights_backward, used by blocks.0.moe.mix_weights/mix_weights_backward, blocks.1.moe.mix_weights/mix_weights_backward
 // moec kernel blocks.0.moe.mix_weights/mix_weights_backward (backward of mix_weights)
 // group=8 batch=16 seq=64 groups=128 unmix=dispatch
-// from specs/mixture_of_tokens.moe:9: route mixture_of_tokens { group 8  temperature 1.0 }
+// from specs/mixture_of_tokens.moe:9: group 8
 
 @group(0) @binding(0) var<storage, read> dispatch: array<f32>;  // blocks.0.moe.dispatch
 @group(0) @binding(1) var<storage, read> d_dispatch: array<f32>;  // grad/blocks.0.moe.dispatch
@@ -1007,7 +1007,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== mix, used by blocks.0.moe.mix/mix, blocks.1.moe.mix/mix
 // moec kernel blocks.0.moe.mix/mix (forward of mix)
 // group=8 batch=16 seq=64 groups=128 slots=1
-// from specs/mixture_of_tokens.moe:9: route mixture_of_tokens { group 8  temperature 1.0 }
+// from specs/mixture_of_tokens.moe:9: group 8
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;  // blocks.0.ffn_norm.y
 @group(0) @binding(1) var<storage, read> dispatch: array<f32>;  // blocks.0.moe.dispatch
@@ -1033,7 +1033,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== mix_grad_input, used by blocks.0.moe.mix/mix_grad_input, blocks.1.moe.mix/mix_grad_input
 // moec kernel blocks.0.moe.mix/mix_grad_input (backward of mix)
 // group=8 batch=16 seq=64 groups=128 slots=1
-// from specs/mixture_of_tokens.moe:9: route mixture_of_tokens { group 8  temperature 1.0 }
+// from specs/mixture_of_tokens.moe:9: group 8
 
 @group(0) @binding(0) var<storage, read> dispatch: array<f32>;  // blocks.0.moe.dispatch
 @group(0) @binding(1) var<storage, read> d_slots: array<vec4<f32>>;  // grad/blocks.0.moe.slots_in
@@ -1058,7 +1058,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== mix_grad_dispatch, used by blocks.0.moe.mix/mix_grad_dispatch, blocks.1.moe.mix/mix_grad_dispatch
 // moec kernel blocks.0.moe.mix/mix_grad_dispatch (backward of mix)
 // group=8 batch=16 seq=64 groups=128 slots=1
-// from specs/mixture_of_tokens.moe:9: route mixture_of_tokens { group 8  temperature 1.0 }
+// from specs/mixture_of_tokens.moe:9: group 8
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;  // blocks.0.ffn_norm.y
 @group(0) @binding(1) var<storage, read> d_slots: array<vec4<f32>>;  // grad/blocks.0.moe.slots_in
@@ -1536,7 +1536,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== unmix, used by blocks.0.moe.unmix/unmix, blocks.1.moe.unmix/unmix
 // moec kernel blocks.0.moe.unmix/unmix (forward of unmix)
 // group=8 batch=16 seq=64 groups=128 slots=1
-// from specs/mixture_of_tokens.moe:9: route mixture_of_tokens { group 8  temperature 1.0 }
+// from specs/mixture_of_tokens.moe:9: group 8
 
 @group(0) @binding(0) var<storage, read> expert_out: array<vec4<f32>>;  // blocks.0.moe.expert_out
 @group(0) @binding(1) var<storage, read> combine_weights: array<f32>;  // blocks.0.moe.combine_weights
@@ -1561,7 +1561,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== unmix_grad_out, used by blocks.0.moe.unmix/unmix_grad_out, blocks.1.moe.unmix/unmix_grad_out
 // moec kernel blocks.0.moe.unmix/unmix_grad_out (backward of unmix)
 // group=8 batch=16 seq=64 groups=128 slots=1
-// from specs/mixture_of_tokens.moe:9: route mixture_of_tokens { group 8  temperature 1.0 }
+// from specs/mixture_of_tokens.moe:9: group 8
 
 @group(0) @binding(0) var<storage, read> combine_weights: array<f32>;  // blocks.0.moe.combine_weights
 @group(0) @binding(1) var<storage, read> d_y: array<vec4<f32>>;  // grad/blocks.0.moe.routed
@@ -1587,7 +1587,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== unmix_grad_weights, used by blocks.0.moe.unmix/unmix_grad_weights, blocks.1.moe.unmix/unmix_grad_weights
 // moec kernel blocks.0.moe.unmix/unmix_grad_weights (backward of unmix)
 // group=8 batch=16 seq=64 groups=128 slots=1
-// from specs/mixture_of_tokens.moe:9: route mixture_of_tokens { group 8  temperature 1.0 }
+// from specs/mixture_of_tokens.moe:9: group 8
 
 @group(0) @binding(0) var<storage, read> expert_out: array<vec4<f32>>;  // blocks.0.moe.expert_out
 @group(0) @binding(1) var<storage, read> d_y: array<vec4<f32>>;  // grad/blocks.0.moe.routed

@@ -724,7 +724,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== router_logits, used by blocks.0.moe.router/router_logits, blocks.1.moe.router/router_logits
 // moec kernel blocks.0.moe.router/router_logits (forward of router)
 // score=sigmoid normalize=none temperature=1 learn_temperature=false jitter=0
-// from specs/sigmoid_expert_choice.moe:8: route core {
+// from specs/sigmoid_expert_choice.moe:9: score sigmoid
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;  // blocks.0.ffn_norm.y
 @group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // blocks.0.moe.router.weight
@@ -798,7 +798,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== router, used by blocks.0.moe.router/router, blocks.1.moe.router/router
 // moec kernel blocks.0.moe.router/router (forward of router)
 // score=sigmoid normalize=none temperature=1 learn_temperature=false jitter=0
-// from specs/sigmoid_expert_choice.moe:8: route core {
+// from specs/sigmoid_expert_choice.moe:9: score sigmoid
 
 @group(0) @binding(0) var<storage, read> logits: array<f32>;  // blocks.0.moe.logits
 @group(0) @binding(1) var<storage, read_write> probs: array<f32>;  // blocks.0.moe.probs
@@ -816,7 +816,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== router_grad_logits, used by blocks.0.moe.router/router_grad_logits, blocks.1.moe.router/router_grad_logits
 // moec kernel blocks.0.moe.router/router_grad_logits (backward of router)
 // score=sigmoid normalize=none temperature=1 learn_temperature=false jitter=0
-// from specs/sigmoid_expert_choice.moe:8: route core {
+// from specs/sigmoid_expert_choice.moe:9: score sigmoid
 
 @group(0) @binding(0) var<storage, read> probs: array<f32>;  // blocks.0.moe.probs
 @group(0) @binding(1) var<storage, read> d_probs: array<f32>;  // grad/blocks.0.moe.probs
@@ -840,7 +840,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== router_grad_input, used by blocks.0.moe.router/router_grad_input, blocks.1.moe.router/router_grad_input
 // moec kernel blocks.0.moe.router/router_grad_input (backward of router)
 // score=sigmoid normalize=none temperature=1 learn_temperature=false jitter=0
-// from specs/sigmoid_expert_choice.moe:8: route core {
+// from specs/sigmoid_expert_choice.moe:9: score sigmoid
 
 @group(0) @binding(0) var<storage, read> d_raw: array<vec4<f32>>;  // blocks.0.moe.router/d_raw
 @group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // blocks.0.moe.router.weight
@@ -914,7 +914,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== router_grad_weight, used by blocks.0.moe.router/router_grad_weight, blocks.1.moe.router/router_grad_weight
 // moec kernel blocks.0.moe.router/router_grad_weight (backward of router)
 // score=sigmoid normalize=none temperature=1 learn_temperature=false jitter=0
-// from specs/sigmoid_expert_choice.moe:8: route core {
+// from specs/sigmoid_expert_choice.moe:9: score sigmoid
 
 @group(0) @binding(0) var<storage, read> d_raw: array<vec4<f32>>;  // blocks.0.moe.router/d_raw
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;  // blocks.0.ffn_norm.y
@@ -974,7 +974,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== z_loss, used by blocks.0.moe.z_loss/z_loss, blocks.1.moe.z_loss/z_loss
 // moec kernel blocks.0.moe.z_loss/z_loss (forward of z_loss)
 // beta=0.001
-// from specs/sigmoid_expert_choice.moe:8: route core {
+// from specs/sigmoid_expert_choice.moe:14: z_loss 0.001
 
 @group(0) @binding(0) var<storage, read> logits: array<f32>;  // blocks.0.moe.logits
 @group(0) @binding(1) var<storage, read_write> loss: array<f32>;  // blocks.0.moe.loss.z
@@ -1006,7 +1006,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
 // ===== z_loss_backward, used by blocks.0.moe.z_loss/z_loss_backward, blocks.1.moe.z_loss/z_loss_backward
 // moec kernel blocks.0.moe.z_loss/z_loss_backward (backward of z_loss)
 // beta=0.001
-// from specs/sigmoid_expert_choice.moe:8: route core {
+// from specs/sigmoid_expert_choice.moe:14: z_loss 0.001
 
 @group(0) @binding(0) var<storage, read> logits: array<f32>;  // blocks.0.moe.logits
 @group(0) @binding(1) var<storage, read> d_loss: array<f32>;  // grad/blocks.0.moe.loss.z
@@ -1033,7 +1033,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== select_top_c, used by blocks.0.moe.select/select_top_c, blocks.1.moe.select/select_top_c
 // moec kernel blocks.0.moe.select/select_top_c (forward of select_top_c)
 // c=192
-// from specs/sigmoid_expert_choice.moe:8: route core {
+// c 192 = min(1024, ceil(1.5 * 1024 / 8)): capacity_factor * tokens / experts
+// from specs/sigmoid_expert_choice.moe:12: capacity_factor 1.5
 
 @group(0) @binding(0) var<storage, read> probs: array<f32>;  // blocks.0.moe.probs
 @group(0) @binding(1) var<storage, read_write> token_expert: array<i32>;  // blocks.0.moe.token_expert
@@ -1079,7 +1080,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== select_grad_probs, used by blocks.0.moe.select/select_grad_probs, blocks.1.moe.select/select_grad_probs
 // moec kernel blocks.0.moe.select/select_grad_probs (backward of select_top_c)
 // c=192
-// from specs/sigmoid_expert_choice.moe:8: route core {
+// c 192 = min(1024, ceil(1.5 * 1024 / 8)): capacity_factor * tokens / experts
+// from specs/sigmoid_expert_choice.moe:12: capacity_factor 1.5
 
 @group(0) @binding(0) var<storage, read> token_expert: array<i32>;  // blocks.0.moe.token_expert
 @group(0) @binding(1) var<storage, read> d_gate: array<f32>;  // grad/blocks.0.moe.token_gate

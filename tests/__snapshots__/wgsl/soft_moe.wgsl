@@ -1043,7 +1043,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== mix, used by blocks.0.moe.mix/mix, blocks.1.moe.mix/mix
 // moec kernel blocks.0.moe.mix/mix (forward of mix)
 // group=0 batch=16 seq=64 groups=16 slots=2
-// from specs/soft_moe.moe:8: route soft { slots 2 }
+// from specs/soft_moe.moe:8: slots 2
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;  // blocks.0.ffn_norm.y
 @group(0) @binding(1) var<storage, read> dispatch: array<f32>;  // blocks.0.moe.dispatch
@@ -1069,7 +1069,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== mix_grad_input, used by blocks.0.moe.mix/mix_grad_input, blocks.1.moe.mix/mix_grad_input
 // moec kernel blocks.0.moe.mix/mix_grad_input (backward of mix)
 // group=0 batch=16 seq=64 groups=16 slots=2
-// from specs/soft_moe.moe:8: route soft { slots 2 }
+// from specs/soft_moe.moe:8: slots 2
 
 @group(0) @binding(0) var<storage, read> dispatch: array<f32>;  // blocks.0.moe.dispatch
 @group(0) @binding(1) var<storage, read> d_slots: array<vec4<f32>>;  // grad/blocks.0.moe.slots_in
@@ -1094,7 +1094,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== mix_grad_dispatch, used by blocks.0.moe.mix/mix_grad_dispatch, blocks.1.moe.mix/mix_grad_dispatch
 // moec kernel blocks.0.moe.mix/mix_grad_dispatch (backward of mix)
 // group=0 batch=16 seq=64 groups=16 slots=2
-// from specs/soft_moe.moe:8: route soft { slots 2 }
+// from specs/soft_moe.moe:8: slots 2
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;  // blocks.0.ffn_norm.y
 @group(0) @binding(1) var<storage, read> d_slots: array<vec4<f32>>;  // grad/blocks.0.moe.slots_in
@@ -1572,7 +1572,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== unmix, used by blocks.0.moe.unmix/unmix, blocks.1.moe.unmix/unmix
 // moec kernel blocks.0.moe.unmix/unmix (forward of unmix)
 // group=0 batch=16 seq=64 groups=16 slots=2
-// from specs/soft_moe.moe:8: route soft { slots 2 }
+// from specs/soft_moe.moe:8: slots 2
 
 @group(0) @binding(0) var<storage, read> expert_out: array<vec4<f32>>;  // blocks.0.moe.expert_out
 @group(0) @binding(1) var<storage, read> combine_weights: array<f32>;  // blocks.0.moe.combine_weights
@@ -1597,7 +1597,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== unmix_grad_out, used by blocks.0.moe.unmix/unmix_grad_out, blocks.1.moe.unmix/unmix_grad_out
 // moec kernel blocks.0.moe.unmix/unmix_grad_out (backward of unmix)
 // group=0 batch=16 seq=64 groups=16 slots=2
-// from specs/soft_moe.moe:8: route soft { slots 2 }
+// from specs/soft_moe.moe:8: slots 2
 
 @group(0) @binding(0) var<storage, read> combine_weights: array<f32>;  // blocks.0.moe.combine_weights
 @group(0) @binding(1) var<storage, read> d_y: array<vec4<f32>>;  // grad/blocks.0.moe.routed
@@ -1623,7 +1623,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== unmix_grad_weights, used by blocks.0.moe.unmix/unmix_grad_weights, blocks.1.moe.unmix/unmix_grad_weights
 // moec kernel blocks.0.moe.unmix/unmix_grad_weights (backward of unmix)
 // group=0 batch=16 seq=64 groups=16 slots=2
-// from specs/soft_moe.moe:8: route soft { slots 2 }
+// from specs/soft_moe.moe:8: slots 2
 
 @group(0) @binding(0) var<storage, read> expert_out: array<vec4<f32>>;  // blocks.0.moe.expert_out
 @group(0) @binding(1) var<storage, read> d_y: array<vec4<f32>>;  // grad/blocks.0.moe.routed

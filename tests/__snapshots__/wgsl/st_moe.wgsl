@@ -988,7 +988,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== z_loss, used by blocks.0.moe.z_loss/z_loss, blocks.1.moe.z_loss/z_loss
 // moec kernel blocks.0.moe.z_loss/z_loss (forward of z_loss)
 // beta=0.001
-// from specs/st_moe.moe:9: route token_choice {
+// from specs/st_moe.moe:13: z_loss 0.001
 
 @group(0) @binding(0) var<storage, read> logits: array<f32>;  // blocks.0.moe.logits
 @group(0) @binding(1) var<storage, read_write> loss: array<f32>;  // blocks.0.moe.loss.z
@@ -1020,7 +1020,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
 // ===== z_loss_backward, used by blocks.0.moe.z_loss/z_loss_backward, blocks.1.moe.z_loss/z_loss_backward
 // moec kernel blocks.0.moe.z_loss/z_loss_backward (backward of z_loss)
 // beta=0.001
-// from specs/st_moe.moe:9: route token_choice {
+// from specs/st_moe.moe:13: z_loss 0.001
 
 @group(0) @binding(0) var<storage, read> logits: array<f32>;  // blocks.0.moe.logits
 @group(0) @binding(1) var<storage, read> d_loss: array<f32>;  // grad/blocks.0.moe.loss.z
@@ -1047,7 +1047,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== select_top_k, used by blocks.0.moe.select/select_top_k, blocks.1.moe.select/select_top_k
 // moec kernel blocks.0.moe.select/select_top_k (forward of select_top_k)
 // k=2 weights=raw
-// from specs/st_moe.moe:9: route token_choice {
+// from specs/st_moe.moe:10: top_k 2
 
 @group(0) @binding(0) var<storage, read> probs: array<f32>;  // blocks.0.moe.probs
 @group(0) @binding(1) var<storage, read_write> token_expert: array<i32>;  // blocks.0.moe.token_expert
@@ -1084,7 +1084,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== select_grad_probs, used by blocks.0.moe.select/select_grad_probs, blocks.1.moe.select/select_grad_probs
 // moec kernel blocks.0.moe.select/select_grad_probs (backward of select_top_k)
 // k=2 weights=raw
-// from specs/st_moe.moe:9: route token_choice {
+// from specs/st_moe.moe:10: top_k 2
 
 @group(0) @binding(0) var<storage, read> token_expert: array<i32>;  // blocks.0.moe.token_expert
 @group(0) @binding(1) var<storage, read> d_gate: array<f32>;  // grad/blocks.0.moe.token_gate
@@ -1104,7 +1104,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== assign, used by blocks.0.moe.assign/assign, blocks.1.moe.assign/assign
 // moec kernel blocks.0.moe.assign/assign (forward of assign)
 // experts=8 capacity=320 rows=2048
-// from specs/st_moe.moe:9: route token_choice {
+// capacity 320 = min(1024, ceil(1.25 * 2 * 1024 / 8)): capacity_factor * top_k * tokens / experts
+// rows 2048 = min(1024 * 2, 8 * 320): choices, at most capacity per expert
+// from specs/st_moe.moe:11: capacity_factor 1.25
 
 @group(0) @binding(0) var<storage, read> token_expert: array<i32>;  // blocks.0.moe.token_expert
 @group(0) @binding(1) var<storage, read_write> token_slot: array<i32>;  // blocks.0.moe.token_slot
@@ -1156,7 +1158,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
 // ===== balance_loss, used by blocks.0.moe.balance_loss/balance_loss, blocks.1.moe.balance_loss/balance_loss
 // moec kernel blocks.0.moe.balance_loss/balance_loss (forward of balance_loss)
 // alpha=0.01 k=2
-// from specs/st_moe.moe:9: route token_choice {
+// from specs/st_moe.moe:12: balance_loss 0.01
 
 @group(0) @binding(0) var<storage, read> probs: array<f32>;  // blocks.0.moe.probs
 @group(0) @binding(1) var<storage, read> demand: array<i32>;  // blocks.0.moe.demand
@@ -1182,7 +1184,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
 // ===== balance_loss_backward, used by blocks.0.moe.balance_loss/balance_loss_backward, blocks.1.moe.balance_loss/balance_loss_backward
 // moec kernel blocks.0.moe.balance_loss/balance_loss_backward (backward of balance_loss)
 // alpha=0.01 k=2
-// from specs/st_moe.moe:9: route token_choice {
+// from specs/st_moe.moe:12: balance_loss 0.01
 
 @group(0) @binding(0) var<storage, read> demand: array<i32>;  // blocks.0.moe.demand
 @group(0) @binding(1) var<storage, read> d_loss: array<f32>;  // grad/blocks.0.moe.loss.balance

@@ -978,7 +978,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== select_top_k, used by blocks.0.moe.select/select_top_k, blocks.1.moe.select/select_top_k
 // moec kernel blocks.0.moe.select/select_top_k (forward of select_top_k)
 // k=1 weights=raw
-// from specs/switch.moe:8: route token_choice { top_k 1  capacity_factor 1.25  balance_loss 0.01 }
+// from specs/switch.moe:8: top_k 1
 
 @group(0) @binding(0) var<storage, read> probs: array<f32>;  // blocks.0.moe.probs
 @group(0) @binding(1) var<storage, read_write> token_expert: array<i32>;  // blocks.0.moe.token_expert
@@ -1015,7 +1015,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== select_grad_probs, used by blocks.0.moe.select/select_grad_probs, blocks.1.moe.select/select_grad_probs
 // moec kernel blocks.0.moe.select/select_grad_probs (backward of select_top_k)
 // k=1 weights=raw
-// from specs/switch.moe:8: route token_choice { top_k 1  capacity_factor 1.25  balance_loss 0.01 }
+// from specs/switch.moe:8: top_k 1
 
 @group(0) @binding(0) var<storage, read> token_expert: array<i32>;  // blocks.0.moe.token_expert
 @group(0) @binding(1) var<storage, read> d_gate: array<f32>;  // grad/blocks.0.moe.token_gate
@@ -1035,7 +1035,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // ===== assign, used by blocks.0.moe.assign/assign, blocks.1.moe.assign/assign
 // moec kernel blocks.0.moe.assign/assign (forward of assign)
 // experts=8 capacity=160 rows=1024
-// from specs/switch.moe:8: route token_choice { top_k 1  capacity_factor 1.25  balance_loss 0.01 }
+// capacity 160 = min(1024, ceil(1.25 * 1 * 1024 / 8)): capacity_factor * top_k * tokens / experts
+// rows 1024 = min(1024 * 1, 8 * 160): choices, at most capacity per expert
+// from specs/switch.moe:8: capacity_factor 1.25
 
 @group(0) @binding(0) var<storage, read> token_expert: array<i32>;  // blocks.0.moe.token_expert
 @group(0) @binding(1) var<storage, read_write> token_slot: array<i32>;  // blocks.0.moe.token_slot
@@ -1087,7 +1089,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
 // ===== balance_loss, used by blocks.0.moe.balance_loss/balance_loss, blocks.1.moe.balance_loss/balance_loss
 // moec kernel blocks.0.moe.balance_loss/balance_loss (forward of balance_loss)
 // alpha=0.01 k=1
-// from specs/switch.moe:8: route token_choice { top_k 1  capacity_factor 1.25  balance_loss 0.01 }
+// from specs/switch.moe:8: balance_loss 0.01
 
 @group(0) @binding(0) var<storage, read> probs: array<f32>;  // blocks.0.moe.probs
 @group(0) @binding(1) var<storage, read> demand: array<i32>;  // blocks.0.moe.demand
@@ -1113,7 +1115,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
 // ===== balance_loss_backward, used by blocks.0.moe.balance_loss/balance_loss_backward, blocks.1.moe.balance_loss/balance_loss_backward
 // moec kernel blocks.0.moe.balance_loss/balance_loss_backward (backward of balance_loss)
 // alpha=0.01 k=1
-// from specs/switch.moe:8: route token_choice { top_k 1  capacity_factor 1.25  balance_loss 0.01 }
+// from specs/switch.moe:8: balance_loss 0.01
 
 @group(0) @binding(0) var<storage, read> demand: array<i32>;  // blocks.0.moe.demand
 @group(0) @binding(1) var<storage, read> d_loss: array<f32>;  // grad/blocks.0.moe.loss.balance
