@@ -92,23 +92,24 @@ function wgslNumber(value: number): string {
   return /[.eE]/.test(s) ? s : `${s}.0`;
 }
 
-/** Renders an expression as WGSL. */
-export function toWgsl(e: Expr): string {
-  return render(e, 'wgsl');
+/** Renders an expression as WGSL; `vars` replaces variables by WGSL text (`p` → `probs[at]`). */
+export function toWgsl(e: Expr, vars: Readonly<Record<string, string>> = {}): string {
+  return render(e, 'wgsl', vars);
 }
 
 /** Renders an expression as JavaScript over Float64 numbers (f32 functions) or u32 integers (u32 functions). */
 export function toJs(e: Expr, type: ScalarType): string {
-  return render(e, type === 'u32' ? 'js-u32' : 'js');
+  return render(e, type === 'u32' ? 'js-u32' : 'js', {});
 }
 
 type Target = 'wgsl' | 'js' | 'js-u32';
 
 const isBitwise = (op: BinOp): boolean => op === '^' || op === '>>';
 
-function render(e: Expr, t: Target): string {
+function render(e: Expr, t: Target, vars: Readonly<Record<string, string>>): string {
+  const r = (c: Expr) => render(c, t, vars);
   const child = (c: Expr, parent: BinOp, right: boolean): string => {
-    const s = render(c, t);
+    const s = r(c);
     if (c.k !== 'bin' || t === 'js-u32') return s;
     // WGSL does not let bitwise operators mix with others unparenthesised.
     if (isBitwise(parent) || isBitwise(c.op)) return `(${s})`;
@@ -118,35 +119,41 @@ function render(e: Expr, t: Target): string {
   };
   switch (e.k) {
     case 'var':
-      return e.name;
+      return vars[e.name] ?? e.name;
     case 'num':
       return t === 'wgsl' ? wgslNumber(e.value) : String(e.value);
     case 'u32':
       return t === 'wgsl' ? `${e.value}u` : String(e.value);
     case 'neg':
-      return `-${e.a.k === 'bin' ? `(${render(e.a, t)})` : render(e.a, t)}`;
+      return `-${e.a.k === 'bin' ? `(${r(e.a)})` : r(e.a)}`;
     case 'bin':
       if (t === 'js-u32') {
         // u32 arithmetic in JavaScript: wrap every result to 32 bits as WGSL does.
-        const a = render(e.a, t);
-        const b = render(e.b, t);
+        const a = r(e.a);
+        const b = r(e.b);
         if (e.op === '*') return `(Math.imul(${a}, ${b}) >>> 0)`;
         if (e.op === '>>') return `(${a} >>> ${b})`;
         return `((${a} ${e.op} ${b}) >>> 0)`;
       }
       return `${child(e.a, e.op, false)} ${e.op} ${child(e.b, e.op, true)}`;
     case 'prim': {
-      const args = e.args.map((a) => render(a, t));
+      const args = e.args.map(r);
       if (t === 'wgsl') return e.fn === 'erf' ? `erf_f32(${args.join(', ')})` : e.fn === 'u32_to_f32' ? `f32(${args[0]})` : `${e.fn}(${args.join(', ')})`;
       return e.fn === 'erf' ? `erf(${args[0]})` : e.fn === 'u32_to_f32' ? `(${args[0]})` : `Math.${e.fn}(${args.join(', ')})`;
     }
     case 'call':
-      return `${e.fn}(${e.args.map((a) => render(a, t)).join(', ')})`;
+      return `${e.fn}(${e.args.map(r).join(', ')})`;
     case 'select': {
-      const [f, tr, a, b] = [e.ifFalse, e.ifTrue, e.a, e.b].map((c) => render(c, t));
+      const [f, tr, a, b] = [e.ifFalse, e.ifTrue, e.a, e.b].map(r);
       return t === 'wgsl' ? `select(${f}, ${tr}, ${a} ${e.cmp} ${b})` : `(${a} ${e.cmp === '==' ? '===' : e.cmp} ${b} ? ${tr} : ${f})`;
     }
   }
+}
+
+/** A function's body as one WGSL expression with its parameters bound to `args` (for functions without `let`s). */
+export function inlineWgsl(f: ScalarFn, args: Readonly<Record<string, string>>): string {
+  if (f.lets.length) throw new Error(`internal: ${f.name} has let bindings and cannot be inlined`);
+  return toWgsl(f.ret, args);
 }
 
 /** A WGSL function declaration: one line when it has no `let`s, else one statement a line. */

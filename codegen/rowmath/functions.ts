@@ -114,6 +114,12 @@ export function compileScalarFns<N extends string>(names: readonly N[], erf: (x:
   return new Function('erf', body)(erf) as Record<N, (...args: number[]) => number>;
 }
 
+/** One function not in the table (a score function's gradient), compiled with what it calls. */
+export function compileScalarFn(f: ScalarFn, erf: (x: number) => number = noErf): (...args: number[]) => number {
+  const deps = closure([...f.lets.map(([, e]) => e), f.ret].flatMap(callsOf), false);
+  return new Function('erf', `${[...deps, f].map(jsFunction).join('\n')}\nreturn ${f.name};`)(erf) as (...args: number[]) => number;
+}
+
 function noErf(): number {
   throw new Error('internal: a scalar function calls erf, but no erf was given to compileScalarFns');
 }

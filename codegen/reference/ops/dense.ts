@@ -91,13 +91,18 @@ interface NormRow {
   readonly xhat: Float64Array;
 }
 
-function normKind(ctx: OpContext): 'rms' | 'layer' {
-  return ctx.oneOf('kind', ['rms', 'layer'] as const);
+type NormKind = OpOf<'norm'>['attrs']['kind'];
+
+/** Whether a norm kind subtracts the mean (a Record over the kind's type: a new kind without an entry does not type-check). */
+const CENTRED: Record<NormKind, boolean> = { rms: false, layer: true };
+
+function normKind(ctx: OpContext<OpOf<'norm'>>): NormKind {
+  return ctx.op.attrs.kind;
 }
 
-function normalizeRow(kind: 'rms' | 'layer', x: Float64Array, offset: number, d: number, eps: number): NormRow {
+function normalizeRow(kind: NormKind, x: Float64Array, offset: number, d: number, eps: number): NormRow {
   let mean = 0;
-  if (kind === 'layer') {
+  if (CENTRED[kind]) {
     for (let i = 0; i < d; i++) mean += x[offset + i];
     mean /= d;
   }
@@ -161,7 +166,7 @@ function normBackward(op: OpOf<'norm'>, graph: Graph, values: RefValues, grads: 
       meanG += g / d;
       meanGXhat += (g * xhat[i]) / d;
     }
-    if (kind === 'rms') meanG = 0; // rms does not subtract the mean, so its input has no mean term
+    if (!CENTRED[kind]) meanG = 0; // rms does not subtract the mean, so its input has no mean term
     for (let i = 0; i < d; i++) {
       const dyi = dy[t * d + i];
       if (dx) dx[t * d + i] += r * (dyi * w[i] - meanG - xhat[i] * meanGXhat);

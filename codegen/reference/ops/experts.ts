@@ -220,9 +220,14 @@ function slotRow(s: number, g: number, groups: number, p: number): number {
 
 // ---------------------------------------------------------------- mix_weights
 
-function mixWeightsShape(ctx: OpContext): { N: number; S: number; groups: Groups; unmix: 'dispatch' | 'slot_softmax' } {
+type Unmix = OpOf<'mix_weights'>['attrs']['unmix'];
+
+/** Whether combine weights are a softmax over slots (else the dispatch weights); a Record over the attribute's type. */
+const SLOT_SOFTMAX: Record<Unmix, boolean> = { dispatch: false, slot_softmax: true };
+
+function mixWeightsShape(ctx: OpContext<OpOf<'mix_weights'>>): { N: number; S: number; groups: Groups; unmix: Unmix } {
   const [N, S] = ctx.inDims('logits', 2);
-  const unmix = ctx.oneOf('unmix', ['dispatch', 'slot_softmax'] as const);
+  const unmix = ctx.op.attrs.unmix;
   return { N, S, groups: readGroups(ctx, N), unmix };
 }
 
@@ -244,7 +249,7 @@ function mixWeightsForward(op: OpOf<'mix_weights'>, graph: Graph, values: RefVal
       members.forEach((u, i) => (dispatch[u * S + s] = w[i]));
     }
   }
-  if (unmix === 'dispatch') combine.set(dispatch);
+  if (!SLOT_SOFTMAX[unmix]) combine.set(dispatch);
   else for (let u = 0; u < N; u++) combine.set(softmax(logits.subarray(u * S, (u + 1) * S)), u * S);
 }
 
@@ -257,7 +262,7 @@ function mixWeightsBackward(op: OpOf<'mix_weights'>, graph: Graph, values: RefVa
   const dcombine = ctx.dy('combine_weights');
   const dlogits = ctx.dx('logits');
   if (!dlogits) return;
-  if (unmix === 'dispatch') for (let i = 0; i < ddispatch.length; i++) ddispatch[i] += dcombine[i];
+  if (!SLOT_SOFTMAX[unmix]) for (let i = 0; i < ddispatch.length; i++) ddispatch[i] += dcombine[i];
   for (const members of groups.members) {
     for (let s = 0; s < S; s++) {
       const w = groupSoftmax(logits, S, members, s);
@@ -265,7 +270,7 @@ function mixWeightsBackward(op: OpOf<'mix_weights'>, graph: Graph, values: RefVa
       members.forEach((u, i) => (dlogits[u * S + s] += dz[i]));
     }
   }
-  if (unmix === 'slot_softmax') {
+  if (SLOT_SOFTMAX[unmix]) {
     for (let u = 0; u < N; u++) {
       const p = softmax(logits.subarray(u * S, (u + 1) * S));
       const dz = softmaxBackward(p, dcombine.subarray(u * S, (u + 1) * S));

@@ -5,7 +5,10 @@
  * differentiated; gates are, through the score values they copy.
  */
 import type { Graph, OpOf } from '../../../compiler/ir.ts';
-import { sigmoid } from '../activations.ts';
+import type { ScalarFn } from '../../rowmath/expr.ts';
+import { compileScalarFn, compileScalarFns } from '../../rowmath/functions.ts';
+import { SCORES, type ScoreName } from '../../rowmath/scores.ts';
+import { erf } from '../erf.ts';
 import { softmax, softmaxBackward } from '../softmax.ts';
 import type { RefGrads, RefValues } from '../values.ts';
 import { OpContext, type OpTable } from './context.ts';
@@ -20,7 +23,7 @@ interface RouterEval {
   /** (x·weightᵀ)/τ, [N, S]. */
   readonly logits: Float64Array;
   /** How `probs` is made from the logits, or null when the op has no `probs` output. */
-  readonly scores: 'softmax' | 'sigmoid' | null;
+  readonly scores: ScoreName | null;
 }
 
 /**
@@ -28,7 +31,7 @@ interface RouterEval {
  * is only ever compared with jitter off (docs/IR.md), and a noisy oracle
  * could not be compared with anything.
  */
-function evalRouter(ctx: OpContext): RouterEval {
+function evalRouter(ctx: OpContext<OpOf<'router'>>): RouterEval {
   const jitter = ctx.numOr('jitter', 0);
   ctx.check(jitter === 0, `jitter ${jitter} > 0: the reference evaluates routers with jitter off only (comparisons run with jitter 0)`);
   const [N, d] = ctx.inDims('x', 2);
@@ -42,13 +45,12 @@ function evalRouter(ctx: OpContext): RouterEval {
   let scores: RouterEval['scores'] = null;
   if (ctx.hasOutput('probs')) {
     // docs/IR.md: probs = softmax over experts (normalize per_token) or σ (normalize none).
-    const normalize = ctx.str('normalize');
-    const score = ctx.str('score');
+    const { normalize, score } = ctx.op.attrs;
     ctx.check(
       (normalize === 'per_token' && score === 'softmax') || (normalize === 'none' && score === 'sigmoid'),
       `probs needs score softmax with normalize per_token, or score sigmoid with normalize none (got ${score}, ${normalize})`,
     );
-    scores = score === 'softmax' ? 'softmax' : 'sigmoid';
+    scores = score;
   }
 
   const x = ctx.f64('x');
@@ -64,9 +66,41 @@ function evalRouter(ctx: OpContext): RouterEval {
   return { N, d, S, tau, logits, scores };
 }
 
-/** The scores of one token's logits. */
-function scoreRow(kind: 'softmax' | 'sigmoid', z: Float64Array): Float64Array {
-  return kind === 'softmax' ? softmax(z) : z.map(sigmoid);
+/** The scores of one token's logits, by the score function's shape (codegen/rowmath/scores.ts). */
+function scoreRow(kind: ScoreName, z: Float64Array): Float64Array {
+  const def = SCORES[kind];
+  switch (def.shape) {
+    case 'row_softmax':
+      return softmax(z);
+    case 'elementwise':
+      return z.map(elementwise(def.forward));
+  }
+}
+
+/** The gradient of the logits of one token from its scores p and their gradient dp. */
+function scoreRowBackward(kind: ScoreName, p: Float64Array, dp: Float64Array): Float64Array {
+  const def = SCORES[kind];
+  switch (def.shape) {
+    case 'row_softmax':
+      return softmaxBackward(p, dp);
+    case 'elementwise': {
+      const grad = compiledGrad(def.grad);
+      return p.map((pi, s) => grad(pi, dp[s]!));
+    }
+  }
+}
+
+/** Compiled scalar functions of the score table, by name (compiled once, on first use). */
+const COMPILED = new Map<string, (...a: number[]) => number>();
+function elementwise(name: string): (z: number) => number {
+  let f = COMPILED.get(name);
+  if (!f) COMPILED.set(name, (f = compileScalarFns([name], erf)[name]!));
+  return f;
+}
+function compiledGrad(g: ScalarFn): (...a: number[]) => number {
+  let f = COMPILED.get(g.name);
+  if (!f) COMPILED.set(g.name, (f = compileScalarFn(g, erf)));
+  return f;
 }
 
 /** logits = (x·weightᵀ)/τ; probs = softmax(logits[t]) or σ(logits). */
@@ -95,7 +129,7 @@ function routerBackward(op: OpOf<'router'>, graph: Graph, values: RefValues, gra
       const z = logits.subarray(t * S, (t + 1) * S);
       const p = scoreRow(r.scores, z);
       const dp = dprobs.subarray(t * S, (t + 1) * S);
-      const back = r.scores === 'softmax' ? softmaxBackward(p, dp) : p.map((pi, s) => dp[s] * pi * (1 - pi));
+      const back = scoreRowBackward(r.scores, p, dp);
       for (let s = 0; s < S; s++) dz[t * S + s] += back[s];
     }
   }
@@ -128,11 +162,11 @@ interface TopK {
 }
 
 /** Each token's k experts by descending probs + bias; ties go to the lower expert index. */
-function selectTopK(ctx: OpContext): TopK {
+function selectTopK(ctx: OpContext<OpOf<'select_top_k'>>): TopK {
   const [N, E] = ctx.inDims('probs', 2);
   const k = ctx.int('k');
   ctx.check(k >= 1 && k <= E, `k ${k} must be in 1..${E}`);
-  const weights = ctx.oneOf('weights', ['raw', 'renormalized'] as const);
+  const weights = ctx.op.attrs.weights;
   const probs = ctx.f64('probs');
   const bias = ctx.hasInput('bias') ? ctx.f64('bias') : null;
   if (bias) ctx.check(bias.length === E, `bias must be [${E}]`);
@@ -154,7 +188,7 @@ function selectTopK(ctx: OpContext): TopK {
       experts[t * k + j] = best;
     }
   }
-  return { N, E, k, renormalized: weights === 'renormalized', experts };
+  return { N, E, k, renormalized: ({ raw: false, renormalized: true } satisfies Record<typeof weights, boolean>)[weights], experts };
 }
 
 /** token_expert: the selection; token_gate = probs[t, e_j] (the unbiased score), renormalized: / Σ_j probs[t, e_j]. */

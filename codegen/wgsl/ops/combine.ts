@@ -104,7 +104,7 @@ export function mixWeightsKernels(ctx: OpContext<OpOf<'mix_weights'>>): Pair {
   const { op } = ctx;
   const [N, S] = ctx.shape(op.inputs.logits) as [number, number];
   const { decl, members, groups } = groupFns(ctx);
-  const slotSoftmax = op.attrs.unmix === 'slot_softmax';
+  const slotSoftmax = ({ dispatch: false, slot_softmax: true } satisfies Record<OpOf<'mix_weights'>['attrs']['unmix'], boolean>)[op.attrs.unmix];
   const logits = ctx.tensor(op.inputs.logits);
   const dispatch = ctx.tensor(op.outputs.dispatch);
   const combineW = ctx.tensor(op.outputs.combine_weights);

@@ -11,7 +11,8 @@ type Pair = { forward: Kernel[]; backward: Kernel[] };
 export function normKernels(ctx: OpContext<OpOf<'norm'>>): Pair {
   const { op } = ctx;
   const [N, d] = ctx.shape(op.inputs.x) as [number, number];
-  const layer = op.attrs.kind === 'layer';
+  // A Record over the kind's type: a norm kind without an entry here does not type-check.
+  const layer = ({ rms: false, layer: true } satisfies Record<OpOf<'norm'>['attrs']['kind'], boolean>)[op.attrs.kind];
   // The verifier of `norm` guarantees a bias exactly for layer norm.
   const bias = op.inputs.bias;
   const eps = f32(op.attrs.eps);

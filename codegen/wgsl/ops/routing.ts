@@ -6,7 +6,9 @@
  * the reference given the same scores.
  */
 import type { OpOf } from '../../../compiler/ir.ts';
+import { inlineWgsl } from '../../rowmath/expr.ts';
 import { wgslHelpers } from '../../rowmath/functions.ts';
+import { SCORES } from '../../rowmath/scores.ts';
 import { columnVectors, depthVectors, gemmKernel, rowVectors, type GemmSpec } from '../gemm.ts';
 import { gemmTile, type Kernel } from '../kernel.ts';
 import { KernelWriter, f32, type OpContext } from '../kernel_writer.ts';
@@ -54,28 +56,32 @@ export function routerKernels(ctx: OpContext<OpOf<'router'>>): Pair {
   };
   const forward = [gemmKernel(lg, logitSpec)];
 
-  // Forward 2: probabilities per token (softmax over experts, or sigmoid).
+  // Forward 2: probabilities per token, by the score function's shape (codegen/rowmath/scores.ts).
+  const scoreDef = SCORES[score];
   if (hasProbs) {
     const fw = new KernelWriter(ctx, 'router', 'forward');
     fw.bind('logits', ctx.tensor(op.outputs.logits), 'read');
     fw.bind('probs', ctx.tensor(op.outputs.probs), 'read_write');
-    if (score === 'sigmoid') fw.declare(wgslHelpers('sigmoid_f32'));
     fw.body('let t = i;');
-    if (score === 'sigmoid') {
-      fw.body(`for (var s = 0u; s < ${S}u; s++) { probs[t * ${S}u + s] = sigmoid_f32(logits[t * ${S}u + s]); }`);
-    } else {
-      fw.body(
-        'var zmax = -3.4e38;',
-        `for (var s = 0u; s < ${S}u; s++) { zmax = max(zmax, logits[t * ${S}u + s]); }`,
-        'var sum = 0.0;',
-        `for (var s = 0u; s < ${S}u; s++) { sum += exp(logits[t * ${S}u + s] - zmax); }`,
-        `for (var s = 0u; s < ${S}u; s++) { probs[t * ${S}u + s] = exp(logits[t * ${S}u + s] - zmax) / sum; }`,
-      );
+    switch (scoreDef.shape) {
+      case 'elementwise':
+        fw.declare(wgslHelpers(scoreDef.forward));
+        fw.body(`for (var s = 0u; s < ${S}u; s++) { probs[t * ${S}u + s] = ${scoreDef.forward}(logits[t * ${S}u + s]); }`);
+        break;
+      case 'row_softmax':
+        fw.body(
+          'var zmax = -3.4e38;',
+          `for (var s = 0u; s < ${S}u; s++) { zmax = max(zmax, logits[t * ${S}u + s]); }`,
+          'var sum = 0.0;',
+          `for (var s = 0u; s < ${S}u; s++) { sum += exp(logits[t * ${S}u + s] - zmax); }`,
+          `for (var s = 0u; s < ${S}u; s++) { probs[t * ${S}u + s] = exp(logits[t * ${S}u + s] - zmax) / sum; }`,
+        );
+        break;
     }
     forward.push(fw.finish1d(N));
   }
 
-  // Backward 1: dz from dprobs (softmax or sigmoid backward) plus dlogits; raw-product grad = dz/τ.
+  // Backward 1: dz from dprobs (the score function's gradient) plus dlogits; raw-product grad = dz/τ.
   const dRaw = ctx.scratch('d_raw', N * S);
   const gl = new KernelWriter(ctx, 'router_grad_logits', 'backward');
   if (hasProbs) {
@@ -86,13 +92,19 @@ export function routerKernels(ctx: OpContext<OpOf<'router'>>): Pair {
   if (learned) gl.bind('log_temperature', ctx.tensor(op.inputs.log_temperature), 'read');
   gl.bind('d_raw', dRaw, 'read_write');
   gl.body('let t = i;', `let inv_tau = 1.0 / ${tau};`);
-  if (hasProbs && score !== 'sigmoid') {
-    gl.body('var dotp = 0.0;', `for (var s = 0u; s < ${S}u; s++) { dotp += probs[t * ${S}u + s] * d_probs[t * ${S}u + s]; }`);
-  }
-  gl.body(`for (var s = 0u; s < ${S}u; s++) {`, `  let at = t * ${S}u + s;`, '  var dz = d_logits[at];');
+  let scoreGrad = '';
   if (hasProbs) {
-    gl.body(score === 'sigmoid' ? '  dz += d_probs[at] * probs[at] * (1.0 - probs[at]);' : '  dz += probs[at] * (d_probs[at] - dotp);');
+    switch (scoreDef.shape) {
+      case 'elementwise':
+        scoreGrad = `  dz += ${inlineWgsl(scoreDef.grad, { p: 'probs[at]', dp: 'd_probs[at]' })};`;
+        break;
+      case 'row_softmax':
+        gl.body('var dotp = 0.0;', `for (var s = 0u; s < ${S}u; s++) { dotp += probs[t * ${S}u + s] * d_probs[t * ${S}u + s]; }`);
+        scoreGrad = '  dz += probs[at] * (d_probs[at] - dotp);';
+        break;
+    }
   }
+  gl.body(`for (var s = 0u; s < ${S}u; s++) {`, `  let at = t * ${S}u + s;`, '  var dz = d_logits[at];', ...(scoreGrad ? [scoreGrad] : []));
   gl.body('  d_raw[at] = dz * inv_tau;', '}');
   const backward = [gl.finish1d(N)];
 
@@ -214,7 +226,7 @@ export function selectTopKKernels(ctx: OpContext<OpOf<'select_top_k'>>): Pair {
   const { op } = ctx;
   const [N, E] = ctx.shape(op.inputs.probs) as [number, number];
   const k = op.attrs.k;
-  const renorm = op.attrs.weights === 'renormalized';
+  const renorm = ({ raw: false, renormalized: true } satisfies Record<OpOf<'select_top_k'>['attrs']['weights'], boolean>)[op.attrs.weights];
   const hasBias = !!op.inputs.bias;
   const fw = new KernelWriter(ctx, 'select_top_k', 'forward');
   fw.bind('probs', ctx.tensor(op.inputs.probs), 'read');
