@@ -3,6 +3,7 @@
  * router presets to the routing core, and checks the relations between
  * values (top_k <= experts, heads | width, group | batch, …).
  */
+import { ELEMENTWISE_SCORES, SCORE_FUNCTIONS, type ScoreName } from './score_functions.ts';
 import type { CheckedEntry, CheckedSection, Scalar } from './check_keys.ts';
 import type { DiagnosticBag } from './diagnostics.ts';
 import { CORE_DEFAULTS, isNonCausal, type RoutingCore } from './routing_core.ts';
@@ -279,11 +280,11 @@ function resolveRouting(r: Fields, preset: RouterPreset, experts: ExpertsSpec, t
   let core: RoutingCore;
   switch (preset) {
     case 'token_choice': {
-      const score = r.word<'softmax' | 'sigmoid'>('score', 'softmax');
+      const score = r.word<ScoreName>('score', 'softmax');
       core = {
         ...common,
         score,
-        normalize: score === 'softmax' ? 'per_token' : 'none',
+        normalize: SCORE_FUNCTIONS[score].normalize,
         select: 'token_choice',
         topK: topK(),
         capacityFactor: capacity(1.25),
@@ -292,8 +293,8 @@ function resolveRouting(r: Fields, preset: RouterPreset, experts: ExpertsSpec, t
       break;
     }
     case 'expert_choice': {
-      const score = r.word<'softmax' | 'sigmoid'>('score', 'softmax');
-      core = { ...common, score, normalize: score === 'softmax' ? 'per_token' : 'none', select: 'expert_choice', topK: 0, capacityFactor: r.num('capacity_factor', 2) };
+      const score = r.word<ScoreName>('score', 'softmax');
+      core = { ...common, score, normalize: SCORE_FUNCTIONS[score].normalize, select: 'expert_choice', topK: 0, capacityFactor: r.num('capacity_factor', 2) };
       break;
     }
     case 'mixture_of_tokens':
@@ -326,9 +327,9 @@ function groupOf(r: Fields, fallback: number | 'sequence'): number | 'sequence' 
 
 /** `route core { ... }`: each axis written directly; contradictions are reported. */
 function resolveCore(r: Fields, common: RoutingCore, topK: () => number, capacity: (f: number) => number | null, d: DiagnosticBag): RoutingCore {
-  const score = r.word<'softmax' | 'sigmoid'>('score', 'softmax');
+  const score = r.word<ScoreName>('score', 'softmax');
   const combine = r.word<'gather' | 'mix'>('combine', 'gather');
-  const normalize = r.word<RoutingCore['normalize']>('normalize', combine === 'mix' ? 'per_expert' : score === 'softmax' ? 'per_token' : 'none');
+  const normalize = r.word<RoutingCore['normalize']>('normalize', combine === 'mix' ? 'per_expert' : SCORE_FUNCTIONS[score].normalize);
   const select = r.word<RoutingCore['select']>('select', combine === 'mix' ? 'all' : 'token_choice');
   const unmix = r.word<RoutingCore['unmix']>('unmix', 'dispatch');
   // A bad axis value is already reported; its default would contradict the other axes.
@@ -351,13 +352,15 @@ function resolveCore(r: Fields, common: RoutingCore, topK: () => number, capacit
 /** The contradictions between the axes of `route core { ... }`. */
 function checkCoreAxes(r: Fields, axes: Pick<RoutingCore, 'score' | 'normalize' | 'select' | 'combine' | 'unmix'>, d: DiagnosticBag): void {
   const { score, normalize, select, combine, unmix } = axes;
-  if (score === 'sigmoid' && normalize !== 'none') {
-    d.error('E203', r.valueSpan('normalize'), `sigmoid scores are not normalized, but normalize is ${normalize}`, 'write `normalize none` with `score sigmoid`');
+  const elementwise = SCORE_FUNCTIONS[score].normalize === 'none';
+  if (elementwise && normalize !== 'none') {
+    d.error('E203', r.valueSpan('normalize'), `${score} scores are not normalized, but normalize is ${normalize}`, `write \`normalize none\` with \`score ${score}\``);
   }
-  if (score === 'softmax' && normalize === 'none') {
-    d.error('E203', r.valueSpan('normalize'), 'softmax always normalizes; `normalize none` needs `score sigmoid`', 'write `score sigmoid`, or normalize per_token');
+  if (!elementwise && normalize === 'none') {
+    const alternatives = ELEMENTWISE_SCORES.map((s) => `\`score ${s}\``).join(' or ');
+    d.error('E203', r.valueSpan('normalize'), `${score} always normalizes; \`normalize none\` needs ${alternatives}`, `write ${alternatives}, or normalize per_token`);
   }
-  if ((normalize === 'per_expert') !== (combine === 'mix') && !(score === 'sigmoid' && normalize === 'none')) {
+  if ((normalize === 'per_expert') !== (combine === 'mix') && !(elementwise && normalize === 'none')) {
     d.error('E204', r.written('normalize') ? r.valueSpan('normalize') : r.valueSpan('combine'), 'normalize per_expert goes with combine mix, and combine mix with normalize per_expert', 'mixing routers weight tokens per expert slot; gathering routers weight experts per token');
   }
   if (combine === 'mix' && select !== 'all') {

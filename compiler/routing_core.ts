@@ -4,11 +4,12 @@
  * `route core { ... }` writes a point directly. Kernels are generated from
  * the core only, so a new combination needs no new code.
  */
+import type { ScoreName } from './score_functions.ts';
 
 /** One router, fully resolved. */
 export interface RoutingCore {
   /** Router nonlinearity on the logits z = W_r x. */
-  readonly score: 'softmax' | 'sigmoid';
+  readonly score: ScoreName;
   /**
    * Softmax axis. per_token: over experts, per token. per_expert: over the
    * tokens of a group, per expert slot. none: no normalisation (sigmoid).

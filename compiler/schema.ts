@@ -5,6 +5,7 @@
  * docs/LANGUAGE.md's reference tables are generated from them, so the three
  * cannot drift apart.
  */
+import { SCORE_FUNCTIONS, SCORE_NAMES } from './score_functions.ts';
 
 /** The type of one value written after a key. */
 export type ValueType =
@@ -96,7 +97,7 @@ export const SECTIONS: Record<SectionName, readonly KeyDef[]> = {
   ],
   route: [
     { key: 'top_k', doc: 'Experts each token picks (ties go to the lower expert index).', values: [{ name: 'k', type: int(1, 1024) }], defaultText: '1', presets: TC, example: 'top_k 2' },
-    { key: 'score', doc: 'Router score: softmax over experts, or an independent sigmoid per expert.', values: [{ name: 'fn', type: oneOf('softmax', 'sigmoid') }], defaultText: 'softmax', presets: ['token_choice', 'expert_choice', 'core'], example: 'score sigmoid' },
+    { key: 'score', doc: `Router score: ${SCORE_NAMES.map((n) => `${n} (${SCORE_FUNCTIONS[n].doc})`).join('; ')}.`, values: [{ name: 'fn', type: oneOf(...SCORE_NAMES) }], defaultText: 'softmax', presets: ['token_choice', 'expert_choice', 'core'], example: 'score sigmoid' },
     { key: 'renormalize', doc: 'Rescale the selected gates of a token to sum to 1.', values: [{ name: 'on', type: bool }], defaultText: 'false', presets: ['token_choice'], example: 'renormalize true' },
     { key: 'capacity_factor', doc: 'Expert capacity C = ceil(factor x k x N / E) for token choice, c = ceil(factor x N / E) for expert choice.', values: [{ name: 'factor', type: num(0, 1e6, true) }], defaultText: 'token_choice 1.25, expert_choice 2', presets: ['token_choice', 'expert_choice', 'core'], example: 'capacity_factor 1.25' },
     { key: 'capacity', doc: '`capacity none` makes token choice dropless (no token is ever dropped).', values: [{ name: 'none', type: oneOf('none') }], defaultText: 'capacity_factor applies', presets: TC, example: 'capacity none' },

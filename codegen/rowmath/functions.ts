@@ -65,19 +65,20 @@ export const SCALAR_FNS: Readonly<Record<string, ScalarFn>> = Object.fromEntries
   ] satisfies ScalarFn[]).map((f) => [f.name, f]),
 );
 
-/** The functions `names` need, dependencies first (erf primitives need erf_f32 in WGSL). */
-function closure(names: readonly string[], wgsl: boolean): ScalarFn[] {
+/** The functions `fns` need (by name from the table, or given), dependencies first (erf primitives need erf_f32 in WGSL). */
+function closure(fns: readonly (string | ScalarFn)[], wgsl: boolean): ScalarFn[] {
   const out: ScalarFn[] = [];
-  const visit = (name: string) => {
+  const visit = (ref: string | ScalarFn) => {
+    const name = typeof ref === 'string' ? ref : ref.name;
     if (out.some((f) => f.name === name)) return;
-    const f = SCALAR_FNS[name];
+    const f = typeof ref === 'string' ? SCALAR_FNS[name] : ref;
     if (!f) throw new Error(`internal: no scalar function ${name}`);
     const exprs = [...f.lets.map(([, e]) => e), f.ret];
     for (const dep of exprs.flatMap(callsOf)) visit(dep);
     if (wgsl && exprs.some(usesErf)) visit('erf_f32');
     out.push(f);
   };
-  names.forEach(visit);
+  fns.forEach(visit);
   return out;
 }
 
@@ -98,9 +99,9 @@ function usesErf(e: Expr): boolean {
   }
 }
 
-/** WGSL declarations of the named functions and everything they call, in dependency order. */
-export function wgslHelpers(...names: string[]): string {
-  return closure(names, true).map(wgslFunction).join('\n');
+/** WGSL declarations of the functions (named in the table, or given) and everything they call, in dependency order. */
+export function wgslHelpers(...fns: (string | ScalarFn)[]): string {
+  return closure(fns, true).map(wgslFunction).join('\n');
 }
 
 /**
@@ -116,8 +117,8 @@ export function compileScalarFns<N extends string>(names: readonly N[], erf: (x:
 
 /** One function not in the table (a score function's gradient), compiled with what it calls. */
 export function compileScalarFn(f: ScalarFn, erf: (x: number) => number = noErf): (...args: number[]) => number {
-  const deps = closure([...f.lets.map(([, e]) => e), f.ret].flatMap(callsOf), false);
-  return new Function('erf', `${[...deps, f].map(jsFunction).join('\n')}\nreturn ${f.name};`)(erf) as (...args: number[]) => number;
+  const fns = closure([f], false);
+  return new Function('erf', `${fns.map(jsFunction).join('\n')}\nreturn ${f.name};`)(erf) as (...args: number[]) => number;
 }
 
 function noErf(): number {

@@ -1,4 +1,5 @@
 /** `router`: router logits and, for gather routers, the per-token scores. */
+import { SCORE_NAMES } from '../score_functions.ts';
 import { bool, defineOp, f32, num, oneOf, optional } from './op_def.ts';
 
 export const router = defineOp({
@@ -7,7 +8,7 @@ export const router = defineOp({
     inputs: { x: f32(2), weight: f32(2), log_temperature: optional(f32(1), 'learned temperature') },
     outputs: { logits: f32(2), probs: optional(f32(2), 'gather routers (top-k, expert choice, all)') },
     attrs: {
-      score: oneOf(['softmax', 'sigmoid'], 'score function of the logits'),
+      score: oneOf(SCORE_NAMES, 'score function of the logits (compiler/score_functions.ts)'),
       normalize: oneOf(['per_token', 'per_expert', 'none'], 'softmax axis (none: sigmoid)'),
       temperature: num('τ, logits are divided by it'),
       learn_temperature: bool('τ = exp(log_temperature) is trained'),

@@ -5,8 +5,9 @@
  * differentiated; gates are, through the score values they copy.
  */
 import type { Graph, OpOf } from '../../../compiler/ir.ts';
+import { SCORE_FUNCTIONS } from '../../../compiler/score_functions.ts';
 import type { ScalarFn } from '../../rowmath/expr.ts';
-import { compileScalarFn, compileScalarFns } from '../../rowmath/functions.ts';
+import { compileScalarFn } from '../../rowmath/functions.ts';
 import { SCORES, type ScoreName } from '../../rowmath/scores.ts';
 import { erf } from '../erf.ts';
 import { softmax, softmaxBackward } from '../softmax.ts';
@@ -46,10 +47,7 @@ function evalRouter(ctx: OpContext<OpOf<'router'>>): RouterEval {
   if (ctx.hasOutput('probs')) {
     // docs/IR.md: probs = softmax over experts (normalize per_token) or σ (normalize none).
     const { normalize, score } = ctx.op.attrs;
-    ctx.check(
-      (normalize === 'per_token' && score === 'softmax') || (normalize === 'none' && score === 'sigmoid'),
-      `probs needs score softmax with normalize per_token, or score sigmoid with normalize none (got ${score}, ${normalize})`,
-    );
+    ctx.check(normalize === SCORE_FUNCTIONS[score].normalize, `probs with score ${score} needs normalize ${SCORE_FUNCTIONS[score].normalize} (got ${normalize})`);
     scores = score;
   }
 
@@ -72,8 +70,10 @@ function scoreRow(kind: ScoreName, z: Float64Array): Float64Array {
   switch (def.shape) {
     case 'row_softmax':
       return softmax(z);
-    case 'elementwise':
-      return z.map(elementwise(def.forward));
+    case 'elementwise': {
+      const f = compiled(def.forward);
+      return z.map((v) => f(v));
+    }
   }
 }
 
@@ -84,23 +84,18 @@ function scoreRowBackward(kind: ScoreName, p: Float64Array, dp: Float64Array): F
     case 'row_softmax':
       return softmaxBackward(p, dp);
     case 'elementwise': {
-      const grad = compiledGrad(def.grad);
+      const grad = compiled(def.grad);
       return p.map((pi, s) => grad(pi, dp[s]!));
     }
   }
 }
 
-/** Compiled scalar functions of the score table, by name (compiled once, on first use). */
-const COMPILED = new Map<string, (...a: number[]) => number>();
-function elementwise(name: string): (z: number) => number {
-  let f = COMPILED.get(name);
-  if (!f) COMPILED.set(name, (f = compileScalarFns([name], erf)[name]!));
-  return f;
-}
-function compiledGrad(g: ScalarFn): (...a: number[]) => number {
-  let f = COMPILED.get(g.name);
-  if (!f) COMPILED.set(g.name, (f = compileScalarFn(g, erf)));
-  return f;
+/** The score table's scalar functions, compiled once on first use. */
+const COMPILED = new Map<ScalarFn, (...a: number[]) => number>();
+function compiled(f: ScalarFn): (...a: number[]) => number {
+  let c = COMPILED.get(f);
+  if (!c) COMPILED.set(f, (c = compileScalarFn(f, erf)));
+  return c;
 }
 
 /** logits = (x·weightᵀ)/τ; probs = softmax(logits[t]) or σ(logits). */

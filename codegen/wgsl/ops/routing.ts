@@ -66,7 +66,7 @@ export function routerKernels(ctx: OpContext<OpOf<'router'>>): Pair {
     switch (scoreDef.shape) {
       case 'elementwise':
         fw.declare(wgslHelpers(scoreDef.forward));
-        fw.body(`for (var s = 0u; s < ${S}u; s++) { probs[t * ${S}u + s] = ${scoreDef.forward}(logits[t * ${S}u + s]); }`);
+        fw.body(`for (var s = 0u; s < ${S}u; s++) { probs[t * ${S}u + s] = ${scoreDef.forward.name}(logits[t * ${S}u + s]); }`);
         break;
       case 'row_softmax':
         fw.body(
