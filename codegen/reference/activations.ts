@@ -10,38 +10,39 @@
  *
  * swiglu is the only gated one: it takes two pre-activations (up and gate).
  */
+import { ACTIVATIONS, type Activation } from '../../compiler/schema.ts';
 import { compileScalarFns } from '../rowmath/functions.ts';
 import { erf } from './erf.ts';
 
 /** The activation names of the IR (`activation` attributes). */
-export type ActivationName = 'relu' | 'gelu' | 'silu' | 'swiglu';
+export type ActivationName = Activation;
+type Ungated = Exclude<ActivationName, 'swiglu'>;
 
 /**
- * The scalar functions, compiled from their one definition
- * (codegen/rowmath/functions.ts, which the WGSL kernels render too) with a
- * full-precision erf in place of the kernels' f32 approximation.
+ * Every ungated activation's act_NAME and dact_NAME, compiled from their one
+ * definition (codegen/rowmath/functions.ts, which the WGSL kernels render
+ * too) with a full-precision erf in place of the kernels' f32 approximation.
+ * A name in ACTIVATIONS without definitions there fails here, at load.
  */
-const F = compileScalarFns(['sigmoid_f32', 'act_relu', 'dact_relu', 'act_gelu', 'dact_gelu', 'act_silu', 'dact_silu'], erf);
+const UNGATED = ACTIVATIONS.filter((a): a is Ungated => a !== 'swiglu');
+const F = compileScalarFns(['sigmoid_f32', ...UNGATED.flatMap((a) => [`act_${a}`, `dact_${a}`])], erf) as Record<string, (x: number) => number>;
+const ACT = Object.fromEntries(UNGATED.map((a) => [a, F[`act_${a}`]!])) as Record<Ungated, (x: number) => number>;
+const DACT = Object.fromEntries(UNGATED.map((a) => [a, F[`dact_${a}`]!])) as Record<Ungated, (x: number) => number>;
 
 /** σ(x) = 1 / (1 + exp(−x)) (exp(−x) may overflow to ∞, giving exactly 0). */
-export const sigmoid: (x: number) => number = F.sigmoid_f32;
-/** max(x, 0). */
-export const relu: (x: number) => number = F.act_relu;
-/** 1 for x > 0, else 0 (0 at the kink, as docs/IR.md says). */
-export const reluDerivative: (x: number) => number = F.dact_relu;
+export const sigmoid = F.sigmoid_f32!;
 /** The exact GELU x/2·(1 + erf(x/√2)). */
-export const gelu: (x: number) => number = F.act_gelu;
+export const gelu = ACT.gelu;
 /** Φ(x) + x·φ(x), φ the standard normal density. */
-export const geluDerivative: (x: number) => number = F.dact_gelu;
-/** x·σ(x). */
-export const silu: (x: number) => number = F.act_silu;
-/** σ(x)·(1 + x·(1 − σ(x))). */
-export const siluDerivative: (x: number) => number = F.dact_silu;
+export const geluDerivative = DACT.gelu;
+const silu = ACT.silu;
+const siluDerivative = DACT.silu;
 
 /** Reads an `activation` attribute, rejecting names the IR does not define. */
 export function activationName(value: unknown, where: string): ActivationName {
-  if (value === 'relu' || value === 'gelu' || value === 'silu' || value === 'swiglu') return value;
-  throw new Error(`reference: ${where}: unknown activation ${String(value)}`);
+  const found = ACTIVATIONS.find((a) => a === value);
+  if (found === undefined) throw new Error(`reference: ${where}: unknown activation ${String(value)}`);
+  return found;
 }
 
 /** Whether the activation takes a gate pre-activation besides its input (swiglu). */
@@ -50,29 +51,14 @@ export function isGated(name: ActivationName): boolean {
 }
 
 /** act(x) of an ungated activation. */
-export function activate(name: Exclude<ActivationName, 'swiglu'>, x: number): number {
-  switch (name) {
-    case 'relu':
-      return relu(x);
-    case 'gelu':
-      return gelu(x);
-    case 'silu':
-      return silu(x);
-  }
+export function activate(name: Ungated, x: number): number {
+  return ACT[name](x);
 }
 
 /** act'(x) of an ungated activation. */
-export function activateDerivative(name: Exclude<ActivationName, 'swiglu'>, x: number): number {
-  switch (name) {
-    case 'relu':
-      return reluDerivative(x);
-    case 'gelu':
-      return geluDerivative(x);
-    case 'silu':
-      return siluDerivative(x);
-  }
+export function activateDerivative(name: Ungated, x: number): number {
+  return DACT[name](x);
 }
-
 /**
  * One hidden unit of any activation: `up` is the input pre-activation and
  * `gate` the gate pre-activation (read only by swiglu). Returns the value.
