@@ -27,7 +27,7 @@ export type Expr =
 
 export type BinOp = '+' | '-' | '*' | '/' | '^' | '>>';
 export type CmpOp = '>' | '>=' | '<' | '==';
-export type Prim = 'exp' | 'abs' | 'max' | 'erf' | 'u32_to_f32';
+export type Prim = 'exp' | 'log' | 'sqrt' | 'abs' | 'max' | 'erf' | 'u32_to_f32';
 
 /** A named scalar function: parameters, `let` bindings in order, and the returned expression. */
 export interface ScalarFn {
