@@ -8,7 +8,7 @@
  * not type-check.
  */
 import type { ScoreName } from '../../compiler/score_functions.ts';
-import { mul, num, sub, x, type ScalarFn } from './expr.ts';
+import { add, div, mul, neg, num, prim, select, sub, x, type ScalarFn } from './expr.ts';
 import { SCALAR_FNS } from './functions.ts';
 
 export type { ScoreName };
@@ -26,5 +26,26 @@ export const SCORES: { readonly [S in ScoreName]: ScoreDef } = {
     doc: 'σ(z) per expert',
     forward: SCALAR_FNS.sigmoid_f32!,
     grad: { name: 'dsigmoid', doc: "σ' from p = σ(z): dp·p·(1 − p)", type: 'f32', params: ['p', 'dp'], lets: [], ret: mul(mul(x('dp'), x('p')), sub(num(1), x('p'))) },
+  },
+  sqrtsoftplus: {
+    shape: 'elementwise',
+    doc: 'sqrt(softplus(z)), softplus(z) = max(z, 0) + log(1 + exp(−|z|)) (no overflow)',
+    forward: {
+      name: 'sqrtsoftplus_f32',
+      doc: 'sqrt(softplus(x))',
+      type: 'f32',
+      params: ['x'],
+      lets: [],
+      ret: prim('sqrt', add(prim('max', x('x'), num(0)), prim('log', add(num(1), prim('exp', neg(prim('abs', x('x')))))))),
+    },
+    // d/dz sqrt(softplus(z)) = σ(z) / (2p), and σ(z) = 1 − exp(−softplus(z)) = 1 − exp(−p²); written so that p → 0 gives 0, not 0/0.
+    grad: {
+      name: 'dsqrtsoftplus',
+      doc: "(sqrt∘softplus)' from p: dp·(1 − exp(−p²)) / (2p)",
+      type: 'f32',
+      params: ['p', 'dp'],
+      lets: [],
+      ret: select(num(0), div(mul(x('dp'), sub(num(1), prim('exp', neg(mul(x('p'), x('p')))))), mul(num(2), x('p'))), x('p'), '>', num(0)),
+    },
   },
 };

@@ -131,6 +131,7 @@ const LAYERS: Record<string, string> = {
   'top-1 softmax, capacity with drops, balance + z losses': ROUTE('experts 3 { hidden 6 activation gelu }', 'token_choice { top_k 1 capacity_factor 0.5 balance_loss 0.01 z_loss 0.001 }'),
   'top-2 renormalized dropless, swiglu, shared relu experts, sequence balance': ROUTE('experts 4 { hidden 4 activation swiglu }', 'token_choice { top_k 2 capacity none renormalize true sequence_balance 0.01 }', 'shared 2 { hidden 4 activation relu }'),
   'sigmoid top-2 renormalized with loss-free bias (DeepSeek-V3)': ROUTE('experts 4 { hidden 4 activation silu }', 'token_choice { top_k 2 score sigmoid renormalize true capacity none bias_balance 0.001 }'),
+  'sqrtsoftplus top-2 renormalized, capacity with drops': ROUTE('experts 4 { hidden 4 activation gelu }', 'token_choice { top_k 2 score sqrtsoftplus renormalize true capacity_factor 0.5 balance_loss 0.01 }'),
   'sigmoid top-2 raw with bias and capacity': ROUTE('experts 4 { hidden 4 activation gelu }', 'core { score sigmoid normalize none select token_choice top_k 2 weights raw capacity_factor 1.0 bias_balance 0.01 }'),
   'softmax top-2 raw with learned temperature': ROUTE('experts 3 { hidden 4 activation gelu }', 'core { top_k 2 learn_temperature true temperature 0.7 balance_loss 0.01 }'),
   'expert choice softmax with z-loss': ROUTE('experts 3 { hidden 4 activation gelu }', 'expert_choice { capacity_factor 1.5 z_loss 0.001 }'),
@@ -312,7 +313,7 @@ describe('coverage', () => {
     for (const v of [
       'activation:relu', 'activation:gelu', 'activation:silu', 'activation:swiglu',
       'norm:rms', 'norm:layer+bias',
-      'router:softmax/per_token', 'router:sigmoid/none', 'router:softmax/per_token/learned', 'router:softmax/per_expert/learned',
+      'router:softmax/per_token', 'router:sigmoid/none', 'router:sqrtsoftplus/none', 'router:softmax/per_token/learned', 'router:softmax/per_expert/learned',
       'select_top_k:raw', 'select_top_k:renormalized', 'select_top_k:raw+bias', 'select_top_k:renormalized+bias',
       'select_top_c', 'select_all', 'assign:capacity', 'assign:dropless',
       'expert_ffn:gathered', 'expert_ffn:gathered+gated', 'expert_ffn:contiguous', 'expert_ffn:contiguous+gated',

@@ -6,7 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { add, mul, num, sub, toJs, toWgsl, x } from '../../codegen/rowmath/expr.ts';
-import { compileScalarFns, wgslHelpers } from '../../codegen/rowmath/functions.ts';
+import { compileScalarFn, compileScalarFns, wgslHelpers } from '../../codegen/rowmath/functions.ts';
+import { SCORES } from '../../codegen/rowmath/scores.ts';
 
 describe('rowmath expressions', () => {
   it('parenthesise exactly where the tree needs it', () => {
@@ -26,6 +27,25 @@ describe('rowmath expressions', () => {
     };
     const { pcg } = compileScalarFns(['pcg']);
     for (const v of [0, 1, 12345, 0x7fffffff, 0xffffffff, 2891336453]) expect(pcg(v)).toBe(hand(v));
+  });
+
+  it('give sqrt(softplus(z)) and its gradient from p, as worked out independently', () => {
+    // python3: p = sqrt(log1p(exp(z))); dp/dz = sigmoid(z) / (2p)
+    const def = SCORES.sqrtsoftplus;
+    if (def.shape !== 'elementwise') throw new Error('sqrtsoftplus is elementwise');
+    const f = compileScalarFn(def.forward);
+    const grad = compileScalarFn(def.grad);
+    for (const [z, p, dpdz] of [
+      [0, 0.8325546111576977, 0.30028060219661246],
+      [2, 1.4583991261115636, 0.3019739460233685],
+      [-3, 0.2204253877704246, 0.10757806452621813],
+    ] as const) {
+      expect(Math.abs(f(z) - p)).toBeLessThan(1e-15);
+      expect(Math.abs(grad(p, 1) - dpdz) / dpdz).toBeLessThan(1e-12);
+    }
+    // Huge logits neither overflow nor lose the gradient; p = 0 has gradient 0, not NaN.
+    expect(f(1000)).toBeCloseTo(Math.sqrt(1000), 12);
+    expect(grad(0, 1)).toBe(0);
   });
 
   it('emit the helpers a kernel uses and their dependencies only', () => {
