@@ -7,7 +7,7 @@
 import type { Activation } from '../../compiler/schema.ts';
 
 /** The non-gated function applied to a pre-activation: swiglu's gate uses silu. */
-export function baseActivation(a: Activation): 'relu' | 'gelu' | 'silu' {
+export function baseActivation(a: Activation): Exclude<Activation, 'swiglu'> {
   return a === 'swiglu' ? 'silu' : a;
 }
 
