@@ -21,7 +21,7 @@ export type ValueType =
 export const ROUTER_PRESETS = ['token_choice', 'expert_choice', 'mixture_of_tokens', 'soft', 'soft_merge', 'core'] as const;
 export type RouterPreset = (typeof ROUTER_PRESETS)[number];
 
-export const ACTIVATIONS = ['relu', 'gelu', 'silu', 'swiglu'] as const;
+export const ACTIVATIONS = ['relu', 'gelu', 'silu', 'relu2', 'swiglu'] as const;
 export type Activation = (typeof ACTIVATIONS)[number];
 
 /** A key's definition. */

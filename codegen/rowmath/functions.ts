@@ -47,6 +47,8 @@ export const SCALAR_FNS: Readonly<Record<string, ScalarFn>> = Object.fromEntries
     SIGMOID,
     fn('act_relu', 'max(x, 0)', prim('max', v, num(0))),
     fn('dact_relu', "relu'(x): 1 if x > 0 else 0", select(num(0), num(1), v, '>', num(0))),
+    fn('act_relu2', 'max(x, 0)² (squared ReLU)', mul(x('r'), x('r')), [['r', prim('max', v, num(0))]]),
+    fn('dact_relu2', "relu2'(x) = 2·max(x, 0)", mul(num(2), prim('max', v, num(0)))),
     fn('act_gelu', 'x/2 · (1 + erf(x/√2))', mul(mul(num(0.5), v), add(num(1), prim('erf', mul(v, INV_SQRT2))))),
     fn('dact_gelu', "gelu'(x) = Φ(x) + x·φ(x)", add(x('cdf'), mul(mul(v, prim('exp', mul(mul(num(-0.5), v), v))), INV_SQRT_2PI)), [['cdf', mul(num(0.5), add(num(1), prim('erf', mul(v, INV_SQRT2))))]]),
     fn('act_silu', 'x·σ(x)', mul(v, call('sigmoid_f32', v))),

@@ -22,7 +22,7 @@ interface Combo {
 const COMBOS: Combo[] = [
   { name: 'sigmoid top-2 raw, capacity 1.0, balance + z', experts: 'experts 6 { hidden 24 activation relu }', route: 'score sigmoid normalize none top_k 2 weights raw capacity_factor 1.0 balance_loss 0.01 z_loss 0.001' },
   { name: 'sqrtsoftplus top-2 renormalized, capacity 0.5 (drops), bias balancing', experts: 'experts 6 { hidden 24 activation gelu }', route: 'score sqrtsoftplus normalize none top_k 2 weights renormalized capacity_factor 0.5 bias_balance 0.01' },
-  { name: 'sqrtsoftplus expert choice, factor 1', experts: 'experts 4 { hidden 12 activation relu }', route: 'score sqrtsoftplus normalize none select expert_choice capacity_factor 1' },
+  { name: 'sqrtsoftplus expert choice, factor 1, squared-ReLU experts', experts: 'experts 4 { hidden 12 activation relu2 }', route: 'score sqrtsoftplus normalize none select expert_choice capacity_factor 1' },
   { name: 'softmax top-3 renormalized, dropless, sequence balance', experts: 'experts 5 { hidden 20 activation silu }', route: 'top_k 3 weights renormalized capacity none sequence_balance 0.01' },
   { name: 'learned temperature top-1 with bias balancing', experts: 'experts 4 { hidden 16 activation swiglu }', route: 'top_k 1 temperature 0.5 learn_temperature true bias_balance 0.01' },
   { name: 'sigmoid expert choice with swiglu, factor 0.5', experts: 'experts 4 { hidden 12 activation swiglu }', route: 'score sigmoid normalize none select expert_choice capacity_factor 0.5' },

@@ -154,7 +154,7 @@ for (const [label, text] of Object.entries(LAYERS)) describeGraph(`layer: ${labe
 const at = { line: 0, text: '' };
 
 describe('one-op graphs', () => {
-  for (const act of ['relu', 'gelu', 'silu', 'swiglu'] as const) {
+  for (const act of ['relu', 'gelu', 'silu', 'relu2', 'swiglu'] as const) {
     it(`activation ${act}`, () => {
       const g = new GraphBuilder();
       const x = g.tensor('x', [5, 4], 'f32', 'activation');
@@ -311,7 +311,7 @@ describe('coverage', () => {
     const kinds = OP_KINDS.filter((k) => k !== 'bias_update');
     expect([...coveredKinds].sort()).toEqual(kinds.sort());
     for (const v of [
-      'activation:relu', 'activation:gelu', 'activation:silu', 'activation:swiglu',
+      'activation:relu', 'activation:gelu', 'activation:silu', 'activation:relu2', 'activation:swiglu',
       'norm:rms', 'norm:layer+bias',
       'router:softmax/per_token', 'router:sigmoid/none', 'router:sqrtsoftplus/none', 'router:softmax/per_token/learned', 'router:softmax/per_expert/learned',
       'select_top_k:raw', 'select_top_k:renormalized', 'select_top_k:raw+bias', 'select_top_k:renormalized+bias',
