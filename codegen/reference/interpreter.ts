@@ -18,34 +18,14 @@ import { LOSS_OPS } from './ops/losses.ts';
 import { ROUTING_OPS } from './ops/routing.ts';
 import { allocateTensor, type RefGrads, type RefValues } from './values.ts';
 
-/** Every op kind's implementation, reached from its kind; a kind missing here is a type error. */
+/** Every op kind's implementation, from the tables of the ops files; a kind missing from all of them is a type error. */
 const REFERENCE_OPS: { readonly [K in OpKind]: OpImpl<Extract<Op, { kind: K }>> } = {
-  embed: DENSE_OPS.embed,
-  position_add: DENSE_OPS.position_add,
-  norm: DENSE_OPS.norm,
-  linear: DENSE_OPS.linear,
-  rotary: ATTENTION_OPS.rotary,
-  attention: ATTENTION_OPS.attention,
-  add: DENSE_OPS.add,
-  ffn: DENSE_OPS.ffn,
-  router: ROUTING_OPS.router,
-  select_top_k: ROUTING_OPS.select_top_k,
-  select_top_c: ROUTING_OPS.select_top_c,
-  select_all: ROUTING_OPS.select_all,
-  assign: ROUTING_OPS.assign,
-  expert_ffn: EXPERT_OPS.expert_ffn,
-  combine: EXPERT_OPS.combine,
-  mix_weights: EXPERT_OPS.mix_weights,
-  mix: EXPERT_OPS.mix,
-  unmix: EXPERT_OPS.unmix,
-  activation: DENSE_OPS.activation,
-  ia3_scale: ADAPTER_OPS.ia3_scale,
-  lora_linear: ADAPTER_OPS.lora_linear,
-  balance_loss: LOSS_OPS.balance_loss,
-  z_loss: LOSS_OPS.z_loss,
-  sequence_balance_loss: LOSS_OPS.sequence_balance_loss,
-  cross_entropy: DENSE_OPS.cross_entropy,
-  bias_update: LOSS_OPS.bias_update,
+  ...DENSE_OPS,
+  ...ATTENTION_OPS,
+  ...ROUTING_OPS,
+  ...EXPERT_OPS,
+  ...ADAPTER_OPS,
+  ...LOSS_OPS,
 };
 
 function implOf(op: Op): OpImpl {

@@ -1,51 +1,32 @@
 /**
- * IR → WGSL: one generator per op kind (a Record, so a new op kind without
- * kernels is a type error), and the graph-level plan: every op's forward and
- * backward kernels plus every buffer they touch.
+ * IR → WGSL: one generator per op kind, joined from the tables each ops file
+ * exports (a mapped type over the registry, so a kind without kernels is a
+ * type error), and the graph-level plan: every op's forward and backward
+ * kernels plus every buffer they touch.
  */
 import type { DType, Graph, Op, OpKind, Tensor } from '../../compiler/ir.ts';
 import { numel } from '../../compiler/ir.ts';
-import { DEFAULT_TARGET, gradName, type BufferDecl, type Kernel, type OpKernels, type Target } from './kernel.ts';
-import type { OpContext } from './kernel_writer.ts';
-import { attentionKernels, rotaryKernels } from './ops/attention.ts';
-import { combineKernels, mixKernels, mixWeightsKernels, unmixKernels } from './ops/combine.ts';
-import { activationKernels, addKernels, embedKernels, ia3Kernels, positionAddKernels } from './ops/elementwise.ts';
-import { ffnKernels } from './ops/ffn.ts';
-import { linearKernels, loraLinearKernels } from './ops/linear.ts';
-import { balanceLossKernels, biasUpdateKernels, crossEntropyKernels, sequenceBalanceKernels, zLossKernels } from './ops/losses.ts';
-import { normKernels } from './ops/norm.ts';
-import { assignKernels, routerKernels, selectAllKernels, selectTopCKernels, selectTopKKernels } from './ops/routing.ts';
+import { DEFAULT_TARGET, gradName, type BufferDecl, type OpKernels, type Target } from './kernel.ts';
+import type { KernelGenerator, KernelTable, OpContext } from './kernel_writer.ts';
+import { ATTENTION_KERNELS } from './ops/attention.ts';
+import { MIXING_KERNELS } from './ops/combine.ts';
+import { ELEMENTWISE_KERNELS } from './ops/elementwise.ts';
+import { FFN_KERNELS } from './ops/ffn.ts';
+import { LINEAR_KERNELS } from './ops/linear.ts';
+import { LOSS_KERNELS } from './ops/losses.ts';
+import { NORM_KERNELS } from './ops/norm.ts';
+import { ROUTING_KERNELS } from './ops/routing.ts';
 
-type Generator<O extends Op> = (ctx: OpContext<O>) => { forward: Kernel[]; backward: Kernel[] };
-
-/** Every op kind's kernel generator, reached from its kind; a kind missing here is a type error. */
-const GENERATORS: { readonly [K in OpKind]: Generator<Extract<Op, { kind: K }>> } = {
-  embed: embedKernels,
-  position_add: positionAddKernels,
-  norm: normKernels,
-  linear: linearKernels,
-  rotary: rotaryKernels,
-  attention: attentionKernels,
-  add: addKernels,
-  ffn: ffnKernels,
-  router: routerKernels,
-  select_top_k: selectTopKKernels,
-  select_top_c: selectTopCKernels,
-  select_all: selectAllKernels,
-  assign: assignKernels,
-  expert_ffn: ffnKernels,
-  combine: combineKernels,
-  mix_weights: mixWeightsKernels,
-  mix: mixKernels,
-  unmix: unmixKernels,
-  activation: activationKernels,
-  ia3_scale: ia3Kernels,
-  lora_linear: loraLinearKernels,
-  balance_loss: balanceLossKernels,
-  z_loss: zLossKernels,
-  sequence_balance_loss: sequenceBalanceKernels,
-  cross_entropy: crossEntropyKernels,
-  bias_update: biasUpdateKernels,
+/** Every op kind's kernel generator, from the tables of the ops files; a kind missing from all of them is a type error. */
+const GENERATORS: KernelTable<OpKind> = {
+  ...ELEMENTWISE_KERNELS,
+  ...NORM_KERNELS,
+  ...LINEAR_KERNELS,
+  ...ATTENTION_KERNELS,
+  ...FFN_KERNELS,
+  ...ROUTING_KERNELS,
+  ...MIXING_KERNELS,
+  ...LOSS_KERNELS,
 };
 
 export interface GenerateOptions {
@@ -131,7 +112,7 @@ export function generateOp(op: Op, graph: Graph, opts: GenerateOptions): OpKerne
   const buffers = new Map<string, BufferDecl>();
   const ctx = new Context(op, graph, opts.target ?? DEFAULT_TARGET, opts.specPath, opts.needsGrad ?? defaultNeedsGrad, buffers, opts.training ?? false, opts.seed ?? 0);
   // The registry's mapped type guarantees GENERATORS[op.kind] takes this op's kind; TypeScript cannot follow the correlation.
-  const { forward, backward } = (GENERATORS[op.kind] as Generator<Op>)(ctx);
+  const { forward, backward } = (GENERATORS[op.kind] as KernelGenerator<Op>)(ctx);
   return { op, forward, backward, buffers: [...buffers.values()] };
 }
 

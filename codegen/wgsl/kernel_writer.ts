@@ -34,6 +34,12 @@ export interface OpContext<O extends Op = Op> {
   constant(suffix: string, data: Float32Array): string;
 }
 
+/** A generator of an op's forward and backward kernels, typed by the op it takes. */
+export type KernelGenerator<O extends Op> = (ctx: OpContext<O>) => { forward: Kernel[]; backward: Kernel[] };
+
+/** The generators of some op kinds (each ops file exports one; generate.ts joins them). */
+export type KernelTable<K extends Op['kind']> = { readonly [P in K]: KernelGenerator<Extract<Op, { kind: P }>> };
+
 /** Threads per workgroup for one-dimensional kernels. */
 export const WG = 64;
 

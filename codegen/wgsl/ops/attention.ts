@@ -6,7 +6,7 @@
  */
 import type { OpOf } from '../../../compiler/ir.ts';
 import type { Kernel } from '../kernel.ts';
-import { KernelWriter, f32, type OpContext } from '../kernel_writer.ts';
+import { KernelWriter, f32, type KernelTable, type OpContext } from '../kernel_writer.ts';
 
 type Pair = { forward: Kernel[]; backward: Kernel[] };
 
@@ -166,3 +166,9 @@ export function attentionKernels(ctx: OpContext<OpOf<'attention'>>): Pair {
   }
   return { forward: [fw.finish1d(N * H)], backward };
 }
+
+/** The kernel generators of this file's op kinds. */
+export const ATTENTION_KERNELS: KernelTable<'rotary' | 'attention'> = {
+  rotary: rotaryKernels,
+  attention: attentionKernels,
+};

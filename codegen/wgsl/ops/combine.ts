@@ -6,7 +6,7 @@
  */
 import type { OpOf } from '../../../compiler/ir.ts';
 import type { Kernel } from '../kernel.ts';
-import { KernelWriter, columnsPerThread, dotInOrder, type OpContext } from '../kernel_writer.ts';
+import { KernelWriter, columnsPerThread, dotInOrder, type KernelTable, type OpContext } from '../kernel_writer.ts';
 import { divU, group, loopU, modU, mulU, plusU } from '../wgsl_fold.ts';
 
 type Pair = { forward: Kernel[]; backward: Kernel[] };
@@ -303,3 +303,11 @@ export function unmixKernels(ctx: OpContext<OpOf<'unmix'>>): Pair {
   }
   return { forward: [fw.finish1d(N * dv)], backward };
 }
+
+/** The kernel generators of this file's op kinds. */
+export const MIXING_KERNELS: KernelTable<'combine' | 'mix_weights' | 'mix' | 'unmix'> = {
+  combine: combineKernels,
+  mix_weights: mixWeightsKernels,
+  mix: mixKernels,
+  unmix: unmixKernels,
+};

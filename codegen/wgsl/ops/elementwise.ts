@@ -8,7 +8,7 @@ import type { OpOf } from '../../../compiler/ir.ts';
 import { baseActivation } from '../activations.ts';
 import { wgslHelpers } from '../../rowmath/functions.ts';
 import type { Kernel } from '../kernel.ts';
-import { KernelWriter, type OpContext } from '../kernel_writer.ts';
+import { KernelWriter, type KernelTable, type OpContext } from '../kernel_writer.ts';
 import { divU, loopU, mulU } from '../wgsl_fold.ts';
 
 type Pair = { forward: Kernel[]; backward: Kernel[] };
@@ -194,3 +194,12 @@ export function ia3Kernels(ctx: OpContext<OpOf<'ia3_scale'>>): Pair {
   }
   return { forward: [fw.finish1d(N * H)], backward };
 }
+
+/** The kernel generators of this file's op kinds. */
+export const ELEMENTWISE_KERNELS: KernelTable<'embed' | 'position_add' | 'add' | 'activation' | 'ia3_scale'> = {
+  embed: embedKernels,
+  position_add: positionAddKernels,
+  add: addKernels,
+  activation: activationKernels,
+  ia3_scale: ia3Kernels,
+};

@@ -14,7 +14,7 @@ import { baseActivation, componentwise } from '../activations.ts';
 import { wgslHelpers } from '../../rowmath/functions.ts';
 import { columnVectors, depthVectors, gemmKernel, rowVectors, type GemmSpec } from '../gemm.ts';
 import { gemmTile, type Kernel } from '../kernel.ts';
-import { KernelWriter, columnsPerThread, type OpContext } from '../kernel_writer.ts';
+import { KernelWriter, columnsPerThread, type KernelTable, type OpContext } from '../kernel_writer.ts';
 import { loopU, mulU } from '../wgsl_fold.ts';
 
 /** How rows map to experts and inputs for one FFN op. */
@@ -403,3 +403,9 @@ function gatherRowsKernel(ctx: FfnContext, dRows: string, L: Layout, tables: Non
   );
   return w.finish1d(N * dv);
 }
+
+/** The kernel generators of this file's op kinds. */
+export const FFN_KERNELS: KernelTable<'ffn' | 'expert_ffn'> = {
+  ffn: ffnKernels,
+  expert_ffn: ffnKernels,
+};

@@ -6,7 +6,7 @@
 import type { OpOf } from '../../../compiler/ir.ts';
 import { columnVectors, depthVectors, gemmKernel, rowVectors, type GemmSpec } from '../gemm.ts';
 import { gemmTile, type Kernel } from '../kernel.ts';
-import { KernelWriter, f32, type OpContext } from '../kernel_writer.ts';
+import { KernelWriter, f32, type KernelTable, type OpContext } from '../kernel_writer.ts';
 import { divU, loopU, mulU } from '../wgsl_fold.ts';
 
 type Pair = { forward: Kernel[]; backward: Kernel[] };
@@ -240,3 +240,9 @@ export function loraLinearKernels(ctx: OpContext<OpOf<'lora_linear'>>): Pair {
   perExpert('lora_grad_b', 'lora_b', r, `d_y[t * ${O}u + row] * u[tj * ${r}u + col]`);
   return { forward, backward };
 }
+
+/** The kernel generators of this file's op kinds. */
+export const LINEAR_KERNELS: KernelTable<'linear' | 'lora_linear'> = {
+  linear: linearKernels,
+  lora_linear: loraLinearKernels,
+};

@@ -6,7 +6,7 @@
  */
 import type { OpOf } from '../../../compiler/ir.ts';
 import type { Kernel } from '../kernel.ts';
-import { KernelWriter, f32, type OpContext } from '../kernel_writer.ts';
+import { KernelWriter, f32, type KernelTable, type OpContext } from '../kernel_writer.ts';
 import { loopU, mulU } from '../wgsl_fold.ts';
 import { REDUCE_WG, writeReduce } from './routing.ts';
 
@@ -176,3 +176,12 @@ export function biasUpdateKernels(ctx: OpContext<OpOf<'bias_update'>>): Pair {
   );
   return { forward: [w.finish1d(E)], backward: [] };
 }
+
+/** The kernel generators of this file's op kinds. */
+export const LOSS_KERNELS: KernelTable<'balance_loss' | 'z_loss' | 'sequence_balance_loss' | 'cross_entropy' | 'bias_update'> = {
+  balance_loss: balanceLossKernels,
+  z_loss: zLossKernels,
+  sequence_balance_loss: sequenceBalanceKernels,
+  cross_entropy: crossEntropyKernels,
+  bias_update: biasUpdateKernels,
+};

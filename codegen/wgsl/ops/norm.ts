@@ -4,7 +4,7 @@
  */
 import type { OpOf } from '../../../compiler/ir.ts';
 import type { Kernel } from '../kernel.ts';
-import { KernelWriter, f32, type OpContext } from '../kernel_writer.ts';
+import { KernelWriter, f32, type KernelTable, type OpContext } from '../kernel_writer.ts';
 
 type Pair = { forward: Kernel[]; backward: Kernel[] };
 
@@ -86,3 +86,8 @@ export function normKernels(ctx: OpContext<OpOf<'norm'>>): Pair {
   }
   return { forward: [fw.finish1d(N)], backward };
 }
+
+/** The kernel generators of this file's op kinds. */
+export const NORM_KERNELS: KernelTable<'norm'> = {
+  norm: normKernels,
+};

@@ -11,7 +11,7 @@ import { wgslHelpers } from '../../rowmath/functions.ts';
 import { SCORES } from '../../rowmath/scores.ts';
 import { columnVectors, depthVectors, gemmKernel, rowVectors, type GemmSpec } from '../gemm.ts';
 import { gemmTile, type Kernel } from '../kernel.ts';
-import { KernelWriter, f32, type OpContext } from '../kernel_writer.ts';
+import { KernelWriter, f32, type KernelTable, type OpContext } from '../kernel_writer.ts';
 import { divU, loopU, mulU } from '../wgsl_fold.ts';
 import { STATE, STATE_BUFFER } from '../train_state.ts';
 
@@ -431,3 +431,12 @@ function maskedGateGrad(ctx: OpContext<OpOf<'select_top_c'> | OpOf<'select_all'>
   w.body('if (token_expert[i] >= 0) { d_probs[i] += d_gate[i]; }');
   return w.finish1d(N * E);
 }
+
+/** The kernel generators of this file's op kinds. */
+export const ROUTING_KERNELS: KernelTable<'router' | 'select_top_k' | 'select_top_c' | 'select_all' | 'assign'> = {
+  router: routerKernels,
+  select_top_k: selectTopKKernels,
+  select_top_c: selectTopCKernels,
+  select_all: selectAllKernels,
+  assign: assignKernels,
+};
