@@ -183,11 +183,12 @@ export class KernelWriter {
 
   private build(entry: string[], workgroups: [number, number, number]): Kernel {
     const { op } = this.ctx;
-    // A binding the code never touches would be dropped from the pipeline's
-    // auto layout and invalidate the bind group, so unused ones are left out.
-    const code = [...this.prelude, ...entry].join('\n');
-    const used = this.bindings.filter((b) => new RegExp(`\\b${b.name}\\b`).test(code));
-    this.bindings.splice(0, this.bindings.length, ...used);
+    // Auto layouts drop a binding the code never reads, which would invalidate
+    // the bind group; so every bound buffer must be used. The check reads the
+    // kernel's identifiers (comments stripped), not a pattern over raw text.
+    const used = identifiers([...this.prelude, ...entry]);
+    const unused = this.bindings.filter((b) => !used.has(b.name));
+    if (unused.length) throw new Error(`internal: kernel ${op.name}/${this.template} binds ${unused.map((b) => b.name).join(', ')} but never uses them`);
     const storage = this.bindings.length;
     if (storage > this.ctx.target.maxStorageBuffersPerShaderStage) {
       throw new Error(`internal: kernel ${op.name}/${this.template} binds ${storage} storage buffers; the device allows ${this.ctx.target.maxStorageBuffersPerShaderStage}`);
@@ -211,6 +212,13 @@ export class KernelWriter {
       workgroups,
     };
   }
+}
+
+/** The identifiers of WGSL source lines, comments excluded. */
+function identifiers(lines: readonly string[]): Set<string> {
+  const out = new Set<string>();
+  for (const line of lines) for (const m of line.replace(/\/\/.*$/, '').matchAll(/[A-Za-z_][A-Za-z0-9_]*/g)) out.add(m[0]);
+  return out;
 }
 
 function header(op: Op, template: string, pass: string, specPath: string, origin: Origin): string[] {

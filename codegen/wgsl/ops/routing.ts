@@ -261,9 +261,10 @@ export function selectTopKKernels(ctx: OpContext<OpOf<'select_top_k'>>): Pair {
   const forward = [fw.finish1d(N)];
 
   const bw = new KernelWriter(ctx, 'select_grad_probs', 'backward');
-  bw.bind('probs', ctx.tensor(op.inputs.probs), 'read');
+  // Renormalised gates need the scores and gates themselves; raw ones only pass the gradient through.
+  if (renorm) bw.bind('probs', ctx.tensor(op.inputs.probs), 'read');
   bw.bind('token_expert', ctx.tensor(op.outputs.token_expert), 'read', 'i32');
-  bw.bind('token_gate', ctx.tensor(op.outputs.token_gate), 'read');
+  if (renorm) bw.bind('token_gate', ctx.tensor(op.outputs.token_gate), 'read');
   bw.bind('d_gate', ctx.grad(op.outputs.token_gate), 'read');
   bw.bind('d_probs', ctx.grad(op.inputs.probs), 'read_write');
   bw.body('let t = i;');
