@@ -1,38 +1,16 @@
 /**
  * Softmax, its backward and log-sum-exp over one vector, in Float64, shifted
- * by the maximum so that exp never overflows. Used by the router, attention,
- * mixing weights, cross-entropy and the z-loss.
+ * by the maximum so that exp never overflows: compiled from the row programs
+ * the kernels render too (codegen/rowmath/rows.ts). Used by the router,
+ * attention, mixing weights, cross-entropy and the z-loss.
  */
+import { compileRowMap, compileRowResult, LOG_SUM_EXP, SOFTMAX, SOFTMAX_BACKWARD } from '../rowmath/rows.ts';
 
-/** log Σ_i exp(z_i). */
-export function logSumExp(z: ArrayLike<number>): number {
-  let max = -Infinity;
-  for (let i = 0; i < z.length; i++) max = Math.max(max, z[i]);
-  if (max === -Infinity) return -Infinity;
-  let sum = 0;
-  for (let i = 0; i < z.length; i++) sum += Math.exp(z[i] - max);
-  return max + Math.log(sum);
-}
+/** log Σ_i exp(z_i) (−∞ for an all −∞ row). */
+export const logSumExp: (z: ArrayLike<number>) => number = compileRowResult(LOG_SUM_EXP);
 
 /** softmax(z)_i = exp(z_i − max) / Σ_j exp(z_j − max). */
-export function softmax(z: ArrayLike<number>): Float64Array {
-  const p = new Float64Array(z.length);
-  let max = -Infinity;
-  for (let i = 0; i < z.length; i++) max = Math.max(max, z[i]);
-  let sum = 0;
-  for (let i = 0; i < z.length; i++) {
-    p[i] = Math.exp(z[i] - max);
-    sum += p[i];
-  }
-  for (let i = 0; i < z.length; i++) p[i] /= sum;
-  return p;
-}
+export const softmax: (z: ArrayLike<number>) => Float64Array = compileRowMap(SOFTMAX);
 
 /** Gradient of the softmax's input given p = softmax(z) and dp: dz = p ⊙ (dp − Σ_j p_j·dp_j). */
-export function softmaxBackward(p: ArrayLike<number>, dp: ArrayLike<number>): Float64Array {
-  let dot = 0;
-  for (let i = 0; i < p.length; i++) dot += p[i] * dp[i];
-  const dz = new Float64Array(p.length);
-  for (let i = 0; i < p.length; i++) dz[i] = p[i] * (dp[i] - dot);
-  return dz;
-}
+export const softmaxBackward: (p: ArrayLike<number>, dp: ArrayLike<number>) => Float64Array = compileRowMap(SOFTMAX_BACKWARD);

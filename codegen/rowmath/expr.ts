@@ -88,7 +88,7 @@ export function callsOf(e: Expr): string[] {
 /** The text of an f32 literal in WGSL. */
 function wgslNumber(value: number): string {
   if (!Number.isFinite(value)) throw new Error(`internal: non-finite constant ${value}`);
-  const s = String(value);
+  const s = String(value).replace('e+', 'e');
   return /[.eE]/.test(s) ? s : `${s}.0`;
 }
 
@@ -98,8 +98,8 @@ export function toWgsl(e: Expr, vars: Readonly<Record<string, string>> = {}): st
 }
 
 /** Renders an expression as JavaScript over Float64 numbers (f32 functions) or u32 integers (u32 functions). */
-export function toJs(e: Expr, type: ScalarType): string {
-  return render(e, type === 'u32' ? 'js-u32' : 'js', {});
+export function toJs(e: Expr, type: ScalarType, vars: Readonly<Record<string, string>> = {}): string {
+  return render(e, type === 'u32' ? 'js-u32' : 'js', vars);
 }
 
 type Target = 'wgsl' | 'js' | 'js-u32';

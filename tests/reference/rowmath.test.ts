@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { add, mul, num, sub, toJs, toWgsl, x } from '../../codegen/rowmath/expr.ts';
 import { compileScalarFn, compileScalarFns, wgslHelpers } from '../../codegen/rowmath/functions.ts';
 import { SCORES } from '../../codegen/rowmath/scores.ts';
+import { compileRowMap, compileRowResult, LOG_SUM_EXP, SOFTMAX, SOFTMAX_BACKWARD, wgslReductions, wgslResult } from '../../codegen/rowmath/rows.ts';
 
 describe('rowmath expressions', () => {
   it('parenthesise exactly where the tree needs it', () => {
@@ -57,5 +58,20 @@ describe('rowmath expressions', () => {
     expect(silu.indexOf('fn sigmoid_f32(')).toBeLessThan(silu.indexOf('fn dact_silu('));
     expect(silu).not.toContain('erf_f32');
     expect(wgslHelpers('act_relu')).toBe('fn act_relu(x: f32) -> f32 { return max(x, 0.0); }');
+  });
+
+  it('row programs: log-sum-exp with its sentinel, softmax and its backward', () => {
+    const lse = compileRowResult(LOG_SUM_EXP);
+    // python3: math.log(math.exp(1) + math.exp(2) + math.exp(3))
+    expect(lse([1, 2, 3])).toBeCloseTo(3.40760596444438, 14);
+    expect(lse([-Infinity, -Infinity])).toBe(-Infinity);
+    expect(lse([1000, 1000])).toBeCloseTo(1000 + Math.LN2, 12);
+    const p = compileRowMap(SOFTMAX)([0, Math.log(3)]);
+    expect(p[0]).toBeCloseTo(0.25, 15);
+    expect(p[1]).toBeCloseTo(0.75, 15);
+    // dz = p (dp − p·dp): p = [0.25, 0.75], dp = [1, 0] → p·dp = 0.25 → [0.1875, −0.1875].
+    expect([...compileRowMap(SOFTMAX_BACKWARD)([0.25, 0.75], [1, 0])]).toEqual([0.1875, -0.1875]);
+    const wgsl = [...wgslReductions(LOG_SUM_EXP, 8, (_r, s) => `z[${s}]`), wgslResult(LOG_SUM_EXP)].join('\n');
+    expect(wgsl).toBe(['var zmax = -3.4e38;', 'for (var s = 0u; s < 8u; s++) { zmax = max(zmax, z[s]); }', 'var sum = 0.0;', 'for (var s = 0u; s < 8u; s++) { sum += exp(z[s] - zmax); }', 'zmax + log(sum)'].join('\n'));
   });
 });

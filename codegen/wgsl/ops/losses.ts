@@ -6,6 +6,7 @@
  */
 import type { OpOf } from '../../../compiler/ir.ts';
 import type { Kernel } from '../kernel.ts';
+import { LOG_SUM_EXP, wgslReductions, wgslResult } from '../../rowmath/rows.ts';
 import { KernelWriter, f32, type KernelTable, type OpContext } from '../kernel_writer.ts';
 import { loopU, mulU } from '../wgsl_fold.ts';
 import { REDUCE_WG, writeReduce } from './routing.ts';
@@ -40,15 +41,9 @@ export function balanceLossKernels(ctx: OpContext<OpOf<'balance_loss'>>): Pair {
 
 /** WGSL: logsumexp of row t of an [N, S] array named `logits`. */
 function lseFn(S: number): string {
-  return [
-    'fn lse(t: u32) -> f32 {',
-    '  var zmax = -3.4e38;',
-    `  for (var s = 0u; s < ${S}u; s++) { zmax = max(zmax, logits[t * ${S}u + s]); }`,
-    '  var sum = 0.0;',
-    `  for (var s = 0u; s < ${S}u; s++) { sum += exp(logits[t * ${S}u + s] - zmax); }`,
-    '  return zmax + log(sum);',
-    '}',
-  ].join('\n');
+  // log-sum-exp of row t of logits, from the row program both backends render (codegen/rowmath/rows.ts).
+  const at = (_row: string, s: string) => `logits[t * ${S}u + ${s}]`;
+  return ['fn lse(t: u32) -> f32 {', ...wgslReductions(LOG_SUM_EXP, S, at, '  '), `  return ${wgslResult(LOG_SUM_EXP)};`, '}'].join('\n');
 }
 
 /** `z_loss`: β · mean_t lse(logits[t])². */

@@ -9,6 +9,7 @@ import type { OpOf } from '../../../compiler/ir.ts';
 import { inlineWgsl } from '../../rowmath/expr.ts';
 import { wgslHelpers } from '../../rowmath/functions.ts';
 import { SCORES } from '../../rowmath/scores.ts';
+import { SOFTMAX, SOFTMAX_BACKWARD, wgslMap, wgslReductions } from '../../rowmath/rows.ts';
 import { columnVectors, depthVectors, gemmKernel, rowVectors, type GemmSpec } from '../gemm.ts';
 import { gemmTile, type Kernel } from '../kernel.ts';
 import { KernelWriter, f32, type KernelTable, type OpContext } from '../kernel_writer.ts';
@@ -68,15 +69,12 @@ export function routerKernels(ctx: OpContext<OpOf<'router'>>): Pair {
         fw.declare(wgslHelpers(scoreDef.forward));
         fw.body(`for (var s = 0u; s < ${S}u; s++) { probs[t * ${S}u + s] = ${scoreDef.forward.name}(logits[t * ${S}u + s]); }`);
         break;
-      case 'row_softmax':
-        fw.body(
-          'var zmax = -3.4e38;',
-          `for (var s = 0u; s < ${S}u; s++) { zmax = max(zmax, logits[t * ${S}u + s]); }`,
-          'var sum = 0.0;',
-          `for (var s = 0u; s < ${S}u; s++) { sum += exp(logits[t * ${S}u + s] - zmax); }`,
-          `for (var s = 0u; s < ${S}u; s++) { probs[t * ${S}u + s] = exp(logits[t * ${S}u + s] - zmax) / sum; }`,
-        );
+      case 'row_softmax': {
+        // The softmax row program both backends render (codegen/rowmath/rows.ts).
+        const at = (_row: string, s: string) => `logits[t * ${S}u + ${s}]`;
+        fw.body(...wgslReductions(SOFTMAX, S, at), `for (var s = 0u; s < ${S}u; s++) { probs[t * ${S}u + s] = ${wgslMap(SOFTMAX, 's', at)}; }`);
         break;
+      }
     }
     forward.push(fw.finish1d(N));
   }
@@ -98,10 +96,12 @@ export function routerKernels(ctx: OpContext<OpOf<'router'>>): Pair {
       case 'elementwise':
         scoreGrad = `  dz += ${inlineWgsl(scoreDef.grad, { p: 'probs[at]', dp: 'd_probs[at]' })};`;
         break;
-      case 'row_softmax':
-        gl.body('var dotp = 0.0;', `for (var s = 0u; s < ${S}u; s++) { dotp += probs[t * ${S}u + s] * d_probs[t * ${S}u + s]; }`);
-        scoreGrad = '  dz += probs[at] * (d_probs[at] - dotp);';
+      case 'row_softmax': {
+        const row = { p: 'probs', dp: 'd_probs' } as Record<string, string>;
+        gl.body(...wgslReductions(SOFTMAX_BACKWARD, S, (r, s) => `${row[r]}[t * ${S}u + ${s}]`));
+        scoreGrad = `  dz += ${wgslMap(SOFTMAX_BACKWARD, 'at', (r, s) => `${row[r]}[${s}]`)};`;
         break;
+      }
     }
   }
   gl.body(`for (var s = 0u; s < ${S}u; s++) {`, `  let at = t * ${S}u + s;`, '  var dz = d_logits[at];', ...(scoreGrad ? [scoreGrad] : []));
