@@ -4,7 +4,7 @@
  * the verifier accepts. `npx tsx scripts/ir_reference.ts --write` updates the
  * file; a test fails when it is stale.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeGenerated } from './generated_section.ts';
 import type { AttrSpec, OpDoc, OperandSpec } from '../compiler/ops/op_def.ts';
 import { defOf, OP_KINDS } from '../compiler/ops/registry.ts';
 
@@ -70,16 +70,4 @@ export function irReference(): string {
   return out.join('\n');
 }
 
-/** The docs file with its generated part replaced. */
-export function withIrReference(doc: string): string {
-  const a = doc.indexOf(BEGIN);
-  const b = doc.indexOf(END);
-  if (a < 0 || b < 0) throw new Error(`docs/IR.md lacks the markers ${BEGIN} ... ${END}`);
-  return doc.slice(0, a) + irReference() + doc.slice(b + END.length);
-}
-
-if (process.argv.includes('--write')) {
-  const path = 'docs/IR.md';
-  writeFileSync(path, withIrReference(readFileSync(path, 'utf8')));
-  console.log(`updated ${path}`);
-}
+if (process.argv.includes('--write')) writeGenerated('docs/IR.md', BEGIN, END, irReference());

@@ -4,7 +4,7 @@
  * `npx tsx scripts/language_reference.ts --write` updates the file; a test
  * fails when it is stale.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeGenerated } from './generated_section.ts';
 import { CODES } from '../compiler/diagnostics.ts';
 import { SECTIONS, describeType, type SectionName } from '../compiler/schema.ts';
 
@@ -51,16 +51,4 @@ export function languageReference(): string {
   return out.join('\n');
 }
 
-/** The docs file with its generated part replaced. */
-export function withReference(doc: string): string {
-  const a = doc.indexOf(BEGIN);
-  const b = doc.indexOf(END);
-  if (a < 0 || b < 0) throw new Error(`docs/LANGUAGE.md lacks the markers ${BEGIN} ... ${END}`);
-  return doc.slice(0, a) + languageReference() + doc.slice(b + END.length);
-}
-
-if (process.argv.includes('--write')) {
-  const path = 'docs/LANGUAGE.md';
-  writeFileSync(path, withReference(readFileSync(path, 'utf8')));
-  console.log(`updated ${path}`);
-}
+if (process.argv.includes('--write')) writeGenerated('docs/LANGUAGE.md', BEGIN, END, languageReference());
