@@ -118,8 +118,8 @@ program
 
 /** Parses a positive integer option. */
 function parsePositive(value: string): number {
-  const n = parseInteger(value);
-  if (n < 1) throw new InvalidArgumentError('expected a positive integer');
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
   return n;
 }
 

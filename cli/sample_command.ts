@@ -22,6 +22,8 @@ export interface SampleCommandOptions {
 }
 
 export async function sampleCommand(path: string, opts: SampleCommandOptions): Promise<void> {
+  // Node decodes arguments as UTF-8 and puts U+FFFD where bytes were not UTF-8: refuse rather than sample from a changed prompt.
+  if (opts.prompt?.includes('\uFFFD')) throw new UserError('--prompt is not valid UTF-8 (it holds U+FFFD, which marks bytes that could not be decoded)', 'pass the prompt as UTF-8 text');
   let ck;
   try {
     ck = loadCheckpoint(path);

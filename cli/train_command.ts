@@ -56,6 +56,18 @@ export async function runTraining(spec: ModelSpec, outDir: string, opts: TrainCo
     throw new UserError(`${outDir} already holds a training run${at}`, 'pass --resume to continue it, or --out DIR to start a new one');
   }
   if (opts.resume && !existsSync(ckpt)) throw new UserError(`--resume: ${outDir} has no ${CHECKPOINT_FILE}`, 'train once without --resume first');
+  if (opts.resume) {
+    // A run already at its last step would "train 0 steps" and exit 0: say so instead, before anything is written.
+    let done: number;
+    try {
+      done = loadCheckpoint(ckpt).meta.step;
+    } catch (e) {
+      if (e instanceof CheckpointError) throw new UserError(e.message, 'start a new run with --out DIR; the damaged checkpoint is left as it is');
+      throw e;
+    }
+    const total = opts.steps ?? spec.train.steps;
+    if (done >= total) throw new UserError(`--resume: ${outDir} is already at step ${done}, and training stops at step ${total}`, `pass --steps N with N > ${done} to train further`);
+  }
   const gpu = await sharedGpu();
   const plan = trainPlan(spec, targetFor(gpu));
   const modelDir = join(outDir, 'compiled');

@@ -107,6 +107,38 @@ describe('moec train', () => {
   });
 });
 
+describe('bad arguments', () => {
+  it('--tokens -5 asks for a positive integer (usage error, exit 2)', () => {
+    const r = moec(['sample', join(out, CHECKPOINT_FILE), '--tokens', '-5']);
+    expect(r.status, show(r)).toBe(2);
+    expect(r.stderr).toContain('expected a positive integer');
+    expect(r.stderr).not.toContain('non-negative');
+  });
+
+  it('--resume of a run already at its last step says so and changes nothing', () => {
+    expect(trained.status, show(trained)).toBe(0);
+    const ckpt = join(out, CHECKPOINT_FILE);
+    const before = { bytes: readFileSync(ckpt), metrics: readFileSync(join(out, 'metrics.jsonl')), compiled: statSync(join(out, 'compiled', 'model.ts')).mtimeMs };
+    for (const args of [['--resume'], ['--resume', '--steps', String(STEPS - 2)]]) {
+      const r = moec(['train', switchSpec, '--out', out, ...args]);
+      expect(r.status, show(r)).toBe(1);
+      expect(r.stderr).toContain(`is already at step ${STEPS}, and training stops at step ${args.length > 1 ? STEPS - 2 : STEPS}`);
+      expect(r.stderr).toMatch(new RegExp(`hint: pass --steps N with N > ${STEPS}`));
+      expect(hasStackTrace(r.stderr), show(r)).toBe(false);
+    }
+    expect(Buffer.compare(readFileSync(ckpt), before.bytes)).toBe(0);
+    expect(Buffer.compare(readFileSync(join(out, 'metrics.jsonl')), before.metrics)).toBe(0);
+    expect(statSync(join(out, 'compiled', 'model.ts')).mtimeMs).toBe(before.compiled);
+  });
+
+  it('a --prompt that is not valid UTF-8 is refused, not silently replaced', () => {
+    const r = moec(['sample', join(out, CHECKPOINT_FILE), '--tokens', '4', '--prompt', 'ab\uFFFDc']);
+    expect(r.status, show(r)).toBe(1);
+    expect(r.stderr).toMatch(/--prompt is not valid UTF-8/);
+    expect(r.stdout).toBe('');
+  });
+});
+
 describe('Ctrl-C', () => {
   it('stops moec train after the current step with a checkpoint, exit 130', async () => {
     const idir = tmp.make('moec-sigint-');
