@@ -10,6 +10,7 @@ import type { ModelSpec } from '../compiler/spec.ts';
 import { writeCompiledModel } from '../codegen/harness/compile_output.ts';
 import { trainPlan } from '../codegen/train_plan.ts';
 import { CHECKPOINT_FILE, CheckpointError, loadCheckpoint } from '../runtime/checkpoint.ts';
+import { acquireRunLock, RunLockedError } from '../runtime/run_lock.ts';
 import type { DataSource } from '../runtime/data/batch.ts';
 import { SyntheticCorpus } from '../runtime/data/synthetic.ts';
 import { DataError, TextFile } from '../runtime/data/text_file.ts';
@@ -45,6 +46,22 @@ export async function runTraining(spec: ModelSpec, outDir: string, opts: TrainCo
   // Bad data is reported before anything is created on disk.
   const data = dataSourceFor(spec, opts.data);
   mkdirSync(outDir, { recursive: true });
+  let release: () => void;
+  try {
+    release = acquireRunLock(outDir);
+  } catch (e) {
+    if (e instanceof RunLockedError) throw new UserError(e.message, 'wait for it to finish or stop it, or train into another --out DIR (a lock left by a killed run is taken over)');
+    throw e;
+  }
+  try {
+    return await trainLocked(spec, outDir, opts, label, data);
+  } finally {
+    release();
+  }
+}
+
+/** runTraining's work once the run folder is locked. */
+async function trainLocked(spec: ModelSpec, outDir: string, opts: TrainCommandOptions, label: string, data: DataSource): Promise<TrainResult> {
   const ckpt = join(outDir, CHECKPOINT_FILE);
   if (existsSync(ckpt) && !opts.resume) {
     let at = '';

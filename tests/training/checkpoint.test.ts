@@ -16,6 +16,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { LOCK_FILE } from '../../runtime/run_lock.ts';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Manifest } from '../../runtime/model_runtime.ts';
@@ -102,8 +103,8 @@ describe('a killed run', () => {
   const specDir = tmp.make('moec-kill-spec-');
   const specPath = writeSpec(specDir, 'switch', text);
   const runs: string[] = [];
-  /** Everything a run folder may hold: the run's files, and temp files of an interrupted atomic write. */
-  const KNOWN = new Set([CHECKPOINT_FILE, 'metrics.jsonl', 'compiled', 'report.html']);
+  /** Everything a run folder may hold: the run's files, the lock a killed trainer leaves (taken over by the next), and temp files of an interrupted atomic write. */
+  const KNOWN = new Set([CHECKPOINT_FILE, 'metrics.jsonl', 'compiled', 'report.html', LOCK_FILE]);
   const TEMP = /^\.\d+\.\d+\.tmp$/;
 
   it(`always leaves a loadable latest checkpoint (${TRIALS} seeded random SIGKILLs)`, async () => {

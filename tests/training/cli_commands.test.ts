@@ -139,6 +139,33 @@ describe('bad arguments', () => {
   });
 });
 
+describe('one trainer per run folder', () => {
+  it('refuses a second trainer naming the first one\'s PID, and takes over the lock a SIGKILLed run left', async () => {
+    const ldir = tmp.make('moec-lock-');
+    const spec = writeSpec(ldir, 'switch', specText('switch.moe', smallTrain({ steps: 400, evalEvery: 400, checkpointEvery: 2 }), { context: 32 }));
+    const lout = join(ldir, 'run');
+    const child = spawn(process.execPath, [join(ROOT, 'bin/moec.js'), 'train', spec, '--out', lout], { cwd: ROOT, stdio: ['ignore', 'ignore', 'ignore'] });
+    const exited = new Promise<void>((res) => child.on('exit', () => res()));
+    const metrics = join(lout, 'metrics.jsonl');
+    const lines = () => (existsSync(metrics) ? readFileSync(metrics, 'utf8').split('\n').filter(Boolean).length : 0);
+    const began = Date.now();
+    while (lines() < 3 && child.exitCode === null && Date.now() - began < 180_000) await new Promise((r) => setTimeout(r, 20));
+    const second = moec(['train', spec, '--out', lout, '--resume']);
+    expect(second.status, show(second)).toBe(1);
+    expect(second.stderr).toContain(`${lout} is being trained by another moec process (PID ${child.pid})`);
+    expect(hasStackTrace(second.stderr), show(second)).toBe(false);
+    child.kill('SIGKILL');
+    await exited;
+    // The killed run's lock is still there, and the next trainer takes it over.
+    expect(readFileSync(join(lout, 'train.lock'), 'utf8').trim()).toBe(String(child.pid));
+    const step = loadCheckpoint(join(lout, CHECKPOINT_FILE)).meta.step;
+    const resumed = moec(['train', spec, '--out', lout, '--resume', '--steps', String(step + 2)]);
+    expect(resumed.status, show(resumed)).toBe(0);
+    expect(loadCheckpoint(join(lout, CHECKPOINT_FILE)).meta.step).toBe(step + 2);
+    expect(existsSync(join(lout, 'train.lock'))).toBe(false);
+  }, 300_000);
+});
+
 describe('Ctrl-C', () => {
   it('stops moec train after the current step with a checkpoint, exit 130', async () => {
     const idir = tmp.make('moec-sigint-');
