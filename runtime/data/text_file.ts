@@ -17,6 +17,9 @@ export class DataError extends Error {
   }
 }
 
+/** The largest --data file moec reads (it is held in memory whole). */
+export const MAX_DATA_BYTES = 1 << 30;
+
 export class TextFile implements DataSource {
   readonly languages: readonly string[] = [];
   readonly description: string;
@@ -31,7 +34,11 @@ export class TextFile implements DataSource {
   ) {
     let bytes: Uint8Array;
     try {
-      if (statSync(path).isDirectory()) throw new DataError(`${path} is a directory`, 'pass a UTF-8 text file');
+      // stat never blocks: a FIFO or a device (/dev/zero) is refused before it is opened.
+      const st = statSync(path);
+      if (st.isDirectory()) throw new DataError(`${path} is a directory`, 'pass a UTF-8 text file');
+      if (!st.isFile()) throw new DataError(`${path} is not a regular file (a pipe, socket or device)`, 'save the text to a file and pass that');
+      if (st.size > MAX_DATA_BYTES) throw new DataError(`${path} has ${st.size} bytes; moec reads at most ${MAX_DATA_BYTES} (1 GiB) of training text`, 'train on a slice of it (e.g. head -c 500M FILE > part.txt)');
       bytes = readFileSync(path);
     } catch (e) {
       if (e instanceof DataError) throw e;
@@ -39,11 +46,11 @@ export class TextFile implements DataSource {
       throw new DataError(`cannot read ${path}${code === 'ENOENT' ? ': no such file' : ` (${code})`}`, 'pass a UTF-8 text file, or leave out --data for the built-in corpus');
     }
     if (bytes.length === 0) throw new DataError(`${path} is empty`, 'training needs text');
-    const sample = bytes.subarray(0, 1 << 20);
-    if (sample.includes(0)) throw new DataError(`${path} looks binary (it contains NUL bytes)`, 'moec trains on UTF-8 text');
+    // The whole file is checked, not a prefix: binary content anywhere is refused.
+    const nul = bytes.indexOf(0);
+    if (nul >= 0) throw new DataError(`${path} looks binary (a NUL byte at offset ${nul})`, 'moec trains on UTF-8 text');
     try {
-      // A sample cut from a longer file may end inside a character (stream: an incomplete last one is not an error); a whole file may not.
-      new TextDecoder('utf-8', { fatal: true }).decode(sample, { stream: sample.length < bytes.length });
+      new TextDecoder('utf-8', { fatal: true }).decode(bytes);
     } catch {
       throw new DataError(`${path} is not valid UTF-8 text`, 'convert it to UTF-8 (e.g. iconv -t UTF-8)');
     }

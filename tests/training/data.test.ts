@@ -8,18 +8,19 @@
  *     for files, tokens + last target are a contiguous run of the file, train
  *     batches from the first 90%, validation from the held-out rest);
  *   - `moec train --data FILE` trains on a UTF-8 file;
- *   - bad data files (empty, binary, invalid UTF-8, too short, a directory,
+ *   - bad data files (empty, binary anywhere, invalid UTF-8, too short, a directory, a FIFO, a device, over 1 GiB,
  *     missing) are refused by `moec train` with a clear message, exit 1 and
  *     no stack trace, before any training.
  * The `--data` training run needs a WebGPU adapter (fails without one).
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CHECKPOINT_FILE, loadCheckpoint } from '../../runtime/checkpoint.ts';
 import type { Batch } from '../../runtime/data/batch.ts';
 import { SUB_LANGUAGES, SyntheticCorpus } from '../../runtime/data/synthetic.ts';
-import { DataError, TextFile } from '../../runtime/data/text_file.ts';
+import { DataError, MAX_DATA_BYTES, TextFile } from '../../runtime/data/text_file.ts';
 import { hasStackTrace, moec, readMetricsStrict, show, smallTrain, specText, TempDirs, writeSpec } from './helpers.ts';
 
 const tmp = new TempDirs();
@@ -110,7 +111,7 @@ describe('a text file', () => {
     }
   });
 
-  it('accepts a large file whose checked first MiB ends inside a character', () => {
+  it('accepts a large file with two-byte characters across its first MiB (the whole file is decoded)', () => {
     // 'x' then two-byte 'é's: byte 2^20 falls in the middle of one.
     const big = join(dir, 'big.txt');
     writeFileSync(big, `x${'é'.repeat(600_000)}`);
@@ -137,7 +138,18 @@ describe('bad data files', () => {
   const long = 'the quick brown fox jumps over the lazy dog\n'.repeat(40);
   const cases: { name: string; make: (p: string) => void; message: RegExp }[] = [
     { name: 'an empty file', make: (p) => writeFileSync(p, ''), message: /is empty/ },
-    { name: 'a binary file (NUL bytes)', make: (p) => writeFileSync(p, Buffer.concat([Buffer.from(long), Buffer.from([0, 1, 2, 0, 255, 0])])), message: /looks binary \(it contains NUL bytes\)/ },
+    { name: 'a binary file (NUL bytes)', make: (p) => writeFileSync(p, Buffer.concat([Buffer.from(long), Buffer.from([0, 1, 2, 0, 255, 0])])), message: /looks binary \(a NUL byte at offset 1760\)/ },
+    { name: 'binary content after the first MiB', make: (p) => writeFileSync(p, Buffer.concat([Buffer.from(long.repeat(700)), Buffer.from([0, 0, 0])])), message: /looks binary \(a NUL byte at offset 1232000\)/ },
+    { name: 'a FIFO (it would block forever)', make: (p) => execFileSync('mkfifo', [p]), message: /is not a regular file \(a pipe, socket or device\)/ },
+    { name: 'a device (/dev/zero, endless)', make: (p) => symlinkSync('/dev/zero', p), message: /is not a regular file \(a pipe, socket or device\)/ },
+    {
+      name: 'a file over 1 GiB (sparse, so the test writes nothing)',
+      make: (p) => {
+        writeFileSync(p, long);
+        truncateSync(p, MAX_DATA_BYTES + 1);
+      },
+      message: /has 1073741825 bytes; moec reads at most 1073741824 \(1 GiB\)/,
+    },
     { name: 'invalid UTF-8 in the middle', make: (p) => writeFileSync(p, Buffer.concat([Buffer.from(long), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from(long)])), message: /is not valid UTF-8 text/ },
     { name: 'invalid UTF-8 at the very end', make: (p) => writeFileSync(p, Buffer.concat([Buffer.from(long), Buffer.from([0xff])])), message: /is not valid UTF-8 text/ },
     { name: 'a file too short for one batch', make: (p) => writeFileSync(p, 'far too short\n'), message: /too short for one sequence of 33 bytes/ },
