@@ -47,26 +47,35 @@ export class OpContext<O extends Op = Op> {
     return t;
   }
 
+  /** The tensor bound to a role, if any (roles of the op's kind; the maps are read by name). */
+  private boundInput(role: string): string | undefined {
+    return (this.op.inputs as Readonly<Record<string, string | undefined>>)[role];
+  }
+
+  private boundOutput(role: string): string | undefined {
+    return (this.op.outputs as Readonly<Record<string, string | undefined>>)[role];
+  }
+
   private inputName(role: InRole<O>): string {
-    const name = (this.op.inputs as Readonly<Record<string, string | undefined>>)[role];
+    const name = this.boundInput(role);
     if (name === undefined) this.fail(`missing input '${role}'`);
     return name;
   }
 
   private outputName(role: OutRole<O>): string {
-    const name = (this.op.outputs as Readonly<Record<string, string | undefined>>)[role];
+    const name = this.boundOutput(role);
     if (name === undefined) this.fail(`missing output '${role}'`);
     return name;
   }
 
   /** Whether the op has this (optional) input. */
   hasInput(role: InRole<O>): boolean {
-    return (this.op.inputs as Readonly<Record<string, string | undefined>>)[role] !== undefined;
+    return this.boundInput(role) !== undefined;
   }
 
   /** Whether the op has this (optional) output. */
   hasOutput(role: OutRole<O>): boolean {
-    return (this.op.outputs as Readonly<Record<string, string | undefined>>)[role] !== undefined;
+    return this.boundOutput(role) !== undefined;
   }
 
   /** The declared shape of an input. */
@@ -220,7 +229,7 @@ export class OpContext<O extends Op = Op> {
    */
   dx(role: InRole<O>): Float64Array | null {
     if (!this.grads) this.fail('no gradient map (backward only)');
-    const name = (this.op.inputs as Readonly<Record<string, string | undefined>>)[role];
+    const name = this.boundInput(role);
     if (name === undefined || !takesGradient(this.graph, name)) return null;
     let g = this.grads.get(name);
     if (!g) {
