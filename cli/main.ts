@@ -16,6 +16,7 @@ import { compileCommand } from './compile_command.ts';
 import { compareCommand, type CompareOptions } from './compare_command.ts';
 import { sampleCommand, type SampleCommandOptions } from './sample_command.ts';
 import { trainCommand, type TrainCommandOptions } from './train_command.ts';
+import { describeFileSystemError } from './file_system_error.ts';
 import { UserError } from './user_error.ts';
 
 const program = new Command();
@@ -155,6 +156,11 @@ function exitCodeFor(e: unknown): number {
   if (e instanceof UserError) {
     if (!e.quiet) process.stderr.write(`moec: ${e.message}\n${e.hint ? `  hint: ${e.hint}\n` : ''}`);
     return e.exitCode;
+  }
+  const fsError = describeFileSystemError(e);
+  if (fsError) {
+    process.stderr.write(`moec: ${fsError.message}\n  hint: ${fsError.hint}\n`);
+    return 1;
   }
   const err = e instanceof Error ? e : new Error(String(e));
   process.stderr.write(`moec: internal error: ${err.message}\n  this is a bug in moec; please report it with the command you ran${process.env.MOEC_DEBUG ? `\n${err.stack}` : ' (set MOEC_DEBUG=1 for details)'}\n`);

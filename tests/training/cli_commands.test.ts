@@ -131,6 +131,18 @@ describe('bad arguments', () => {
     expect(statSync(join(out, 'compiled', 'model.ts')).mtimeMs).toBe(before.compiled);
   });
 
+  it('an --out that cannot be created is a file-system error with a hint, not an internal error', () => {
+    const file = join(tmp.make('moec-notdir-'), 'a-file');
+    writeFileSync(file, 'not a folder');
+    const r = moec(['train', switchSpec, '--out', join(file, 'run')]);
+    expect(r.status, show(r)).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`^moec: cannot mkdir ${join(file, 'run').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: a part of the path is a file, not a folder \\(ENOTDIR\\)$`, 'm'));
+    expect(r.stderr).toMatch(/^ {2}hint: check the path$/m);
+    expect(r.stderr).not.toContain('internal error');
+    expect(hasStackTrace(r.stderr), show(r)).toBe(false);
+    expect(readFileSync(file, 'utf8')).toBe('not a folder');
+  });
+
   it('a --prompt that is not valid UTF-8 is refused, not silently replaced', () => {
     const r = moec(['sample', join(out, CHECKPOINT_FILE), '--tokens', '4', '--prompt', 'ab\uFFFDc']);
     expect(r.status, show(r)).toBe(1);
