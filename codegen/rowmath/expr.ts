@@ -65,24 +65,33 @@ function lift(e: Expr | number): Expr {
 
 const PRECEDENCE: Record<BinOp, number> = { '^': 1, '>>': 2, '+': 3, '-': 3, '*': 4, '/': 4 };
 
-/** Functions referenced by an expression. */
-export function callsOf(e: Expr): string[] {
+/** The direct sub-expressions of an expression. */
+export function children(e: Expr): readonly Expr[] {
   switch (e.k) {
     case 'var':
     case 'num':
     case 'u32':
       return [];
     case 'bin':
-      return [...callsOf(e.a), ...callsOf(e.b)];
+      return [e.a, e.b];
     case 'neg':
-      return callsOf(e.a);
+      return [e.a];
     case 'prim':
-      return e.args.flatMap(callsOf);
     case 'call':
-      return [e.fn, ...e.args.flatMap(callsOf)];
+      return e.args;
     case 'select':
-      return [e.ifFalse, e.ifTrue, e.a, e.b].flatMap(callsOf);
+      return [e.ifFalse, e.ifTrue, e.a, e.b];
   }
+}
+
+/** Functions referenced by an expression. */
+export function callsOf(e: Expr): string[] {
+  return [...(e.k === 'call' ? [e.fn] : []), ...children(e).flatMap(callsOf)];
+}
+
+/** Whether an expression uses a primitive anywhere. */
+export function usesPrim(e: Expr, fn: Prim): boolean {
+  return (e.k === 'prim' && e.fn === fn) || children(e).some((c) => usesPrim(c, fn));
 }
 
 /** The text of an f32 literal in WGSL. */

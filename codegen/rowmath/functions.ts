@@ -6,8 +6,7 @@
  * definitions into JavaScript functions for the Float64 reference and the
  * host.
  */
-import type { Activation } from '../../compiler/schema.ts';
-import { add, call, callsOf, div, jsFunction, mul, neg, num, prim, select, shr, sub, u32, wgslFunction, x, xor, type Expr, type ScalarFn } from './expr.ts';
+import { add, call, callsOf, usesPrim, div, jsFunction, mul, neg, num, prim, select, shr, sub, u32, wgslFunction, x, xor, type Expr, type ScalarFn } from './expr.ts';
 
 const v = x('x');
 const INV_SQRT2 = num(0.70710678118654752);
@@ -77,28 +76,11 @@ function closure(fns: readonly (string | ScalarFn)[], wgsl: boolean): ScalarFn[]
     if (!f) throw new Error(`internal: no scalar function ${name}`);
     const exprs = [...f.lets.map(([, e]) => e), f.ret];
     for (const dep of exprs.flatMap(callsOf)) visit(dep);
-    if (wgsl && exprs.some(usesErf)) visit('erf_f32');
+    if (wgsl && exprs.some((e) => usesPrim(e, 'erf'))) visit('erf_f32');
     out.push(f);
   };
   fns.forEach(visit);
   return out;
-}
-
-function usesErf(e: Expr): boolean {
-  switch (e.k) {
-    case 'prim':
-      return e.fn === 'erf' || e.args.some(usesErf);
-    case 'bin':
-      return usesErf(e.a) || usesErf(e.b);
-    case 'neg':
-      return usesErf(e.a);
-    case 'call':
-      return e.args.some(usesErf);
-    case 'select':
-      return [e.ifFalse, e.ifTrue, e.a, e.b].some(usesErf);
-    default:
-      return false;
-  }
 }
 
 /** WGSL declarations of the functions (named in the table, or given) and everything they call, in dependency order. */
@@ -125,10 +107,4 @@ export function compileScalarFn(f: ScalarFn, erf: (x: number) => number = noErf)
 
 function noErf(): number {
   throw new Error('internal: a scalar function calls erf, but no erf was given to compileScalarFns');
-}
-
-/** WGSL names of an activation's function and derivative (swiglu: its gate's, silu). */
-export function activationFns(a: Activation): { act: string; dact: string } {
-  const base = a === 'swiglu' ? 'silu' : a;
-  return { act: `act_${base}`, dact: `dact_${base}` };
 }
