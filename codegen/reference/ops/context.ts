@@ -177,21 +177,6 @@ export class OpContext<O extends Op = Op> {
     return v;
   }
 
-  /** A string attribute (required). */
-  str(attr: AttrName<O>): string {
-    const v = this.attrs()[attr];
-    if (typeof v !== 'string') this.fail(`attribute '${attr}' must be a string, got ${String(v)}`);
-    return v;
-  }
-
-  /** A string attribute that must be one of `allowed`. */
-  oneOf<T extends string>(attr: AttrName<O>, allowed: readonly T[]): T {
-    const v = this.str(attr);
-    const found = allowed.find((a) => a === v);
-    if (found === undefined) this.fail(`attribute '${attr}' must be one of ${allowed.join(', ')}, got ${v}`);
-    return found;
-  }
-
   /** A boolean attribute; absent means false. */
   bool(attr: AttrName<O>): boolean {
     const v = this.attrs()[attr];
