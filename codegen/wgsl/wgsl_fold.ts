@@ -21,9 +21,22 @@ export function plusU(a: string, b: string): string {
   return b === '0u' ? a : a === '0u' ? b : `${a} + ${b}`;
 }
 
-/** `e` in parentheses unless it is a plain name, call, index or literal. */
+/** `e` in parentheses unless it is a plain name, literal, index or call (one whose brackets close only at its end). */
 export function group(e: string): string {
-  return /^[A-Za-z_0-9.]+$|^[A-Za-z_0-9]+\[[^\]]*\]$/.test(e) ? e : `(${e})`;
+  if (/^[A-Za-z_0-9.]+$/.test(e)) return e;
+  const m = /^[A-Za-z_][A-Za-z_0-9]*[[(]/.exec(e);
+  return m && closesAtEnd(e, m[0].length - 1) ? e : `(${e})`;
+}
+
+/** Whether the bracket opened at `open` closes at the last character of `e`. */
+function closesAtEnd(e: string, open: number): boolean {
+  let depth = 0;
+  for (let i = open; i < e.length; i++) {
+    if (e[i] === '(' || e[i] === '[') depth++;
+    else if (e[i] === ')' || e[i] === ']') depth--;
+    if (depth === 0) return i === e.length - 1;
+  }
+  return false;
 }
 
 /** `e / n`: a literal when e is one that n divides, `e` when n is 1. */

@@ -1,10 +1,11 @@
 /**
  * `linear` (y = x·Wᵀ) and `lora_linear` (a frozen linear plus the
- * router-weighted low-rank updates of MoLoRA). All products go through the
- * register-blocked GEMM body; the LoRA terms ride in its epilogue.
+ * router-weighted low-rank updates of MoLoRA). The dense products go through
+ * the GEMM stage (gemm.ts); the low-rank terms are passes of their own.
  */
 import type { OpOf } from '../../../compiler/ir.ts';
-import { columnVectors, depthVectors, gemmKernel, rowVectors, type GemmSpec } from '../gemm.ts';
+import { gemmKernels } from '../gemm.ts';
+import { columnMajor, rowMajor } from '../gemm_view.ts';
 import { gemmTile, type Kernel } from '../kernel.ts';
 import { KernelWriter, f32, type KernelTable, type OpContext } from '../kernel_writer.ts';
 import { divU, loopU, mulU } from '../wgsl_fold.ts';
@@ -17,74 +18,50 @@ export function linearKernels(ctx: OpContext<OpOf<'linear'>>): Pair {
   const O = ctx.shape(op.inputs.weight)[0]!;
   const x = ctx.tensor(op.inputs.x);
   const w = ctx.tensor(op.inputs.weight);
-  const fw = new KernelWriter(ctx, 'matmul', 'forward');
-  // x and W are both contiguous along the reduction: 16-byte loads when K allows.
-  const fwdTile = gemmTile(ctx.target, 'forward');
-  const vec = ctx.target.fusion !== false && depthVectors(fwdTile, K);
-  fw.bind('x', x, 'read', vec ? 'vec4f' : 'f32');
-  fw.bind('w', w, 'read', vec ? 'vec4f' : 'f32');
-  const yStore4 = columnVectors(fwdTile, O);
-  fw.bind('y', ctx.tensor(op.outputs.y), 'read_write', yStore4 ? 'vec4f' : 'f32');
-  const fspec: GemmSpec = {
+  // y = x·Wᵀ: x is [M, K] and W is [O, K], both contiguous along the reduction.
+  const forward = gemmKernels(ctx, 'forward', {
+    template: 'matmul',
     rows: M,
     cols: O,
-    tile: fwdTile,
-    depthEnd: `${K}u`,
-    a: (i, k) => `x[r${i} * ${K}u + ${k}]`,
-    b: [(k, c) => `w[${c} * ${K}u + ${k}]`],
-    ...(vec ? { vec4: { a: (i: number, k4: string) => `x[r${i} * ${K / 4}u + ${k4}]`, b: [(k4: string, c: string) => `w[${c} * ${K / 4}u + ${k4}]`] } } : {}),
-    store: (i, c, acc) => [`y[r${i} * ${O}u + ${c}] = ${acc[0]};`],
-    ...(yStore4 ? { store4: (i: number, c4: string, acc: readonly string[]) => [`y[r${i} * ${O / 4}u + ${c4}] = ${acc[0]};`] } : {}),
-  };
+    depth: K,
+    tile: gemmTile(ctx.target, 'forward'),
+    a: rowMajor('x', x, K),
+    b: [columnMajor('w', w, K)],
+    outputs: [{ view: rowMajor('y', ctx.tensor(op.outputs.y), O), value: (v) => v.acc(0) }],
+  });
   const backward: Kernel[] = [];
   const dy = ctx.grad(op.outputs.y);
   if (ctx.needsGrad(op.inputs.x)) {
-    const bw = new KernelWriter(ctx, 'matmul_grad_input', 'backward');
-    const tile = gemmTile(ctx.target, 'input_grad');
-    const cv = columnVectors(tile, K);
-    const a4 = cv && O % 4 === 0;
-    bw.bind('d_y', dy, 'read', a4 ? 'vec4f' : 'f32');
-    bw.bind('w', w, 'read', cv ? 'vec4f' : 'f32');
-    bw.bind('d_x', ctx.grad(op.inputs.x), 'read_write', cv ? 'vec4f' : 'f32');
-    const spec: GemmSpec = {
-      rows: M,
-      cols: K,
-      tile,
-      contiguous: { a: 'k', b: 'col' },
-      depthEnd: `${O}u`,
-      a: (i, k) => `d_y[r${i} * ${O}u + ${k}]`,
-      b: [(k, c) => `w[${k} * ${K}u + ${c}]`],
-      ...(cv ? { vec4Cols: [(k: string, c4: string) => `w[${k} * ${K / 4}u + ${c4}]`] } : {}),
-      ...(a4 ? { vec4ColsA: (i: number, k4: string) => `d_y[r${i} * ${O / 4}u + ${k4}]` } : {}),
-      store: (i, c, acc) => [`d_x[r${i} * ${K}u + ${c}] += ${acc[0]};`],
-      ...(cv ? { store4: (i: number, c4: string, acc: readonly string[]) => [`d_x[r${i} * ${K / 4}u + ${c4}] += ${acc[0]};`] } : {}),
-    };
-    backward.push(gemmKernel(bw, spec));
+    // dx += dy·W: W read as [O, K] along its columns.
+    backward.push(
+      ...gemmKernels(ctx, 'backward', {
+        template: 'matmul_grad_input',
+        rows: M,
+        cols: K,
+        depth: O,
+        tile: gemmTile(ctx.target, 'input_grad'),
+        a: rowMajor('d_y', dy, O),
+        b: [rowMajor('w', w, K)],
+        outputs: [{ view: rowMajor('d_x', ctx.grad(op.inputs.x), K), accumulate: true, value: (v) => v.acc(0) }],
+      }),
+    );
   }
   if (ctx.needsGrad(op.inputs.weight)) {
-    const bw = new KernelWriter(ctx, 'matmul_grad_weight', 'backward');
-    const tile = gemmTile(ctx.target, 'weight_grad');
-    const cv = columnVectors(tile, K);
-    const rv = cv && rowVectors(tile, O);
-    bw.bind('d_y', dy, 'read', rv ? 'vec4f' : 'f32');
-    bw.bind('x', x, 'read', cv ? 'vec4f' : 'f32');
-    bw.bind('d_w', ctx.grad(op.inputs.weight), 'read_write', cv ? 'vec4f' : 'f32');
-    const spec: GemmSpec = {
-      rows: O,
-      cols: K,
-      tile,
-      contiguous: { a: 'row', b: 'col' },
-      depthEnd: `${M}u`,
-      a: (i, k) => `d_y[${k} * ${O}u + r${i}]`,
-      b: [(k, c) => `x[${k} * ${K}u + ${c}]`],
-      ...(cv ? { vec4Cols: [(k: string, c4: string) => `x[${k} * ${K / 4}u + ${c4}]`] } : {}),
-      ...(rv ? { vec4Rows: (k: string, r4: string) => `d_y[${k} * ${O / 4}u + ${r4}]` } : {}),
-      store: (i, c, acc) => [`d_w[r${i} * ${K}u + ${c}] += ${acc[0]};`],
-      ...(cv ? { store4: (i: number, c4: string, acc: readonly string[]) => [`d_w[r${i} * ${K / 4}u + ${c4}] += ${acc[0]};`] } : {}),
-    };
-    backward.push(gemmKernel(bw, spec));
+    // dW += dyᵀ·x: the reduction runs over the rows of both.
+    backward.push(
+      ...gemmKernels(ctx, 'backward', {
+        template: 'matmul_grad_weight',
+        rows: O,
+        cols: K,
+        depth: M,
+        tile: gemmTile(ctx.target, 'weight_grad'),
+        a: columnMajor('d_y', dy, O),
+        b: [rowMajor('x', x, K)],
+        outputs: [{ view: rowMajor('d_w', ctx.grad(op.inputs.weight), K), accumulate: true, value: (v) => v.acc(0) }],
+      }),
+    );
   }
-  return { forward: [gemmKernel(fw, fspec)], backward };
+  return { forward, backward };
 }
 
 /**
@@ -137,11 +114,6 @@ export function loraLinearKernels(ctx: OpContext<OpOf<'lora_linear'>>): Pair {
   // The base product as a plain GEMM, then the adapters' term in a pass of its own:
   // one thread per output keeps each kernel small (an epilogue with the
   // adapter loops inlined per tile element made lavapipe's compiler slow).
-  const fy = new KernelWriter(ctx, 'lora_linear', 'forward');
-  fy.bind('x', x, 'read');
-  fy.bind('w', w, 'read');
-  fy.bind('y', ctx.tensor(op.outputs.y), 'read_write');
-  const yspec: GemmSpec = { rows: N, cols: O, tile: gemmTile(ctx.target, 'forward'), depthEnd: `${I}u`, a: (i, k) => `x[r${i} * ${I}u + ${k}]`, b: [(k, c) => `w[${c} * ${I}u + ${k}]`], store: (i, c, acc) => [`y[r${i} * ${O}u + ${c}] = ${acc[0]};`] };
   const fa = new KernelWriter(ctx, 'lora_add', 'forward');
   fa.bind('lora_b', b, 'read');
   fa.bind('u', u, 'read');
@@ -150,7 +122,17 @@ export function loraLinearKernels(ctx: OpContext<OpOf<'lora_linear'>>): Pair {
   fa.bind('y', ctx.tensor(op.outputs.y), 'read_write');
   fa.declare(loraTerm);
   fa.body(`y[i] += lora_out(i / ${O}u, i % ${O}u);`);
-  const forward = [fu.finish1d(N * K * r), gemmKernel(fy, yspec), fa.finish1d(N * O)];
+  const base = gemmKernels(ctx, 'forward', {
+    template: 'lora_linear',
+    rows: N,
+    cols: O,
+    depth: I,
+    tile: gemmTile(ctx.target, 'forward'),
+    a: rowMajor('x', x, I),
+    b: [columnMajor('w', w, I)],
+    outputs: [{ view: rowMajor('y', ctx.tensor(op.outputs.y), O), value: (v) => v.acc(0) }],
+  });
+  const forward = [fu.finish1d(N * K * r), ...base, fa.finish1d(N * O)];
 
   // Backward: v[t,j] = B_{e_j}ᵀ dy[t] first; everything else reads it.
   const dy = ctx.grad(op.outputs.y);
@@ -172,12 +154,18 @@ export function loraLinearKernels(ctx: OpContext<OpOf<'lora_linear'>>): Pair {
   const backward: Kernel[] = [gv.finish1d(N * K * r)];
   if (ctx.needsGrad(op.inputs.x)) {
     // dx = dy·W + scale Σ_j g_j A_{e_j}ᵀ v[t,j]
-    const gx = new KernelWriter(ctx, 'lora_grad_input', 'backward');
-    gx.bind('d_y', dy, 'read');
-    gx.bind('w', w, 'read');
-    gx.bind('d_x', ctx.grad(op.inputs.x), 'read_write');
-    const spec: GemmSpec = { rows: N, cols: I, tile: gemmTile(ctx.target, 'input_grad'), contiguous: { a: 'k', b: 'col' }, depthEnd: `${O}u`, a: (i, k) => `d_y[r${i} * ${O}u + ${k}]`, b: [(k, c) => `w[${k} * ${I}u + ${c}]`], store: (i, c, acc) => [`d_x[r${i} * ${I}u + ${c}] += ${acc[0]};`] };
-    backward.push(gemmKernel(gx, spec));
+    backward.push(
+      ...gemmKernels(ctx, 'backward', {
+        template: 'lora_grad_input',
+        rows: N,
+        cols: I,
+        depth: O,
+        tile: gemmTile(ctx.target, 'input_grad'),
+        a: rowMajor('d_y', dy, O),
+        b: [rowMajor('w', w, I)],
+        outputs: [{ view: rowMajor('d_x', ctx.grad(op.inputs.x), I), accumulate: true, value: (v) => v.acc(0) }],
+      }),
+    );
     // dx[t, c] += scale Σ_j g_j Σ_ρ A[e_j, ρ, c] v[t, j, ρ]
     const ga = new KernelWriter(ctx, 'lora_grad_input_add', 'backward');
     ga.bind('lora_a', a, 'read');

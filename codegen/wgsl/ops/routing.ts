@@ -10,7 +10,8 @@ import { inlineWgsl } from '../../rowmath/expr.ts';
 import { wgslHelpers } from '../../rowmath/functions.ts';
 import { SCORES } from '../../rowmath/scores.ts';
 import { SOFTMAX, SOFTMAX_BACKWARD, wgslMap, wgslReductions } from '../../rowmath/rows.ts';
-import { columnVectors, depthVectors, gemmKernel, rowVectors, type GemmSpec } from '../gemm.ts';
+import { gemmKernels } from '../gemm.ts';
+import { columnMajor, rowMajor } from '../gemm_view.ts';
 import { gemmTile, type Kernel } from '../kernel.ts';
 import { KernelWriter, f32, type KernelTable, type OpContext } from '../kernel_writer.ts';
 import { divU, loopU, mulU } from '../wgsl_fold.ts';
@@ -27,35 +28,34 @@ export function routerKernels(ctx: OpContext<OpOf<'router'>>): Pair {
   // Jitter multiplies the router's input by seeded noise in training steps only (docs/ROUTING.md).
   const jitter = ctx.training && op.attrs.jitter > 0 ? op.attrs.jitter : 0;
   const noiseFn = jitterNoise(jitter, d, ctx.seed);
-  const xj = (t: string, c: string) => (jitter ? `(x[${t} * ${d}u + ${c}] * noise(${t}, ${c}))` : `x[${t} * ${d}u + ${c}]`);
   const hasProbs = !!op.outputs.probs;
   const score = op.attrs.score;
   const tau = learned ? 'exp(log_temperature[0])' : f32(op.attrs.temperature);
 
   // Forward 1: logits = (x·Wᵀ)/τ as a register-blocked GEMM (fine-grained routers have 64+ experts).
-  const lg = new KernelWriter(ctx, 'router_logits', 'forward');
-  // 16-byte loads along d unless jitter scales each element of x.
-  const fwdTile = gemmTile(ctx.target, 'forward');
-  const vec = !jitter && ctx.target.fusion !== false && depthVectors(fwdTile, d);
-  lg.bind('x', ctx.tensor(op.inputs.x), 'read', vec ? 'vec4f' : 'f32');
-  lg.bind('w', ctx.tensor(op.inputs.weight), 'read', vec ? 'vec4f' : 'f32');
-  if (learned) lg.bind('log_temperature', ctx.tensor(op.inputs.log_temperature), 'read');
-  const logitStore4 = columnVectors(fwdTile, S);
-  lg.bind('logits', ctx.tensor(op.outputs.logits), 'read_write', logitStore4 ? 'vec4f' : 'f32');
-  if (jitter) lg.bind('state', STATE_BUFFER, 'read');
-  lg.declare(noiseFn);
-  const logitSpec: GemmSpec = {
+  // Jitter scales each element of x, so its loads stay scalar.
+  const bindTemperature = (w: KernelWriter) => {
+    if (learned) w.bind('log_temperature', ctx.tensor(op.inputs.log_temperature), 'read');
+  };
+  const bindNoise = (w: KernelWriter) => {
+    if (jitter) w.bind('state', STATE_BUFFER, 'read');
+    w.declare(noiseFn);
+  };
+  const noise = jitter ? { factor: (t: string, c: string) => `noise(${t}, ${c})` } : {};
+  const forward = gemmKernels(ctx, 'forward', {
+    template: 'router_logits',
     rows: N,
     cols: S,
-    tile: fwdTile,
-    depthEnd: `${d}u`,
-    a: (i, k) => xj(`r${i}`, k),
-    b: [(k, c) => `w[${c} * ${d}u + ${k}]`],
-    ...(vec ? { vec4: { a: (i: number, k4: string) => `x[r${i} * ${d / 4}u + ${k4}]`, b: [(k4: string, c: string) => `w[${c} * ${d / 4}u + ${k4}]`] } } : {}),
-    store: (i, c, acc) => [`logits[r${i} * ${S}u + ${c}] = ${acc[0]} * (1.0 / ${tau});`],
-    ...(logitStore4 ? { store4: (i: number, c4: string, acc: readonly string[]) => [`logits[r${i} * ${S / 4}u + ${c4}] = ${acc[0]} * (1.0 / ${tau});`] } : {}),
-  };
-  const forward = [gemmKernel(lg, logitSpec)];
+    depth: d,
+    tile: gemmTile(ctx.target, 'forward'),
+    a: rowMajor('x', ctx.tensor(op.inputs.x), d, noise),
+    b: [columnMajor('w', ctx.tensor(op.inputs.weight), d)],
+    outputs: [{ view: rowMajor('logits', ctx.tensor(op.outputs.logits), S), value: (v) => `${v.acc(0)} * (1.0 / ${tau})` }],
+    extra: (w) => {
+      bindTemperature(w);
+      bindNoise(w);
+    },
+  });
 
   // Forward 2: probabilities per token, by the score function's shape (codegen/rowmath/scores.ts).
   const scoreDef = SCORES[score];
@@ -108,61 +108,37 @@ export function routerKernels(ctx: OpContext<OpOf<'router'>>): Pair {
   gl.body('  d_raw[at] = dz * inv_tau;', '}');
   const backward = [gl.finish1d(N)];
 
-  // Backward 2: dx += d_raw·W.
+  // Backward 2: dx += d_raw·W (times the noise x was scaled by).
   if (ctx.needsGrad(op.inputs.x)) {
-    const gi = new KernelWriter(ctx, 'router_grad_input', 'backward');
-    const tile = gemmTile(ctx.target, 'input_grad');
-    // 16-byte loads: W across 4 columns, d_raw 4 experts at a time (jitter scales the result, not the loads).
-    const cv = columnVectors(tile, d);
-    const a4 = cv && S % 4 === 0;
-    gi.bind('d_raw', dRaw, 'read', a4 ? 'vec4f' : 'f32');
-    gi.bind('w', ctx.tensor(op.inputs.weight), 'read', cv ? 'vec4f' : 'f32');
-    const s4 = !jitter && columnVectors(tile, d);
-    gi.bind('d_x', ctx.grad(op.inputs.x), 'read_write', s4 ? 'vec4f' : 'f32');
-    if (jitter) gi.bind('state', STATE_BUFFER, 'read');
-    gi.declare(noiseFn);
-    const scaleBy = (t: string, c: string) => (jitter ? ` * noise(${t}, ${c})` : '');
-    const spec: GemmSpec = {
-      rows: N,
-      cols: d,
-      tile,
-      contiguous: { a: 'k', b: 'col' },
-      depthEnd: `${S}u`,
-      a: (i, k) => `d_raw[r${i} * ${S}u + ${k}]`,
-      b: [(k, c) => `w[${k} * ${d}u + ${c}]`],
-      ...(cv ? { vec4Cols: [(k: string, c4: string) => `w[${k} * ${d / 4}u + ${c4}]`] } : {}),
-      ...(a4 ? { vec4ColsA: (i: number, k4: string) => `d_raw[r${i} * ${S / 4}u + ${k4}]` } : {}),
-      store: (i, c, acc) => [`d_x[r${i} * ${d}u + ${c}] += ${acc[0]}${scaleBy(`r${i}`, c)};`],
-      ...(s4 ? { store4: (i: number, c4: string, acc: readonly string[]) => [`d_x[r${i} * ${d / 4}u + ${c4}] += ${acc[0]};`] } : {}),
-    };
-    backward.push(gemmKernel(gi, spec));
+    backward.push(
+      ...gemmKernels(ctx, 'backward', {
+        template: 'router_grad_input',
+        rows: N,
+        cols: d,
+        depth: S,
+        tile: gemmTile(ctx.target, 'input_grad'),
+        a: rowMajor('d_raw', dRaw, S),
+        b: [rowMajor('w', ctx.tensor(op.inputs.weight), d)],
+        outputs: [{ view: rowMajor('d_x', ctx.grad(op.inputs.x), d, noise), accumulate: true, value: (v) => v.acc(0) }],
+        extra: bindNoise,
+      }),
+    );
   }
-  // Backward 3: dW += d_rawᵀ·x.
+  // Backward 3: dW += d_rawᵀ·x (x as the forward saw it).
   if (ctx.needsGrad(op.inputs.weight)) {
-    const gw = new KernelWriter(ctx, 'router_grad_weight', 'backward');
-    const tile = gemmTile(ctx.target, 'weight_grad');
-    // 16-byte loads of x across columns unless jitter scales each element; of d_raw across experts.
-    const cv = !jitter && columnVectors(tile, d);
-    const rv = cv && rowVectors(tile, S);
-    gw.bind('d_raw', dRaw, 'read', rv ? 'vec4f' : 'f32');
-    gw.bind('x', ctx.tensor(op.inputs.x), 'read', cv ? 'vec4f' : 'f32');
-    gw.bind('d_w', ctx.grad(op.inputs.weight), 'read_write', cv ? 'vec4f' : 'f32');
-    if (jitter) gw.bind('state', STATE_BUFFER, 'read');
-    gw.declare(noiseFn);
-    const spec: GemmSpec = {
-      rows: S,
-      cols: d,
-      tile,
-      contiguous: { a: 'row', b: 'col' },
-      depthEnd: `${N}u`,
-      a: (i, k) => `d_raw[${k} * ${S}u + r${i}]`,
-      b: [(k, c) => xj(k, c)],
-      ...(cv ? { vec4Cols: [(k: string, c4: string) => `x[${k} * ${d / 4}u + ${c4}]`] } : {}),
-      ...(rv ? { vec4Rows: (k: string, r4: string) => `d_raw[${k} * ${S / 4}u + ${r4}]` } : {}),
-      store: (i, c, acc) => [`d_w[r${i} * ${d}u + ${c}] += ${acc[0]};`],
-      ...(cv ? { store4: (i: number, c4: string, acc: readonly string[]) => [`d_w[r${i} * ${d / 4}u + ${c4}] += ${acc[0]};`] } : {}),
-    };
-    backward.push(gemmKernel(gw, spec));
+    backward.push(
+      ...gemmKernels(ctx, 'backward', {
+        template: 'router_grad_weight',
+        rows: S,
+        cols: d,
+        depth: N,
+        tile: gemmTile(ctx.target, 'weight_grad'),
+        a: columnMajor('d_raw', dRaw, S),
+        b: [rowMajor('x', ctx.tensor(op.inputs.x), d, noise)],
+        outputs: [{ view: rowMajor('d_w', ctx.grad(op.inputs.weight), d), accumulate: true, value: (v) => v.acc(0) }],
+        extra: bindNoise,
+      }),
+    );
   }
   // Backward 4: d log τ += −Σ dz ⊙ logits (a deterministic single-workgroup sum).
   if (learned && ctx.needsGrad(op.inputs.log_temperature)) {

@@ -1098,9 +1098,9 @@ fn main(@builtin(local_invocation_index) lid: u32) {
 // from specs/deepseek_v3_style.moe:7: experts 8 { hidden 128  activation silu }
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;  // blocks.0.ffn_norm.y
-@group(0) @binding(1) var<storage, read> offsets: array<i32>;  // blocks.0.moe.expert_offsets
+@group(0) @binding(1) var<storage, read> w_up: array<vec4<f32>>;  // blocks.0.moe.experts.up.weight
 @group(0) @binding(2) var<storage, read> slot_token: array<i32>;  // blocks.0.moe.slot_token
-@group(0) @binding(3) var<storage, read> w_up: array<vec4<f32>>;  // blocks.0.moe.experts.up.weight
+@group(0) @binding(3) var<storage, read> offsets: array<i32>;  // blocks.0.moe.expert_offsets
 @group(0) @binding(4) var<storage, read_write> pre_up: array<vec4<f32>>;  // blocks.0.moe.experts/pre_up
 @group(0) @binding(5) var<storage, read_write> hidden: array<vec4<f32>>;  // blocks.0.moe.experts/hidden
 
@@ -1147,10 +1147,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let a1 = x[src1 * 16u + k4];
     let a2 = x[src2 * 16u + k4];
     let a3 = x[src3 * 16u + k4];
-    let b0_0 = w_up[(grp * 128u + c0) * 16u + k4];
-    let b0_1 = w_up[(grp * 128u + c1) * 16u + k4];
-    let b0_2 = w_up[(grp * 128u + c2) * 16u + k4];
-    let b0_3 = w_up[(grp * 128u + c3) * 16u + k4];
+    let b0_0 = w_up[grp * 2048u + c0 * 16u + k4];
+    let b0_1 = w_up[grp * 2048u + c1 * 16u + k4];
+    let b0_2 = w_up[grp * 2048u + c2 * 16u + k4];
+    let b0_3 = w_up[grp * 2048u + c3 * 16u + k4];
     acc0[0] = fma(a0.w, b0_0.w, fma(a0.z, b0_0.z, fma(a0.y, b0_0.y, fma(a0.x, b0_0.x, acc0[0]))));
     acc0[1] = fma(a0.w, b0_1.w, fma(a0.z, b0_1.z, fma(a0.y, b0_1.y, fma(a0.x, b0_1.x, acc0[1]))));
     acc0[2] = fma(a0.w, b0_2.w, fma(a0.z, b0_2.z, fma(a0.y, b0_2.y, fma(a0.x, b0_2.x, acc0[2]))));
@@ -1169,24 +1169,24 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc0[15] = fma(a3.w, b0_3.w, fma(a3.z, b0_3.z, fma(a3.y, b0_3.y, fma(a3.x, b0_3.x, acc0[15]))));
   }
   if (ok0 && col0 < 128u) {
-    let u = vec4<f32>(acc0[0], acc0[1], acc0[2], acc0[3]);
-    pre_up[r0 * 32u + col0 / 4u] = u;
-    hidden[r0 * 32u + col0 / 4u] = vec4<f32>(act_silu(u.x), act_silu(u.y), act_silu(u.z), act_silu(u.w));
+    let v_pre_up = vec4<f32>(acc0[0], acc0[1], acc0[2], acc0[3]);
+    pre_up[r0 * 32u + col0 / 4u] = v_pre_up;
+    hidden[r0 * 32u + col0 / 4u] = vec4<f32>(act_silu(v_pre_up.x), act_silu(v_pre_up.y), act_silu(v_pre_up.z), act_silu(v_pre_up.w));
   }
   if (ok1 && col0 < 128u) {
-    let u = vec4<f32>(acc0[4], acc0[5], acc0[6], acc0[7]);
-    pre_up[r1 * 32u + col0 / 4u] = u;
-    hidden[r1 * 32u + col0 / 4u] = vec4<f32>(act_silu(u.x), act_silu(u.y), act_silu(u.z), act_silu(u.w));
+    let v_pre_up = vec4<f32>(acc0[4], acc0[5], acc0[6], acc0[7]);
+    pre_up[r1 * 32u + col0 / 4u] = v_pre_up;
+    hidden[r1 * 32u + col0 / 4u] = vec4<f32>(act_silu(v_pre_up.x), act_silu(v_pre_up.y), act_silu(v_pre_up.z), act_silu(v_pre_up.w));
   }
   if (ok2 && col0 < 128u) {
-    let u = vec4<f32>(acc0[8], acc0[9], acc0[10], acc0[11]);
-    pre_up[r2 * 32u + col0 / 4u] = u;
-    hidden[r2 * 32u + col0 / 4u] = vec4<f32>(act_silu(u.x), act_silu(u.y), act_silu(u.z), act_silu(u.w));
+    let v_pre_up = vec4<f32>(acc0[8], acc0[9], acc0[10], acc0[11]);
+    pre_up[r2 * 32u + col0 / 4u] = v_pre_up;
+    hidden[r2 * 32u + col0 / 4u] = vec4<f32>(act_silu(v_pre_up.x), act_silu(v_pre_up.y), act_silu(v_pre_up.z), act_silu(v_pre_up.w));
   }
   if (ok3 && col0 < 128u) {
-    let u = vec4<f32>(acc0[12], acc0[13], acc0[14], acc0[15]);
-    pre_up[r3 * 32u + col0 / 4u] = u;
-    hidden[r3 * 32u + col0 / 4u] = vec4<f32>(act_silu(u.x), act_silu(u.y), act_silu(u.z), act_silu(u.w));
+    let v_pre_up = vec4<f32>(acc0[12], acc0[13], acc0[14], acc0[15]);
+    pre_up[r3 * 32u + col0 / 4u] = v_pre_up;
+    hidden[r3 * 32u + col0 / 4u] = vec4<f32>(act_silu(v_pre_up.x), act_silu(v_pre_up.y), act_silu(v_pre_up.z), act_silu(v_pre_up.w));
   }
 }
 
@@ -1196,8 +1196,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from specs/deepseek_v3_style.moe:7: experts 8 { hidden 128  activation silu }
 
 @group(0) @binding(0) var<storage, read> hidden: array<vec4<f32>>;  // blocks.0.moe.experts/hidden
-@group(0) @binding(1) var<storage, read> offsets: array<i32>;  // blocks.0.moe.expert_offsets
-@group(0) @binding(2) var<storage, read> w_down: array<vec4<f32>>;  // blocks.0.moe.experts.down.weight
+@group(0) @binding(1) var<storage, read> w_down: array<vec4<f32>>;  // blocks.0.moe.experts.down.weight
+@group(0) @binding(2) var<storage, read> offsets: array<i32>;  // blocks.0.moe.expert_offsets
 @group(0) @binding(3) var<storage, read_write> out: array<vec4<f32>>;  // blocks.0.moe.expert_out
 
 @compute @workgroup_size(64)
@@ -1236,10 +1236,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let a1 = hidden[r1 * 32u + k4];
     let a2 = hidden[r2 * 32u + k4];
     let a3 = hidden[r3 * 32u + k4];
-    let b0_0 = w_down[(grp * 64u + c0) * 32u + k4];
-    let b0_1 = w_down[(grp * 64u + c1) * 32u + k4];
-    let b0_2 = w_down[(grp * 64u + c2) * 32u + k4];
-    let b0_3 = w_down[(grp * 64u + c3) * 32u + k4];
+    let b0_0 = w_down[grp * 2048u + c0 * 32u + k4];
+    let b0_1 = w_down[grp * 2048u + c1 * 32u + k4];
+    let b0_2 = w_down[grp * 2048u + c2 * 32u + k4];
+    let b0_3 = w_down[grp * 2048u + c3 * 32u + k4];
     acc0[0] = fma(a0.w, b0_0.w, fma(a0.z, b0_0.z, fma(a0.y, b0_0.y, fma(a0.x, b0_0.x, acc0[0]))));
     acc0[1] = fma(a0.w, b0_1.w, fma(a0.z, b0_1.z, fma(a0.y, b0_1.y, fma(a0.x, b0_1.x, acc0[1]))));
     acc0[2] = fma(a0.w, b0_2.w, fma(a0.z, b0_2.z, fma(a0.y, b0_2.y, fma(a0.x, b0_2.x, acc0[2]))));
@@ -1277,8 +1277,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from specs/deepseek_v3_style.moe:7: experts 8 { hidden 128  activation silu }
 
 @group(0) @binding(0) var<storage, read> d_out: array<vec4<f32>>;  // grad/blocks.0.moe.expert_out
-@group(0) @binding(1) var<storage, read> offsets: array<i32>;  // blocks.0.moe.expert_offsets
-@group(0) @binding(2) var<storage, read> w_down: array<vec4<f32>>;  // blocks.0.moe.experts.down.weight
+@group(0) @binding(1) var<storage, read> w_down: array<vec4<f32>>;  // blocks.0.moe.experts.down.weight
+@group(0) @binding(2) var<storage, read> offsets: array<i32>;  // blocks.0.moe.expert_offsets
 @group(0) @binding(3) var<storage, read> pre_up: array<vec4<f32>>;  // blocks.0.moe.experts/pre_up
 @group(0) @binding(4) var<storage, read_write> d_pre_up: array<vec4<f32>>;  // blocks.0.moe.experts/d_pre_up
 
@@ -1324,42 +1324,42 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let a1 = d_out[r1 * 16u + k4];
     let a2 = d_out[r2 * 16u + k4];
     let a3 = d_out[r3 * 16u + k4];
-    let b0_0_0 = w_down[(grp * 64u + (k4 * 4u)) * 32u + min(col0 / 4u, 31u)];
+    let b0_0_0 = w_down[grp * 2048u + (k4 * 4u) * 32u + min(col0 / 4u, 31u)];
     accv0[0] = fma(vec4<f32>(a0[0]), b0_0_0, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[0]), b0_0_0, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[0]), b0_0_0, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3[0]), b0_0_0, accv0[3]);
-    let b0_0_1 = w_down[(grp * 64u + (k4 * 4u + 1u)) * 32u + min(col0 / 4u, 31u)];
+    let b0_0_1 = w_down[grp * 2048u + (k4 * 4u + 1u) * 32u + min(col0 / 4u, 31u)];
     accv0[0] = fma(vec4<f32>(a0[1]), b0_0_1, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[1]), b0_0_1, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[1]), b0_0_1, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3[1]), b0_0_1, accv0[3]);
-    let b0_0_2 = w_down[(grp * 64u + (k4 * 4u + 2u)) * 32u + min(col0 / 4u, 31u)];
+    let b0_0_2 = w_down[grp * 2048u + (k4 * 4u + 2u) * 32u + min(col0 / 4u, 31u)];
     accv0[0] = fma(vec4<f32>(a0[2]), b0_0_2, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[2]), b0_0_2, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[2]), b0_0_2, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3[2]), b0_0_2, accv0[3]);
-    let b0_0_3 = w_down[(grp * 64u + (k4 * 4u + 3u)) * 32u + min(col0 / 4u, 31u)];
+    let b0_0_3 = w_down[grp * 2048u + (k4 * 4u + 3u) * 32u + min(col0 / 4u, 31u)];
     accv0[0] = fma(vec4<f32>(a0[3]), b0_0_3, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[3]), b0_0_3, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[3]), b0_0_3, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3[3]), b0_0_3, accv0[3]);
   }
   if (ok0 && col0 < 128u) {
-    let p = pre_up[r0 * 32u + col0 / 4u];
-    d_pre_up[r0 * 32u + col0 / 4u] = accv0[0] * vec4<f32>(dact_silu(p.x), dact_silu(p.y), dact_silu(p.z), dact_silu(p.w));
+    let v_pre_up = pre_up[r0 * 32u + col0 / 4u];
+    d_pre_up[r0 * 32u + col0 / 4u] = accv0[0] * vec4<f32>(dact_silu(v_pre_up.x), dact_silu(v_pre_up.y), dact_silu(v_pre_up.z), dact_silu(v_pre_up.w));
   }
   if (ok1 && col0 < 128u) {
-    let p = pre_up[r1 * 32u + col0 / 4u];
-    d_pre_up[r1 * 32u + col0 / 4u] = accv0[1] * vec4<f32>(dact_silu(p.x), dact_silu(p.y), dact_silu(p.z), dact_silu(p.w));
+    let v_pre_up = pre_up[r1 * 32u + col0 / 4u];
+    d_pre_up[r1 * 32u + col0 / 4u] = accv0[1] * vec4<f32>(dact_silu(v_pre_up.x), dact_silu(v_pre_up.y), dact_silu(v_pre_up.z), dact_silu(v_pre_up.w));
   }
   if (ok2 && col0 < 128u) {
-    let p = pre_up[r2 * 32u + col0 / 4u];
-    d_pre_up[r2 * 32u + col0 / 4u] = accv0[2] * vec4<f32>(dact_silu(p.x), dact_silu(p.y), dact_silu(p.z), dact_silu(p.w));
+    let v_pre_up = pre_up[r2 * 32u + col0 / 4u];
+    d_pre_up[r2 * 32u + col0 / 4u] = accv0[2] * vec4<f32>(dact_silu(v_pre_up.x), dact_silu(v_pre_up.y), dact_silu(v_pre_up.z), dact_silu(v_pre_up.w));
   }
   if (ok3 && col0 < 128u) {
-    let p = pre_up[r3 * 32u + col0 / 4u];
-    d_pre_up[r3 * 32u + col0 / 4u] = accv0[3] * vec4<f32>(dact_silu(p.x), dact_silu(p.y), dact_silu(p.z), dact_silu(p.w));
+    let v_pre_up = pre_up[r3 * 32u + col0 / 4u];
+    d_pre_up[r3 * 32u + col0 / 4u] = accv0[3] * vec4<f32>(dact_silu(v_pre_up.x), dact_silu(v_pre_up.y), dact_silu(v_pre_up.z), dact_silu(v_pre_up.w));
   }
 }
 
@@ -1411,16 +1411,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
   }
   if (ok0 && col0 < 128u) {
-    d_w_down[(grp * 64u + r0) * 32u + col0 / 4u] += accv0[0];
+    d_w_down[grp * 2048u + r0 * 32u + col0 / 4u] += accv0[0];
   }
   if (ok1 && col0 < 128u) {
-    d_w_down[(grp * 64u + r1) * 32u + col0 / 4u] += accv0[1];
+    d_w_down[grp * 2048u + r1 * 32u + col0 / 4u] += accv0[1];
   }
   if (ok2 && col0 < 128u) {
-    d_w_down[(grp * 64u + r2) * 32u + col0 / 4u] += accv0[2];
+    d_w_down[grp * 2048u + r2 * 32u + col0 / 4u] += accv0[2];
   }
   if (ok3 && col0 < 128u) {
-    d_w_down[(grp * 64u + r3) * 32u + col0 / 4u] += accv0[3];
+    d_w_down[grp * 2048u + r3 * 32u + col0 / 4u] += accv0[3];
   }
 }
 
@@ -1430,8 +1430,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from specs/deepseek_v3_style.moe:7: experts 8 { hidden 128  activation silu }
 
 @group(0) @binding(0) var<storage, read> d_pre_up: array<vec4<f32>>;  // blocks.0.moe.experts/d_pre_up
-@group(0) @binding(1) var<storage, read> offsets: array<i32>;  // blocks.0.moe.expert_offsets
-@group(0) @binding(2) var<storage, read> w_up: array<vec4<f32>>;  // blocks.0.moe.experts.up.weight
+@group(0) @binding(1) var<storage, read> w_up: array<vec4<f32>>;  // blocks.0.moe.experts.up.weight
+@group(0) @binding(2) var<storage, read> offsets: array<i32>;  // blocks.0.moe.expert_offsets
 @group(0) @binding(3) var<storage, read_write> d_rows: array<vec4<f32>>;  // blocks.0.moe.experts/d_input_rows
 
 @compute @workgroup_size(64)
@@ -1470,22 +1470,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let a1 = d_pre_up[r1 * 32u + k4];
     let a2 = d_pre_up[r2 * 32u + k4];
     let a3 = d_pre_up[r3 * 32u + k4];
-    let b0_0_0 = w_up[(grp * 128u + (k4 * 4u)) * 16u + min(col0 / 4u, 15u)];
+    let b0_0_0 = w_up[grp * 2048u + (k4 * 4u) * 16u + min(col0 / 4u, 15u)];
     accv0[0] = fma(vec4<f32>(a0[0]), b0_0_0, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[0]), b0_0_0, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[0]), b0_0_0, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3[0]), b0_0_0, accv0[3]);
-    let b0_0_1 = w_up[(grp * 128u + (k4 * 4u + 1u)) * 16u + min(col0 / 4u, 15u)];
+    let b0_0_1 = w_up[grp * 2048u + (k4 * 4u + 1u) * 16u + min(col0 / 4u, 15u)];
     accv0[0] = fma(vec4<f32>(a0[1]), b0_0_1, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[1]), b0_0_1, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[1]), b0_0_1, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3[1]), b0_0_1, accv0[3]);
-    let b0_0_2 = w_up[(grp * 128u + (k4 * 4u + 2u)) * 16u + min(col0 / 4u, 15u)];
+    let b0_0_2 = w_up[grp * 2048u + (k4 * 4u + 2u) * 16u + min(col0 / 4u, 15u)];
     accv0[0] = fma(vec4<f32>(a0[2]), b0_0_2, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[2]), b0_0_2, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[2]), b0_0_2, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3[2]), b0_0_2, accv0[3]);
-    let b0_0_3 = w_up[(grp * 128u + (k4 * 4u + 3u)) * 16u + min(col0 / 4u, 15u)];
+    let b0_0_3 = w_up[grp * 2048u + (k4 * 4u + 3u) * 16u + min(col0 / 4u, 15u)];
     accv0[0] = fma(vec4<f32>(a0[3]), b0_0_3, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[3]), b0_0_3, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[3]), b0_0_3, accv0[2]);
@@ -1535,8 +1535,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> d_pre: array<vec4<f32>>;  // blocks.0.moe.experts/d_pre_up
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;  // blocks.0.ffn_norm.y
-@group(0) @binding(2) var<storage, read> offsets: array<i32>;  // blocks.0.moe.expert_offsets
-@group(0) @binding(3) var<storage, read> slot_token: array<i32>;  // blocks.0.moe.slot_token
+@group(0) @binding(2) var<storage, read> slot_token: array<i32>;  // blocks.0.moe.slot_token
+@group(0) @binding(3) var<storage, read> offsets: array<i32>;  // blocks.0.moe.expert_offsets
 @group(0) @binding(4) var<storage, read_write> d_w: array<vec4<f32>>;  // grad/blocks.0.moe.experts.up.weight
 
 @compute @workgroup_size(64)
@@ -1577,16 +1577,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
   }
   if (ok0 && col0 < 64u) {
-    d_w[(grp * 128u + r0) * 16u + col0 / 4u] += accv0[0];
+    d_w[grp * 2048u + r0 * 16u + col0 / 4u] += accv0[0];
   }
   if (ok1 && col0 < 64u) {
-    d_w[(grp * 128u + r1) * 16u + col0 / 4u] += accv0[1];
+    d_w[grp * 2048u + r1 * 16u + col0 / 4u] += accv0[1];
   }
   if (ok2 && col0 < 64u) {
-    d_w[(grp * 128u + r2) * 16u + col0 / 4u] += accv0[2];
+    d_w[grp * 2048u + r2 * 16u + col0 / 4u] += accv0[2];
   }
   if (ok3 && col0 < 64u) {
-    d_w[(grp * 128u + r3) * 16u + col0 / 4u] += accv0[3];
+    d_w[grp * 2048u + r3 * 16u + col0 / 4u] += accv0[3];
   }
 }
 

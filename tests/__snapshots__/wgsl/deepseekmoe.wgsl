@@ -750,16 +750,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (row0 >= row_end) { return; }
   let ok0 = row0 < row_end;
   let r0 = min(row0, row_end - 1u);
-  let src0 = r0;
   let ok1 = row0 + 1u < row_end;
   let r1 = min(row0 + 1u, row_end - 1u);
-  let src1 = r1;
   let ok2 = row0 + 2u < row_end;
   let r2 = min(row0 + 2u, row_end - 1u);
-  let src2 = r2;
   let ok3 = row0 + 3u < row_end;
   let r3 = min(row0 + 3u, row_end - 1u);
-  let src3 = r3;
   let c0 = min(col0, 127u);
   let c1 = min(col0 + 1u, 127u);
   let c2 = min(col0 + 2u, 127u);
@@ -767,14 +763,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var acc0: array<f32, 16>;
   var acc1: array<f32, 16>;
   for (var k4 = 0u; k4 < 16u; k4++) {
-    let a0 = x[src0 * 16u + k4];
-    let a1 = x[src1 * 16u + k4];
-    let a2 = x[src2 * 16u + k4];
-    let a3 = x[src3 * 16u + k4];
-    let b0_0 = w_up[(c0) * 16u + k4];
-    let b0_1 = w_up[(c1) * 16u + k4];
-    let b0_2 = w_up[(c2) * 16u + k4];
-    let b0_3 = w_up[(c3) * 16u + k4];
+    let a0 = x[r0 * 16u + k4];
+    let a1 = x[r1 * 16u + k4];
+    let a2 = x[r2 * 16u + k4];
+    let a3 = x[r3 * 16u + k4];
+    let b0_0 = w_up[c0 * 16u + k4];
+    let b0_1 = w_up[c1 * 16u + k4];
+    let b0_2 = w_up[c2 * 16u + k4];
+    let b0_3 = w_up[c3 * 16u + k4];
     acc0[0] = fma(a0.w, b0_0.w, fma(a0.z, b0_0.z, fma(a0.y, b0_0.y, fma(a0.x, b0_0.x, acc0[0]))));
     acc0[1] = fma(a0.w, b0_1.w, fma(a0.z, b0_1.z, fma(a0.y, b0_1.y, fma(a0.x, b0_1.x, acc0[1]))));
     acc0[2] = fma(a0.w, b0_2.w, fma(a0.z, b0_2.z, fma(a0.y, b0_2.y, fma(a0.x, b0_2.x, acc0[2]))));
@@ -791,10 +787,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc0[13] = fma(a3.w, b0_1.w, fma(a3.z, b0_1.z, fma(a3.y, b0_1.y, fma(a3.x, b0_1.x, acc0[13]))));
     acc0[14] = fma(a3.w, b0_2.w, fma(a3.z, b0_2.z, fma(a3.y, b0_2.y, fma(a3.x, b0_2.x, acc0[14]))));
     acc0[15] = fma(a3.w, b0_3.w, fma(a3.z, b0_3.z, fma(a3.y, b0_3.y, fma(a3.x, b0_3.x, acc0[15]))));
-    let b1_0 = w_gate[(c0) * 16u + k4];
-    let b1_1 = w_gate[(c1) * 16u + k4];
-    let b1_2 = w_gate[(c2) * 16u + k4];
-    let b1_3 = w_gate[(c3) * 16u + k4];
+    let b1_0 = w_gate[c0 * 16u + k4];
+    let b1_1 = w_gate[c1 * 16u + k4];
+    let b1_2 = w_gate[c2 * 16u + k4];
+    let b1_3 = w_gate[c3 * 16u + k4];
     acc1[0] = fma(a0.w, b1_0.w, fma(a0.z, b1_0.z, fma(a0.y, b1_0.y, fma(a0.x, b1_0.x, acc1[0]))));
     acc1[1] = fma(a0.w, b1_1.w, fma(a0.z, b1_1.z, fma(a0.y, b1_1.y, fma(a0.x, b1_1.x, acc1[1]))));
     acc1[2] = fma(a0.w, b1_2.w, fma(a0.z, b1_2.z, fma(a0.y, b1_2.y, fma(a0.x, b1_2.x, acc1[2]))));
@@ -813,32 +809,32 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc1[15] = fma(a3.w, b1_3.w, fma(a3.z, b1_3.z, fma(a3.y, b1_3.y, fma(a3.x, b1_3.x, acc1[15]))));
   }
   if (ok0 && col0 < 128u) {
-    let u = vec4<f32>(acc0[0], acc0[1], acc0[2], acc0[3]);
-    pre_up[r0 * 32u + col0 / 4u] = u;
-    let g = vec4<f32>(acc1[0], acc1[1], acc1[2], acc1[3]);
-    pre_gate[r0 * 32u + col0 / 4u] = g;
-    hidden[r0 * 32u + col0 / 4u] = vec4<f32>(act_silu(g.x), act_silu(g.y), act_silu(g.z), act_silu(g.w)) * u;
+    let v_pre_up = vec4<f32>(acc0[0], acc0[1], acc0[2], acc0[3]);
+    pre_up[r0 * 32u + col0 / 4u] = v_pre_up;
+    let v_pre_gate = vec4<f32>(acc1[0], acc1[1], acc1[2], acc1[3]);
+    pre_gate[r0 * 32u + col0 / 4u] = v_pre_gate;
+    hidden[r0 * 32u + col0 / 4u] = vec4<f32>(act_silu(v_pre_gate.x), act_silu(v_pre_gate.y), act_silu(v_pre_gate.z), act_silu(v_pre_gate.w)) * v_pre_up;
   }
   if (ok1 && col0 < 128u) {
-    let u = vec4<f32>(acc0[4], acc0[5], acc0[6], acc0[7]);
-    pre_up[r1 * 32u + col0 / 4u] = u;
-    let g = vec4<f32>(acc1[4], acc1[5], acc1[6], acc1[7]);
-    pre_gate[r1 * 32u + col0 / 4u] = g;
-    hidden[r1 * 32u + col0 / 4u] = vec4<f32>(act_silu(g.x), act_silu(g.y), act_silu(g.z), act_silu(g.w)) * u;
+    let v_pre_up = vec4<f32>(acc0[4], acc0[5], acc0[6], acc0[7]);
+    pre_up[r1 * 32u + col0 / 4u] = v_pre_up;
+    let v_pre_gate = vec4<f32>(acc1[4], acc1[5], acc1[6], acc1[7]);
+    pre_gate[r1 * 32u + col0 / 4u] = v_pre_gate;
+    hidden[r1 * 32u + col0 / 4u] = vec4<f32>(act_silu(v_pre_gate.x), act_silu(v_pre_gate.y), act_silu(v_pre_gate.z), act_silu(v_pre_gate.w)) * v_pre_up;
   }
   if (ok2 && col0 < 128u) {
-    let u = vec4<f32>(acc0[8], acc0[9], acc0[10], acc0[11]);
-    pre_up[r2 * 32u + col0 / 4u] = u;
-    let g = vec4<f32>(acc1[8], acc1[9], acc1[10], acc1[11]);
-    pre_gate[r2 * 32u + col0 / 4u] = g;
-    hidden[r2 * 32u + col0 / 4u] = vec4<f32>(act_silu(g.x), act_silu(g.y), act_silu(g.z), act_silu(g.w)) * u;
+    let v_pre_up = vec4<f32>(acc0[8], acc0[9], acc0[10], acc0[11]);
+    pre_up[r2 * 32u + col0 / 4u] = v_pre_up;
+    let v_pre_gate = vec4<f32>(acc1[8], acc1[9], acc1[10], acc1[11]);
+    pre_gate[r2 * 32u + col0 / 4u] = v_pre_gate;
+    hidden[r2 * 32u + col0 / 4u] = vec4<f32>(act_silu(v_pre_gate.x), act_silu(v_pre_gate.y), act_silu(v_pre_gate.z), act_silu(v_pre_gate.w)) * v_pre_up;
   }
   if (ok3 && col0 < 128u) {
-    let u = vec4<f32>(acc0[12], acc0[13], acc0[14], acc0[15]);
-    pre_up[r3 * 32u + col0 / 4u] = u;
-    let g = vec4<f32>(acc1[12], acc1[13], acc1[14], acc1[15]);
-    pre_gate[r3 * 32u + col0 / 4u] = g;
-    hidden[r3 * 32u + col0 / 4u] = vec4<f32>(act_silu(g.x), act_silu(g.y), act_silu(g.z), act_silu(g.w)) * u;
+    let v_pre_up = vec4<f32>(acc0[12], acc0[13], acc0[14], acc0[15]);
+    pre_up[r3 * 32u + col0 / 4u] = v_pre_up;
+    let v_pre_gate = vec4<f32>(acc1[12], acc1[13], acc1[14], acc1[15]);
+    pre_gate[r3 * 32u + col0 / 4u] = v_pre_gate;
+    hidden[r3 * 32u + col0 / 4u] = vec4<f32>(act_silu(v_pre_gate.x), act_silu(v_pre_gate.y), act_silu(v_pre_gate.z), act_silu(v_pre_gate.w)) * v_pre_up;
   }
 }
 
@@ -881,10 +877,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let a1 = hidden[r1 * 32u + k4];
     let a2 = hidden[r2 * 32u + k4];
     let a3 = hidden[r3 * 32u + k4];
-    let b0_0 = w_down[(c0) * 32u + k4];
-    let b0_1 = w_down[(c1) * 32u + k4];
-    let b0_2 = w_down[(c2) * 32u + k4];
-    let b0_3 = w_down[(c3) * 32u + k4];
+    let b0_0 = w_down[c0 * 32u + k4];
+    let b0_1 = w_down[c1 * 32u + k4];
+    let b0_2 = w_down[c2 * 32u + k4];
+    let b0_3 = w_down[c3 * 32u + k4];
     acc0[0] = fma(a0.w, b0_0.w, fma(a0.z, b0_0.z, fma(a0.y, b0_0.y, fma(a0.x, b0_0.x, acc0[0]))));
     acc0[1] = fma(a0.w, b0_1.w, fma(a0.z, b0_1.z, fma(a0.y, b0_1.y, fma(a0.x, b0_1.x, acc0[1]))));
     acc0[2] = fma(a0.w, b0_2.w, fma(a0.z, b0_2.z, fma(a0.y, b0_2.y, fma(a0.x, b0_2.x, acc0[2]))));
@@ -965,50 +961,50 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let a1 = d_out[r1 * 16u + k4];
     let a2 = d_out[r2 * 16u + k4];
     let a3 = d_out[r3 * 16u + k4];
-    let b0_0_0 = w_down[((k4 * 4u)) * 32u + min(col0 / 4u, 31u)];
+    let b0_0_0 = w_down[(k4 * 4u) * 32u + min(col0 / 4u, 31u)];
     accv0[0] = fma(vec4<f32>(a0[0]), b0_0_0, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[0]), b0_0_0, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[0]), b0_0_0, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3[0]), b0_0_0, accv0[3]);
-    let b0_0_1 = w_down[((k4 * 4u + 1u)) * 32u + min(col0 / 4u, 31u)];
+    let b0_0_1 = w_down[(k4 * 4u + 1u) * 32u + min(col0 / 4u, 31u)];
     accv0[0] = fma(vec4<f32>(a0[1]), b0_0_1, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[1]), b0_0_1, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[1]), b0_0_1, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3[1]), b0_0_1, accv0[3]);
-    let b0_0_2 = w_down[((k4 * 4u + 2u)) * 32u + min(col0 / 4u, 31u)];
+    let b0_0_2 = w_down[(k4 * 4u + 2u) * 32u + min(col0 / 4u, 31u)];
     accv0[0] = fma(vec4<f32>(a0[2]), b0_0_2, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[2]), b0_0_2, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[2]), b0_0_2, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3[2]), b0_0_2, accv0[3]);
-    let b0_0_3 = w_down[((k4 * 4u + 3u)) * 32u + min(col0 / 4u, 31u)];
+    let b0_0_3 = w_down[(k4 * 4u + 3u) * 32u + min(col0 / 4u, 31u)];
     accv0[0] = fma(vec4<f32>(a0[3]), b0_0_3, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[3]), b0_0_3, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[3]), b0_0_3, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3[3]), b0_0_3, accv0[3]);
   }
   if (ok0 && col0 < 128u) {
-    let g = pre_gate[r0 * 32u + col0 / 4u];
-    let u = pre_up[r0 * 32u + col0 / 4u];
-    d_pre_up[r0 * 32u + col0 / 4u] = accv0[0] * vec4<f32>(act_silu(g.x), act_silu(g.y), act_silu(g.z), act_silu(g.w));
-    d_pre_gate[r0 * 32u + col0 / 4u] = accv0[0] * u * vec4<f32>(dact_silu(g.x), dact_silu(g.y), dact_silu(g.z), dact_silu(g.w));
+    let v_pre_up = pre_up[r0 * 32u + col0 / 4u];
+    let v_pre_gate = pre_gate[r0 * 32u + col0 / 4u];
+    d_pre_up[r0 * 32u + col0 / 4u] = accv0[0] * vec4<f32>(act_silu(v_pre_gate.x), act_silu(v_pre_gate.y), act_silu(v_pre_gate.z), act_silu(v_pre_gate.w));
+    d_pre_gate[r0 * 32u + col0 / 4u] = accv0[0] * v_pre_up * vec4<f32>(dact_silu(v_pre_gate.x), dact_silu(v_pre_gate.y), dact_silu(v_pre_gate.z), dact_silu(v_pre_gate.w));
   }
   if (ok1 && col0 < 128u) {
-    let g = pre_gate[r1 * 32u + col0 / 4u];
-    let u = pre_up[r1 * 32u + col0 / 4u];
-    d_pre_up[r1 * 32u + col0 / 4u] = accv0[1] * vec4<f32>(act_silu(g.x), act_silu(g.y), act_silu(g.z), act_silu(g.w));
-    d_pre_gate[r1 * 32u + col0 / 4u] = accv0[1] * u * vec4<f32>(dact_silu(g.x), dact_silu(g.y), dact_silu(g.z), dact_silu(g.w));
+    let v_pre_up = pre_up[r1 * 32u + col0 / 4u];
+    let v_pre_gate = pre_gate[r1 * 32u + col0 / 4u];
+    d_pre_up[r1 * 32u + col0 / 4u] = accv0[1] * vec4<f32>(act_silu(v_pre_gate.x), act_silu(v_pre_gate.y), act_silu(v_pre_gate.z), act_silu(v_pre_gate.w));
+    d_pre_gate[r1 * 32u + col0 / 4u] = accv0[1] * v_pre_up * vec4<f32>(dact_silu(v_pre_gate.x), dact_silu(v_pre_gate.y), dact_silu(v_pre_gate.z), dact_silu(v_pre_gate.w));
   }
   if (ok2 && col0 < 128u) {
-    let g = pre_gate[r2 * 32u + col0 / 4u];
-    let u = pre_up[r2 * 32u + col0 / 4u];
-    d_pre_up[r2 * 32u + col0 / 4u] = accv0[2] * vec4<f32>(act_silu(g.x), act_silu(g.y), act_silu(g.z), act_silu(g.w));
-    d_pre_gate[r2 * 32u + col0 / 4u] = accv0[2] * u * vec4<f32>(dact_silu(g.x), dact_silu(g.y), dact_silu(g.z), dact_silu(g.w));
+    let v_pre_up = pre_up[r2 * 32u + col0 / 4u];
+    let v_pre_gate = pre_gate[r2 * 32u + col0 / 4u];
+    d_pre_up[r2 * 32u + col0 / 4u] = accv0[2] * vec4<f32>(act_silu(v_pre_gate.x), act_silu(v_pre_gate.y), act_silu(v_pre_gate.z), act_silu(v_pre_gate.w));
+    d_pre_gate[r2 * 32u + col0 / 4u] = accv0[2] * v_pre_up * vec4<f32>(dact_silu(v_pre_gate.x), dact_silu(v_pre_gate.y), dact_silu(v_pre_gate.z), dact_silu(v_pre_gate.w));
   }
   if (ok3 && col0 < 128u) {
-    let g = pre_gate[r3 * 32u + col0 / 4u];
-    let u = pre_up[r3 * 32u + col0 / 4u];
-    d_pre_up[r3 * 32u + col0 / 4u] = accv0[3] * vec4<f32>(act_silu(g.x), act_silu(g.y), act_silu(g.z), act_silu(g.w));
-    d_pre_gate[r3 * 32u + col0 / 4u] = accv0[3] * u * vec4<f32>(dact_silu(g.x), dact_silu(g.y), dact_silu(g.z), dact_silu(g.w));
+    let v_pre_up = pre_up[r3 * 32u + col0 / 4u];
+    let v_pre_gate = pre_gate[r3 * 32u + col0 / 4u];
+    d_pre_up[r3 * 32u + col0 / 4u] = accv0[3] * vec4<f32>(act_silu(v_pre_gate.x), act_silu(v_pre_gate.y), act_silu(v_pre_gate.z), act_silu(v_pre_gate.w));
+    d_pre_gate[r3 * 32u + col0 / 4u] = accv0[3] * v_pre_up * vec4<f32>(dact_silu(v_pre_gate.x), dact_silu(v_pre_gate.y), dact_silu(v_pre_gate.z), dact_silu(v_pre_gate.w));
   }
 }
 
@@ -1059,16 +1055,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
   }
   if (ok0 && col0 < 128u) {
-    d_w_down[(r0) * 32u + col0 / 4u] += accv0[0];
+    d_w_down[r0 * 32u + col0 / 4u] += accv0[0];
   }
   if (ok1 && col0 < 128u) {
-    d_w_down[(r1) * 32u + col0 / 4u] += accv0[1];
+    d_w_down[r1 * 32u + col0 / 4u] += accv0[1];
   }
   if (ok2 && col0 < 128u) {
-    d_w_down[(r2) * 32u + col0 / 4u] += accv0[2];
+    d_w_down[r2 * 32u + col0 / 4u] += accv0[2];
   }
   if (ok3 && col0 < 128u) {
-    d_w_down[(r3) * 32u + col0 / 4u] += accv0[3];
+    d_w_down[r3 * 32u + col0 / 4u] += accv0[3];
   }
 }
 
@@ -1109,26 +1105,26 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let c3 = min(col0 + 3u, 63u);
   var accv0: array<vec4<f32>, 4>;
   for (var k4 = 0u; k4 < 64u; k4++) {
-    let a0 = select(d_pre_up[r0 * 32u + min(k4, 31u)], d_pre_gate[r0 * 32u + (k4 % 32u)], k4 >= 32u);
-    let a1 = select(d_pre_up[r1 * 32u + min(k4, 31u)], d_pre_gate[r1 * 32u + (k4 % 32u)], k4 >= 32u);
-    let a2 = select(d_pre_up[r2 * 32u + min(k4, 31u)], d_pre_gate[r2 * 32u + (k4 % 32u)], k4 >= 32u);
-    let a3 = select(d_pre_up[r3 * 32u + min(k4, 31u)], d_pre_gate[r3 * 32u + (k4 % 32u)], k4 >= 32u);
-    let b0_0_0 = select(w_up[(min((k4 * 4u), 127u)) * 16u + min(col0 / 4u, 15u)], w_gate[(((k4 * 4u) % 128u)) * 16u + min(col0 / 4u, 15u)], (k4 * 4u) >= 128u);
+    let a0 = select(d_pre_up[r0 * 32u + min(k4, 31u)], d_pre_gate[r0 * 32u + k4 % 32u], k4 >= 32u);
+    let a1 = select(d_pre_up[r1 * 32u + min(k4, 31u)], d_pre_gate[r1 * 32u + k4 % 32u], k4 >= 32u);
+    let a2 = select(d_pre_up[r2 * 32u + min(k4, 31u)], d_pre_gate[r2 * 32u + k4 % 32u], k4 >= 32u);
+    let a3 = select(d_pre_up[r3 * 32u + min(k4, 31u)], d_pre_gate[r3 * 32u + k4 % 32u], k4 >= 32u);
+    let b0_0_0 = select(w_up[min(k4 * 4u, 127u) * 16u + min(col0 / 4u, 15u)], w_gate[((k4 * 4u) % 128u) * 16u + min(col0 / 4u, 15u)], k4 * 4u >= 128u);
     accv0[0] = fma(vec4<f32>(a0[0]), b0_0_0, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[0]), b0_0_0, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[0]), b0_0_0, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3[0]), b0_0_0, accv0[3]);
-    let b0_0_1 = select(w_up[(min((k4 * 4u + 1u), 127u)) * 16u + min(col0 / 4u, 15u)], w_gate[(((k4 * 4u + 1u) % 128u)) * 16u + min(col0 / 4u, 15u)], (k4 * 4u + 1u) >= 128u);
+    let b0_0_1 = select(w_up[min(k4 * 4u + 1u, 127u) * 16u + min(col0 / 4u, 15u)], w_gate[((k4 * 4u + 1u) % 128u) * 16u + min(col0 / 4u, 15u)], k4 * 4u + 1u >= 128u);
     accv0[0] = fma(vec4<f32>(a0[1]), b0_0_1, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[1]), b0_0_1, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[1]), b0_0_1, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3[1]), b0_0_1, accv0[3]);
-    let b0_0_2 = select(w_up[(min((k4 * 4u + 2u), 127u)) * 16u + min(col0 / 4u, 15u)], w_gate[(((k4 * 4u + 2u) % 128u)) * 16u + min(col0 / 4u, 15u)], (k4 * 4u + 2u) >= 128u);
+    let b0_0_2 = select(w_up[min(k4 * 4u + 2u, 127u) * 16u + min(col0 / 4u, 15u)], w_gate[((k4 * 4u + 2u) % 128u) * 16u + min(col0 / 4u, 15u)], k4 * 4u + 2u >= 128u);
     accv0[0] = fma(vec4<f32>(a0[2]), b0_0_2, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[2]), b0_0_2, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[2]), b0_0_2, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3[2]), b0_0_2, accv0[3]);
-    let b0_0_3 = select(w_up[(min((k4 * 4u + 3u), 127u)) * 16u + min(col0 / 4u, 15u)], w_gate[(((k4 * 4u + 3u) % 128u)) * 16u + min(col0 / 4u, 15u)], (k4 * 4u + 3u) >= 128u);
+    let b0_0_3 = select(w_up[min(k4 * 4u + 3u, 127u) * 16u + min(col0 / 4u, 15u)], w_gate[((k4 * 4u + 3u) % 128u) * 16u + min(col0 / 4u, 15u)], k4 * 4u + 3u >= 128u);
     accv0[0] = fma(vec4<f32>(a0[3]), b0_0_3, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[3]), b0_0_3, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[3]), b0_0_3, accv0[2]);
@@ -1195,16 +1191,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
   }
   if (ok0 && col0 < 64u) {
-    d_w[(r0) * 16u + col0 / 4u] += accv0[0];
+    d_w[r0 * 16u + col0 / 4u] += accv0[0];
   }
   if (ok1 && col0 < 64u) {
-    d_w[(r1) * 16u + col0 / 4u] += accv0[1];
+    d_w[r1 * 16u + col0 / 4u] += accv0[1];
   }
   if (ok2 && col0 < 64u) {
-    d_w[(r2) * 16u + col0 / 4u] += accv0[2];
+    d_w[r2 * 16u + col0 / 4u] += accv0[2];
   }
   if (ok3 && col0 < 64u) {
-    d_w[(r3) * 16u + col0 / 4u] += accv0[3];
+    d_w[r3 * 16u + col0 / 4u] += accv0[3];
   }
 }
 
@@ -1646,10 +1642,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from specs/deepseekmoe.moe:8: experts 8 segments 2 { hidden 128  activation swiglu }
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;  // blocks.1.ffn_norm.y
-@group(0) @binding(1) var<storage, read> offsets: array<i32>;  // blocks.1.moe.expert_offsets
-@group(0) @binding(2) var<storage, read> slot_token: array<i32>;  // blocks.1.moe.slot_token
-@group(0) @binding(3) var<storage, read> w_up: array<vec4<f32>>;  // blocks.1.moe.experts.up.weight
-@group(0) @binding(4) var<storage, read> w_gate: array<vec4<f32>>;  // blocks.1.moe.experts.gate.weight
+@group(0) @binding(1) var<storage, read> w_up: array<vec4<f32>>;  // blocks.1.moe.experts.up.weight
+@group(0) @binding(2) var<storage, read> w_gate: array<vec4<f32>>;  // blocks.1.moe.experts.gate.weight
+@group(0) @binding(3) var<storage, read> slot_token: array<i32>;  // blocks.1.moe.slot_token
+@group(0) @binding(4) var<storage, read> offsets: array<i32>;  // blocks.1.moe.expert_offsets
 @group(0) @binding(5) var<storage, read_write> pre_up: array<vec4<f32>>;  // blocks.1.moe.experts/pre_up
 @group(0) @binding(6) var<storage, read_write> pre_gate: array<vec4<f32>>;  // blocks.1.moe.experts/pre_gate
 @group(0) @binding(7) var<storage, read_write> hidden: array<vec4<f32>>;  // blocks.1.moe.experts/hidden
@@ -1698,10 +1694,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let a1 = x[src1 * 16u + k4];
     let a2 = x[src2 * 16u + k4];
     let a3 = x[src3 * 16u + k4];
-    let b0_0 = w_up[(grp * 64u + c0) * 16u + k4];
-    let b0_1 = w_up[(grp * 64u + c1) * 16u + k4];
-    let b0_2 = w_up[(grp * 64u + c2) * 16u + k4];
-    let b0_3 = w_up[(grp * 64u + c3) * 16u + k4];
+    let b0_0 = w_up[grp * 1024u + c0 * 16u + k4];
+    let b0_1 = w_up[grp * 1024u + c1 * 16u + k4];
+    let b0_2 = w_up[grp * 1024u + c2 * 16u + k4];
+    let b0_3 = w_up[grp * 1024u + c3 * 16u + k4];
     acc0[0] = fma(a0.w, b0_0.w, fma(a0.z, b0_0.z, fma(a0.y, b0_0.y, fma(a0.x, b0_0.x, acc0[0]))));
     acc0[1] = fma(a0.w, b0_1.w, fma(a0.z, b0_1.z, fma(a0.y, b0_1.y, fma(a0.x, b0_1.x, acc0[1]))));
     acc0[2] = fma(a0.w, b0_2.w, fma(a0.z, b0_2.z, fma(a0.y, b0_2.y, fma(a0.x, b0_2.x, acc0[2]))));
@@ -1718,10 +1714,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc0[13] = fma(a3.w, b0_1.w, fma(a3.z, b0_1.z, fma(a3.y, b0_1.y, fma(a3.x, b0_1.x, acc0[13]))));
     acc0[14] = fma(a3.w, b0_2.w, fma(a3.z, b0_2.z, fma(a3.y, b0_2.y, fma(a3.x, b0_2.x, acc0[14]))));
     acc0[15] = fma(a3.w, b0_3.w, fma(a3.z, b0_3.z, fma(a3.y, b0_3.y, fma(a3.x, b0_3.x, acc0[15]))));
-    let b1_0 = w_gate[(grp * 64u + c0) * 16u + k4];
-    let b1_1 = w_gate[(grp * 64u + c1) * 16u + k4];
-    let b1_2 = w_gate[(grp * 64u + c2) * 16u + k4];
-    let b1_3 = w_gate[(grp * 64u + c3) * 16u + k4];
+    let b1_0 = w_gate[grp * 1024u + c0 * 16u + k4];
+    let b1_1 = w_gate[grp * 1024u + c1 * 16u + k4];
+    let b1_2 = w_gate[grp * 1024u + c2 * 16u + k4];
+    let b1_3 = w_gate[grp * 1024u + c3 * 16u + k4];
     acc1[0] = fma(a0.w, b1_0.w, fma(a0.z, b1_0.z, fma(a0.y, b1_0.y, fma(a0.x, b1_0.x, acc1[0]))));
     acc1[1] = fma(a0.w, b1_1.w, fma(a0.z, b1_1.z, fma(a0.y, b1_1.y, fma(a0.x, b1_1.x, acc1[1]))));
     acc1[2] = fma(a0.w, b1_2.w, fma(a0.z, b1_2.z, fma(a0.y, b1_2.y, fma(a0.x, b1_2.x, acc1[2]))));
@@ -1740,32 +1736,32 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc1[15] = fma(a3.w, b1_3.w, fma(a3.z, b1_3.z, fma(a3.y, b1_3.y, fma(a3.x, b1_3.x, acc1[15]))));
   }
   if (ok0 && col0 < 64u) {
-    let u = vec4<f32>(acc0[0], acc0[1], acc0[2], acc0[3]);
-    pre_up[r0 * 16u + col0 / 4u] = u;
-    let g = vec4<f32>(acc1[0], acc1[1], acc1[2], acc1[3]);
-    pre_gate[r0 * 16u + col0 / 4u] = g;
-    hidden[r0 * 16u + col0 / 4u] = vec4<f32>(act_silu(g.x), act_silu(g.y), act_silu(g.z), act_silu(g.w)) * u;
+    let v_pre_up = vec4<f32>(acc0[0], acc0[1], acc0[2], acc0[3]);
+    pre_up[r0 * 16u + col0 / 4u] = v_pre_up;
+    let v_pre_gate = vec4<f32>(acc1[0], acc1[1], acc1[2], acc1[3]);
+    pre_gate[r0 * 16u + col0 / 4u] = v_pre_gate;
+    hidden[r0 * 16u + col0 / 4u] = vec4<f32>(act_silu(v_pre_gate.x), act_silu(v_pre_gate.y), act_silu(v_pre_gate.z), act_silu(v_pre_gate.w)) * v_pre_up;
   }
   if (ok1 && col0 < 64u) {
-    let u = vec4<f32>(acc0[4], acc0[5], acc0[6], acc0[7]);
-    pre_up[r1 * 16u + col0 / 4u] = u;
-    let g = vec4<f32>(acc1[4], acc1[5], acc1[6], acc1[7]);
-    pre_gate[r1 * 16u + col0 / 4u] = g;
-    hidden[r1 * 16u + col0 / 4u] = vec4<f32>(act_silu(g.x), act_silu(g.y), act_silu(g.z), act_silu(g.w)) * u;
+    let v_pre_up = vec4<f32>(acc0[4], acc0[5], acc0[6], acc0[7]);
+    pre_up[r1 * 16u + col0 / 4u] = v_pre_up;
+    let v_pre_gate = vec4<f32>(acc1[4], acc1[5], acc1[6], acc1[7]);
+    pre_gate[r1 * 16u + col0 / 4u] = v_pre_gate;
+    hidden[r1 * 16u + col0 / 4u] = vec4<f32>(act_silu(v_pre_gate.x), act_silu(v_pre_gate.y), act_silu(v_pre_gate.z), act_silu(v_pre_gate.w)) * v_pre_up;
   }
   if (ok2 && col0 < 64u) {
-    let u = vec4<f32>(acc0[8], acc0[9], acc0[10], acc0[11]);
-    pre_up[r2 * 16u + col0 / 4u] = u;
-    let g = vec4<f32>(acc1[8], acc1[9], acc1[10], acc1[11]);
-    pre_gate[r2 * 16u + col0 / 4u] = g;
-    hidden[r2 * 16u + col0 / 4u] = vec4<f32>(act_silu(g.x), act_silu(g.y), act_silu(g.z), act_silu(g.w)) * u;
+    let v_pre_up = vec4<f32>(acc0[8], acc0[9], acc0[10], acc0[11]);
+    pre_up[r2 * 16u + col0 / 4u] = v_pre_up;
+    let v_pre_gate = vec4<f32>(acc1[8], acc1[9], acc1[10], acc1[11]);
+    pre_gate[r2 * 16u + col0 / 4u] = v_pre_gate;
+    hidden[r2 * 16u + col0 / 4u] = vec4<f32>(act_silu(v_pre_gate.x), act_silu(v_pre_gate.y), act_silu(v_pre_gate.z), act_silu(v_pre_gate.w)) * v_pre_up;
   }
   if (ok3 && col0 < 64u) {
-    let u = vec4<f32>(acc0[12], acc0[13], acc0[14], acc0[15]);
-    pre_up[r3 * 16u + col0 / 4u] = u;
-    let g = vec4<f32>(acc1[12], acc1[13], acc1[14], acc1[15]);
-    pre_gate[r3 * 16u + col0 / 4u] = g;
-    hidden[r3 * 16u + col0 / 4u] = vec4<f32>(act_silu(g.x), act_silu(g.y), act_silu(g.z), act_silu(g.w)) * u;
+    let v_pre_up = vec4<f32>(acc0[12], acc0[13], acc0[14], acc0[15]);
+    pre_up[r3 * 16u + col0 / 4u] = v_pre_up;
+    let v_pre_gate = vec4<f32>(acc1[12], acc1[13], acc1[14], acc1[15]);
+    pre_gate[r3 * 16u + col0 / 4u] = v_pre_gate;
+    hidden[r3 * 16u + col0 / 4u] = vec4<f32>(act_silu(v_pre_gate.x), act_silu(v_pre_gate.y), act_silu(v_pre_gate.z), act_silu(v_pre_gate.w)) * v_pre_up;
   }
 }
 
@@ -1775,8 +1771,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from specs/deepseekmoe.moe:8: experts 8 segments 2 { hidden 128  activation swiglu }
 
 @group(0) @binding(0) var<storage, read> hidden: array<vec4<f32>>;  // blocks.1.moe.experts/hidden
-@group(0) @binding(1) var<storage, read> offsets: array<i32>;  // blocks.1.moe.expert_offsets
-@group(0) @binding(2) var<storage, read> w_down: array<vec4<f32>>;  // blocks.1.moe.experts.down.weight
+@group(0) @binding(1) var<storage, read> w_down: array<vec4<f32>>;  // blocks.1.moe.experts.down.weight
+@group(0) @binding(2) var<storage, read> offsets: array<i32>;  // blocks.1.moe.expert_offsets
 @group(0) @binding(3) var<storage, read_write> out: array<vec4<f32>>;  // blocks.1.moe.expert_out
 
 @compute @workgroup_size(64)
@@ -1815,10 +1811,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let a1 = hidden[r1 * 16u + k4];
     let a2 = hidden[r2 * 16u + k4];
     let a3 = hidden[r3 * 16u + k4];
-    let b0_0 = w_down[(grp * 64u + c0) * 16u + k4];
-    let b0_1 = w_down[(grp * 64u + c1) * 16u + k4];
-    let b0_2 = w_down[(grp * 64u + c2) * 16u + k4];
-    let b0_3 = w_down[(grp * 64u + c3) * 16u + k4];
+    let b0_0 = w_down[grp * 1024u + c0 * 16u + k4];
+    let b0_1 = w_down[grp * 1024u + c1 * 16u + k4];
+    let b0_2 = w_down[grp * 1024u + c2 * 16u + k4];
+    let b0_3 = w_down[grp * 1024u + c3 * 16u + k4];
     acc0[0] = fma(a0.w, b0_0.w, fma(a0.z, b0_0.z, fma(a0.y, b0_0.y, fma(a0.x, b0_0.x, acc0[0]))));
     acc0[1] = fma(a0.w, b0_1.w, fma(a0.z, b0_1.z, fma(a0.y, b0_1.y, fma(a0.x, b0_1.x, acc0[1]))));
     acc0[2] = fma(a0.w, b0_2.w, fma(a0.z, b0_2.z, fma(a0.y, b0_2.y, fma(a0.x, b0_2.x, acc0[2]))));
@@ -1856,8 +1852,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // from specs/deepseekmoe.moe:8: experts 8 segments 2 { hidden 128  activation swiglu }
 
 @group(0) @binding(0) var<storage, read> d_out: array<vec4<f32>>;  // grad/blocks.1.moe.expert_out
-@group(0) @binding(1) var<storage, read> offsets: array<i32>;  // blocks.1.moe.expert_offsets
-@group(0) @binding(2) var<storage, read> w_down: array<vec4<f32>>;  // blocks.1.moe.experts.down.weight
+@group(0) @binding(1) var<storage, read> w_down: array<vec4<f32>>;  // blocks.1.moe.experts.down.weight
+@group(0) @binding(2) var<storage, read> offsets: array<i32>;  // blocks.1.moe.expert_offsets
 @group(0) @binding(3) var<storage, read> pre_up: array<vec4<f32>>;  // blocks.1.moe.experts/pre_up
 @group(0) @binding(4) var<storage, read> pre_gate: array<vec4<f32>>;  // blocks.1.moe.experts/pre_gate
 @group(0) @binding(5) var<storage, read_write> d_pre_up: array<vec4<f32>>;  // blocks.1.moe.experts/d_pre_up
@@ -1906,50 +1902,50 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let a1 = d_out[r1 * 16u + k4];
     let a2 = d_out[r2 * 16u + k4];
     let a3 = d_out[r3 * 16u + k4];
-    let b0_0_0 = w_down[(grp * 64u + (k4 * 4u)) * 16u + min(col0 / 4u, 15u)];
+    let b0_0_0 = w_down[grp * 1024u + (k4 * 4u) * 16u + min(col0 / 4u, 15u)];
     accv0[0] = fma(vec4<f32>(a0[0]), b0_0_0, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[0]), b0_0_0, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[0]), b0_0_0, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3[0]), b0_0_0, accv0[3]);
-    let b0_0_1 = w_down[(grp * 64u + (k4 * 4u + 1u)) * 16u + min(col0 / 4u, 15u)];
+    let b0_0_1 = w_down[grp * 1024u + (k4 * 4u + 1u) * 16u + min(col0 / 4u, 15u)];
     accv0[0] = fma(vec4<f32>(a0[1]), b0_0_1, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[1]), b0_0_1, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[1]), b0_0_1, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3[1]), b0_0_1, accv0[3]);
-    let b0_0_2 = w_down[(grp * 64u + (k4 * 4u + 2u)) * 16u + min(col0 / 4u, 15u)];
+    let b0_0_2 = w_down[grp * 1024u + (k4 * 4u + 2u) * 16u + min(col0 / 4u, 15u)];
     accv0[0] = fma(vec4<f32>(a0[2]), b0_0_2, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[2]), b0_0_2, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[2]), b0_0_2, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3[2]), b0_0_2, accv0[3]);
-    let b0_0_3 = w_down[(grp * 64u + (k4 * 4u + 3u)) * 16u + min(col0 / 4u, 15u)];
+    let b0_0_3 = w_down[grp * 1024u + (k4 * 4u + 3u) * 16u + min(col0 / 4u, 15u)];
     accv0[0] = fma(vec4<f32>(a0[3]), b0_0_3, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[3]), b0_0_3, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[3]), b0_0_3, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3[3]), b0_0_3, accv0[3]);
   }
   if (ok0 && col0 < 64u) {
-    let g = pre_gate[r0 * 16u + col0 / 4u];
-    let u = pre_up[r0 * 16u + col0 / 4u];
-    d_pre_up[r0 * 16u + col0 / 4u] = accv0[0] * vec4<f32>(act_silu(g.x), act_silu(g.y), act_silu(g.z), act_silu(g.w));
-    d_pre_gate[r0 * 16u + col0 / 4u] = accv0[0] * u * vec4<f32>(dact_silu(g.x), dact_silu(g.y), dact_silu(g.z), dact_silu(g.w));
+    let v_pre_up = pre_up[r0 * 16u + col0 / 4u];
+    let v_pre_gate = pre_gate[r0 * 16u + col0 / 4u];
+    d_pre_up[r0 * 16u + col0 / 4u] = accv0[0] * vec4<f32>(act_silu(v_pre_gate.x), act_silu(v_pre_gate.y), act_silu(v_pre_gate.z), act_silu(v_pre_gate.w));
+    d_pre_gate[r0 * 16u + col0 / 4u] = accv0[0] * v_pre_up * vec4<f32>(dact_silu(v_pre_gate.x), dact_silu(v_pre_gate.y), dact_silu(v_pre_gate.z), dact_silu(v_pre_gate.w));
   }
   if (ok1 && col0 < 64u) {
-    let g = pre_gate[r1 * 16u + col0 / 4u];
-    let u = pre_up[r1 * 16u + col0 / 4u];
-    d_pre_up[r1 * 16u + col0 / 4u] = accv0[1] * vec4<f32>(act_silu(g.x), act_silu(g.y), act_silu(g.z), act_silu(g.w));
-    d_pre_gate[r1 * 16u + col0 / 4u] = accv0[1] * u * vec4<f32>(dact_silu(g.x), dact_silu(g.y), dact_silu(g.z), dact_silu(g.w));
+    let v_pre_up = pre_up[r1 * 16u + col0 / 4u];
+    let v_pre_gate = pre_gate[r1 * 16u + col0 / 4u];
+    d_pre_up[r1 * 16u + col0 / 4u] = accv0[1] * vec4<f32>(act_silu(v_pre_gate.x), act_silu(v_pre_gate.y), act_silu(v_pre_gate.z), act_silu(v_pre_gate.w));
+    d_pre_gate[r1 * 16u + col0 / 4u] = accv0[1] * v_pre_up * vec4<f32>(dact_silu(v_pre_gate.x), dact_silu(v_pre_gate.y), dact_silu(v_pre_gate.z), dact_silu(v_pre_gate.w));
   }
   if (ok2 && col0 < 64u) {
-    let g = pre_gate[r2 * 16u + col0 / 4u];
-    let u = pre_up[r2 * 16u + col0 / 4u];
-    d_pre_up[r2 * 16u + col0 / 4u] = accv0[2] * vec4<f32>(act_silu(g.x), act_silu(g.y), act_silu(g.z), act_silu(g.w));
-    d_pre_gate[r2 * 16u + col0 / 4u] = accv0[2] * u * vec4<f32>(dact_silu(g.x), dact_silu(g.y), dact_silu(g.z), dact_silu(g.w));
+    let v_pre_up = pre_up[r2 * 16u + col0 / 4u];
+    let v_pre_gate = pre_gate[r2 * 16u + col0 / 4u];
+    d_pre_up[r2 * 16u + col0 / 4u] = accv0[2] * vec4<f32>(act_silu(v_pre_gate.x), act_silu(v_pre_gate.y), act_silu(v_pre_gate.z), act_silu(v_pre_gate.w));
+    d_pre_gate[r2 * 16u + col0 / 4u] = accv0[2] * v_pre_up * vec4<f32>(dact_silu(v_pre_gate.x), dact_silu(v_pre_gate.y), dact_silu(v_pre_gate.z), dact_silu(v_pre_gate.w));
   }
   if (ok3 && col0 < 64u) {
-    let g = pre_gate[r3 * 16u + col0 / 4u];
-    let u = pre_up[r3 * 16u + col0 / 4u];
-    d_pre_up[r3 * 16u + col0 / 4u] = accv0[3] * vec4<f32>(act_silu(g.x), act_silu(g.y), act_silu(g.z), act_silu(g.w));
-    d_pre_gate[r3 * 16u + col0 / 4u] = accv0[3] * u * vec4<f32>(dact_silu(g.x), dact_silu(g.y), dact_silu(g.z), dact_silu(g.w));
+    let v_pre_up = pre_up[r3 * 16u + col0 / 4u];
+    let v_pre_gate = pre_gate[r3 * 16u + col0 / 4u];
+    d_pre_up[r3 * 16u + col0 / 4u] = accv0[3] * vec4<f32>(act_silu(v_pre_gate.x), act_silu(v_pre_gate.y), act_silu(v_pre_gate.z), act_silu(v_pre_gate.w));
+    d_pre_gate[r3 * 16u + col0 / 4u] = accv0[3] * v_pre_up * vec4<f32>(dact_silu(v_pre_gate.x), dact_silu(v_pre_gate.y), dact_silu(v_pre_gate.z), dact_silu(v_pre_gate.w));
   }
 }
 
@@ -2001,16 +1997,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
   }
   if (ok0 && col0 < 64u) {
-    d_w_down[(grp * 64u + r0) * 16u + col0 / 4u] += accv0[0];
+    d_w_down[grp * 1024u + r0 * 16u + col0 / 4u] += accv0[0];
   }
   if (ok1 && col0 < 64u) {
-    d_w_down[(grp * 64u + r1) * 16u + col0 / 4u] += accv0[1];
+    d_w_down[grp * 1024u + r1 * 16u + col0 / 4u] += accv0[1];
   }
   if (ok2 && col0 < 64u) {
-    d_w_down[(grp * 64u + r2) * 16u + col0 / 4u] += accv0[2];
+    d_w_down[grp * 1024u + r2 * 16u + col0 / 4u] += accv0[2];
   }
   if (ok3 && col0 < 64u) {
-    d_w_down[(grp * 64u + r3) * 16u + col0 / 4u] += accv0[3];
+    d_w_down[grp * 1024u + r3 * 16u + col0 / 4u] += accv0[3];
   }
 }
 
@@ -2021,9 +2017,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> d_pre_up: array<vec4<f32>>;  // blocks.1.moe.experts/d_pre_up
 @group(0) @binding(1) var<storage, read> d_pre_gate: array<vec4<f32>>;  // blocks.1.moe.experts/d_pre_gate
-@group(0) @binding(2) var<storage, read> offsets: array<i32>;  // blocks.1.moe.expert_offsets
-@group(0) @binding(3) var<storage, read> w_up: array<vec4<f32>>;  // blocks.1.moe.experts.up.weight
-@group(0) @binding(4) var<storage, read> w_gate: array<vec4<f32>>;  // blocks.1.moe.experts.gate.weight
+@group(0) @binding(2) var<storage, read> w_up: array<vec4<f32>>;  // blocks.1.moe.experts.up.weight
+@group(0) @binding(3) var<storage, read> w_gate: array<vec4<f32>>;  // blocks.1.moe.experts.gate.weight
+@group(0) @binding(4) var<storage, read> offsets: array<i32>;  // blocks.1.moe.expert_offsets
 @group(0) @binding(5) var<storage, read_write> d_rows: array<vec4<f32>>;  // blocks.1.moe.experts/d_input_rows
 
 @compute @workgroup_size(64)
@@ -2058,26 +2054,26 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let c3 = min(col0 + 3u, 63u);
   var accv0: array<vec4<f32>, 4>;
   for (var k4 = 0u; k4 < 32u; k4++) {
-    let a0 = select(d_pre_up[r0 * 16u + min(k4, 15u)], d_pre_gate[r0 * 16u + (k4 % 16u)], k4 >= 16u);
-    let a1 = select(d_pre_up[r1 * 16u + min(k4, 15u)], d_pre_gate[r1 * 16u + (k4 % 16u)], k4 >= 16u);
-    let a2 = select(d_pre_up[r2 * 16u + min(k4, 15u)], d_pre_gate[r2 * 16u + (k4 % 16u)], k4 >= 16u);
-    let a3 = select(d_pre_up[r3 * 16u + min(k4, 15u)], d_pre_gate[r3 * 16u + (k4 % 16u)], k4 >= 16u);
-    let b0_0_0 = select(w_up[(grp * 64u + min((k4 * 4u), 63u)) * 16u + min(col0 / 4u, 15u)], w_gate[(grp * 64u + ((k4 * 4u) % 64u)) * 16u + min(col0 / 4u, 15u)], (k4 * 4u) >= 64u);
+    let a0 = select(d_pre_up[r0 * 16u + min(k4, 15u)], d_pre_gate[r0 * 16u + k4 % 16u], k4 >= 16u);
+    let a1 = select(d_pre_up[r1 * 16u + min(k4, 15u)], d_pre_gate[r1 * 16u + k4 % 16u], k4 >= 16u);
+    let a2 = select(d_pre_up[r2 * 16u + min(k4, 15u)], d_pre_gate[r2 * 16u + k4 % 16u], k4 >= 16u);
+    let a3 = select(d_pre_up[r3 * 16u + min(k4, 15u)], d_pre_gate[r3 * 16u + k4 % 16u], k4 >= 16u);
+    let b0_0_0 = select(w_up[grp * 1024u + min(k4 * 4u, 63u) * 16u + min(col0 / 4u, 15u)], w_gate[grp * 1024u + ((k4 * 4u) % 64u) * 16u + min(col0 / 4u, 15u)], k4 * 4u >= 64u);
     accv0[0] = fma(vec4<f32>(a0[0]), b0_0_0, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[0]), b0_0_0, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[0]), b0_0_0, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3[0]), b0_0_0, accv0[3]);
-    let b0_0_1 = select(w_up[(grp * 64u + min((k4 * 4u + 1u), 63u)) * 16u + min(col0 / 4u, 15u)], w_gate[(grp * 64u + ((k4 * 4u + 1u) % 64u)) * 16u + min(col0 / 4u, 15u)], (k4 * 4u + 1u) >= 64u);
+    let b0_0_1 = select(w_up[grp * 1024u + min(k4 * 4u + 1u, 63u) * 16u + min(col0 / 4u, 15u)], w_gate[grp * 1024u + ((k4 * 4u + 1u) % 64u) * 16u + min(col0 / 4u, 15u)], k4 * 4u + 1u >= 64u);
     accv0[0] = fma(vec4<f32>(a0[1]), b0_0_1, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[1]), b0_0_1, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[1]), b0_0_1, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3[1]), b0_0_1, accv0[3]);
-    let b0_0_2 = select(w_up[(grp * 64u + min((k4 * 4u + 2u), 63u)) * 16u + min(col0 / 4u, 15u)], w_gate[(grp * 64u + ((k4 * 4u + 2u) % 64u)) * 16u + min(col0 / 4u, 15u)], (k4 * 4u + 2u) >= 64u);
+    let b0_0_2 = select(w_up[grp * 1024u + min(k4 * 4u + 2u, 63u) * 16u + min(col0 / 4u, 15u)], w_gate[grp * 1024u + ((k4 * 4u + 2u) % 64u) * 16u + min(col0 / 4u, 15u)], k4 * 4u + 2u >= 64u);
     accv0[0] = fma(vec4<f32>(a0[2]), b0_0_2, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[2]), b0_0_2, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[2]), b0_0_2, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3[2]), b0_0_2, accv0[3]);
-    let b0_0_3 = select(w_up[(grp * 64u + min((k4 * 4u + 3u), 63u)) * 16u + min(col0 / 4u, 15u)], w_gate[(grp * 64u + ((k4 * 4u + 3u) % 64u)) * 16u + min(col0 / 4u, 15u)], (k4 * 4u + 3u) >= 64u);
+    let b0_0_3 = select(w_up[grp * 1024u + min(k4 * 4u + 3u, 63u) * 16u + min(col0 / 4u, 15u)], w_gate[grp * 1024u + ((k4 * 4u + 3u) % 64u) * 16u + min(col0 / 4u, 15u)], k4 * 4u + 3u >= 64u);
     accv0[0] = fma(vec4<f32>(a0[3]), b0_0_3, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[3]), b0_0_3, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[3]), b0_0_3, accv0[2]);
@@ -2127,8 +2123,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 @group(0) @binding(0) var<storage, read> d_pre: array<vec4<f32>>;  // blocks.1.moe.experts/d_pre_up
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;  // blocks.1.ffn_norm.y
-@group(0) @binding(2) var<storage, read> offsets: array<i32>;  // blocks.1.moe.expert_offsets
-@group(0) @binding(3) var<storage, read> slot_token: array<i32>;  // blocks.1.moe.slot_token
+@group(0) @binding(2) var<storage, read> slot_token: array<i32>;  // blocks.1.moe.slot_token
+@group(0) @binding(3) var<storage, read> offsets: array<i32>;  // blocks.1.moe.expert_offsets
 @group(0) @binding(4) var<storage, read_write> d_w: array<vec4<f32>>;  // grad/blocks.1.moe.experts.up.weight
 
 @compute @workgroup_size(64)
@@ -2169,16 +2165,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
   }
   if (ok0 && col0 < 64u) {
-    d_w[(grp * 64u + r0) * 16u + col0 / 4u] += accv0[0];
+    d_w[grp * 1024u + r0 * 16u + col0 / 4u] += accv0[0];
   }
   if (ok1 && col0 < 64u) {
-    d_w[(grp * 64u + r1) * 16u + col0 / 4u] += accv0[1];
+    d_w[grp * 1024u + r1 * 16u + col0 / 4u] += accv0[1];
   }
   if (ok2 && col0 < 64u) {
-    d_w[(grp * 64u + r2) * 16u + col0 / 4u] += accv0[2];
+    d_w[grp * 1024u + r2 * 16u + col0 / 4u] += accv0[2];
   }
   if (ok3 && col0 < 64u) {
-    d_w[(grp * 64u + r3) * 16u + col0 / 4u] += accv0[3];
+    d_w[grp * 1024u + r3 * 16u + col0 / 4u] += accv0[3];
   }
 }
 
@@ -2284,10 +2280,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let a1 = hidden[r1 * 32u + k4];
     let a2 = hidden[r2 * 32u + k4];
     let a3 = hidden[r3 * 32u + k4];
-    let b0_0 = w_down[(((k4) / 16u) * 64u + c0) * 16u + (k4) % 16u];
-    let b0_1 = w_down[(((k4) / 16u) * 64u + c1) * 16u + (k4) % 16u];
-    let b0_2 = w_down[(((k4) / 16u) * 64u + c2) * 16u + (k4) % 16u];
-    let b0_3 = w_down[(((k4) / 16u) * 64u + c3) * 16u + (k4) % 16u];
+    let b0_0 = w_down[(k4 / 16u) * 1024u + k4 % 16u + c0 * 16u];
+    let b0_1 = w_down[(k4 / 16u) * 1024u + k4 % 16u + c1 * 16u];
+    let b0_2 = w_down[(k4 / 16u) * 1024u + k4 % 16u + c2 * 16u];
+    let b0_3 = w_down[(k4 / 16u) * 1024u + k4 % 16u + c3 * 16u];
     acc0[0] = fma(a0.w, b0_0.w, fma(a0.z, b0_0.z, fma(a0.y, b0_0.y, fma(a0.x, b0_0.x, acc0[0]))));
     acc0[1] = fma(a0.w, b0_1.w, fma(a0.z, b0_1.z, fma(a0.y, b0_1.y, fma(a0.x, b0_1.x, acc0[1]))));
     acc0[2] = fma(a0.w, b0_2.w, fma(a0.z, b0_2.z, fma(a0.y, b0_2.y, fma(a0.x, b0_2.x, acc0[2]))));
@@ -2368,50 +2364,50 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let a1 = d_out[r1 * 16u + k4];
     let a2 = d_out[r2 * 16u + k4];
     let a3 = d_out[r3 * 16u + k4];
-    let b0_0_0 = w_down[(((min(col0 / 4u, 31u)) / 16u) * 64u + (k4 * 4u)) * 16u + (min(col0 / 4u, 31u)) % 16u];
+    let b0_0_0 = w_down[(min(col0 / 4u, 31u) / 16u) * 1024u + min(col0 / 4u, 31u) % 16u + (k4 * 4u) * 16u];
     accv0[0] = fma(vec4<f32>(a0[0]), b0_0_0, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[0]), b0_0_0, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[0]), b0_0_0, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3[0]), b0_0_0, accv0[3]);
-    let b0_0_1 = w_down[(((min(col0 / 4u, 31u)) / 16u) * 64u + (k4 * 4u + 1u)) * 16u + (min(col0 / 4u, 31u)) % 16u];
+    let b0_0_1 = w_down[(min(col0 / 4u, 31u) / 16u) * 1024u + min(col0 / 4u, 31u) % 16u + (k4 * 4u + 1u) * 16u];
     accv0[0] = fma(vec4<f32>(a0[1]), b0_0_1, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[1]), b0_0_1, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[1]), b0_0_1, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3[1]), b0_0_1, accv0[3]);
-    let b0_0_2 = w_down[(((min(col0 / 4u, 31u)) / 16u) * 64u + (k4 * 4u + 2u)) * 16u + (min(col0 / 4u, 31u)) % 16u];
+    let b0_0_2 = w_down[(min(col0 / 4u, 31u) / 16u) * 1024u + min(col0 / 4u, 31u) % 16u + (k4 * 4u + 2u) * 16u];
     accv0[0] = fma(vec4<f32>(a0[2]), b0_0_2, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[2]), b0_0_2, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[2]), b0_0_2, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3[2]), b0_0_2, accv0[3]);
-    let b0_0_3 = w_down[(((min(col0 / 4u, 31u)) / 16u) * 64u + (k4 * 4u + 3u)) * 16u + (min(col0 / 4u, 31u)) % 16u];
+    let b0_0_3 = w_down[(min(col0 / 4u, 31u) / 16u) * 1024u + min(col0 / 4u, 31u) % 16u + (k4 * 4u + 3u) * 16u];
     accv0[0] = fma(vec4<f32>(a0[3]), b0_0_3, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[3]), b0_0_3, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[3]), b0_0_3, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3[3]), b0_0_3, accv0[3]);
   }
   if (ok0 && col0 < 128u) {
-    let g = pre_gate[r0 * 32u + col0 / 4u];
-    let u = pre_up[r0 * 32u + col0 / 4u];
-    d_pre_up[r0 * 32u + col0 / 4u] = accv0[0] * vec4<f32>(act_silu(g.x), act_silu(g.y), act_silu(g.z), act_silu(g.w));
-    d_pre_gate[r0 * 32u + col0 / 4u] = accv0[0] * u * vec4<f32>(dact_silu(g.x), dact_silu(g.y), dact_silu(g.z), dact_silu(g.w));
+    let v_pre_up = pre_up[r0 * 32u + col0 / 4u];
+    let v_pre_gate = pre_gate[r0 * 32u + col0 / 4u];
+    d_pre_up[r0 * 32u + col0 / 4u] = accv0[0] * vec4<f32>(act_silu(v_pre_gate.x), act_silu(v_pre_gate.y), act_silu(v_pre_gate.z), act_silu(v_pre_gate.w));
+    d_pre_gate[r0 * 32u + col0 / 4u] = accv0[0] * v_pre_up * vec4<f32>(dact_silu(v_pre_gate.x), dact_silu(v_pre_gate.y), dact_silu(v_pre_gate.z), dact_silu(v_pre_gate.w));
   }
   if (ok1 && col0 < 128u) {
-    let g = pre_gate[r1 * 32u + col0 / 4u];
-    let u = pre_up[r1 * 32u + col0 / 4u];
-    d_pre_up[r1 * 32u + col0 / 4u] = accv0[1] * vec4<f32>(act_silu(g.x), act_silu(g.y), act_silu(g.z), act_silu(g.w));
-    d_pre_gate[r1 * 32u + col0 / 4u] = accv0[1] * u * vec4<f32>(dact_silu(g.x), dact_silu(g.y), dact_silu(g.z), dact_silu(g.w));
+    let v_pre_up = pre_up[r1 * 32u + col0 / 4u];
+    let v_pre_gate = pre_gate[r1 * 32u + col0 / 4u];
+    d_pre_up[r1 * 32u + col0 / 4u] = accv0[1] * vec4<f32>(act_silu(v_pre_gate.x), act_silu(v_pre_gate.y), act_silu(v_pre_gate.z), act_silu(v_pre_gate.w));
+    d_pre_gate[r1 * 32u + col0 / 4u] = accv0[1] * v_pre_up * vec4<f32>(dact_silu(v_pre_gate.x), dact_silu(v_pre_gate.y), dact_silu(v_pre_gate.z), dact_silu(v_pre_gate.w));
   }
   if (ok2 && col0 < 128u) {
-    let g = pre_gate[r2 * 32u + col0 / 4u];
-    let u = pre_up[r2 * 32u + col0 / 4u];
-    d_pre_up[r2 * 32u + col0 / 4u] = accv0[2] * vec4<f32>(act_silu(g.x), act_silu(g.y), act_silu(g.z), act_silu(g.w));
-    d_pre_gate[r2 * 32u + col0 / 4u] = accv0[2] * u * vec4<f32>(dact_silu(g.x), dact_silu(g.y), dact_silu(g.z), dact_silu(g.w));
+    let v_pre_up = pre_up[r2 * 32u + col0 / 4u];
+    let v_pre_gate = pre_gate[r2 * 32u + col0 / 4u];
+    d_pre_up[r2 * 32u + col0 / 4u] = accv0[2] * vec4<f32>(act_silu(v_pre_gate.x), act_silu(v_pre_gate.y), act_silu(v_pre_gate.z), act_silu(v_pre_gate.w));
+    d_pre_gate[r2 * 32u + col0 / 4u] = accv0[2] * v_pre_up * vec4<f32>(dact_silu(v_pre_gate.x), dact_silu(v_pre_gate.y), dact_silu(v_pre_gate.z), dact_silu(v_pre_gate.w));
   }
   if (ok3 && col0 < 128u) {
-    let g = pre_gate[r3 * 32u + col0 / 4u];
-    let u = pre_up[r3 * 32u + col0 / 4u];
-    d_pre_up[r3 * 32u + col0 / 4u] = accv0[3] * vec4<f32>(act_silu(g.x), act_silu(g.y), act_silu(g.z), act_silu(g.w));
-    d_pre_gate[r3 * 32u + col0 / 4u] = accv0[3] * u * vec4<f32>(dact_silu(g.x), dact_silu(g.y), dact_silu(g.z), dact_silu(g.w));
+    let v_pre_up = pre_up[r3 * 32u + col0 / 4u];
+    let v_pre_gate = pre_gate[r3 * 32u + col0 / 4u];
+    d_pre_up[r3 * 32u + col0 / 4u] = accv0[3] * vec4<f32>(act_silu(v_pre_gate.x), act_silu(v_pre_gate.y), act_silu(v_pre_gate.z), act_silu(v_pre_gate.w));
+    d_pre_gate[r3 * 32u + col0 / 4u] = accv0[3] * v_pre_up * vec4<f32>(dact_silu(v_pre_gate.x), dact_silu(v_pre_gate.y), dact_silu(v_pre_gate.z), dact_silu(v_pre_gate.w));
   }
 }
 
@@ -2462,16 +2458,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
   }
   if (ok0 && col0 < 128u) {
-    d_w_down[(((col0 / 4u) / 16u) * 64u + r0) * 16u + (col0 / 4u) % 16u] += accv0[0];
+    d_w_down[((col0 / 4u) / 16u) * 1024u + (col0 / 4u) % 16u + r0 * 16u] += accv0[0];
   }
   if (ok1 && col0 < 128u) {
-    d_w_down[(((col0 / 4u) / 16u) * 64u + r1) * 16u + (col0 / 4u) % 16u] += accv0[1];
+    d_w_down[((col0 / 4u) / 16u) * 1024u + (col0 / 4u) % 16u + r1 * 16u] += accv0[1];
   }
   if (ok2 && col0 < 128u) {
-    d_w_down[(((col0 / 4u) / 16u) * 64u + r2) * 16u + (col0 / 4u) % 16u] += accv0[2];
+    d_w_down[((col0 / 4u) / 16u) * 1024u + (col0 / 4u) % 16u + r2 * 16u] += accv0[2];
   }
   if (ok3 && col0 < 128u) {
-    d_w_down[(((col0 / 4u) / 16u) * 64u + r3) * 16u + (col0 / 4u) % 16u] += accv0[3];
+    d_w_down[((col0 / 4u) / 16u) * 1024u + (col0 / 4u) % 16u + r3 * 16u] += accv0[3];
   }
 }
 

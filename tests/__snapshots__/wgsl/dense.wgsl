@@ -753,30 +753,26 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (row0 >= row_end) { return; }
   let ok0 = row0 < row_end;
   let r0 = min(row0, row_end - 1u);
-  let src0 = r0;
   let ok1 = row0 + 1u < row_end;
   let r1 = min(row0 + 1u, row_end - 1u);
-  let src1 = r1;
   let ok2 = row0 + 2u < row_end;
   let r2 = min(row0 + 2u, row_end - 1u);
-  let src2 = r2;
   let ok3 = row0 + 3u < row_end;
   let r3 = min(row0 + 3u, row_end - 1u);
-  let src3 = r3;
   let c0 = min(col0, 255u);
   let c1 = min(col0 + 1u, 255u);
   let c2 = min(col0 + 2u, 255u);
   let c3 = min(col0 + 3u, 255u);
   var acc0: array<f32, 16>;
   for (var k4 = 0u; k4 < 16u; k4++) {
-    let a0 = x[src0 * 16u + k4];
-    let a1 = x[src1 * 16u + k4];
-    let a2 = x[src2 * 16u + k4];
-    let a3 = x[src3 * 16u + k4];
-    let b0_0 = w_up[(c0) * 16u + k4];
-    let b0_1 = w_up[(c1) * 16u + k4];
-    let b0_2 = w_up[(c2) * 16u + k4];
-    let b0_3 = w_up[(c3) * 16u + k4];
+    let a0 = x[r0 * 16u + k4];
+    let a1 = x[r1 * 16u + k4];
+    let a2 = x[r2 * 16u + k4];
+    let a3 = x[r3 * 16u + k4];
+    let b0_0 = w_up[c0 * 16u + k4];
+    let b0_1 = w_up[c1 * 16u + k4];
+    let b0_2 = w_up[c2 * 16u + k4];
+    let b0_3 = w_up[c3 * 16u + k4];
     acc0[0] = fma(a0.w, b0_0.w, fma(a0.z, b0_0.z, fma(a0.y, b0_0.y, fma(a0.x, b0_0.x, acc0[0]))));
     acc0[1] = fma(a0.w, b0_1.w, fma(a0.z, b0_1.z, fma(a0.y, b0_1.y, fma(a0.x, b0_1.x, acc0[1]))));
     acc0[2] = fma(a0.w, b0_2.w, fma(a0.z, b0_2.z, fma(a0.y, b0_2.y, fma(a0.x, b0_2.x, acc0[2]))));
@@ -795,24 +791,24 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     acc0[15] = fma(a3.w, b0_3.w, fma(a3.z, b0_3.z, fma(a3.y, b0_3.y, fma(a3.x, b0_3.x, acc0[15]))));
   }
   if (ok0 && col0 < 256u) {
-    let u = vec4<f32>(acc0[0], acc0[1], acc0[2], acc0[3]);
-    pre_up[r0 * 64u + col0 / 4u] = u;
-    hidden[r0 * 64u + col0 / 4u] = vec4<f32>(act_gelu(u.x), act_gelu(u.y), act_gelu(u.z), act_gelu(u.w));
+    let v_pre_up = vec4<f32>(acc0[0], acc0[1], acc0[2], acc0[3]);
+    pre_up[r0 * 64u + col0 / 4u] = v_pre_up;
+    hidden[r0 * 64u + col0 / 4u] = vec4<f32>(act_gelu(v_pre_up.x), act_gelu(v_pre_up.y), act_gelu(v_pre_up.z), act_gelu(v_pre_up.w));
   }
   if (ok1 && col0 < 256u) {
-    let u = vec4<f32>(acc0[4], acc0[5], acc0[6], acc0[7]);
-    pre_up[r1 * 64u + col0 / 4u] = u;
-    hidden[r1 * 64u + col0 / 4u] = vec4<f32>(act_gelu(u.x), act_gelu(u.y), act_gelu(u.z), act_gelu(u.w));
+    let v_pre_up = vec4<f32>(acc0[4], acc0[5], acc0[6], acc0[7]);
+    pre_up[r1 * 64u + col0 / 4u] = v_pre_up;
+    hidden[r1 * 64u + col0 / 4u] = vec4<f32>(act_gelu(v_pre_up.x), act_gelu(v_pre_up.y), act_gelu(v_pre_up.z), act_gelu(v_pre_up.w));
   }
   if (ok2 && col0 < 256u) {
-    let u = vec4<f32>(acc0[8], acc0[9], acc0[10], acc0[11]);
-    pre_up[r2 * 64u + col0 / 4u] = u;
-    hidden[r2 * 64u + col0 / 4u] = vec4<f32>(act_gelu(u.x), act_gelu(u.y), act_gelu(u.z), act_gelu(u.w));
+    let v_pre_up = vec4<f32>(acc0[8], acc0[9], acc0[10], acc0[11]);
+    pre_up[r2 * 64u + col0 / 4u] = v_pre_up;
+    hidden[r2 * 64u + col0 / 4u] = vec4<f32>(act_gelu(v_pre_up.x), act_gelu(v_pre_up.y), act_gelu(v_pre_up.z), act_gelu(v_pre_up.w));
   }
   if (ok3 && col0 < 256u) {
-    let u = vec4<f32>(acc0[12], acc0[13], acc0[14], acc0[15]);
-    pre_up[r3 * 64u + col0 / 4u] = u;
-    hidden[r3 * 64u + col0 / 4u] = vec4<f32>(act_gelu(u.x), act_gelu(u.y), act_gelu(u.z), act_gelu(u.w));
+    let v_pre_up = vec4<f32>(acc0[12], acc0[13], acc0[14], acc0[15]);
+    pre_up[r3 * 64u + col0 / 4u] = v_pre_up;
+    hidden[r3 * 64u + col0 / 4u] = vec4<f32>(act_gelu(v_pre_up.x), act_gelu(v_pre_up.y), act_gelu(v_pre_up.z), act_gelu(v_pre_up.w));
   }
 }
 
@@ -855,10 +851,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let a1 = hidden[r1 * 64u + k4];
     let a2 = hidden[r2 * 64u + k4];
     let a3 = hidden[r3 * 64u + k4];
-    let b0_0 = w_down[(c0) * 64u + k4];
-    let b0_1 = w_down[(c1) * 64u + k4];
-    let b0_2 = w_down[(c2) * 64u + k4];
-    let b0_3 = w_down[(c3) * 64u + k4];
+    let b0_0 = w_down[c0 * 64u + k4];
+    let b0_1 = w_down[c1 * 64u + k4];
+    let b0_2 = w_down[c2 * 64u + k4];
+    let b0_3 = w_down[c3 * 64u + k4];
     acc0[0] = fma(a0.w, b0_0.w, fma(a0.z, b0_0.z, fma(a0.y, b0_0.y, fma(a0.x, b0_0.x, acc0[0]))));
     acc0[1] = fma(a0.w, b0_1.w, fma(a0.z, b0_1.z, fma(a0.y, b0_1.y, fma(a0.x, b0_1.x, acc0[1]))));
     acc0[2] = fma(a0.w, b0_2.w, fma(a0.z, b0_2.z, fma(a0.y, b0_2.y, fma(a0.x, b0_2.x, acc0[2]))));
@@ -941,42 +937,42 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let a1 = d_out[r1 * 16u + k4];
     let a2 = d_out[r2 * 16u + k4];
     let a3 = d_out[r3 * 16u + k4];
-    let b0_0_0 = w_down[((k4 * 4u)) * 64u + min(col0 / 4u, 63u)];
+    let b0_0_0 = w_down[(k4 * 4u) * 64u + min(col0 / 4u, 63u)];
     accv0[0] = fma(vec4<f32>(a0[0]), b0_0_0, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[0]), b0_0_0, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[0]), b0_0_0, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3[0]), b0_0_0, accv0[3]);
-    let b0_0_1 = w_down[((k4 * 4u + 1u)) * 64u + min(col0 / 4u, 63u)];
+    let b0_0_1 = w_down[(k4 * 4u + 1u) * 64u + min(col0 / 4u, 63u)];
     accv0[0] = fma(vec4<f32>(a0[1]), b0_0_1, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[1]), b0_0_1, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[1]), b0_0_1, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3[1]), b0_0_1, accv0[3]);
-    let b0_0_2 = w_down[((k4 * 4u + 2u)) * 64u + min(col0 / 4u, 63u)];
+    let b0_0_2 = w_down[(k4 * 4u + 2u) * 64u + min(col0 / 4u, 63u)];
     accv0[0] = fma(vec4<f32>(a0[2]), b0_0_2, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[2]), b0_0_2, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[2]), b0_0_2, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3[2]), b0_0_2, accv0[3]);
-    let b0_0_3 = w_down[((k4 * 4u + 3u)) * 64u + min(col0 / 4u, 63u)];
+    let b0_0_3 = w_down[(k4 * 4u + 3u) * 64u + min(col0 / 4u, 63u)];
     accv0[0] = fma(vec4<f32>(a0[3]), b0_0_3, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[3]), b0_0_3, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[3]), b0_0_3, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3[3]), b0_0_3, accv0[3]);
   }
   if (ok0 && col0 < 256u) {
-    let p = pre_up[r0 * 64u + col0 / 4u];
-    d_pre_up[r0 * 64u + col0 / 4u] = accv0[0] * vec4<f32>(dact_gelu(p.x), dact_gelu(p.y), dact_gelu(p.z), dact_gelu(p.w));
+    let v_pre_up = pre_up[r0 * 64u + col0 / 4u];
+    d_pre_up[r0 * 64u + col0 / 4u] = accv0[0] * vec4<f32>(dact_gelu(v_pre_up.x), dact_gelu(v_pre_up.y), dact_gelu(v_pre_up.z), dact_gelu(v_pre_up.w));
   }
   if (ok1 && col0 < 256u) {
-    let p = pre_up[r1 * 64u + col0 / 4u];
-    d_pre_up[r1 * 64u + col0 / 4u] = accv0[1] * vec4<f32>(dact_gelu(p.x), dact_gelu(p.y), dact_gelu(p.z), dact_gelu(p.w));
+    let v_pre_up = pre_up[r1 * 64u + col0 / 4u];
+    d_pre_up[r1 * 64u + col0 / 4u] = accv0[1] * vec4<f32>(dact_gelu(v_pre_up.x), dact_gelu(v_pre_up.y), dact_gelu(v_pre_up.z), dact_gelu(v_pre_up.w));
   }
   if (ok2 && col0 < 256u) {
-    let p = pre_up[r2 * 64u + col0 / 4u];
-    d_pre_up[r2 * 64u + col0 / 4u] = accv0[2] * vec4<f32>(dact_gelu(p.x), dact_gelu(p.y), dact_gelu(p.z), dact_gelu(p.w));
+    let v_pre_up = pre_up[r2 * 64u + col0 / 4u];
+    d_pre_up[r2 * 64u + col0 / 4u] = accv0[2] * vec4<f32>(dact_gelu(v_pre_up.x), dact_gelu(v_pre_up.y), dact_gelu(v_pre_up.z), dact_gelu(v_pre_up.w));
   }
   if (ok3 && col0 < 256u) {
-    let p = pre_up[r3 * 64u + col0 / 4u];
-    d_pre_up[r3 * 64u + col0 / 4u] = accv0[3] * vec4<f32>(dact_gelu(p.x), dact_gelu(p.y), dact_gelu(p.z), dact_gelu(p.w));
+    let v_pre_up = pre_up[r3 * 64u + col0 / 4u];
+    d_pre_up[r3 * 64u + col0 / 4u] = accv0[3] * vec4<f32>(dact_gelu(v_pre_up.x), dact_gelu(v_pre_up.y), dact_gelu(v_pre_up.z), dact_gelu(v_pre_up.w));
   }
 }
 
@@ -1027,16 +1023,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
   }
   if (ok0 && col0 < 256u) {
-    d_w_down[(r0) * 64u + col0 / 4u] += accv0[0];
+    d_w_down[r0 * 64u + col0 / 4u] += accv0[0];
   }
   if (ok1 && col0 < 256u) {
-    d_w_down[(r1) * 64u + col0 / 4u] += accv0[1];
+    d_w_down[r1 * 64u + col0 / 4u] += accv0[1];
   }
   if (ok2 && col0 < 256u) {
-    d_w_down[(r2) * 64u + col0 / 4u] += accv0[2];
+    d_w_down[r2 * 64u + col0 / 4u] += accv0[2];
   }
   if (ok3 && col0 < 256u) {
-    d_w_down[(r3) * 64u + col0 / 4u] += accv0[3];
+    d_w_down[r3 * 64u + col0 / 4u] += accv0[3];
   }
 }
 
@@ -1079,22 +1075,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let a1 = d_pre_up[r1 * 64u + k4];
     let a2 = d_pre_up[r2 * 64u + k4];
     let a3 = d_pre_up[r3 * 64u + k4];
-    let b0_0_0 = w_up[((k4 * 4u)) * 16u + min(col0 / 4u, 15u)];
+    let b0_0_0 = w_up[(k4 * 4u) * 16u + min(col0 / 4u, 15u)];
     accv0[0] = fma(vec4<f32>(a0[0]), b0_0_0, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[0]), b0_0_0, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[0]), b0_0_0, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3[0]), b0_0_0, accv0[3]);
-    let b0_0_1 = w_up[((k4 * 4u + 1u)) * 16u + min(col0 / 4u, 15u)];
+    let b0_0_1 = w_up[(k4 * 4u + 1u) * 16u + min(col0 / 4u, 15u)];
     accv0[0] = fma(vec4<f32>(a0[1]), b0_0_1, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[1]), b0_0_1, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[1]), b0_0_1, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3[1]), b0_0_1, accv0[3]);
-    let b0_0_2 = w_up[((k4 * 4u + 2u)) * 16u + min(col0 / 4u, 15u)];
+    let b0_0_2 = w_up[(k4 * 4u + 2u) * 16u + min(col0 / 4u, 15u)];
     accv0[0] = fma(vec4<f32>(a0[2]), b0_0_2, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[2]), b0_0_2, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[2]), b0_0_2, accv0[2]);
     accv0[3] = fma(vec4<f32>(a3[2]), b0_0_2, accv0[3]);
-    let b0_0_3 = w_up[((k4 * 4u + 3u)) * 16u + min(col0 / 4u, 15u)];
+    let b0_0_3 = w_up[(k4 * 4u + 3u) * 16u + min(col0 / 4u, 15u)];
     accv0[0] = fma(vec4<f32>(a0[3]), b0_0_3, accv0[0]);
     accv0[1] = fma(vec4<f32>(a1[3]), b0_0_3, accv0[1]);
     accv0[2] = fma(vec4<f32>(a2[3]), b0_0_3, accv0[2]);
@@ -1161,16 +1157,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     accv0[3] = fma(vec4<f32>(a3), b0_0, accv0[3]);
   }
   if (ok0 && col0 < 64u) {
-    d_w[(r0) * 16u + col0 / 4u] += accv0[0];
+    d_w[r0 * 16u + col0 / 4u] += accv0[0];
   }
   if (ok1 && col0 < 64u) {
-    d_w[(r1) * 16u + col0 / 4u] += accv0[1];
+    d_w[r1 * 16u + col0 / 4u] += accv0[1];
   }
   if (ok2 && col0 < 64u) {
-    d_w[(r2) * 16u + col0 / 4u] += accv0[2];
+    d_w[r2 * 16u + col0 / 4u] += accv0[2];
   }
   if (ok3 && col0 < 64u) {
-    d_w[(r3) * 16u + col0 / 4u] += accv0[3];
+    d_w[r3 * 16u + col0 / 4u] += accv0[3];
   }
 }
 

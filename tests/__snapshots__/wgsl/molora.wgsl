@@ -1044,14 +1044,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   u[i] = acc;
 }
 
-// ===== lora_linear, used by blocks.0.moe.up/lora_linear, blocks.1.moe.up/lora_linear
+// ===== lora_linear, used by blocks.0.moe.up/lora_linear, blocks.1.moe.up/lora_linear, lm_head/matmul
 // moec kernel blocks.0.moe.up/lora_linear (forward of lora_linear)
 // scale=2
 // from specs/molora.moe:7: experts 8 lora { hidden 256  activation gelu  rank 4  alpha 8 }
 
-@group(0) @binding(0) var<storage, read> x: array<f32>;  // blocks.0.ffn_norm.y
-@group(0) @binding(1) var<storage, read> w: array<f32>;  // blocks.0.moe.base.up.weight
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;  // blocks.0.moe.up_pre
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;  // blocks.0.ffn_norm.y
+@group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // blocks.0.moe.base.up.weight
+@group(0) @binding(2) var<storage, read_write> y: array<vec4<f32>>;  // blocks.0.moe.up_pre
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -1078,79 +1078,43 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let c2 = min(col0 + 2u, 255u);
   let c3 = min(col0 + 3u, 255u);
   var acc0: array<f32, 16>;
-  for (var k = 0u; k < 64u; k++) {
-    let a0 = x[r0 * 64u + k];
-    let a1 = x[r1 * 64u + k];
-    let a2 = x[r2 * 64u + k];
-    let a3 = x[r3 * 64u + k];
-    let b0_0 = w[c0 * 64u + k];
-    let b0_1 = w[c1 * 64u + k];
-    let b0_2 = w[c2 * 64u + k];
-    let b0_3 = w[c3 * 64u + k];
-    acc0[0] = fma(a0, b0_0, acc0[0]);
-    acc0[1] = fma(a0, b0_1, acc0[1]);
-    acc0[2] = fma(a0, b0_2, acc0[2]);
-    acc0[3] = fma(a0, b0_3, acc0[3]);
-    acc0[4] = fma(a1, b0_0, acc0[4]);
-    acc0[5] = fma(a1, b0_1, acc0[5]);
-    acc0[6] = fma(a1, b0_2, acc0[6]);
-    acc0[7] = fma(a1, b0_3, acc0[7]);
-    acc0[8] = fma(a2, b0_0, acc0[8]);
-    acc0[9] = fma(a2, b0_1, acc0[9]);
-    acc0[10] = fma(a2, b0_2, acc0[10]);
-    acc0[11] = fma(a2, b0_3, acc0[11]);
-    acc0[12] = fma(a3, b0_0, acc0[12]);
-    acc0[13] = fma(a3, b0_1, acc0[13]);
-    acc0[14] = fma(a3, b0_2, acc0[14]);
-    acc0[15] = fma(a3, b0_3, acc0[15]);
+  for (var k4 = 0u; k4 < 16u; k4++) {
+    let a0 = x[r0 * 16u + k4];
+    let a1 = x[r1 * 16u + k4];
+    let a2 = x[r2 * 16u + k4];
+    let a3 = x[r3 * 16u + k4];
+    let b0_0 = w[c0 * 16u + k4];
+    let b0_1 = w[c1 * 16u + k4];
+    let b0_2 = w[c2 * 16u + k4];
+    let b0_3 = w[c3 * 16u + k4];
+    acc0[0] = fma(a0.w, b0_0.w, fma(a0.z, b0_0.z, fma(a0.y, b0_0.y, fma(a0.x, b0_0.x, acc0[0]))));
+    acc0[1] = fma(a0.w, b0_1.w, fma(a0.z, b0_1.z, fma(a0.y, b0_1.y, fma(a0.x, b0_1.x, acc0[1]))));
+    acc0[2] = fma(a0.w, b0_2.w, fma(a0.z, b0_2.z, fma(a0.y, b0_2.y, fma(a0.x, b0_2.x, acc0[2]))));
+    acc0[3] = fma(a0.w, b0_3.w, fma(a0.z, b0_3.z, fma(a0.y, b0_3.y, fma(a0.x, b0_3.x, acc0[3]))));
+    acc0[4] = fma(a1.w, b0_0.w, fma(a1.z, b0_0.z, fma(a1.y, b0_0.y, fma(a1.x, b0_0.x, acc0[4]))));
+    acc0[5] = fma(a1.w, b0_1.w, fma(a1.z, b0_1.z, fma(a1.y, b0_1.y, fma(a1.x, b0_1.x, acc0[5]))));
+    acc0[6] = fma(a1.w, b0_2.w, fma(a1.z, b0_2.z, fma(a1.y, b0_2.y, fma(a1.x, b0_2.x, acc0[6]))));
+    acc0[7] = fma(a1.w, b0_3.w, fma(a1.z, b0_3.z, fma(a1.y, b0_3.y, fma(a1.x, b0_3.x, acc0[7]))));
+    acc0[8] = fma(a2.w, b0_0.w, fma(a2.z, b0_0.z, fma(a2.y, b0_0.y, fma(a2.x, b0_0.x, acc0[8]))));
+    acc0[9] = fma(a2.w, b0_1.w, fma(a2.z, b0_1.z, fma(a2.y, b0_1.y, fma(a2.x, b0_1.x, acc0[9]))));
+    acc0[10] = fma(a2.w, b0_2.w, fma(a2.z, b0_2.z, fma(a2.y, b0_2.y, fma(a2.x, b0_2.x, acc0[10]))));
+    acc0[11] = fma(a2.w, b0_3.w, fma(a2.z, b0_3.z, fma(a2.y, b0_3.y, fma(a2.x, b0_3.x, acc0[11]))));
+    acc0[12] = fma(a3.w, b0_0.w, fma(a3.z, b0_0.z, fma(a3.y, b0_0.y, fma(a3.x, b0_0.x, acc0[12]))));
+    acc0[13] = fma(a3.w, b0_1.w, fma(a3.z, b0_1.z, fma(a3.y, b0_1.y, fma(a3.x, b0_1.x, acc0[13]))));
+    acc0[14] = fma(a3.w, b0_2.w, fma(a3.z, b0_2.z, fma(a3.y, b0_2.y, fma(a3.x, b0_2.x, acc0[14]))));
+    acc0[15] = fma(a3.w, b0_3.w, fma(a3.z, b0_3.z, fma(a3.y, b0_3.y, fma(a3.x, b0_3.x, acc0[15]))));
   }
   if (ok0 && col0 < 256u) {
-    y[r0 * 256u + c0] = acc0[0];
-  }
-  if (ok0 && col0 + 1u < 256u) {
-    y[r0 * 256u + c1] = acc0[1];
-  }
-  if (ok0 && col0 + 2u < 256u) {
-    y[r0 * 256u + c2] = acc0[2];
-  }
-  if (ok0 && col0 + 3u < 256u) {
-    y[r0 * 256u + c3] = acc0[3];
+    y[r0 * 64u + col0 / 4u] = vec4<f32>(acc0[0], acc0[1], acc0[2], acc0[3]);
   }
   if (ok1 && col0 < 256u) {
-    y[r1 * 256u + c0] = acc0[4];
-  }
-  if (ok1 && col0 + 1u < 256u) {
-    y[r1 * 256u + c1] = acc0[5];
-  }
-  if (ok1 && col0 + 2u < 256u) {
-    y[r1 * 256u + c2] = acc0[6];
-  }
-  if (ok1 && col0 + 3u < 256u) {
-    y[r1 * 256u + c3] = acc0[7];
+    y[r1 * 64u + col0 / 4u] = vec4<f32>(acc0[4], acc0[5], acc0[6], acc0[7]);
   }
   if (ok2 && col0 < 256u) {
-    y[r2 * 256u + c0] = acc0[8];
-  }
-  if (ok2 && col0 + 1u < 256u) {
-    y[r2 * 256u + c1] = acc0[9];
-  }
-  if (ok2 && col0 + 2u < 256u) {
-    y[r2 * 256u + c2] = acc0[10];
-  }
-  if (ok2 && col0 + 3u < 256u) {
-    y[r2 * 256u + c3] = acc0[11];
+    y[r2 * 64u + col0 / 4u] = vec4<f32>(acc0[8], acc0[9], acc0[10], acc0[11]);
   }
   if (ok3 && col0 < 256u) {
-    y[r3 * 256u + c0] = acc0[12];
-  }
-  if (ok3 && col0 + 1u < 256u) {
-    y[r3 * 256u + c1] = acc0[13];
-  }
-  if (ok3 && col0 + 2u < 256u) {
-    y[r3 * 256u + c2] = acc0[14];
-  }
-  if (ok3 && col0 + 3u < 256u) {
-    y[r3 * 256u + c3] = acc0[15];
+    y[r3 * 64u + col0 / 4u] = vec4<f32>(acc0[12], acc0[13], acc0[14], acc0[15]);
   }
 }
 
@@ -1207,14 +1171,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   v[i] = acc;
 }
 
-// ===== lora_grad_input, used by blocks.0.moe.up/lora_grad_input, blocks.1.moe.up/lora_grad_input
+// ===== lora_grad_input, used by blocks.0.moe.up/lora_grad_input, blocks.1.moe.up/lora_grad_input, lm_head/matmul_grad_input
 // moec kernel blocks.0.moe.up/lora_grad_input (backward of lora_linear)
 // scale=2
 // from specs/molora.moe:7: experts 8 lora { hidden 256  activation gelu  rank 4  alpha 8 }
 
-@group(0) @binding(0) var<storage, read> d_y: array<f32>;  // grad/blocks.0.moe.up_pre
-@group(0) @binding(1) var<storage, read> w: array<f32>;  // blocks.0.moe.base.up.weight
-@group(0) @binding(2) var<storage, read_write> d_x: array<f32>;  // grad/blocks.0.ffn_norm.y
+@group(0) @binding(0) var<storage, read> d_y: array<vec4<f32>>;  // grad/blocks.0.moe.up_pre
+@group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // blocks.0.moe.base.up.weight
+@group(0) @binding(2) var<storage, read_write> d_x: array<vec4<f32>>;  // grad/blocks.0.ffn_norm.y
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -1240,80 +1204,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let c1 = min(col0 + 1u, 63u);
   let c2 = min(col0 + 2u, 63u);
   let c3 = min(col0 + 3u, 63u);
-  var acc0: array<f32, 16>;
-  for (var k = 0u; k < 256u; k++) {
-    let a0 = d_y[r0 * 256u + k];
-    let a1 = d_y[r1 * 256u + k];
-    let a2 = d_y[r2 * 256u + k];
-    let a3 = d_y[r3 * 256u + k];
-    let b0_0 = w[k * 64u + c0];
-    let b0_1 = w[k * 64u + c1];
-    let b0_2 = w[k * 64u + c2];
-    let b0_3 = w[k * 64u + c3];
-    acc0[0] = fma(a0, b0_0, acc0[0]);
-    acc0[1] = fma(a0, b0_1, acc0[1]);
-    acc0[2] = fma(a0, b0_2, acc0[2]);
-    acc0[3] = fma(a0, b0_3, acc0[3]);
-    acc0[4] = fma(a1, b0_0, acc0[4]);
-    acc0[5] = fma(a1, b0_1, acc0[5]);
-    acc0[6] = fma(a1, b0_2, acc0[6]);
-    acc0[7] = fma(a1, b0_3, acc0[7]);
-    acc0[8] = fma(a2, b0_0, acc0[8]);
-    acc0[9] = fma(a2, b0_1, acc0[9]);
-    acc0[10] = fma(a2, b0_2, acc0[10]);
-    acc0[11] = fma(a2, b0_3, acc0[11]);
-    acc0[12] = fma(a3, b0_0, acc0[12]);
-    acc0[13] = fma(a3, b0_1, acc0[13]);
-    acc0[14] = fma(a3, b0_2, acc0[14]);
-    acc0[15] = fma(a3, b0_3, acc0[15]);
+  var accv0: array<vec4<f32>, 4>;
+  for (var k4 = 0u; k4 < 64u; k4++) {
+    let a0 = d_y[r0 * 64u + k4];
+    let a1 = d_y[r1 * 64u + k4];
+    let a2 = d_y[r2 * 64u + k4];
+    let a3 = d_y[r3 * 64u + k4];
+    let b0_0_0 = w[(k4 * 4u) * 16u + min(col0 / 4u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0[0]), b0_0_0, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[0]), b0_0_0, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[0]), b0_0_0, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[0]), b0_0_0, accv0[3]);
+    let b0_0_1 = w[(k4 * 4u + 1u) * 16u + min(col0 / 4u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0[1]), b0_0_1, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[1]), b0_0_1, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[1]), b0_0_1, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[1]), b0_0_1, accv0[3]);
+    let b0_0_2 = w[(k4 * 4u + 2u) * 16u + min(col0 / 4u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0[2]), b0_0_2, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[2]), b0_0_2, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[2]), b0_0_2, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[2]), b0_0_2, accv0[3]);
+    let b0_0_3 = w[(k4 * 4u + 3u) * 16u + min(col0 / 4u, 15u)];
+    accv0[0] = fma(vec4<f32>(a0[3]), b0_0_3, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[3]), b0_0_3, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[3]), b0_0_3, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[3]), b0_0_3, accv0[3]);
   }
   if (ok0 && col0 < 64u) {
-    d_x[r0 * 64u + c0] += acc0[0];
-  }
-  if (ok0 && col0 + 1u < 64u) {
-    d_x[r0 * 64u + c1] += acc0[1];
-  }
-  if (ok0 && col0 + 2u < 64u) {
-    d_x[r0 * 64u + c2] += acc0[2];
-  }
-  if (ok0 && col0 + 3u < 64u) {
-    d_x[r0 * 64u + c3] += acc0[3];
+    d_x[r0 * 16u + col0 / 4u] += accv0[0];
   }
   if (ok1 && col0 < 64u) {
-    d_x[r1 * 64u + c0] += acc0[4];
-  }
-  if (ok1 && col0 + 1u < 64u) {
-    d_x[r1 * 64u + c1] += acc0[5];
-  }
-  if (ok1 && col0 + 2u < 64u) {
-    d_x[r1 * 64u + c2] += acc0[6];
-  }
-  if (ok1 && col0 + 3u < 64u) {
-    d_x[r1 * 64u + c3] += acc0[7];
+    d_x[r1 * 16u + col0 / 4u] += accv0[1];
   }
   if (ok2 && col0 < 64u) {
-    d_x[r2 * 64u + c0] += acc0[8];
-  }
-  if (ok2 && col0 + 1u < 64u) {
-    d_x[r2 * 64u + c1] += acc0[9];
-  }
-  if (ok2 && col0 + 2u < 64u) {
-    d_x[r2 * 64u + c2] += acc0[10];
-  }
-  if (ok2 && col0 + 3u < 64u) {
-    d_x[r2 * 64u + c3] += acc0[11];
+    d_x[r2 * 16u + col0 / 4u] += accv0[2];
   }
   if (ok3 && col0 < 64u) {
-    d_x[r3 * 64u + c0] += acc0[12];
-  }
-  if (ok3 && col0 + 1u < 64u) {
-    d_x[r3 * 64u + c1] += acc0[13];
-  }
-  if (ok3 && col0 + 2u < 64u) {
-    d_x[r3 * 64u + c2] += acc0[14];
-  }
-  if (ok3 && col0 + 3u < 64u) {
-    d_x[r3 * 64u + c3] += acc0[15];
+    d_x[r3 * 16u + col0 / 4u] += accv0[3];
   }
 }
 
@@ -1499,9 +1427,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // scale=2
 // from specs/molora.moe:7: experts 8 lora { hidden 256  activation gelu  rank 4  alpha 8 }
 
-@group(0) @binding(0) var<storage, read> x: array<f32>;  // blocks.0.moe.hidden
-@group(0) @binding(1) var<storage, read> w: array<f32>;  // blocks.0.moe.base.down.weight
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;  // blocks.0.moe.down_pre
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;  // blocks.0.moe.hidden
+@group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // blocks.0.moe.base.down.weight
+@group(0) @binding(2) var<storage, read_write> y: array<vec4<f32>>;  // blocks.0.moe.down_pre
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -1528,79 +1456,43 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let c2 = min(col0 + 2u, 63u);
   let c3 = min(col0 + 3u, 63u);
   var acc0: array<f32, 16>;
-  for (var k = 0u; k < 256u; k++) {
-    let a0 = x[r0 * 256u + k];
-    let a1 = x[r1 * 256u + k];
-    let a2 = x[r2 * 256u + k];
-    let a3 = x[r3 * 256u + k];
-    let b0_0 = w[c0 * 256u + k];
-    let b0_1 = w[c1 * 256u + k];
-    let b0_2 = w[c2 * 256u + k];
-    let b0_3 = w[c3 * 256u + k];
-    acc0[0] = fma(a0, b0_0, acc0[0]);
-    acc0[1] = fma(a0, b0_1, acc0[1]);
-    acc0[2] = fma(a0, b0_2, acc0[2]);
-    acc0[3] = fma(a0, b0_3, acc0[3]);
-    acc0[4] = fma(a1, b0_0, acc0[4]);
-    acc0[5] = fma(a1, b0_1, acc0[5]);
-    acc0[6] = fma(a1, b0_2, acc0[6]);
-    acc0[7] = fma(a1, b0_3, acc0[7]);
-    acc0[8] = fma(a2, b0_0, acc0[8]);
-    acc0[9] = fma(a2, b0_1, acc0[9]);
-    acc0[10] = fma(a2, b0_2, acc0[10]);
-    acc0[11] = fma(a2, b0_3, acc0[11]);
-    acc0[12] = fma(a3, b0_0, acc0[12]);
-    acc0[13] = fma(a3, b0_1, acc0[13]);
-    acc0[14] = fma(a3, b0_2, acc0[14]);
-    acc0[15] = fma(a3, b0_3, acc0[15]);
+  for (var k4 = 0u; k4 < 64u; k4++) {
+    let a0 = x[r0 * 64u + k4];
+    let a1 = x[r1 * 64u + k4];
+    let a2 = x[r2 * 64u + k4];
+    let a3 = x[r3 * 64u + k4];
+    let b0_0 = w[c0 * 64u + k4];
+    let b0_1 = w[c1 * 64u + k4];
+    let b0_2 = w[c2 * 64u + k4];
+    let b0_3 = w[c3 * 64u + k4];
+    acc0[0] = fma(a0.w, b0_0.w, fma(a0.z, b0_0.z, fma(a0.y, b0_0.y, fma(a0.x, b0_0.x, acc0[0]))));
+    acc0[1] = fma(a0.w, b0_1.w, fma(a0.z, b0_1.z, fma(a0.y, b0_1.y, fma(a0.x, b0_1.x, acc0[1]))));
+    acc0[2] = fma(a0.w, b0_2.w, fma(a0.z, b0_2.z, fma(a0.y, b0_2.y, fma(a0.x, b0_2.x, acc0[2]))));
+    acc0[3] = fma(a0.w, b0_3.w, fma(a0.z, b0_3.z, fma(a0.y, b0_3.y, fma(a0.x, b0_3.x, acc0[3]))));
+    acc0[4] = fma(a1.w, b0_0.w, fma(a1.z, b0_0.z, fma(a1.y, b0_0.y, fma(a1.x, b0_0.x, acc0[4]))));
+    acc0[5] = fma(a1.w, b0_1.w, fma(a1.z, b0_1.z, fma(a1.y, b0_1.y, fma(a1.x, b0_1.x, acc0[5]))));
+    acc0[6] = fma(a1.w, b0_2.w, fma(a1.z, b0_2.z, fma(a1.y, b0_2.y, fma(a1.x, b0_2.x, acc0[6]))));
+    acc0[7] = fma(a1.w, b0_3.w, fma(a1.z, b0_3.z, fma(a1.y, b0_3.y, fma(a1.x, b0_3.x, acc0[7]))));
+    acc0[8] = fma(a2.w, b0_0.w, fma(a2.z, b0_0.z, fma(a2.y, b0_0.y, fma(a2.x, b0_0.x, acc0[8]))));
+    acc0[9] = fma(a2.w, b0_1.w, fma(a2.z, b0_1.z, fma(a2.y, b0_1.y, fma(a2.x, b0_1.x, acc0[9]))));
+    acc0[10] = fma(a2.w, b0_2.w, fma(a2.z, b0_2.z, fma(a2.y, b0_2.y, fma(a2.x, b0_2.x, acc0[10]))));
+    acc0[11] = fma(a2.w, b0_3.w, fma(a2.z, b0_3.z, fma(a2.y, b0_3.y, fma(a2.x, b0_3.x, acc0[11]))));
+    acc0[12] = fma(a3.w, b0_0.w, fma(a3.z, b0_0.z, fma(a3.y, b0_0.y, fma(a3.x, b0_0.x, acc0[12]))));
+    acc0[13] = fma(a3.w, b0_1.w, fma(a3.z, b0_1.z, fma(a3.y, b0_1.y, fma(a3.x, b0_1.x, acc0[13]))));
+    acc0[14] = fma(a3.w, b0_2.w, fma(a3.z, b0_2.z, fma(a3.y, b0_2.y, fma(a3.x, b0_2.x, acc0[14]))));
+    acc0[15] = fma(a3.w, b0_3.w, fma(a3.z, b0_3.z, fma(a3.y, b0_3.y, fma(a3.x, b0_3.x, acc0[15]))));
   }
   if (ok0 && col0 < 64u) {
-    y[r0 * 64u + c0] = acc0[0];
-  }
-  if (ok0 && col0 + 1u < 64u) {
-    y[r0 * 64u + c1] = acc0[1];
-  }
-  if (ok0 && col0 + 2u < 64u) {
-    y[r0 * 64u + c2] = acc0[2];
-  }
-  if (ok0 && col0 + 3u < 64u) {
-    y[r0 * 64u + c3] = acc0[3];
+    y[r0 * 16u + col0 / 4u] = vec4<f32>(acc0[0], acc0[1], acc0[2], acc0[3]);
   }
   if (ok1 && col0 < 64u) {
-    y[r1 * 64u + c0] = acc0[4];
-  }
-  if (ok1 && col0 + 1u < 64u) {
-    y[r1 * 64u + c1] = acc0[5];
-  }
-  if (ok1 && col0 + 2u < 64u) {
-    y[r1 * 64u + c2] = acc0[6];
-  }
-  if (ok1 && col0 + 3u < 64u) {
-    y[r1 * 64u + c3] = acc0[7];
+    y[r1 * 16u + col0 / 4u] = vec4<f32>(acc0[4], acc0[5], acc0[6], acc0[7]);
   }
   if (ok2 && col0 < 64u) {
-    y[r2 * 64u + c0] = acc0[8];
-  }
-  if (ok2 && col0 + 1u < 64u) {
-    y[r2 * 64u + c1] = acc0[9];
-  }
-  if (ok2 && col0 + 2u < 64u) {
-    y[r2 * 64u + c2] = acc0[10];
-  }
-  if (ok2 && col0 + 3u < 64u) {
-    y[r2 * 64u + c3] = acc0[11];
+    y[r2 * 16u + col0 / 4u] = vec4<f32>(acc0[8], acc0[9], acc0[10], acc0[11]);
   }
   if (ok3 && col0 < 64u) {
-    y[r3 * 64u + c0] = acc0[12];
-  }
-  if (ok3 && col0 + 1u < 64u) {
-    y[r3 * 64u + c1] = acc0[13];
-  }
-  if (ok3 && col0 + 2u < 64u) {
-    y[r3 * 64u + c2] = acc0[14];
-  }
-  if (ok3 && col0 + 3u < 64u) {
-    y[r3 * 64u + c3] = acc0[15];
+    y[r3 * 16u + col0 / 4u] = vec4<f32>(acc0[12], acc0[13], acc0[14], acc0[15]);
   }
 }
 
@@ -1662,9 +1554,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // scale=2
 // from specs/molora.moe:7: experts 8 lora { hidden 256  activation gelu  rank 4  alpha 8 }
 
-@group(0) @binding(0) var<storage, read> d_y: array<f32>;  // grad/blocks.0.moe.down_pre
-@group(0) @binding(1) var<storage, read> w: array<f32>;  // blocks.0.moe.base.down.weight
-@group(0) @binding(2) var<storage, read_write> d_x: array<f32>;  // grad/blocks.0.moe.hidden
+@group(0) @binding(0) var<storage, read> d_y: array<vec4<f32>>;  // grad/blocks.0.moe.down_pre
+@group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // blocks.0.moe.base.down.weight
+@group(0) @binding(2) var<storage, read_write> d_x: array<vec4<f32>>;  // grad/blocks.0.moe.hidden
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -1690,80 +1582,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let c1 = min(col0 + 1u, 255u);
   let c2 = min(col0 + 2u, 255u);
   let c3 = min(col0 + 3u, 255u);
-  var acc0: array<f32, 16>;
-  for (var k = 0u; k < 64u; k++) {
-    let a0 = d_y[r0 * 64u + k];
-    let a1 = d_y[r1 * 64u + k];
-    let a2 = d_y[r2 * 64u + k];
-    let a3 = d_y[r3 * 64u + k];
-    let b0_0 = w[k * 256u + c0];
-    let b0_1 = w[k * 256u + c1];
-    let b0_2 = w[k * 256u + c2];
-    let b0_3 = w[k * 256u + c3];
-    acc0[0] = fma(a0, b0_0, acc0[0]);
-    acc0[1] = fma(a0, b0_1, acc0[1]);
-    acc0[2] = fma(a0, b0_2, acc0[2]);
-    acc0[3] = fma(a0, b0_3, acc0[3]);
-    acc0[4] = fma(a1, b0_0, acc0[4]);
-    acc0[5] = fma(a1, b0_1, acc0[5]);
-    acc0[6] = fma(a1, b0_2, acc0[6]);
-    acc0[7] = fma(a1, b0_3, acc0[7]);
-    acc0[8] = fma(a2, b0_0, acc0[8]);
-    acc0[9] = fma(a2, b0_1, acc0[9]);
-    acc0[10] = fma(a2, b0_2, acc0[10]);
-    acc0[11] = fma(a2, b0_3, acc0[11]);
-    acc0[12] = fma(a3, b0_0, acc0[12]);
-    acc0[13] = fma(a3, b0_1, acc0[13]);
-    acc0[14] = fma(a3, b0_2, acc0[14]);
-    acc0[15] = fma(a3, b0_3, acc0[15]);
+  var accv0: array<vec4<f32>, 4>;
+  for (var k4 = 0u; k4 < 16u; k4++) {
+    let a0 = d_y[r0 * 16u + k4];
+    let a1 = d_y[r1 * 16u + k4];
+    let a2 = d_y[r2 * 16u + k4];
+    let a3 = d_y[r3 * 16u + k4];
+    let b0_0_0 = w[(k4 * 4u) * 64u + min(col0 / 4u, 63u)];
+    accv0[0] = fma(vec4<f32>(a0[0]), b0_0_0, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[0]), b0_0_0, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[0]), b0_0_0, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[0]), b0_0_0, accv0[3]);
+    let b0_0_1 = w[(k4 * 4u + 1u) * 64u + min(col0 / 4u, 63u)];
+    accv0[0] = fma(vec4<f32>(a0[1]), b0_0_1, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[1]), b0_0_1, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[1]), b0_0_1, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[1]), b0_0_1, accv0[3]);
+    let b0_0_2 = w[(k4 * 4u + 2u) * 64u + min(col0 / 4u, 63u)];
+    accv0[0] = fma(vec4<f32>(a0[2]), b0_0_2, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[2]), b0_0_2, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[2]), b0_0_2, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[2]), b0_0_2, accv0[3]);
+    let b0_0_3 = w[(k4 * 4u + 3u) * 64u + min(col0 / 4u, 63u)];
+    accv0[0] = fma(vec4<f32>(a0[3]), b0_0_3, accv0[0]);
+    accv0[1] = fma(vec4<f32>(a1[3]), b0_0_3, accv0[1]);
+    accv0[2] = fma(vec4<f32>(a2[3]), b0_0_3, accv0[2]);
+    accv0[3] = fma(vec4<f32>(a3[3]), b0_0_3, accv0[3]);
   }
   if (ok0 && col0 < 256u) {
-    d_x[r0 * 256u + c0] += acc0[0];
-  }
-  if (ok0 && col0 + 1u < 256u) {
-    d_x[r0 * 256u + c1] += acc0[1];
-  }
-  if (ok0 && col0 + 2u < 256u) {
-    d_x[r0 * 256u + c2] += acc0[2];
-  }
-  if (ok0 && col0 + 3u < 256u) {
-    d_x[r0 * 256u + c3] += acc0[3];
+    d_x[r0 * 64u + col0 / 4u] += accv0[0];
   }
   if (ok1 && col0 < 256u) {
-    d_x[r1 * 256u + c0] += acc0[4];
-  }
-  if (ok1 && col0 + 1u < 256u) {
-    d_x[r1 * 256u + c1] += acc0[5];
-  }
-  if (ok1 && col0 + 2u < 256u) {
-    d_x[r1 * 256u + c2] += acc0[6];
-  }
-  if (ok1 && col0 + 3u < 256u) {
-    d_x[r1 * 256u + c3] += acc0[7];
+    d_x[r1 * 64u + col0 / 4u] += accv0[1];
   }
   if (ok2 && col0 < 256u) {
-    d_x[r2 * 256u + c0] += acc0[8];
-  }
-  if (ok2 && col0 + 1u < 256u) {
-    d_x[r2 * 256u + c1] += acc0[9];
-  }
-  if (ok2 && col0 + 2u < 256u) {
-    d_x[r2 * 256u + c2] += acc0[10];
-  }
-  if (ok2 && col0 + 3u < 256u) {
-    d_x[r2 * 256u + c3] += acc0[11];
+    d_x[r2 * 64u + col0 / 4u] += accv0[2];
   }
   if (ok3 && col0 < 256u) {
-    d_x[r3 * 256u + c0] += acc0[12];
-  }
-  if (ok3 && col0 + 1u < 256u) {
-    d_x[r3 * 256u + c1] += acc0[13];
-  }
-  if (ok3 && col0 + 2u < 256u) {
-    d_x[r3 * 256u + c2] += acc0[14];
-  }
-  if (ok3 && col0 + 3u < 256u) {
-    d_x[r3 * 256u + c3] += acc0[15];
+    d_x[r3 * 64u + col0 / 4u] += accv0[3];
   }
 }
 
@@ -1849,152 +1705,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
   d_param[i] += 2.0 * acc;
-}
-
-// ===== lm_head/matmul
-// moec kernel lm_head/matmul (forward of linear)
-// from specs/molora.moe:4: model molora {
-
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;  // final_norm.y
-@group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // embed.weight
-@group(0) @binding(2) var<storage, read_write> y: array<vec4<f32>>;  // logits
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
-  if (i >= 16384u) { return; }
-  let grp = i / 16384u;
-  let tile = i % 16384u;
-  let row_begin = 0u;
-  let row_end = 1024u;
-  let row0 = row_begin + (tile / 64u) * 4u;
-  let col0 = (tile % 64u) * 4u;
-  // Tiles past the group's rows have nothing to do.
-  if (row0 >= row_end) { return; }
-  let ok0 = row0 < row_end;
-  let r0 = min(row0, row_end - 1u);
-  let ok1 = row0 + 1u < row_end;
-  let r1 = min(row0 + 1u, row_end - 1u);
-  let ok2 = row0 + 2u < row_end;
-  let r2 = min(row0 + 2u, row_end - 1u);
-  let ok3 = row0 + 3u < row_end;
-  let r3 = min(row0 + 3u, row_end - 1u);
-  let c0 = min(col0, 255u);
-  let c1 = min(col0 + 1u, 255u);
-  let c2 = min(col0 + 2u, 255u);
-  let c3 = min(col0 + 3u, 255u);
-  var acc0: array<f32, 16>;
-  for (var k4 = 0u; k4 < 16u; k4++) {
-    let a0 = x[r0 * 16u + k4];
-    let a1 = x[r1 * 16u + k4];
-    let a2 = x[r2 * 16u + k4];
-    let a3 = x[r3 * 16u + k4];
-    let b0_0 = w[c0 * 16u + k4];
-    let b0_1 = w[c1 * 16u + k4];
-    let b0_2 = w[c2 * 16u + k4];
-    let b0_3 = w[c3 * 16u + k4];
-    acc0[0] = fma(a0.w, b0_0.w, fma(a0.z, b0_0.z, fma(a0.y, b0_0.y, fma(a0.x, b0_0.x, acc0[0]))));
-    acc0[1] = fma(a0.w, b0_1.w, fma(a0.z, b0_1.z, fma(a0.y, b0_1.y, fma(a0.x, b0_1.x, acc0[1]))));
-    acc0[2] = fma(a0.w, b0_2.w, fma(a0.z, b0_2.z, fma(a0.y, b0_2.y, fma(a0.x, b0_2.x, acc0[2]))));
-    acc0[3] = fma(a0.w, b0_3.w, fma(a0.z, b0_3.z, fma(a0.y, b0_3.y, fma(a0.x, b0_3.x, acc0[3]))));
-    acc0[4] = fma(a1.w, b0_0.w, fma(a1.z, b0_0.z, fma(a1.y, b0_0.y, fma(a1.x, b0_0.x, acc0[4]))));
-    acc0[5] = fma(a1.w, b0_1.w, fma(a1.z, b0_1.z, fma(a1.y, b0_1.y, fma(a1.x, b0_1.x, acc0[5]))));
-    acc0[6] = fma(a1.w, b0_2.w, fma(a1.z, b0_2.z, fma(a1.y, b0_2.y, fma(a1.x, b0_2.x, acc0[6]))));
-    acc0[7] = fma(a1.w, b0_3.w, fma(a1.z, b0_3.z, fma(a1.y, b0_3.y, fma(a1.x, b0_3.x, acc0[7]))));
-    acc0[8] = fma(a2.w, b0_0.w, fma(a2.z, b0_0.z, fma(a2.y, b0_0.y, fma(a2.x, b0_0.x, acc0[8]))));
-    acc0[9] = fma(a2.w, b0_1.w, fma(a2.z, b0_1.z, fma(a2.y, b0_1.y, fma(a2.x, b0_1.x, acc0[9]))));
-    acc0[10] = fma(a2.w, b0_2.w, fma(a2.z, b0_2.z, fma(a2.y, b0_2.y, fma(a2.x, b0_2.x, acc0[10]))));
-    acc0[11] = fma(a2.w, b0_3.w, fma(a2.z, b0_3.z, fma(a2.y, b0_3.y, fma(a2.x, b0_3.x, acc0[11]))));
-    acc0[12] = fma(a3.w, b0_0.w, fma(a3.z, b0_0.z, fma(a3.y, b0_0.y, fma(a3.x, b0_0.x, acc0[12]))));
-    acc0[13] = fma(a3.w, b0_1.w, fma(a3.z, b0_1.z, fma(a3.y, b0_1.y, fma(a3.x, b0_1.x, acc0[13]))));
-    acc0[14] = fma(a3.w, b0_2.w, fma(a3.z, b0_2.z, fma(a3.y, b0_2.y, fma(a3.x, b0_2.x, acc0[14]))));
-    acc0[15] = fma(a3.w, b0_3.w, fma(a3.z, b0_3.z, fma(a3.y, b0_3.y, fma(a3.x, b0_3.x, acc0[15]))));
-  }
-  if (ok0 && col0 < 256u) {
-    y[r0 * 64u + col0 / 4u] = vec4<f32>(acc0[0], acc0[1], acc0[2], acc0[3]);
-  }
-  if (ok1 && col0 < 256u) {
-    y[r1 * 64u + col0 / 4u] = vec4<f32>(acc0[4], acc0[5], acc0[6], acc0[7]);
-  }
-  if (ok2 && col0 < 256u) {
-    y[r2 * 64u + col0 / 4u] = vec4<f32>(acc0[8], acc0[9], acc0[10], acc0[11]);
-  }
-  if (ok3 && col0 < 256u) {
-    y[r3 * 64u + col0 / 4u] = vec4<f32>(acc0[12], acc0[13], acc0[14], acc0[15]);
-  }
-}
-
-// ===== lm_head/matmul_grad_input
-// moec kernel lm_head/matmul_grad_input (backward of linear)
-// from specs/molora.moe:4: model molora {
-
-@group(0) @binding(0) var<storage, read> d_y: array<vec4<f32>>;  // grad/logits
-@group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;  // embed.weight
-@group(0) @binding(2) var<storage, read_write> d_x: array<vec4<f32>>;  // grad/final_norm.y
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * 64u + lid;
-  if (i >= 4096u) { return; }
-  let grp = i / 4096u;
-  let tile = i % 4096u;
-  let row_begin = 0u;
-  let row_end = 1024u;
-  let row0 = row_begin + (tile / 16u) * 4u;
-  let col0 = (tile % 16u) * 4u;
-  // Tiles past the group's rows have nothing to do.
-  if (row0 >= row_end) { return; }
-  let ok0 = row0 < row_end;
-  let r0 = min(row0, row_end - 1u);
-  let ok1 = row0 + 1u < row_end;
-  let r1 = min(row0 + 1u, row_end - 1u);
-  let ok2 = row0 + 2u < row_end;
-  let r2 = min(row0 + 2u, row_end - 1u);
-  let ok3 = row0 + 3u < row_end;
-  let r3 = min(row0 + 3u, row_end - 1u);
-  let c0 = min(col0, 63u);
-  let c1 = min(col0 + 1u, 63u);
-  let c2 = min(col0 + 2u, 63u);
-  let c3 = min(col0 + 3u, 63u);
-  var accv0: array<vec4<f32>, 4>;
-  for (var k4 = 0u; k4 < 64u; k4++) {
-    let a0 = d_y[r0 * 64u + k4];
-    let a1 = d_y[r1 * 64u + k4];
-    let a2 = d_y[r2 * 64u + k4];
-    let a3 = d_y[r3 * 64u + k4];
-    let b0_0_0 = w[(k4 * 4u) * 16u + min(col0 / 4u, 15u)];
-    accv0[0] = fma(vec4<f32>(a0[0]), b0_0_0, accv0[0]);
-    accv0[1] = fma(vec4<f32>(a1[0]), b0_0_0, accv0[1]);
-    accv0[2] = fma(vec4<f32>(a2[0]), b0_0_0, accv0[2]);
-    accv0[3] = fma(vec4<f32>(a3[0]), b0_0_0, accv0[3]);
-    let b0_0_1 = w[(k4 * 4u + 1u) * 16u + min(col0 / 4u, 15u)];
-    accv0[0] = fma(vec4<f32>(a0[1]), b0_0_1, accv0[0]);
-    accv0[1] = fma(vec4<f32>(a1[1]), b0_0_1, accv0[1]);
-    accv0[2] = fma(vec4<f32>(a2[1]), b0_0_1, accv0[2]);
-    accv0[3] = fma(vec4<f32>(a3[1]), b0_0_1, accv0[3]);
-    let b0_0_2 = w[(k4 * 4u + 2u) * 16u + min(col0 / 4u, 15u)];
-    accv0[0] = fma(vec4<f32>(a0[2]), b0_0_2, accv0[0]);
-    accv0[1] = fma(vec4<f32>(a1[2]), b0_0_2, accv0[1]);
-    accv0[2] = fma(vec4<f32>(a2[2]), b0_0_2, accv0[2]);
-    accv0[3] = fma(vec4<f32>(a3[2]), b0_0_2, accv0[3]);
-    let b0_0_3 = w[(k4 * 4u + 3u) * 16u + min(col0 / 4u, 15u)];
-    accv0[0] = fma(vec4<f32>(a0[3]), b0_0_3, accv0[0]);
-    accv0[1] = fma(vec4<f32>(a1[3]), b0_0_3, accv0[1]);
-    accv0[2] = fma(vec4<f32>(a2[3]), b0_0_3, accv0[2]);
-    accv0[3] = fma(vec4<f32>(a3[3]), b0_0_3, accv0[3]);
-  }
-  if (ok0 && col0 < 64u) {
-    d_x[r0 * 16u + col0 / 4u] += accv0[0];
-  }
-  if (ok1 && col0 < 64u) {
-    d_x[r1 * 16u + col0 / 4u] += accv0[1];
-  }
-  if (ok2 && col0 < 64u) {
-    d_x[r2 * 16u + col0 / 4u] += accv0[2];
-  }
-  if (ok3 && col0 < 64u) {
-    d_x[r3 * 16u + col0 / 4u] += accv0[3];
-  }
 }
 
 // ===== lm_head/matmul_grad_weight
