@@ -57,14 +57,15 @@ export type RowAccess = (row: string, s: string) => string;
 
 /**
  * WGSL statements of a program's reductions over `n` elements (declaring one
- * `var` per reduction), with rows read through `at`.
+ * `var` per reduction), with rows read through `at` and the loop over
+ * `index` (`s` unless the kernel uses that name already).
  */
-export function wgslReductions(p: RowProgram, n: number, at: RowAccess, indent = ''): string[] {
-  const rows = (s: string) => Object.fromEntries(p.rows.map((r) => [r, at(r, s)]));
+export function wgslReductions(p: RowProgram, n: number, at: RowAccess, indent = '', index = 's'): string[] {
+  const rows = Object.fromEntries(p.rows.map((r) => [r, at(r, index)]));
   return p.reductions.flatMap((r) => {
-    const term = toWgsl(r.term, rows('s'));
+    const term = toWgsl(r.term, rows);
     const step = r.op === 'max' ? `${r.name} = max(${r.name}, ${term});` : `${r.name} += ${term};`;
-    return [`${indent}var ${r.name} = ${toWgsl(r.init)};`, `${indent}for (var s = 0u; s < ${n}u; s++) { ${step} }`];
+    return [`${indent}var ${r.name} = ${toWgsl(r.init)};`, `${indent}for (var ${index} = 0u; ${index} < ${n}u; ${index}++) { ${step} }`];
   });
 }
 

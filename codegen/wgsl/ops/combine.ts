@@ -8,6 +8,7 @@ import type { OpOf } from '../../../compiler/ir.ts';
 import type { Kernel } from '../kernel.ts';
 import { KernelWriter, columnsPerThread, dotInOrder, type KernelTable, type OpContext } from '../kernel_writer.ts';
 import { divU, group, loopU, modU, mulU, plusU } from '../wgsl_fold.ts';
+import { SOFTMAX, SOFTMAX_BACKWARD, wgslMap, wgslReductions } from '../../rowmath/rows.ts';
 
 type Pair = { forward: Kernel[]; backward: Kernel[] };
 
@@ -114,16 +115,15 @@ export function mixWeightsKernels(ctx: OpContext<OpOf<'mix_weights'>>): Pair {
   fd.bind('dispatch', dispatch, 'read_write');
   if (!slotSoftmax) fd.bind('combine_weights', combineW, 'read_write');
   fd.declare(decl);
+  // The softmax row program both backends render (codegen/rowmath/rows.ts), over the group's members.
+  const memberLogit = (_row: string, m: string) => `logits[member(g, ${m}) * ${S}u + s]`;
   fd.body(
     `let g = i / ${S}u;`,
     `let s = i % ${S}u;`,
-    'var zmax = -3.4e38;',
-    `for (var m = 0u; m < ${members}u; m++) { zmax = max(zmax, logits[member(g, m) * ${S}u + s]); }`,
-    'var sum = 0.0;',
-    `for (var m = 0u; m < ${members}u; m++) { sum += exp(logits[member(g, m) * ${S}u + s] - zmax); }`,
+    ...wgslReductions(SOFTMAX, members, memberLogit, '', 'm'),
     `for (var m = 0u; m < ${members}u; m++) {`,
     `  let at = member(g, m) * ${S}u + s;`,
-    '  let w = exp(logits[at] - zmax) / sum;',
+    `  let w = ${wgslMap(SOFTMAX, 'at', () => 'logits[at]')};`,
     '  dispatch[at] = w;',
     ...(slotSoftmax ? [] : ['  combine_weights[at] = w;']),
     '}',
@@ -133,14 +133,8 @@ export function mixWeightsKernels(ctx: OpContext<OpOf<'mix_weights'>>): Pair {
     const fc = new KernelWriter(ctx, 'mix_slot_softmax', 'forward');
     fc.bind('logits', logits, 'read');
     fc.bind('combine_weights', combineW, 'read_write');
-    fc.body(
-      'let u = i;',
-      'var zmax = -3.4e38;',
-      `for (var s = 0u; s < ${S}u; s++) { zmax = max(zmax, logits[u * ${S}u + s]); }`,
-      'var sum = 0.0;',
-      `for (var s = 0u; s < ${S}u; s++) { sum += exp(logits[u * ${S}u + s] - zmax); }`,
-      `for (var s = 0u; s < ${S}u; s++) { combine_weights[u * ${S}u + s] = exp(logits[u * ${S}u + s] - zmax) / sum; }`,
-    );
+    const slotLogit = (_row: string, s: string) => `logits[u * ${S}u + ${s}]`;
+    fc.body('let u = i;', ...wgslReductions(SOFTMAX, S, slotLogit), `for (var s = 0u; s < ${S}u; s++) { combine_weights[u * ${S}u + s] = ${wgslMap(SOFTMAX, 's', slotLogit)}; }`);
     forward.push(fc.finish1d(N));
   }
 
@@ -154,12 +148,13 @@ export function mixWeightsKernels(ctx: OpContext<OpOf<'mix_weights'>>): Pair {
     bd.bind('d_logits', ctx.grad(op.inputs.logits), 'read_write');
     bd.declare(decl);
     const dw = (at: string) => (slotSoftmax ? `d_dispatch[${at}]` : `(d_dispatch[${at}] + d_combine[${at}])`);
+    // The softmax backward row program: p = dispatch, dp = its gradient (both uses, when they are one tensor).
+    const rowAt = (at: string) => (row: string) => (row === 'p' ? `dispatch[${at}]` : dw(at));
     bd.body(
       `let g = i / ${S}u;`,
       `let s = i % ${S}u;`,
-      'var dotp = 0.0;',
-      `for (var m = 0u; m < ${members}u; m++) { let at = member(g, m) * ${S}u + s; dotp += dispatch[at] * ${dw('at')}; }`,
-      `for (var m = 0u; m < ${members}u; m++) { let at = member(g, m) * ${S}u + s; d_logits[at] += dispatch[at] * (${dw('at')} - dotp); }`,
+      ...wgslReductions(SOFTMAX_BACKWARD, members, (row, m) => rowAt(`member(g, ${m}) * ${S}u + s`)(row), '', 'm'),
+      `for (var m = 0u; m < ${members}u; m++) { let at = member(g, m) * ${S}u + s; d_logits[at] += ${wgslMap(SOFTMAX_BACKWARD, 'at', (row) => rowAt('at')(row))}; }`,
     );
     backward.push(bd.finish1d(groups * S));
     if (slotSoftmax) {
@@ -167,11 +162,11 @@ export function mixWeightsKernels(ctx: OpContext<OpOf<'mix_weights'>>): Pair {
       bc.bind('combine_weights', combineW, 'read');
       bc.bind('d_combine', ctx.grad(op.outputs.combine_weights), 'read');
       bc.bind('d_logits', ctx.grad(op.inputs.logits), 'read_write');
+      const slotRow = (row: string, at: string) => `${row === 'p' ? 'combine_weights' : 'd_combine'}[${at}]`;
       bc.body(
         'let u = i;',
-        'var dotp = 0.0;',
-        `for (var s = 0u; s < ${S}u; s++) { dotp += combine_weights[u * ${S}u + s] * d_combine[u * ${S}u + s]; }`,
-        `for (var s = 0u; s < ${S}u; s++) { let at = u * ${S}u + s; d_logits[at] += combine_weights[at] * (d_combine[at] - dotp); }`,
+        ...wgslReductions(SOFTMAX_BACKWARD, S, (row, s) => slotRow(row, `u * ${S}u + ${s}`)),
+        `for (var s = 0u; s < ${S}u; s++) { let at = u * ${S}u + s; d_logits[at] += ${wgslMap(SOFTMAX_BACKWARD, 'at', (row) => slotRow(row, 'at'))}; }`,
       );
       backward.push(bc.finish1d(N));
     }

@@ -1000,7 +1000,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let g = i / 8u;
   let s = i % 8u;
   var dotp = 0.0;
-  for (var m = 0u; m < 8u; m++) { let at = member(g, m) * 8u + s; dotp += dispatch[at] * (d_dispatch[at] + d_combine[at]); }
+  for (var m = 0u; m < 8u; m++) { dotp += dispatch[member(g, m) * 8u + s] * (d_dispatch[member(g, m) * 8u + s] + d_combine[member(g, m) * 8u + s]); }
   for (var m = 0u; m < 8u; m++) { let at = member(g, m) * 8u + s; d_logits[at] += dispatch[at] * ((d_dispatch[at] + d_combine[at]) - dotp); }
 }
 

@@ -1017,7 +1017,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let g = i / 16u;
   let s = i % 16u;
   var dotp = 0.0;
-  for (var m = 0u; m < 64u; m++) { let at = member(g, m) * 16u + s; dotp += dispatch[at] * d_dispatch[at]; }
+  for (var m = 0u; m < 64u; m++) { dotp += dispatch[member(g, m) * 16u + s] * d_dispatch[member(g, m) * 16u + s]; }
   for (var m = 0u; m < 64u; m++) { let at = member(g, m) * 16u + s; d_logits[at] += dispatch[at] * (d_dispatch[at] - dotp); }
 }
 
