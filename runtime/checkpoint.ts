@@ -5,8 +5,10 @@
  * a JSON record (spec text, step, RNG state, optimizer hyper-parameters).
  * Written atomically: temp file, fsync, rename, fsync of the folder — a run
  * killed at any moment leaves the previous or the new checkpoint, never a
- * torn one.
+ * torn one. The metadata carries a SHA-256 of the record and every tensor,
+ * verified on load, so flipped bytes are named instead of trained on.
  */
+import { createHash } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { readSafetensors, SafetensorsError, serializeSafetensors, type StTensor } from './safetensors.ts';
@@ -26,6 +28,8 @@ export interface CheckpointMeta {
   readonly optimizer: { readonly kind: string; readonly lr: number; readonly beta1: number; readonly beta2: number; readonly eps: number; readonly weightDecay: number };
   readonly data: string;
   readonly savedAt: string;
+  /** `sha256:` + hex over this record (without the checksum) and every tensor's name, dtype, shape and bytes. Absent in checkpoints from before checksums. */
+  readonly checksum?: string;
 }
 
 export interface Checkpoint {
@@ -67,8 +71,22 @@ export function writeAtomic(path: string, bytes: Uint8Array): void {
   }
 }
 
+/** The checksum of a record and its tensors (tensors in name order, so the order they were written in does not matter). */
+export function checkpointChecksum(meta: CheckpointMeta, tensors: ReadonlyMap<string, StTensor>): string {
+  const { checksum: _ignored, ...record } = meta;
+  const h = createHash('sha256').update(JSON.stringify(record));
+  for (const name of [...tensors.keys()].sort()) {
+    const t = tensors.get(name)!;
+    h.update(`\n${name} ${t.dtype} ${t.shape.join('x')}\n`);
+    h.update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  }
+  return `sha256:${h.digest('hex')}`;
+}
+
+/** Writes a checkpoint atomically, with its checksum in the metadata. */
 export function saveCheckpoint(path: string, tensors: ReadonlyMap<string, StTensor>, meta: CheckpointMeta): void {
-  writeAtomic(path, serializeSafetensors(tensors, { moec: JSON.stringify(meta) }));
+  const sealed: CheckpointMeta = { ...meta, checksum: checkpointChecksum(meta, tensors) };
+  writeAtomic(path, serializeSafetensors(tensors, { moec: JSON.stringify(sealed) }));
 }
 
 export class CheckpointError extends Error {
@@ -96,5 +114,8 @@ export function loadCheckpoint(path: string): Checkpoint {
     throw new CheckpointError(path, 'its moec metadata is not valid JSON');
   }
   if (meta.format !== 1 || typeof meta.step !== 'number' || typeof meta.spec?.text !== 'string') throw new CheckpointError(path, 'its moec metadata is incomplete');
+  if (meta.checksum !== undefined && meta.checksum !== checkpointChecksum(meta, file.tensors)) {
+    throw new CheckpointError(path, 'is corrupt: its data does not match the checksum in its metadata (bytes were changed after moec wrote it); restore it from a copy, or start the run again without --resume');
+  }
   return { meta, tensors: file.tensors };
 }

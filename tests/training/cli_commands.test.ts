@@ -15,11 +15,13 @@
  *     each the same number of training tokens (different batch sizes, so
  *     different step counts);
  *   - sample prints text from a checkpoint, the same twice at temperature 0,
- *     and refuses a file that is not a checkpoint with a clear message.
+ *     and refuses a file that is not a checkpoint, or one whose bytes changed
+ *     after it was written (its checksum), with a clear message; so does
+ *     train --resume, before writing anything.
  * Needs a WebGPU adapter (the commands exit 1 without one, and these fail).
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHECKPOINT_FILE, loadCheckpoint } from '../../runtime/checkpoint.ts';
@@ -38,6 +40,13 @@ let trained: CliRun;
 beforeAll(() => {
   trained = moec(['train', switchSpec, '--out', out]);
 }, 240_000);
+
+/** A copy of a checkpoint's bytes with one bit of its last tensor's data flipped (the value stays a finite float). */
+function flipped(bytes: Buffer): Buffer {
+  const copy = Buffer.from(bytes);
+  copy[copy.length - 4] ^= 0x01;
+  return copy;
+}
 
 /** The text of each <section> of a report, by its <h2> title. */
 function sections(html: string): Map<string, string> {
@@ -129,6 +138,22 @@ describe('bad arguments', () => {
     expect(Buffer.compare(readFileSync(ckpt), before.bytes)).toBe(0);
     expect(Buffer.compare(readFileSync(join(out, 'metrics.jsonl')), before.metrics)).toBe(0);
     expect(statSync(join(out, 'compiled', 'model.ts')).mtimeMs).toBe(before.compiled);
+  });
+
+  it('--resume of a run whose checkpoint bytes were flipped names the corruption and writes nothing', () => {
+    expect(trained.status, show(trained)).toBe(0);
+    const copy = join(tmp.make('moec-corrupt-'), 'run');
+    cpSync(out, copy, { recursive: true });
+    const ckpt = join(copy, CHECKPOINT_FILE);
+    writeFileSync(ckpt, flipped(readFileSync(ckpt)));
+    const before = { bytes: readFileSync(ckpt), metrics: readFileSync(join(copy, 'metrics.jsonl')), compiled: statSync(join(copy, 'compiled', 'model.ts')).mtimeMs };
+    const r = moec(['train', switchSpec, '--out', copy, '--resume', '--steps', String(STEPS + 2)]);
+    expect(r.status, show(r)).toBe(1);
+    expect(r.stderr).toContain('is corrupt: its data does not match the checksum in its metadata');
+    expect(hasStackTrace(r.stderr), show(r)).toBe(false);
+    expect(Buffer.compare(readFileSync(ckpt), before.bytes)).toBe(0);
+    expect(Buffer.compare(readFileSync(join(copy, 'metrics.jsonl')), before.metrics)).toBe(0);
+    expect(statSync(join(copy, 'compiled', 'model.ts')).mtimeMs).toBe(before.compiled);
   });
 
   it('an --out that cannot be created is a file-system error with a hint, not an internal error', () => {
@@ -265,6 +290,15 @@ describe('moec sample', () => {
       message: /has no moec metadata/,
     },
     { name: 'a missing file', make: (d) => join(d, 'nothing.safetensors'), message: /not a readable checkpoint \(no such file\)/ },
+    {
+      name: 'a checkpoint with one flipped data bit',
+      make: (d) => {
+        const p = join(d, CHECKPOINT_FILE);
+        writeFileSync(p, flipped(readFileSync(join(out, CHECKPOINT_FILE))));
+        return p;
+      },
+      message: /is corrupt: its data does not match the checksum/,
+    },
   ];
   for (const c of bad) {
     it(`refuses ${c.name} with a clear message`, () => {
