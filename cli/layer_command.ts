@@ -10,6 +10,7 @@ import { lowerMoeBlock } from '../compiler/lower.ts';
 import { isMoeBlock, type ModelSpec } from '../compiler/spec.ts';
 import type { HostArray } from '../runtime/executor.ts';
 import { sharedGpu } from '../runtime/gpu.ts';
+import { checkFits } from './device_fit_report.ts';
 import { GraphRunner } from '../runtime/graph_runner.ts';
 import { initGraph } from '../runtime/init.ts';
 import { readSafetensors, SafetensorsError, serializeSafetensors, type StTensor } from '../runtime/safetensors.ts';
@@ -94,7 +95,7 @@ export async function layerCommand(path: string, opts: LayerOptions): Promise<vo
   const graph = lowerMoeBlock(spec, { batch, seq });
   const params = parameters(graph, opts, block);
   const gpu = await sharedGpu();
-  const runner = await GraphRunner.create(gpu, graph, path);
+  const runner = await checkFits(spec, () => GraphRunner.create(gpu, graph, path));
   try {
     runner.setValues(new Map([...params, ['x', x]]));
     await runner.forward();

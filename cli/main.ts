@@ -8,7 +8,9 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { dumpGraph } from '../compiler/ir_dump.ts';
 import { lowerModel } from '../compiler/lower.ts';
 import { infoCommand } from './info_command.ts';
-import { loadSpec, requireSpec } from './load_spec.ts';
+import { checkCommand } from './check_command.ts';
+import { DeviceFitError } from '../codegen/device_fit.ts';
+import { requireSpec } from './load_spec.ts';
 import { GpuUnavailableError, KernelError } from '../runtime/gpu_errors.ts';
 import { layerCommand, type LayerOptions } from './layer_command.ts';
 import { testCommand } from './test_command.ts';
@@ -29,17 +31,12 @@ program
 
 program
   .command('check')
-  .description('check a spec: syntax, keys, values and their relations (exit 1 on errors, 0 with only warnings)')
+  .description('check a spec: syntax, keys, values and their relations, then the memory it needs and whether it fits (exit 1 on errors, 0 with only warnings)')
   .argument('<spec...>', '.moe files')
   .option('--json', 'print diagnostics as JSON (file, line, column, length, code, severity, message, hint)')
-  .action((specs: string[], opts: { json?: boolean }) => {
-    let failed = false;
-    for (const path of specs) {
-      const r = loadSpec(path, opts);
-      if (!r.spec) failed = true;
-      else if (!opts.json) process.stderr.write(`${path}: ok${r.diagnostics.length ? ` (${r.diagnostics.length} warning${r.diagnostics.length > 1 ? 's' : ''})` : ''}\n`);
-    }
-    if (failed) process.exitCode = 1;
+  .option('--device', "also compare sizes with this machine's WebGPU adapter limits")
+  .action(async (specs: string[], opts: { json?: boolean; device?: boolean }) => {
+    process.exitCode = await checkCommand(specs, opts);
   });
 
 program
@@ -147,6 +144,10 @@ function exitCodeFor(e: unknown): number {
   }
   if (e instanceof GpuUnavailableError) {
     process.stderr.write(`moec: ${e.message}\n  hint: ${e.hint}\n`);
+    return 1;
+  }
+  if (e instanceof DeviceFitError) {
+    for (const p of e.problems) process.stderr.write(`moec: ${p.message}\n  hint: ${p.hint}\n`);
     return 1;
   }
   if (e instanceof KernelError) {

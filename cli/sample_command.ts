@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import { checkSpec } from '../compiler/compile.ts';
 import { isNonCausal } from '../compiler/routing_core.ts';
 import { writeCompiledModel } from '../codegen/harness/compile_output.ts';
-import { trainPlan } from '../codegen/train_plan.ts';
+import { planKernels, trainPlan } from '../codegen/train_plan.ts';
+import { assertFits } from '../runtime/device_budget.ts';
+import { checkFits } from './device_fit_report.ts';
 import { CheckpointError, loadCheckpoint } from '../runtime/checkpoint.ts';
 import { sharedGpu } from '../runtime/gpu.ts';
 import { targetFor } from '../runtime/tuning.ts';
@@ -41,9 +43,11 @@ export async function sampleCommand(path: string, opts: SampleCommandOptions): P
   }
   if (B > 1) process.stderr.write(`moec: note: Mixture of Tokens mixes ${B} sequences per group; sampling ${B} continuations side by side and printing the first.\n`);
   const gpu = await sharedGpu();
+  const plan = trainPlan(spec, targetFor(gpu), { batch: B, seq: spec.context });
+  checkFits(spec, () => assertFits(gpu, plan.graph, plan.buffers, planKernels(plan)));
   const dir = mkdtempSync(join(tmpdir(), 'moec-sample-'));
   try {
-    writeCompiledModel(trainPlan(spec, targetFor(gpu), { batch: B, seq: spec.context }), dir);
+    writeCompiledModel(plan, dir);
     const prompt = new TextEncoder().encode(opts.prompt ?? '');
     const outs = await sample({ spec, checkpoint: ck, gpu, modelDir: dir, prompt, tokens: opts.tokens, temperature: opts.temperature, seed: opts.seed });
     process.stdout.write(`${opts.prompt ?? ''}${new TextDecoder('utf-8').decode(outs[0])}\n`);

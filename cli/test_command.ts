@@ -5,6 +5,7 @@
  * per op, pass and shape (the worst tensor), and exits 1 on any failure.
  */
 import { sharedGpu } from '../runtime/gpu.ts';
+import { checkFits } from './device_fit_report.ts';
 import { BACKWARD_TOLERANCE, FORWARD_TOLERANCE, checkScenario, type CheckRow } from '../runtime/kernel_check.ts';
 import { scenariosFor } from '../runtime/test_scenarios.ts';
 import { checkOptimizer } from '../runtime/optimizer_check.ts';
@@ -60,7 +61,7 @@ export async function testCommand(path: string, opts: TestOptions): Promise<void
   log(`moec test ${path} on ${gpu.adapterName}`);
   log(`tolerances (relative to the tensor's largest reference value): forward ${FORWARD_TOLERANCE}, backward ${BACKWARD_TOLERANCE}; routing indices must match exactly`);
   for (const scenario of scenariosFor(spec, opts.seed)) {
-    const rows = await checkScenario(gpu, scenario, path);
+    const rows = await checkFits(spec, () => checkScenario(gpu, scenario, path));
     all.push(...rows);
     if (!opts.json) {
       log('');

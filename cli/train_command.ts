@@ -8,7 +8,9 @@ import { dirname, join, resolve } from 'node:path';
 import { modelCost } from '../compiler/cost.ts';
 import type { ModelSpec } from '../compiler/spec.ts';
 import { writeCompiledModel } from '../codegen/harness/compile_output.ts';
-import { trainPlan } from '../codegen/train_plan.ts';
+import { planKernels, trainPlan } from '../codegen/train_plan.ts';
+import { assertFits } from '../runtime/device_budget.ts';
+import { checkFits } from './device_fit_report.ts';
 import { CHECKPOINT_FILE, CheckpointError, loadCheckpoint } from '../runtime/checkpoint.ts';
 import { acquireRunLock, RunLockedError } from '../runtime/run_lock.ts';
 import type { DataSource } from '../runtime/data/batch.ts';
@@ -87,6 +89,7 @@ async function trainLocked(spec: ModelSpec, outDir: string, opts: TrainCommandOp
   }
   const gpu = await sharedGpu();
   const plan = trainPlan(spec, targetFor(gpu));
+  checkFits(spec, () => assertFits(gpu, plan.graph, plan.buffers, planKernels(plan)));
   const modelDir = join(outDir, 'compiled');
   writeCompiledModel(plan, modelDir);
   const progress = progressReporter(label, 0);

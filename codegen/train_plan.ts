@@ -63,3 +63,8 @@ export function trainPlan(spec: ModelSpec, target: Target, shape?: LowerShape): 
     lossGrads,
   };
 }
+
+/** Every kernel of a plan, in no particular order (for checks over all of them). */
+export function planKernels(plan: TrainPlan): Kernel[] {
+  return [...[...plan.ops, ...plan.stateUpdates].flatMap((k) => [...k.forward, ...k.backward]), ...plan.norm, ...plan.update];
+}

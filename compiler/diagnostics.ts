@@ -37,8 +37,10 @@ export const CODES = {
   E203: 'conflicting options',
   E204: 'unsupported combination',
   E205: 'too large for this tool',
+  E206: 'does not fit the device',
   W301: 'non-causal router in a causal model',
   W302: 'option has no effect',
+  W303: 'needs more than WebGPU guarantees',
 } as const;
 
 export type Code = keyof typeof CODES;

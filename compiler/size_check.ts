@@ -7,6 +7,7 @@ import type { DiagnosticBag } from './diagnostics.ts';
 import { numel } from './ir.ts';
 import { lowerModel } from './lower.ts';
 import type { ModelSpec } from './spec.ts';
+import { keysOfShape, sizeSpan } from './key_span.ts';
 
 /** 2^28 f32 elements = 1 GiB, beyond the binding limit of every device moec targets. */
 export const MAX_TENSOR_ELEMENTS = 2 ** 28;
@@ -16,18 +17,19 @@ export function checkGraphSize(spec: ModelSpec, d: DiagnosticBag): void {
   // Estimate first: lowering a huge model would itself allocate large shape arrays.
   const N = spec.train.batch * spec.context;
   const rough = Math.max(N * spec.vocab, N * spec.width * 4, spec.vocab * spec.width, spec.ffn.kind === 'moe' ? N * spec.ffn.experts.count * spec.width : 0);
-  const span = { start: 0, end: 0 };
+  const text = spec.source.text;
   if (rough > MAX_TENSOR_ELEMENTS * 64) {
-    d.error('E205', span, `this model's tensors reach ~${rough.toExponential(1)} elements; the limit is ${MAX_TENSOR_ELEMENTS}`, 'reduce batch, context, width or experts');
+    d.error('E205', sizeSpan(text, ['width', 'vocab', 'batch', 'context', 'experts']), `this model's tensors reach ~${rough.toExponential(1)} elements; the limit is ${MAX_TENSOR_ELEMENTS}`, 'reduce batch, context, width or experts');
     return;
   }
   const graph = lowerModel(spec);
-  let largest = { name: '', n: 0 };
+  let largest = { name: '', n: 0, shape: [] as readonly number[] };
   for (const t of graph.tensors.values()) {
     const n = numel(t.shape);
-    if (n > largest.n) largest = { name: t.name, n };
+    if (n > largest.n) largest = { name: t.name, n, shape: t.shape };
   }
   if (largest.n > MAX_TENSOR_ELEMENTS) {
-    d.error('E205', span, `tensor \`${largest.name}\` has ${largest.n} elements; the limit is ${MAX_TENSOR_ELEMENTS}`, 'reduce batch, context, width or experts');
+    const keys = keysOfShape(spec, largest.shape, largest.name);
+    d.error('E205', sizeSpan(text, keys), `tensor \`${largest.name}\` [${largest.shape.join(', ')}] has ${largest.n} elements; moec indexes at most ${MAX_TENSOR_ELEMENTS} (1 GiB of f32) per tensor`, `reduce ${keys.length ? keys.join(' or ') : 'batch, context, width or experts'}`);
   }
 }

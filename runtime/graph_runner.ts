@@ -7,6 +7,7 @@
 import type { Graph } from '../compiler/ir.ts';
 import { scheduleOf, type Schedule } from '../compiler/schedule.ts';
 import { generateGraph, type GraphKernels } from '../codegen/wgsl/generate.ts';
+import { assertFits } from './device_budget.ts';
 import { gradName, type Target } from '../codegen/wgsl/kernel.ts';
 import { Executor, type HostArray } from './executor.ts';
 import type { Gpu } from './gpu.ts';
@@ -30,6 +31,7 @@ export class GraphRunner {
   /** Generates the graph's kernels, allocates their buffers and compiles every pipeline up front. */
   static async create(gpu: Gpu, graph: Graph, specPath: string, target: Target = targetFor(gpu)): Promise<GraphRunner> {
     const plan = generateGraph(graph, { specPath, target });
+    assertFits(gpu, graph, plan.buffers, [...plan.ops, ...plan.stateUpdates].flatMap((k) => [...k.forward, ...k.backward]));
     const executor = new Executor(gpu, specPath);
     await executor.allocate(plan.buffers);
     await executor.prepare([...plan.ops, ...plan.stateUpdates].flatMap((k) => [...k.forward, ...k.backward]));

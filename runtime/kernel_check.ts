@@ -8,6 +8,7 @@
  */
 import type { Graph, Op } from '../compiler/ir.ts';
 import { generateGraph } from '../codegen/wgsl/generate.ts';
+import { assertFits } from './device_budget.ts';
 import { gradName, type OpKernels } from '../codegen/wgsl/kernel.ts';
 import { Executor, type HostArray } from './executor.ts';
 import type { Gpu } from './gpu.ts';
@@ -91,6 +92,7 @@ function shapeText(graph: Graph, t: string): string {
 export async function checkScenario(gpu: Gpu, scenario: Scenario, specPath: string): Promise<CheckRow[]> {
   const { graph } = scenario;
   const plan = generateGraph(graph, { specPath, target: gpu.limits });
+  assertFits(gpu, graph, plan.buffers, [...plan.ops, ...plan.stateUpdates].flatMap((k) => [...k.forward, ...k.backward]));
   const ex = new Executor(gpu, specPath);
   try {
     await ex.allocate(plan.buffers);

@@ -1201,8 +1201,26 @@ const cases: Case[] = [
       train { batch 4096 }
     `,
     code: 'E205',
-    line: 1,
-    column: 1,
+    line: 2,
+    column: 30,
+    hint: 'reduce batch, context, width or experts',
+  },
+  {
+    name: 'E205 one expert tensor too large, pointed at the key that sets it',
+    text: moe`
+      model huge {
+        vocab 256  context 64  width 8192  depth 2  heads 4
+        ffn moe every 1 {
+          experts 64 { hidden 8192 }
+          route token_choice { top_k 1 }
+        }
+      }
+    `,
+    code: 'E205',
+    line: 4,
+    column: 18,
+    message: '`blocks.0.moe.experts.up.weight` [64, 8192, 8192]',
+    hint: 'reduce hidden or experts',
   },
 
   // --- W3xx: warnings -------------------------------------------------------------
