@@ -19,9 +19,10 @@ const KNOWN: Readonly<Record<string, readonly [string, string]>> = {
 /** A user-facing message for a file-system error, or undefined for any other error. */
 export function describeFileSystemError(e: unknown): { message: string; hint: string } | undefined {
   const err = e as NodeJS.ErrnoException;
-  if (!(e instanceof Error) || typeof err.code !== 'string' || typeof err.syscall !== 'string' || typeof err.path !== 'string') return undefined;
+  if (!(e instanceof Error) || typeof err.code !== 'string' || typeof err.syscall !== 'string') return undefined;
   const known = KNOWN[err.code];
   if (!known) return undefined;
   const [what, hint] = known;
-  return { message: `cannot ${err.syscall} ${err.path}: ${what} (${err.code})`, hint };
+  // Writes through a file descriptor carry no path; the message still says what failed.
+  return { message: `cannot ${err.syscall}${typeof err.path === 'string' ? ` ${err.path}` : ''}: ${what} (${err.code})`, hint };
 }

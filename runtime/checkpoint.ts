@@ -53,9 +53,15 @@ export function writeAtomic(path: string, bytes: Uint8Array): void {
     let off = 0;
     while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
     fsyncSync(fd);
-  } finally {
+  } catch (e) {
+    // A full disk (ENOSPC, EDQUOT) fails here: drop the partial temp file; the previous file stays as it was.
     closeSync(fd);
+    rmSync(tmp, { force: true });
+    // A write through a descriptor names no file: name the one being replaced.
+    if (e instanceof Error && (e as NodeJS.ErrnoException).path === undefined) (e as NodeJS.ErrnoException).path = path;
+    throw e;
   }
+  closeSync(fd);
   try {
     renameSync(tmp, path);
   } catch (e) {
