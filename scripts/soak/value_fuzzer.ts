@@ -23,12 +23,12 @@ import { Rng } from '../../runtime/rng.ts';
 const ROOT = join(import.meta.dirname, '..', '..');
 const VALUES = ['0', '-1', '1', '2', '3', '0.5', '2.7', '1e-9', '4096', '65536', '1e12', '99999999999'];
 
-/** Text split into pieces that join back to it: comments, braces, words, whitespace. */
-function pieces(text: string): string[] {
+/** Text split into pieces that join back to it: strings, comments, braces, words, whitespace. */
+export function pieces(text: string): string[] {
   return text.match(/"[^"\n]*"|#[^\n]*|[{}]|[^\s{}"#]+|\s+/g) ?? [];
 }
 
-const isNumber = (p: string) => /^-?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(p);
+export const isNumber = (p: string): boolean => /^-?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(p);
 const KEYS = new Set(ALL_KEYS);
 const CHOICES = new Set(ALL_CHOICES);
 
@@ -106,7 +106,8 @@ export function valueFuzz(count: number, tests: number, seed: number): FuzzRepor
   }
   const small = [...new Set(accepted)].filter((text) => {
     const { spec } = checkSpec(text, 'mutant.moe');
-    return memoryReport(trainPlan(spec!, DEFAULT_TARGET).graph, trainPlan(spec!, DEFAULT_TARGET).buffers).total < 64 * 2 ** 20;
+    const plan = trainPlan(spec!, DEFAULT_TARGET);
+    return memoryReport(plan.graph, plan.buffers).total < 64 * 2 ** 20;
   });
   const dir = mkdtempSync(join(tmpdir(), 'moec-fuzz-'));
   const testExits: Record<string, number> = {};

@@ -14,6 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { checkSpec } from '../../compiler/compile.ts';
 import { CODES } from '../../compiler/diagnostics.ts';
 import { ALL_CHOICES, ALL_KEYS } from '../../compiler/schema.ts';
+import { isNumber, pieces } from '../../scripts/soak/value_fuzzer.ts';
 
 /** Mutated variants per shipped spec (13 specs: over 2,000 in all). */
 const MUTANTS_PER_SPEC = 160;
@@ -42,13 +43,7 @@ type Rng = () => number;
 const intBelow = (rng: Rng, n: number): number => Math.floor(rng() * n);
 const pick = <T>(rng: Rng, items: readonly T[]): T => items[intBelow(rng, items.length)]!;
 
-/** Text split into pieces that join back to it: strings, comments, braces, words, whitespace. */
-function pieces(text: string): string[] {
-  return text.match(/"[^"\n]*"|#[^\n]*|[{}]|[^\s{}"#]+|\s+/g) ?? [];
-}
-
 const isToken = (p: string): boolean => !/^\s/.test(p);
-const isNumber = (p: string): boolean => /^-?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(p);
 
 const HUGE_NUMBERS = ['1e308', '1e400', '-1e400', '99999999999999999999', '-1', '-0', '0', '1e-400', '-99999999999999999999', '4294967297', '0.0000001', '2147483648', '1.5', '-2.5e3'];
 /** Bytes a file should not contain: NUL, controls, DEL, C1, lone surrogates, BOM, replacement char, emoji, quotes and braces. */
