@@ -102,12 +102,11 @@ export async function layerCommand(path: string, opts: LayerOptions): Promise<vo
     const out: [string, StTensor][] = [];
     const f32 = async (name: string) => (await runner.read(name)) as Float32Array;
     out.push(['y', { dtype: 'F32', shape: [batch, seq, spec.width], data: await f32(graph.output) }]);
-    for (const loss of ['balance', 'z', 'sequence_balance']) {
-      const name = `loss.${loss}`;
-      if (graph.tensors.has(name)) out.push([name, { dtype: 'F32', shape: [], data: await f32(name) }]);
-      else if (loss !== 'sequence_balance') out.push([name, { dtype: 'F32', shape: [], data: new Float32Array(1) }]);
-    }
-    out.push(['load', { dtype: 'F32', shape: [spec.ffn.kind === 'moe' ? spec.ffn.experts.count : 0], data: await loadOf(runner, graph, spec) }]);
+    // Every loss of the layer under its own name; balance and z are always written (0 when off).
+    for (const name of ['loss.balance', 'loss.z']) if (!graph.tensors.has(name)) out.push([name, { dtype: 'F32', shape: [], data: new Float32Array(1) }]);
+    for (const name of graph.losses) out.push([name, { dtype: 'F32', shape: [], data: await f32(name) }]);
+    const load = await loadOf(runner, graph, spec);
+    out.push(['load', { dtype: 'F32', shape: [load.length], data: load }]);
     if (dy) {
       await runner.backward(new Map([[graph.output, dy]]));
       out.push(['grad.x', { dtype: 'F32', shape: [batch, seq, spec.width], data: await runner.readGrad('x') }]);

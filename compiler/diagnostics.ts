@@ -38,6 +38,7 @@ export const CODES = {
   E204: 'unsupported combination',
   E205: 'too large for this tool',
   E206: 'does not fit the device',
+  E207: 'loss has no meaning for this router',
   W301: 'non-causal router in a causal model',
   W302: 'option has no effect',
   W303: 'needs more than WebGPU guarantees',

@@ -5,6 +5,7 @@
  * fails loudly at compile time.
  */
 import type { DType, Graph, Init, Op, OpKind, OpOf, Tensor, TensorRole } from './ir.ts';
+import { withDefaults, type AttrsInOf } from './ops/registry.ts';
 import { verifyOp } from './ops/verify.ts';
 import type { Origin } from './spec.ts';
 
@@ -35,18 +36,18 @@ export class GraphBuilder {
   }
 
   /** Appends an op after verifying it against its kind's definition; `derived` says how computed attributes came about. */
-  op<K extends OpKind>(kind: K, name: string, inputs: OpOf<K>['inputs'], outputs: OpOf<K>['outputs'], attrs: OpOf<K>['attrs'], origin: Origin, derived?: OpOf<K>['derived']): void {
+  op<K extends OpKind>(kind: K, name: string, inputs: OpOf<K>['inputs'], outputs: OpOf<K>['outputs'], attrs: AttrsInOf<K>, origin: Origin, derived?: OpOf<K>['derived']): void {
     this.ops.push(this.make(kind, name, inputs, outputs, attrs, origin, derived));
   }
 
   /** An op run after each optimizer step (not differentiated), verified like any op. */
-  stateUpdate<K extends OpKind>(kind: K, name: string, inputs: OpOf<K>['inputs'], outputs: OpOf<K>['outputs'], attrs: OpOf<K>['attrs'], origin: Origin): void {
+  stateUpdate<K extends OpKind>(kind: K, name: string, inputs: OpOf<K>['inputs'], outputs: OpOf<K>['outputs'], attrs: AttrsInOf<K>, origin: Origin): void {
     this.updates.push(this.make(kind, name, inputs, outputs, attrs, origin));
   }
 
-  private make<K extends OpKind>(kind: K, name: string, inputs: OpOf<K>['inputs'], outputs: OpOf<K>['outputs'], attrs: OpOf<K>['attrs'], origin: Origin, derived?: OpOf<K>['derived']): Op {
+  private make<K extends OpKind>(kind: K, name: string, inputs: OpOf<K>['inputs'], outputs: OpOf<K>['outputs'], attrs: AttrsInOf<K>, origin: Origin, derived?: OpOf<K>['derived']): Op {
     if ([...this.ops, ...this.updates].some((o) => o.name === name)) throw new Error(`internal: op ${name} added twice`);
-    const op = { name, kind, inputs, outputs, attrs, origin, ...(derived ? { derived } : {}) } as OpOf<K>;
+    const op = { name, kind, inputs, outputs, attrs: withDefaults(kind, attrs), origin, ...(derived ? { derived } : {}) } as unknown as OpOf<K>;
     verifyOp(op as unknown as Parameters<typeof verifyOp>[0], (t) => this.tensors.get(t));
     return op as unknown as Op;
   }

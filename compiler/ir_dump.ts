@@ -3,6 +3,7 @@
  * snapshots: one line per tensor declaration and per op, in order.
  */
 import type { AttrValue, Graph, Op, Tensor } from './ir.ts';
+import { isDefaultAttr } from './ops/registry.ts';
 
 function shapeText(t: Tensor): string {
   return `${t.dtype}[${t.shape.join(', ')}]`;
@@ -28,7 +29,8 @@ function initText(t: Tensor): string {
 function opLine(op: Op, g: Graph): string {
   const ins = Object.entries(op.inputs).map(([k, v]) => `${k}=%${v}`).join(', ');
   const outs = Object.entries(op.outputs).map(([k, v]) => `%${v}: ${shapeText(g.tensors.get(v)!)}`).join(', ');
-  const attrs = Object.entries(op.attrs).map(([k, v]) => `${k}=${attrText(v)}`).join(' ');
+  // Attributes at their default are left out: an option a graph does not use does not show.
+  const attrs = Object.entries(op.attrs).filter(([k, v]) => !isDefaultAttr(op.kind, k, v)).map(([k, v]) => `${k}=${attrText(v)}`).join(' ');
   const where = op.origin.line ? `  # line ${op.origin.line}` : '';
   return `  ${outs} = ${op.kind}(${ins})${attrs ? ` {${attrs}}` : ''}${where}`;
 }

@@ -22,10 +22,21 @@ export interface LayerShape {
   readonly depth: number;
 }
 
-/** Capacity per expert under token choice: ceil(f·k·N/E) clamped to N (ROUTING.md). */
-export function tokenChoiceCapacity(core: RoutingCore, tokens: number, experts: number): number | null {
+/**
+ * Capacity per expert under token choice (ROUTING.md): ceil(f·k·T/E) clamped
+ * to T, for the T tokens of one scope — the whole call, or one sequence of
+ * `seq` tokens with capacity_scope sequence. E counts the computing experts
+ * only (not null experts).
+ */
+export function tokenChoiceCapacity(core: RoutingCore, tokens: number, experts: number, seq = tokens): number | null {
   if (core.capacityFactor === null) return null;
-  return Math.min(tokens, Math.ceil((core.capacityFactor * core.topK * tokens) / experts));
+  const scope = core.capacityScope === 'sequence' ? seq : tokens;
+  return Math.min(scope, Math.ceil((core.capacityFactor * core.topK * scope) / experts));
+}
+
+/** Capacity scopes of a call: 1, or one per sequence. */
+function capacityScopes(core: RoutingCore, tokens: number, seq: number): number {
+  return core.capacityScope === 'sequence' ? tokens / seq : 1;
 }
 
 /** Tokens each expert takes under expert choice: ceil(f·N/E) clamped to N. */
@@ -34,12 +45,12 @@ export function expertChoiceCapacity(core: RoutingCore, tokens: number, experts:
 }
 
 /** Routed-expert rows the expert GEMMs may process (an upper bound; unused rows are skipped). */
-export function expertRows(core: RoutingCore, tokens: number, experts: number, groups: number): number {
+export function expertRows(core: RoutingCore, tokens: number, experts: number, groups: number, seq = tokens): number {
   if (core.combine === 'mix') return experts * groups * core.slots;
   switch (core.select) {
     case 'token_choice': {
-      const cap = tokenChoiceCapacity(core, tokens, experts);
-      return cap === null ? tokens * core.topK : Math.min(tokens * core.topK, experts * cap);
+      const cap = tokenChoiceCapacity(core, tokens, experts, seq);
+      return cap === null ? tokens * core.topK : Math.min(tokens * core.topK, experts * cap * capacityScopes(core, tokens, seq));
     }
     case 'expert_choice':
       return experts * expertChoiceCapacity(core, tokens, experts);
@@ -69,14 +80,15 @@ export function lowerMoeLayer(g: GraphBuilder, ffn: MoeFfnSpec, x: string, p: st
   const residualStd = 0.02 / Math.sqrt(2 * shape.depth);
   const gated = ffn.experts.activation === 'swiglu';
 
-  // Router: logits (and, when normalised per token or by sigmoid, the scores).
-  const slotsTotal = core.combine === 'mix' ? E * core.slots : E;
+  // Router: logits (and, when normalised per token or by sigmoid, the scores), over the routed and null experts.
+  const slotsTotal = core.combine === 'mix' ? E * core.slots : E + core.nullExperts;
   const weight = g.tensor(`${p}router.weight`, [slotsTotal, d], 'f32', 'param', normal(std));
   const routerIn = core.learnTemperature
     ? { x, weight, log_temperature: g.tensor(`${p}router.log_temperature`, [1], 'f32', 'param', { kind: 'constant', value: Math.log(core.temperature) }) }
     : { x, weight };
   const logits = g.tensor(`${p}logits`, [N, slotsTotal], 'f32', 'activation');
-  const routerOut = core.combine === 'gather' ? { logits, probs: g.tensor(`${p}probs`, [N, E], 'f32', 'activation') } : { logits };
+  const probs = core.combine === 'gather' ? g.tensor(`${p}probs`, [N, slotsTotal], 'f32', 'activation') : undefined;
+  const routerOut = probs ? { logits, probs } : { logits };
   g.op('router', `${p}router`, routerIn, routerOut, {
     score: core.score,
     normalize: core.normalize,
@@ -89,20 +101,33 @@ export function lowerMoeLayer(g: GraphBuilder, ffn: MoeFfnSpec, x: string, p: st
     g.op('z_loss', `${p}z_loss`, { logits }, { loss: z }, { beta: core.losses.z }, key('z_loss'));
     g.loss(z);
   }
+  if (core.losses.l1 > 0 && probs) {
+    const l1 = g.tensor(`${p}loss.l1`, [1], 'f32', 'loss');
+    g.op('l1_loss', `${p}l1_loss`, { probs }, { loss: l1 }, { lambda: core.losses.l1 }, key('l1_loss'));
+    g.loss(l1);
+  }
 
   let y: string;
   if (core.combine === 'mix') {
     y = lowerMix(g, ffn, x, logits, p, shape, gated, residualStd);
   } else {
-    const table = lowerSelect(g, ffn, (routerOut as { probs: string }).probs, p, shape);
+    const table = lowerSelect(g, ffn, { logits, probs: probs! }, p, shape);
     if (ffn.experts.kind === 'full') {
-      const rows = expertRows(core, N, E, 0);
-      // The most rows one expert can hold: its capacity, c, or every token (each token picks an expert at most once).
-      const perExpert = core.select === 'expert_choice' ? expertChoiceCapacity(core, N, E) : core.select === 'token_choice' ? (tokenChoiceCapacity(core, N, E) ?? N) : N;
+      const rows = expertRows(core, N, E, 0, shape.seq);
+      // The most rows one expert can hold: its capacity (per scope), c, or every token (each token picks an expert at most once).
+      const tcCapacity = tokenChoiceCapacity(core, N, E, shape.seq);
+      const perExpert = core.select === 'expert_choice' ? expertChoiceCapacity(core, N, E) : core.select === 'token_choice' ? (tcCapacity === null ? N : tcCapacity * capacityScopes(core, N, shape.seq)) : N;
+      // Llama 4: each token's input is scaled by its (single) gate before the expert, and the output is not.
+      let expertIn = x;
+      if (core.applyGates === 'input') {
+        expertIn = g.tensor(`${p}gated_input`, [N, d], 'f32', 'activation');
+        g.op('scale_rows', `${p}gate_input`, { x, scale: table.tokenGate }, { y: expertIn }, {}, key('apply_gates'));
+      }
       const expertOut = g.tensor(`${p}expert_out`, [rows, d], 'f32', 'activation');
-      g.op('expert_ffn', `${p}experts`, { x, slot_token: table.slotToken, token_slot: table.tokenSlot, expert_offsets: table.offsets, ...expertWeights(g, `${p}experts.`, E, H, d, gated, std, residualStd) }, { out: expertOut }, { activation: ffn.experts.activation, rows, gather: true, rows_per_expert: Math.min(rows, perExpert) }, ffn.experts.origin);
+      g.op('expert_ffn', `${p}experts`, { x: expertIn, slot_token: table.slotToken, token_slot: table.tokenSlot, expert_offsets: table.offsets, ...expertWeights(g, `${p}experts.`, E, H, d, gated, std, residualStd) }, { out: expertOut }, { activation: ffn.experts.activation, rows, gather: true, rows_per_expert: Math.min(rows, perExpert) }, ffn.experts.origin);
       y = g.tensor(`${p}routed`, [N, d], 'f32', 'activation');
-      g.op('combine', `${p}combine`, { expert_out: expertOut, token_slot: table.tokenSlot, token_gate: table.tokenGate }, { y }, {}, at);
+      const gates = core.applyGates === 'input' ? {} : { token_gate: table.tokenGate };
+      g.op('combine', `${p}combine`, { expert_out: expertOut, token_slot: table.tokenSlot, ...gates }, { y }, {}, at);
     } else {
       y = lowerAdapters(g, ffn, x, table.tokenExpert, table.tokenGate, p, N, d, 0.02, residualStd);
     }
@@ -110,8 +135,18 @@ export function lowerMoeLayer(g: GraphBuilder, ffn: MoeFfnSpec, x: string, p: st
 
   if (ffn.shared) {
     const s = ffn.shared;
-    const sharedOut = g.tensor(`${p}shared_out`, [N, d], 'f32', 'activation');
+    let sharedOut = g.tensor(`${p}shared_out`, [N, d], 'f32', 'activation');
     g.op('ffn', `${p}shared`, { x, ...expertWeights(g, `${p}shared.`, s.count, s.hidden, d, s.activation === 'swiglu', std, residualStd) }, { y: sharedOut }, { activation: s.activation, experts: s.count }, s.origin);
+    if (s.gate === 'sigmoid') {
+      // Qwen-MoE: the shared output times σ(x·w), one learned vector w.
+      const weight = g.tensor(`${p}shared.gate_proj.weight`, [1, d], 'f32', 'param', normal(std));
+      const gateLogit = g.tensor(`${p}shared.gate_logit`, [N, 1], 'f32', 'activation');
+      const gate = g.tensor(`${p}shared.gate_value`, [N, 1], 'f32', 'activation');
+      g.op('router', `${p}shared_gate`, { x, weight }, { logits: gateLogit, probs: gate }, { score: 'sigmoid', normalize: 'none', temperature: 1, learn_temperature: false, jitter: 0 }, s.origin);
+      const gatedOut = g.tensor(`${p}shared_gated`, [N, d], 'f32', 'activation');
+      g.op('scale_rows', `${p}shared_scale`, { x: sharedOut, scale: gate }, { y: gatedOut }, {}, s.origin);
+      sharedOut = gatedOut;
+    }
     const sum = g.tensor(`${p}y`, [N, d], 'f32', 'activation');
     g.op('add', `${p}add_shared`, { a: y, b: sharedOut }, { y: sum }, {}, s.origin);
     y = sum;
@@ -128,13 +163,14 @@ interface RoutingTable {
 }
 
 /** Selection, capacity and the per-token / per-expert routing tables. */
-function lowerSelect(g: GraphBuilder, ffn: MoeFfnSpec, probs: string, p: string, shape: LayerShape): RoutingTable {
+function lowerSelect(g: GraphBuilder, ffn: MoeFfnSpec, scores: { logits: string; probs: string }, p: string, shape: LayerShape): RoutingTable {
   const core = ffn.routing;
   const key = keyOrigin(ffn);
   const N = shape.batch * shape.seq;
   const E = ffn.experts.count;
+  const probs = scores.probs;
   const choices = core.select === 'token_choice' ? core.topK : E;
-  const rows = expertRows(core, N, E, 0);
+  const rows = expertRows(core, N, E, 0, shape.seq);
   const t: RoutingTable = {
     tokenExpert: g.tensor(`${p}token_expert`, [N, choices], 'i32', 'index'),
     tokenGate: g.tensor(`${p}token_gate`, [N, choices], 'f32', 'activation'),
@@ -142,20 +178,47 @@ function lowerSelect(g: GraphBuilder, ffn: MoeFfnSpec, probs: string, p: string,
     slotToken: g.tensor(`${p}slot_token`, [rows], 'i32', 'index'),
     offsets: g.tensor(`${p}expert_offsets`, [E + 1], 'i32', 'index'),
   };
-  const load = g.tensor(`${p}load`, [E], 'i32', 'index');
-  const demand = g.tensor(`${p}demand`, [E], 'i32', 'index');
+  // load and demand count null experts too: a null expert is chosen like any other.
+  const routed = E + core.nullExperts;
+  const load = g.tensor(`${p}load`, [routed], 'i32', 'index');
+  const demand = g.tensor(`${p}demand`, [routed], 'i32', 'index');
   const tables = { token_slot: t.tokenSlot, slot_token: t.slotToken, expert_offsets: t.offsets, load, demand };
   if (core.select === 'token_choice') {
-    const bias = core.losses.biasRate > 0 ? g.tensor(`${p}router.bias`, [E], 'f32', 'state', { kind: 'zeros' }) : undefined;
-    const inputs = bias ? { probs, bias } : { probs };
-    g.op('select_top_k', `${p}select`, inputs, { token_expert: t.tokenExpert, token_gate: t.tokenGate }, { k: core.topK, weights: core.weights }, key('top_k'));
-    const capacity = tokenChoiceCapacity(core, N, E);
-    const capWhy = capacity === null ? 'capacity none (dropless)' : `min(${N}, ceil(${core.capacityFactor} * ${core.topK} * ${N} / ${E})): capacity_factor * top_k * tokens / experts`;
-    const rowsWhy = capacity === null ? `${N} * ${core.topK}: every choice of every token` : `min(${N} * ${core.topK}, ${E} * ${capacity}): choices, at most capacity per expert`;
-    g.op('assign', `${p}assign`, { token_expert: t.tokenExpert }, tables, { experts: E, capacity: capacity ?? 0, rows }, key('capacity_factor', 'capacity'), { capacity: capWhy, rows: rowsWhy });
+    const bias = core.losses.biasRate > 0 ? g.tensor(`${p}router.bias`, [routed], 'f32', 'state', { kind: 'zeros' }) : undefined;
+    // What ranks the experts: the gates' own scores, the logits (softmax after top-k) or Sinkhorn-balanced scores.
+    let rank: string | undefined = core.scoreAfterTopK ? scores.logits : undefined;
+    if (core.sinkhorn > 0) {
+      rank = g.tensor(`${p}balanced`, [N, routed], 'f32', 'index');
+      g.op('sinkhorn', `${p}sinkhorn`, { logits: scores.logits }, { balanced: rank }, { iterations: core.sinkhorn }, key('sinkhorn'));
+    }
+    const inputs = { probs, ...(bias ? { bias } : {}), ...(rank ? { rank } : {}) };
+    const groups = core.groups ? { groups: core.groups.count, top_groups: core.groups.keep, group_score: core.groups.score } : {};
+    const cut = core.cut ? { cut: core.cut.kind, cut_value: core.cut.value } : {};
+    g.op('select_top_k', `${p}select`, inputs, { token_expert: t.tokenExpert, token_gate: t.tokenGate }, { k: core.topK, weights: core.weights, scale: core.scale, ...groups, ...cut }, key('top_k', 'groups', 'top_p', 'threshold', 'score_after_topk'));
+    const capacity = tokenChoiceCapacity(core, N, E, shape.seq);
+    const scope = core.capacityScope === 'sequence' ? shape.seq : N;
+    const perSequence = core.capacityScope === 'sequence' && capacity !== null;
+    const capWhy = capacity === null ? 'capacity none (dropless)' : `min(${scope}, ceil(${core.capacityFactor} * ${core.topK} * ${scope} / ${E})): capacity_factor * top_k * tokens${perSequence ? ' of a sequence' : ''} / experts`;
+    const scopes = capacityScopes(core, N, shape.seq);
+    const rowsWhy = capacity === null ? `${N} * ${core.topK}: every choice of every token` : `min(${N} * ${core.topK}, ${E} * ${capacity}${scopes > 1 ? ` * ${scopes}` : ''}): choices, at most capacity per expert${scopes > 1 ? ' and sequence' : ''}`;
+    const byProbability = capacity !== null && core.drop === 'by_probability';
+    const assignAttrs = {
+      experts: E,
+      capacity: capacity ?? 0,
+      rows,
+      null_experts: core.nullExperts,
+      ...(capacity !== null ? { drop: core.drop, seq: perSequence ? shape.seq : 0 } : {}),
+      may_skip: core.cut !== null,
+    };
+    g.op('assign', `${p}assign`, { token_expert: t.tokenExpert, ...(byProbability ? { token_gate: t.tokenGate } : {}) }, tables, assignAttrs, key('capacity_factor', 'capacity', 'drop_policy', 'capacity_scope'), { capacity: capWhy, rows: rowsWhy });
     if (core.losses.balance > 0) {
       const l = g.tensor(`${p}loss.balance`, [1], 'f32', 'loss');
       g.op('balance_loss', `${p}balance_loss`, { probs, demand }, { loss: l }, { alpha: core.losses.balance, k: core.topK }, key('balance_loss'));
+      g.loss(l);
+    }
+    if (core.losses.globalBalance > 0) {
+      const l = g.tensor(`${p}loss.global_balance`, [1], 'f32', 'loss');
+      g.op('global_balance_loss', `${p}global_balance_loss`, { probs, demand }, { loss: l }, { alpha: core.losses.globalBalance, k: core.topK }, key('global_balance'));
       g.loss(l);
     }
     if (core.losses.sequenceBalance > 0) {

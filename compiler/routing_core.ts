@@ -39,6 +39,27 @@ export interface RoutingCore {
   readonly learnTemperature: boolean;
   /** Multiplicative router-input noise in training, U(1-ε, 1+ε). */
   readonly jitter: number;
+  /**
+   * Token choice only (the defaults are plain top-k): softmax over the selected
+   * logits (Mixtral; rank logits, renormalise the gates).
+   */
+  readonly scoreAfterTopK: boolean;
+  /** Group-limited top-k: experts in `count` groups, each token keeps its best `keep` groups by `score`. */
+  readonly groups: { readonly count: number; readonly keep: number; readonly score: 'max' | 'sum_top2' } | null;
+  /** Dynamic selection: stop once the picks' scores reach p (top_p), or below a score (threshold); top_k is the most. */
+  readonly cut: { readonly kind: 'top_p' | 'threshold'; readonly value: number } | null;
+  /** Zero-computation experts after the routed ones: selectable, contribute nothing, cost nothing. */
+  readonly nullExperts: number;
+  /** Routed scaling factor: every gate times this (after renormalising). */
+  readonly scale: number;
+  /** Which choices an expert over capacity keeps. */
+  readonly drop: 'by_position' | 'by_probability';
+  /** Capacity per micro-batch (every token of the call) or per sequence. */
+  readonly capacityScope: 'micro_batch' | 'sequence';
+  /** Sinkhorn iterations of balanced selection (BASE layers); 0 = off. */
+  readonly sinkhorn: number;
+  /** Where the gates multiply: the experts' outputs, or their inputs (Llama 4; one expert per token). */
+  readonly applyGates: 'output' | 'input';
   readonly losses: {
     /** Switch balance loss α. */
     readonly balance: number;
@@ -48,6 +69,10 @@ export interface RoutingCore {
     readonly sequenceBalance: number;
     /** Loss-free bias balancing rate γ (0 = off). */
     readonly biasRate: number;
+    /** ReLU routing's L1 penalty λ on the scores. */
+    readonly l1: number;
+    /** Global-batch balance α: expert counts summed over the micro-batches of a step. */
+    readonly globalBalance: number;
   };
 }
 
@@ -66,13 +91,36 @@ export const CORE_DEFAULTS: RoutingCore = {
   temperature: 1,
   learnTemperature: false,
   jitter: 0,
-  losses: { balance: 0, z: 0, sequenceBalance: 0, biasRate: 0 },
+  scoreAfterTopK: false,
+  groups: null,
+  cut: null,
+  nullExperts: 0,
+  scale: 1,
+  drop: 'by_position',
+  capacityScope: 'micro_batch',
+  sinkhorn: 0,
+  applyGates: 'output',
+  losses: { balance: 0, z: 0, sequenceBalance: 0, biasRate: 0, l1: 0, globalBalance: 0 },
 };
+
+/**
+ * Why a token's output can depend on later tokens of its own sequence, or
+ * undefined when it cannot (docs/ROUTING.md, causality).
+ */
+export function nonCausalReason(core: RoutingCore): string | undefined {
+  if (core.select === 'expert_choice') return "experts choose among all tokens of the batch, so a token's routing depends on later tokens";
+  if (core.combine === 'mix' && core.group === 'sequence') return "each slot mixes a whole sequence, so a token's output depends on later tokens";
+  if (core.select !== 'token_choice') return undefined;
+  if (core.sinkhorn > 0) return "Sinkhorn balances every expert's column over all tokens of the batch, so a token's choice depends on later tokens";
+  if (core.capacityFactor === null) return undefined;
+  if (core.drop === 'by_probability') return 'an expert over capacity keeps the choices with the largest gates, later tokens included, so a token can be dropped because of a later one';
+  if (core.topK > 1) return "a token's 2nd and later choices compete for capacity with the 1st choices of later tokens";
+  return undefined;
+}
 
 /** Whether a token's output can depend on later tokens of its own sequence. */
 export function isNonCausal(core: RoutingCore): boolean {
-  if (core.select === 'expert_choice') return true;
-  return core.combine === 'mix' && core.group === 'sequence';
+  return nonCausalReason(core) !== undefined;
 }
 
 /** A one-line description used in kernel headers and `moec info`. */
@@ -85,10 +133,21 @@ export function describeCore(core: RoutingCore): string {
   if (core.combine === 'mix') parts.push(`unmix ${core.unmix}`, `group ${core.group}`, `slots ${core.slots}`);
   if (core.temperature !== 1 || core.learnTemperature) parts.push(`temperature ${core.temperature}${core.learnTemperature ? ' (learned)' : ''}`);
   if (core.jitter) parts.push(`jitter ${core.jitter}`);
+  if (core.scoreAfterTopK) parts.push('score_after_topk');
+  if (core.groups) parts.push(`groups ${core.groups.count} (top_groups ${core.groups.keep}, group_score ${core.groups.score})`);
+  if (core.cut) parts.push(`${core.cut.kind} ${core.cut.value}`);
+  if (core.nullExperts) parts.push(`null_experts ${core.nullExperts}`);
+  if (core.scale !== 1) parts.push(`routed_scale ${core.scale}`);
+  if (core.capacityFactor !== null && core.drop !== 'by_position') parts.push(`drop_policy ${core.drop}`);
+  if (core.capacityFactor !== null && core.capacityScope !== 'micro_batch') parts.push(`capacity_scope ${core.capacityScope}`);
+  if (core.sinkhorn) parts.push(`sinkhorn ${core.sinkhorn}`);
+  if (core.applyGates !== 'output') parts.push(`apply_gates ${core.applyGates}`);
   const l = core.losses;
   if (l.balance) parts.push(`balance_loss ${l.balance}`);
   if (l.z) parts.push(`z_loss ${l.z}`);
   if (l.sequenceBalance) parts.push(`sequence_balance ${l.sequenceBalance}`);
+  if (l.globalBalance) parts.push(`global_balance ${l.globalBalance}`);
+  if (l.l1) parts.push(`l1_loss ${l.l1}`);
   if (l.biasRate) parts.push(`bias_balance ${l.biasRate}`);
   return parts.join(', ');
 }

@@ -6,13 +6,14 @@
  * each lives in codegen/rowmath/scores.ts, which both backends render.
  */
 
-export const SCORE_NAMES = ['softmax', 'sigmoid', 'sqrtsoftplus'] as const;
+export const SCORE_NAMES = ['softmax', 'sigmoid', 'sqrtsoftplus', 'relu'] as const;
 export type ScoreName = (typeof SCORE_NAMES)[number];
 
 export const SCORE_FUNCTIONS: { readonly [S in ScoreName]: { readonly normalize: 'per_token' | 'none'; readonly doc: string } } = {
   softmax: { normalize: 'per_token', doc: 'softmax over the experts of each token' },
   sigmoid: { normalize: 'none', doc: 'σ(z) per expert, not normalised' },
   sqrtsoftplus: { normalize: 'none', doc: 'sqrt(softplus(z)) = sqrt(log(1 + e^z)) per expert, not normalised' },
+  relu: { normalize: 'none', doc: 'max(z, 0) per expert (ReLU routing: experts with a positive score are the ones that can be selected)' },
 };
 
 /** The score functions that score each expert on its own (normalize none). */

@@ -38,6 +38,8 @@ export interface ExpertsSpec extends FfnShape {
 
 export interface SharedSpec extends FfnShape {
   readonly count: number;
+  /** A per-token sigmoid gate on the shared output (Qwen-MoE), or none. */
+  readonly gate: 'none' | 'sigmoid';
   readonly origin: Origin;
 }
 

@@ -28,6 +28,10 @@ function operands(specs: Readonly<Record<string, OperandSpec>>): string {
 }
 
 function attrType(a: AttrSpec): string {
+  return a.default === undefined ? baseType(a) : `${baseType(a)} (default ${String(a.default)})`;
+}
+
+function baseType(a: AttrSpec): string {
   switch (a.type) {
     case 'int':
       return `int ≥ ${a.min ?? 0}`;

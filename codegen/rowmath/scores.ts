@@ -48,4 +48,11 @@ export const SCORES: { readonly [S in ScoreName]: ScoreDef } = {
       ret: select(num(0), div(mul(x('dp'), sub(num(1), prim('exp', neg(mul(x('p'), x('p')))))), mul(num(2), x('p'))), x('p'), '>', num(0)),
     },
   },
+  relu: {
+    shape: 'elementwise',
+    doc: 'max(z, 0) per expert',
+    forward: SCALAR_FNS.act_relu!,
+    // p > 0 exactly where z > 0, so the gradient is read from p: dp where p > 0, else 0.
+    grad: { name: 'drelu_score', doc: "relu' from p: dp if p > 0 else 0", type: 'f32', params: ['p', 'dp'], lets: [], ret: select(num(0), x('dp'), x('p'), '>', num(0)) },
+  },
 };

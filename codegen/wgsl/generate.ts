@@ -16,6 +16,7 @@ import { LINEAR_KERNELS } from './ops/linear.ts';
 import { LOSS_KERNELS } from './ops/losses.ts';
 import { NORM_KERNELS } from './ops/norm.ts';
 import { ROUTING_KERNELS } from './ops/routing.ts';
+import { TOKEN_CHOICE_KERNELS } from './ops/token_choice.ts';
 
 /** Every op kind's kernel generator, from the tables of the ops files; a kind missing from all of them is a type error. */
 const GENERATORS: KernelTable<OpKind> = {
@@ -25,6 +26,7 @@ const GENERATORS: KernelTable<OpKind> = {
   ...ATTENTION_KERNELS,
   ...FFN_KERNELS,
   ...ROUTING_KERNELS,
+  ...TOKEN_CHOICE_KERNELS,
   ...MIXING_KERNELS,
   ...LOSS_KERNELS,
 };

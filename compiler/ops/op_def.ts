@@ -17,12 +17,18 @@ export interface OperandSpec {
   readonly doc?: string;
 }
 
-/** One attribute of an op. Attribute values are plain data, so IR dumps and cache keys stay stable. */
+/**
+ * One attribute of an op. Attribute values are plain data, so IR dumps and
+ * cache keys stay stable. An attribute with a `default` may be left out when
+ * an op is built (GraphBuilder fills it in) and is left out of IR dumps when
+ * it has that value, so a new option of an op changes nothing for the
+ * graphs that do not use it.
+ */
 export type AttrSpec =
-  | { readonly type: 'int'; readonly min?: number; readonly doc: string }
-  | { readonly type: 'number'; readonly doc: string }
-  | { readonly type: 'bool'; readonly doc: string }
-  | { readonly type: 'enum'; readonly values: readonly string[]; readonly doc: string };
+  | { readonly type: 'int'; readonly min?: number; readonly doc: string; readonly default?: number }
+  | { readonly type: 'number'; readonly doc: string; readonly default?: number }
+  | { readonly type: 'bool'; readonly doc: string; readonly default?: boolean }
+  | { readonly type: 'enum'; readonly values: readonly string[]; readonly doc: string; readonly default?: string };
 
 export interface OpSignature {
   readonly inputs: Readonly<Record<string, OperandSpec>>;
@@ -39,6 +45,10 @@ type Optional<R> = { readonly [K in keyof R as R[K] extends { readonly optional:
 export type Operands<R> = Required<R> & Optional<R>;
 /** Attribute name → typed value. */
 export type Attrs<A extends Readonly<Record<string, AttrSpec>>> = { readonly [K in keyof A]: AttrValueOf<A[K]> };
+type Defaulted<A> = { readonly [K in keyof A as A[K] extends { readonly default: unknown } ? K : never]?: A[K] extends AttrSpec ? AttrValueOf<A[K]> : never };
+type Undefaulted<A> = { readonly [K in keyof A as A[K] extends { readonly default: unknown } ? never : K]: A[K] extends AttrSpec ? AttrValueOf<A[K]> : never };
+/** Attributes as lowering writes them: those with a default may be left out. */
+export type AttrsIn<A extends Readonly<Record<string, AttrSpec>>> = Undefaulted<A> & Defaulted<A>;
 
 /** The parts of an op that its definition's functions read. */
 export interface OpView<S extends OpSignature> {
@@ -96,3 +106,5 @@ export const int = (doc: string, min = 0) => ({ type: 'int', min, doc }) as cons
 export const num = (doc: string) => ({ type: 'number', doc }) as const;
 export const bool = (doc: string) => ({ type: 'bool', doc }) as const;
 export const oneOf = <const V extends readonly string[]>(values: V, doc: string) => ({ type: 'enum', values, doc }) as const;
+/** An attribute that may be left out, taking `value`: new options of an op default to the behaviour it had without them. */
+export const withDefault = <const A extends AttrSpec, const V extends AttrValueOf<A>>(spec: A, value: V) => ({ ...spec, default: value }) as const;

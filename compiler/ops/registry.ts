@@ -17,20 +17,24 @@ import { cross_entropy } from './cross_entropy.ts';
 import { embed } from './embed.ts';
 import { expert_ffn } from './expert_ffn.ts';
 import { ffn } from './ffn.ts';
+import { global_balance_loss } from './global_balance_loss.ts';
 import { ia3_scale } from './ia3_scale.ts';
+import { l1_loss } from './l1_loss.ts';
 import { linear } from './linear.ts';
 import { lora_linear } from './lora_linear.ts';
 import { mix } from './mix.ts';
 import { mix_weights } from './mix_weights.ts';
 import { norm } from './norm.ts';
-import type { Attrs, GraphView, OpDef, Operands, OpSignature, ShapeOf } from './op_def.ts';
+import type { Attrs, AttrsIn, GraphView, OpDef, Operands, OpSignature, ShapeOf } from './op_def.ts';
 import { position_add } from './position_add.ts';
 import { rotary } from './rotary.ts';
 import { router } from './router.ts';
 import { select_all } from './select_all.ts';
 import { select_top_c } from './select_top_c.ts';
 import { select_top_k } from './select_top_k.ts';
+import { scale_rows } from './scale_rows.ts';
 import { sequence_balance_loss } from './sequence_balance_loss.ts';
+import { sinkhorn } from './sinkhorn.ts';
 import { unmix } from './unmix.ts';
 import { z_loss } from './z_loss.ts';
 
@@ -46,12 +50,14 @@ export const OP_DEFS = {
   ffn,
   cross_entropy,
   router,
+  sinkhorn,
   select_top_k,
   assign,
   select_top_c,
   select_all,
   expert_ffn,
   combine,
+  scale_rows,
   mix_weights,
   mix,
   unmix,
@@ -61,6 +67,8 @@ export const OP_DEFS = {
   balance_loss,
   z_loss,
   sequence_balance_loss,
+  global_balance_loss,
+  l1_loss,
   bias_update,
 } as const;
 
@@ -82,6 +90,9 @@ export interface OpOf<K extends OpKind> {
   readonly derived?: { readonly [A in keyof Attrs<SignatureOf<K>['attrs']>]?: string };
 }
 
+/** The attributes of a kind as lowering writes them (attributes with a default may be left out). */
+export type AttrsInOf<K extends OpKind> = AttrsIn<SignatureOf<K>['attrs']>;
+
 /** Any op: a union discriminated by `kind`. */
 export type Op = { [K in OpKind]: OpOf<K> }[OpKind];
 
@@ -91,6 +102,19 @@ export const OP_KINDS = Object.keys(OP_DEFS) as OpKind[];
 /** The definition of an op's kind, typed loosely for code that treats all kinds alike. */
 export function defOf(kind: OpKind): OpDef<OpKind, OpSignature> {
   return OP_DEFS[kind] as unknown as OpDef<OpKind, OpSignature>;
+}
+
+/** `attrs` with every left-out attribute of the kind set to its default. */
+export function withDefaults(kind: OpKind, attrs: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...attrs };
+  for (const [name, spec] of Object.entries(defOf(kind).signature.attrs)) if (out[name] === undefined && spec.default !== undefined) out[name] = spec.default;
+  return out;
+}
+
+/** Whether an attribute holds its kind's default (IR dumps leave such attributes out). */
+export function isDefaultAttr(kind: OpKind, name: string, value: unknown): boolean {
+  const spec = defOf(kind).signature.attrs[name];
+  return spec?.default !== undefined && spec.default === value;
 }
 
 /** Forward FLOPs of one op. */

@@ -50,7 +50,7 @@ describe('GraphBuilder verifies every op it adds', () => {
     ['a missing required input', (g) => g.op('router', 'r', { x: 'x' } as never, { logits: 'logits' }, attrs, at), /op r \(router\): missing input weight/],
     ['an unknown input role', (g) => g.op('router', 'r', { x: 'x', weight: 'w', bias: 'w' } as never, { logits: 'logits' }, attrs, at), /unknown input bias/],
     ['an operand of the wrong dtype', (g) => g.op('router', 'r', { x: 'ids', weight: 'w' }, { logits: 'logits' }, attrs, at), /input x \(ids\) is i32\[6\], expected f32 of rank 2/],
-    ['an enum attribute outside its values', (g) => g.op('router', 'r', { x: 'x', weight: 'w' }, { logits: 'logits' }, { ...attrs, score: 'relu' as never }, at), /attr score=relu is not one of softmax, sigmoid/],
+    ['an enum attribute outside its values', (g) => g.op('router', 'r', { x: 'x', weight: 'w' }, { logits: 'logits' }, { ...attrs, score: 'tanh' as never }, at), /attr score=tanh is not one of softmax, sigmoid/],
     ['an attribute of the wrong type', (g) => g.op('router', 'r', { x: 'x', weight: 'w' }, { logits: 'logits' }, { ...attrs, temperature: '1' as never }, at), /attr temperature=1 is not a finite number/],
     ['an output whose shape the inputs contradict', (g) => g.op('router', 'r', { x: 'x', weight: 'w' }, { logits: 'probs', probs: 'x' }, attrs, at), /output probs \(x\) is \[6, 4\], its inputs give \[6, 8\]/],
     [

@@ -46,7 +46,8 @@ export function floatOutputs(graph: Graph): string[] {
   for (const op of graph.ops) {
     for (const name of Object.values(op.outputs)) {
       const t = graph.tensors.get(name)!;
-      if (t.dtype === 'f32' && t.role !== 'loss') out.push(name);
+      // Index tensors (routing data, f32 or not) take no gradient.
+      if (t.dtype === 'f32' && t.role !== 'loss' && t.role !== 'index') out.push(name);
     }
   }
   return out;

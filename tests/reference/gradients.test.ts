@@ -58,9 +58,11 @@ function variantOf(op: Op): string {
     case 'router':
       return `router:${op.attrs.score}/${op.attrs.normalize}${op.inputs.log_temperature ? '/learned' : ''}`;
     case 'select_top_k':
-      return `select_top_k:${op.attrs.weights}${op.inputs.bias ? '+bias' : ''}`;
+      return `select_top_k:${op.attrs.weights}${op.inputs.bias ? '+bias' : ''}${op.inputs.rank ? '+rank' : ''}${op.attrs.groups > 1 ? `+groups/${op.attrs.group_score}` : ''}${op.attrs.cut !== 'none' ? `+${op.attrs.cut}` : ''}${op.attrs.scale !== 1 ? '+scale' : ''}`;
     case 'assign':
-      return `assign:${op.attrs.capacity === 0 ? 'dropless' : 'capacity'}`;
+      return `assign:${op.attrs.capacity === 0 ? 'dropless' : `capacity/${op.attrs.drop}${op.attrs.seq ? '/sequence' : ''}`}${op.attrs.null_experts ? '+null' : ''}`;
+    case 'combine':
+      return `combine${op.inputs.token_gate ? '' : ':ungated'}`;
     case 'expert_ffn':
       return `expert_ffn:${op.attrs.gather ? 'gathered' : 'contiguous'}${op.inputs.gate ? '+gated' : ''}`;
     case 'mix_weights':
@@ -143,6 +145,17 @@ const LAYERS: Record<string, string> = {
   'MoV (ia3, gelu), soft merge': ROUTE('experts 3 ia3 { hidden 6 activation gelu }', 'soft_merge { }'),
   'MoV (ia3, swiglu), top-2 token choice': ROUTE('experts 3 ia3 { hidden 6 activation swiglu }', 'token_choice { top_k 2 }'),
   'MoLoRA (rank 2, alpha 4), soft merge': ROUTE('experts 3 lora { hidden 6 activation gelu rank 2 alpha 4 }', 'soft_merge { }'),
+  'ReLU routing: threshold 0, at most 4, L1 loss, dropless': ROUTE('experts 6 { hidden 4 activation gelu }', 'token_choice { score relu top_k 4 threshold 0 capacity none l1_loss 0.01 }'),
+  'group-limited top-4 (sum_top2, 4 groups keep 2), sigmoid, bias, scale 2.5 (DeepSeek-V3)': ROUTE(
+    'experts 8 { hidden 4 activation silu }',
+    'token_choice { score sigmoid top_k 4 groups 4 top_groups 2 group_score sum_top2 renormalize true routed_scale 2.5 bias_balance 0.001 capacity none }',
+  ),
+  'group-limited max (DeepSeek-V2), softmax after top-k, capacity': ROUTE('experts 6 { hidden 4 activation gelu }', 'token_choice { top_k 2 groups 3 top_groups 2 score_after_topk true capacity_factor 1.0 }'),
+  'top-p 0.6 (at most 3), drop by probability, global balance': ROUTE('experts 5 { hidden 4 activation gelu }', 'token_choice { top_k 3 top_p 0.6 capacity_factor 0.6 drop_policy by_probability global_balance 0.01 }'),
+  'sigmoid threshold 0.5 (at most 2), renormalized, capacity per sequence': ROUTE('experts 4 { hidden 4 activation relu }', 'token_choice { score sigmoid top_k 2 threshold 0.5 renormalize true capacity_factor 1.0 capacity_scope sequence }'),
+  'null experts, top-2 renormalized, capacity by position per sequence, balance': ROUTE('experts 4 { hidden 4 activation gelu }', 'token_choice { top_k 2 null_experts 2 renormalize true capacity_factor 1.0 capacity_scope sequence balance_loss 0.01 }'),
+  'Sinkhorn top-1 with capacity': ROUTE('experts 3 { hidden 4 activation gelu }', 'token_choice { top_k 1 sinkhorn 8 capacity_factor 1.0 }'),
+  'gates on the input (Llama 4), sigmoid top-1; gated shared expert (Qwen-MoE)': ROUTE('experts 3 { hidden 4 activation silu }', 'token_choice { score sigmoid top_k 1 apply_gates input capacity none }', 'shared 1 { hidden 4 gate sigmoid }'),
 };
 
 let seed = 1;
@@ -314,8 +327,12 @@ describe('coverage', () => {
       'activation:relu', 'activation:gelu', 'activation:silu', 'activation:relu2', 'activation:swiglu',
       'norm:rms', 'norm:layer+bias',
       'router:softmax/per_token', 'router:sigmoid/none', 'router:sqrtsoftplus/none', 'router:softmax/per_token/learned', 'router:softmax/per_expert/learned',
+      'router:relu/none',
       'select_top_k:raw', 'select_top_k:renormalized', 'select_top_k:raw+bias', 'select_top_k:renormalized+bias',
-      'select_top_c', 'select_all', 'assign:capacity', 'assign:dropless',
+      'select_top_k:raw+threshold', 'select_top_k:renormalized+bias+groups/sum_top2+scale', 'select_top_k:renormalized+rank+groups/max',
+      'select_top_k:raw+top_p', 'select_top_k:renormalized+threshold', 'select_top_k:raw+rank',
+      'select_top_c', 'select_all', 'assign:capacity/by_position', 'assign:dropless', 'assign:capacity/by_probability', 'assign:capacity/by_position/sequence',
+      'assign:capacity/by_position/sequence+null', 'combine', 'combine:ungated',
       'expert_ffn:gathered', 'expert_ffn:gathered+gated', 'expert_ffn:contiguous', 'expert_ffn:contiguous+gated',
       'mix_weights:tokens/dispatch', 'mix_weights:tokens/slot_softmax', 'mix_weights:sequence/dispatch', 'mix_weights:sequence/slot_softmax',
     ]) {

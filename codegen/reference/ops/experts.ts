@@ -131,21 +131,26 @@ function expertFfnBackward(op: OpOf<'expert_ffn'>, graph: Graph, values: RefValu
 
 // ---------------------------------------------------------------- combine
 
-function combineShape(ctx: OpContext): { N: number; K: number; R: number; d: number; slot: Int32Array } {
+function combineShape(ctx: OpContext<OpOf<'combine'>>): { N: number; K: number; R: number; d: number; slot: Int32Array } {
   const [R, d] = ctx.inDims('expert_out', 2);
   const [N, K] = ctx.inDims('token_slot', 2);
-  ctx.check(ctx.inShape('token_gate').join() === `${N},${K}`, `token_gate must be [${N}, ${K}]`);
+  if (ctx.hasInput('token_gate')) ctx.check(ctx.inShape('token_gate').join() === `${N},${K}`, `token_gate must be [${N}, ${K}]`);
   const slot = ctx.i32('token_slot');
   for (let i = 0; i < slot.length; i++) ctx.check(slot[i] >= -1 && slot[i] < R, `token_slot entry ${i} = ${slot[i]} is not a row of expert_out or −1`);
   return { N, K, R, d, slot };
 }
 
-/** y[t] = Σ_{j: token_slot[t,j] ≥ 0} token_gate[t, j] · expert_out[token_slot[t, j]]. */
+/** The gates of combine, or ones when the gates were applied to the experts' inputs (no token_gate). */
+function combineGates(ctx: OpContext<OpOf<'combine'>>, N: number, K: number): Float64Array {
+  return ctx.hasInput('token_gate') ? ctx.f64('token_gate') : new Float64Array(N * K).fill(1);
+}
+
+/** y[t] = Σ_{j: token_slot[t,j] ≥ 0} token_gate[t, j] · expert_out[token_slot[t, j]] (gate 1 without token_gate). */
 function combineForward(op: OpOf<'combine'>, graph: Graph, values: RefValues): void {
   const ctx = new OpContext(op, graph, values);
   const { N, K, d, slot } = combineShape(ctx);
   const out = ctx.f64('expert_out');
-  const gate = ctx.f64('token_gate');
+  const gate = combineGates(ctx, N, K);
   const y = ctx.outF64('y', [N, d]);
   for (let t = 0; t < N; t++) {
     for (let j = 0; j < K; j++) {
@@ -161,7 +166,7 @@ function combineBackward(op: OpOf<'combine'>, graph: Graph, values: RefValues, g
   const ctx = new OpContext(op, graph, values, grads);
   const { N, K, d, slot } = combineShape(ctx);
   const out = ctx.f64('expert_out');
-  const gate = ctx.f64('token_gate');
+  const gate = combineGates(ctx, N, K);
   const dy = ctx.dy('y');
   const dout = ctx.dx('expert_out');
   const dgate = ctx.dx('token_gate');
@@ -173,6 +178,35 @@ function combineBackward(op: OpOf<'combine'>, graph: Graph, values: RefValues, g
         if (dout) dout[r * d + i] += gate[t * K + j] * dy[t * d + i];
         if (dgate) dgate[t * K + j] += dy[t * d + i] * out[r * d + i];
       }
+    }
+  }
+}
+
+// ---------------------------------------------------------------- scale_rows
+
+/** y[t] = scale[t]·x[t]. */
+function scaleRowsForward(op: OpOf<'scale_rows'>, graph: Graph, values: RefValues): void {
+  const ctx = new OpContext(op, graph, values);
+  const [N, d] = ctx.inDims('x', 2);
+  const x = ctx.f64('x');
+  const scale = ctx.f64('scale');
+  const y = ctx.outF64('y', [N, d]);
+  for (let t = 0; t < N; t++) for (let i = 0; i < d; i++) y[t * d + i] = scale[t]! * x[t * d + i]!;
+}
+
+/** dx[t] += scale[t]·dy[t]; dscale[t] += dy[t]·x[t]. */
+function scaleRowsBackward(op: OpOf<'scale_rows'>, graph: Graph, values: RefValues, grads: RefGrads): void {
+  const ctx = new OpContext(op, graph, values, grads);
+  const [N, d] = ctx.inDims('x', 2);
+  const x = ctx.f64('x');
+  const scale = ctx.f64('scale');
+  const dy = ctx.dy('y');
+  const dx = ctx.dx('x');
+  const dscale = ctx.dx('scale');
+  for (let t = 0; t < N; t++) {
+    for (let i = 0; i < d; i++) {
+      if (dx) dx[t * d + i] += scale[t]! * dy[t * d + i]!;
+      if (dscale) dscale[t] += dy[t * d + i]! * x[t * d + i]!;
     }
   }
 }
@@ -386,9 +420,10 @@ function unmixBackward(op: OpOf<'unmix'>, graph: Graph, values: RefValues, grads
 }
 
 /** The expert and mixing ops, keyed by kind. */
-export const EXPERT_OPS: OpTable<'expert_ffn' | 'combine' | 'mix_weights' | 'mix' | 'unmix'> = {
+export const EXPERT_OPS: OpTable<'expert_ffn' | 'combine' | 'scale_rows' | 'mix_weights' | 'mix' | 'unmix'> = {
   expert_ffn: { forward: expertFfnForward, backward: expertFfnBackward },
   combine: { forward: combineForward, backward: combineBackward },
+  scale_rows: { forward: scaleRowsForward, backward: scaleRowsBackward },
   mix_weights: { forward: mixWeightsForward, backward: mixWeightsBackward },
   mix: { forward: mixForward, backward: mixBackward },
   unmix: { forward: unmixForward, backward: unmixBackward },

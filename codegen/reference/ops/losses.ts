@@ -22,7 +22,7 @@ function balanceTerms(ctx: OpContext): { N: number; E: number; f: Float64Array; 
 }
 
 /** loss = α·E·Σ_e f_e·P_e, P_e = mean_t probs[t, e]. */
-function balanceForward(op: OpOf<'balance_loss'>, graph: Graph, values: RefValues): void {
+function balanceForward(op: OpOf<'balance_loss' | 'global_balance_loss'>, graph: Graph, values: RefValues): void {
   const ctx = new OpContext(op, graph, values);
   const { N, E, f, coef } = balanceTerms(ctx);
   const probs = ctx.f64('probs');
@@ -36,7 +36,7 @@ function balanceForward(op: OpOf<'balance_loss'>, graph: Graph, values: RefValue
 }
 
 /** dprobs[t, e] += dloss·α·E·f_e / N (f counts selections: no gradient). */
-function balanceBackward(op: OpOf<'balance_loss'>, graph: Graph, values: RefValues, grads: RefGrads): void {
+function balanceBackward(op: OpOf<'balance_loss' | 'global_balance_loss'>, graph: Graph, values: RefValues, grads: RefGrads): void {
   const ctx = new OpContext(op, graph, values, grads);
   const { N, E, f, coef } = balanceTerms(ctx);
   const dloss = ctx.dy('loss')[0];
@@ -133,6 +133,27 @@ function sequenceBackward(op: OpOf<'sequence_balance_loss'>, graph: Graph, value
   }
 }
 
+// ---------------------------------------------------------------- l1_loss
+
+/** loss = λ · mean_t Σ_e |probs[t, e]|. */
+function l1Forward(op: OpOf<'l1_loss'>, graph: Graph, values: RefValues): void {
+  const ctx = new OpContext(op, graph, values);
+  const [N] = ctx.inDims('probs', 2);
+  let sum = 0;
+  for (const p of ctx.f64('probs')) sum += Math.abs(p);
+  ctx.outF64('loss', [1])[0] = (op.attrs.lambda * sum) / N;
+}
+
+/** dprobs[t, e] += dloss·λ·sign(probs[t, e]) / N. */
+function l1Backward(op: OpOf<'l1_loss'>, graph: Graph, values: RefValues, grads: RefGrads): void {
+  const ctx = new OpContext(op, graph, values, grads);
+  const [N] = ctx.inDims('probs', 2);
+  const probs = ctx.f64('probs');
+  const dloss = ctx.dy('loss')[0]!;
+  const dprobs = ctx.dx('probs');
+  if (dprobs) for (let i = 0; i < probs.length; i++) dprobs[i] += (dloss * op.attrs.lambda * Math.sign(probs[i]!)) / N;
+}
+
 // ---------------------------------------------------------------- bias_update
 
 /**
@@ -159,7 +180,10 @@ function biasUpdateForward(op: OpOf<'bias_update'>, graph: Graph, values: RefVal
 function biasUpdateBackward(): void {}
 
 /** The loss ops and the state update, keyed by kind. */
-export const LOSS_OPS: OpTable<'balance_loss' | 'z_loss' | 'sequence_balance_loss' | 'bias_update'> = {
+export const LOSS_OPS: OpTable<'balance_loss' | 'global_balance_loss' | 'z_loss' | 'sequence_balance_loss' | 'l1_loss' | 'bias_update'> = {
+  // One micro-batch of global balance is the balance loss; its sums over a step's micro-batches are tested through training.
+  global_balance_loss: { forward: balanceForward, backward: balanceBackward },
+  l1_loss: { forward: l1Forward, backward: l1Backward },
   balance_loss: { forward: balanceForward, backward: balanceBackward },
   z_loss: { forward: zForward, backward: zBackward },
   sequence_balance_loss: { forward: sequenceForward, backward: sequenceBackward },

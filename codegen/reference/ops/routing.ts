@@ -152,70 +152,102 @@ interface TopK {
   readonly E: number;
   readonly k: number;
   readonly renormalized: boolean;
-  /** [N, k]: each token's experts in descending order of probs + bias. */
+  readonly scale: number;
+  /** [N, k]: each token's picks in the order taken, −1 where a cut stopped early. */
   readonly experts: Int32Array;
 }
 
-/** Each token's k experts by descending probs + bias; ties go to the lower expert index. */
-function selectTopK(ctx: OpContext<OpOf<'select_top_k'>>): TopK {
-  const [N, E] = ctx.inDims('probs', 2);
-  const k = ctx.int('k');
-  ctx.check(k >= 1 && k <= E, `k ${k} must be in 1..${E}`);
-  const weights = ctx.op.attrs.weights;
-  const probs = ctx.f64('probs');
-  const bias = ctx.hasInput('bias') ? ctx.f64('bias') : null;
-  if (bias) ctx.check(bias.length === E, `bias must be [${E}]`);
-  const experts = new Int32Array(N * k);
-  for (let t = 0; t < N; t++) {
-    const taken = new Array<boolean>(E).fill(false);
-    for (let j = 0; j < k; j++) {
-      // Scanning upwards and replacing only on a strictly larger value keeps the lower index on ties.
-      let best = -1;
-      let bestScore = -Infinity;
-      for (let e = 0; e < E; e++) {
-        const score = probs[t * E + e] + (bias ? bias[e] : 0);
-        if (!taken[e] && (best < 0 || score > bestScore)) {
-          best = e;
-          bestScore = score;
-        }
-      }
-      taken[best] = true;
-      experts[t * k + j] = best;
-    }
-  }
-  return { N, E, k, renormalized: ({ raw: false, renormalized: true } satisfies Record<typeof weights, boolean>)[weights], experts };
+/**
+ * A group's score from the ranking scores of its experts: the best one, or
+ * the sum of the best two.
+ */
+function groupScore(r: Float64Array, from: number, size: number, how: OpOf<'select_top_k'>['attrs']['group_score']): number {
+  const sorted = Array.from(r.subarray(from, from + size)).sort((a, b) => b - a);
+  return ({ max: sorted[0]!, sum_top2: sorted[0]! + sorted[1]! } satisfies Record<typeof how, number>)[how];
 }
 
-/** token_expert: the selection; token_gate = probs[t, e_j] (the unbiased score), renormalized: / Σ_j probs[t, e_j]. */
+/**
+ * Each token's picks, written independently of the WGSL kernel (sorting, not
+ * its repeated scans): rank the candidates by descending ranking score
+ * (`rank` or probs, plus bias; ties to the lower index), after keeping only
+ * the best groups; take at most k, stopping where the cut says.
+ */
+function selectTopK(ctx: OpContext<OpOf<'select_top_k'>>): TopK {
+  const [N, E] = ctx.inDims('probs', 2);
+  const { k, weights, groups: G, top_groups: keep, group_score: how, cut, cut_value: cutValue, scale } = ctx.op.attrs;
+  ctx.check(k >= 1 && k <= E, `k ${k} must be in 1..${E}`);
+  ctx.check(E % G === 0 && keep >= 1 && keep <= G, `${G} groups (keeping ${keep}) must divide the ${E} experts`);
+  const probs = ctx.f64('probs');
+  const ranking = ctx.hasInput('rank') ? ctx.f64('rank') : probs;
+  const bias = ctx.hasInput('bias') ? ctx.f64('bias') : null;
+  if (bias) ctx.check(bias.length === E, `bias must be [${E}]`);
+  const size = E / G;
+  const experts = new Int32Array(N * k).fill(-1);
+  const byScore = (r: Float64Array) => (a: number, b: number) => (r[a]! > r[b]! ? -1 : r[a]! < r[b]! ? 1 : a - b);
+  for (let t = 0; t < N; t++) {
+    const r = Float64Array.from({ length: E }, (_, e) => ranking[t * E + e]! + (bias ? bias[e]! : 0));
+    let candidates = Array.from({ length: E }, (_, e) => e);
+    if (G > 1) {
+      const gs = Float64Array.from({ length: G }, (_, g) => groupScore(r, g * size, size, how));
+      const kept = new Set(Array.from({ length: G }, (_, g) => g).sort(byScore(gs)).slice(0, keep));
+      candidates = candidates.filter((e) => kept.has(Math.floor(e / size)));
+    }
+    candidates.sort(byScore(r));
+    let total = 0;
+    for (let j = 0; j < k && j < candidates.length; j++) {
+      const e = candidates[j]!;
+      if (cut === 'threshold' && !(probs[t * E + e]! > cutValue)) break;
+      experts[t * k + j] = e;
+      total += probs[t * E + e]!;
+      if (cut === 'top_p' && total >= cutValue) break;
+    }
+  }
+  return { N, E, k, renormalized: ({ raw: false, renormalized: true } satisfies Record<typeof weights, boolean>)[weights], scale, experts };
+}
+
+/** The sum of probs over each token's picks. */
+function pickedSums(probs: Float64Array, { N, E, k, experts }: TopK): Float64Array {
+  const sums = new Float64Array(N);
+  for (let t = 0; t < N; t++) for (let j = 0; j < k; j++) if (experts[t * k + j]! >= 0) sums[t] += probs[t * E + experts[t * k + j]!]!;
+  return sums;
+}
+
+/** token_expert: the picks; token_gate = scale · probs[t, e_j] (the unbiased score), renormalized: / Σ over the picks. */
 function selectTopKForward(op: OpOf<'select_top_k'>, graph: Graph, values: RefValues): void {
   const ctx = new OpContext(op, graph, values);
-  const { N, E, k, renormalized, experts } = selectTopK(ctx);
+  const sel = selectTopK(ctx);
+  const { N, E, k, renormalized, scale, experts } = sel;
   const probs = ctx.f64('probs');
   ctx.outI32('token_expert', [N, k]).set(experts);
   const gate = ctx.outF64('token_gate', [N, k]);
+  const sums = pickedSums(probs, sel);
   for (let t = 0; t < N; t++) {
-    let sum = 0;
-    for (let j = 0; j < k; j++) sum += probs[t * E + experts[t * k + j]];
-    for (let j = 0; j < k; j++) gate[t * k + j] = probs[t * E + experts[t * k + j]] / (renormalized ? sum : 1);
+    for (let j = 0; j < k; j++) {
+      const e = experts[t * k + j]!;
+      if (e >= 0) gate[t * k + j] = (scale * probs[t * E + e]!) / (renormalized ? sums[t]! : 1);
+    }
   }
 }
 
-/** raw: dprobs[t, e_j] += dgate_j; renormalized (g_j = p_j/Σ): dprobs[t, e_j] += (dgate_j − Σ_i dgate_i·g_i)/Σ. */
+/** raw: dprobs[t, e_j] += scale·dgate_j; renormalized (ĝ_j = p_j/Σ): dprobs[t, e_j] += scale·(dgate_j − Σ_i dgate_i·ĝ_i)/Σ. */
 function selectTopKBackward(op: OpOf<'select_top_k'>, graph: Graph, values: RefValues, grads: RefGrads): void {
   const ctx = new OpContext(op, graph, values, grads);
-  const { N, E, k, renormalized, experts } = selectTopK(ctx);
+  const sel = selectTopK(ctx);
+  const { N, E, k, renormalized, scale, experts } = sel;
   const probs = ctx.f64('probs');
   const dgate = ctx.dy('token_gate');
+  // The ranking scores only decide which experts are picked: their gradient is 0 (almost everywhere).
+  ctx.dx('rank');
   const dprobs = ctx.dx('probs');
   if (!dprobs) return;
+  const sums = pickedSums(probs, sel);
   for (let t = 0; t < N; t++) {
-    let sum = 0;
-    for (let j = 0; j < k; j++) sum += probs[t * E + experts[t * k + j]];
-    let dot = 0; // Σ_i dgate_i·g_i
-    if (renormalized) for (let j = 0; j < k; j++) dot += (dgate[t * k + j] * probs[t * E + experts[t * k + j]]) / sum;
-    for (let j = 0; j < k; j++) {
-      const e = experts[t * k + j];
-      dprobs[t * E + e] += renormalized ? (dgate[t * k + j] - dot) / sum : dgate[t * k + j];
+    const picks = Array.from({ length: k }, (_, j) => j).filter((j) => experts[t * k + j]! >= 0);
+    let dot = 0; // Σ_i dgate_i·ĝ_i
+    if (renormalized) for (const j of picks) dot += (dgate[t * k + j]! * probs[t * E + experts[t * k + j]!]!) / sums[t]!;
+    for (const j of picks) {
+      const e = experts[t * k + j]!;
+      dprobs[t * E + e] += scale * (renormalized ? (dgate[t * k + j]! - dot) / sums[t]! : dgate[t * k + j]!);
     }
   }
 }
@@ -223,52 +255,112 @@ function selectTopKBackward(op: OpOf<'select_top_k'>, graph: Graph, values: RefV
 // ---------------------------------------------------------------- assign
 
 /**
- * demand[e] counts every choice of e (−1 choices are none); slots are filled
- * in priority order (every token's 1st choice in token order, then every 2nd
- * choice, …), dropping a choice whose expert already holds `capacity`; the
- * p-th kept choice of e gets row expert_offsets[e] + p.
+ * Capacity and rows, written independently of the WGSL kernel: every real
+ * choice is listed per (expert, scope) in priority order — 1st choices in
+ * token order, then 2nd choices, … — and, for by_probability, stably sorted
+ * by descending gate; the first `capacity` of each list are kept. Kept
+ * choices take their expert's rows in priority order. Choices of null
+ * experts (index ≥ experts) are counted and kept but get no row.
  */
 function assignForward(op: OpOf<'assign'>, graph: Graph, values: RefValues): void {
   const ctx = new OpContext(op, graph, values);
   const [N, k] = ctx.inDims('token_expert', 2);
-  const E = ctx.int('experts');
-  const capacity = ctx.int('capacity');
-  const R = ctx.int('rows');
+  const { experts: E, capacity, rows: R, null_experts: nulls, drop, seq } = op.attrs;
+  const all = E + nulls;
   ctx.check(capacity >= 0, `capacity ${capacity} must be ≥ 0 (0 = none)`);
+  ctx.check(seq === 0 || N % seq === 0, `seq ${seq} must divide the ${N} tokens`);
   const te = ctx.i32('token_expert');
-  const demand = ctx.outI32('demand', [E]);
-  const load = ctx.outI32('load', [E]);
+  const gates = drop === 'by_probability' ? ctx.f64('token_gate') : null;
+  const demand = ctx.outI32('demand', [all]);
+  const load = ctx.outI32('load', [all]);
   const tokenSlot = ctx.outI32('token_slot', [N, k]);
   tokenSlot.fill(-1);
-  // Rank of each kept choice within its expert, in priority order (−1: none or dropped).
+  // Real choices per (expert, scope), each list in priority order.
+  const lists = new Map<string, number[]>();
+  for (let j = 0; j < k; j++) {
+    for (let t = 0; t < N; t++) {
+      const at = t * k + j;
+      const e = te[at]!;
+      ctx.check(e >= -1 && e < all, `token_expert[${t}, ${j}] = ${e} is not an expert of ${all} or −1`);
+      if (e < 0) continue;
+      demand[e]++;
+      if (e >= E) {
+        load[e]++; // a null expert: kept, computes nothing
+        continue;
+      }
+      const key = `${e}/${seq > 0 ? Math.floor(t / seq) : 0}`;
+      if (!lists.has(key)) lists.set(key, []);
+      lists.get(key)!.push(at);
+    }
+  }
+  const kept = new Uint8Array(N * k);
+  for (const list of lists.values()) {
+    // Array.prototype.sort is stable: equal gates stay in priority order.
+    if (gates) list.sort((a, b) => gates[b]! - gates[a]!);
+    for (const at of capacity > 0 ? list.slice(0, capacity) : list) kept[at] = 1;
+  }
   const rank = new Int32Array(N * k).fill(-1);
   for (let j = 0; j < k; j++) {
     for (let t = 0; t < N; t++) {
-      const e = te[t * k + j];
-      ctx.check(e >= -1 && e < E, `token_expert[${t}, ${j}] = ${e} is not an expert of ${E} or −1`);
-      if (e < 0) continue;
-      demand[e]++;
-      if (capacity > 0 && load[e] >= capacity) continue; // dropped: past the expert's capacity
-      rank[t * k + j] = load[e]++;
+      const at = t * k + j;
+      if (kept[at]) rank[at] = load[te[at]!]++;
     }
   }
   const offsets = ctx.outI32('expert_offsets', [E + 1]);
-  for (let e = 0; e < E; e++) offsets[e + 1] = offsets[e] + load[e];
-  ctx.check(offsets[E] <= R, `${offsets[E]} kept choices do not fit in ${R} rows`);
+  for (let e = 0; e < E; e++) offsets[e + 1] = offsets[e]! + load[e]!;
+  ctx.check(offsets[E]! <= R, `${offsets[E]} kept choices do not fit in ${R} rows`);
   const slotToken = ctx.outI32('slot_token', [R]);
   slotToken.fill(-1);
   for (let t = 0; t < N; t++) {
     for (let j = 0; j < k; j++) {
-      if (rank[t * k + j] < 0) continue;
-      const row = offsets[te[t * k + j]] + rank[t * k + j];
+      if (rank[t * k + j]! < 0) continue;
+      const row = offsets[te[t * k + j]!]! + rank[t * k + j]!;
       tokenSlot[t * k + j] = row;
       slotToken[row] = t;
     }
   }
 }
 
-/** assign has only integer outputs: nothing to differentiate. */
-function noBackward(): void {}
+/** assign has only integer outputs: nothing to differentiate. The gates only order choices (by_probability): gradient 0. */
+function assignBackward(op: OpOf<'assign'>, graph: Graph, values: RefValues, grads: RefGrads): void {
+  new OpContext(op, graph, values, grads).dx('token_gate');
+}
+
+/** Sinkhorn's scores only rank experts (a stop-gradient, as in BASE layers): gradient 0. */
+function sinkhornBackward(op: OpOf<'sinkhorn'>, graph: Graph, values: RefValues, grads: RefGrads): void {
+  new OpContext(op, graph, values, grads).dx('logits');
+}
+
+// ---------------------------------------------------------------- sinkhorn
+
+/** balanced = diag(d0)·exp(z − rowmax)·diag(d1) after a fixed number of alternating normalisations. */
+function sinkhornForward(op: OpOf<'sinkhorn'>, graph: Graph, values: RefValues): void {
+  const ctx = new OpContext(op, graph, values);
+  const [N, E] = ctx.inDims('logits', 2);
+  const z = ctx.f64('logits');
+  const c = new Float64Array(N * E);
+  for (let t = 0; t < N; t++) {
+    const row = z.subarray(t * E, (t + 1) * E);
+    const m = Math.max(...row);
+    for (let e = 0; e < E; e++) c[t * E + e] = Math.exp(row[e]! - m);
+  }
+  const d0 = new Float64Array(N);
+  const d1 = new Float64Array(E).fill(1);
+  for (let it = 0; it < op.attrs.iterations; it++) {
+    for (let t = 0; t < N; t++) {
+      let s = 0;
+      for (let e = 0; e < E; e++) s += d1[e]! * c[t * E + e]!;
+      d0[t] = 1 / N / (s + 1e-8);
+    }
+    for (let e = 0; e < E; e++) {
+      let s = 0;
+      for (let t = 0; t < N; t++) s += d0[t]! * c[t * E + e]!;
+      d1[e] = 1 / E / (s + 1e-8);
+    }
+  }
+  const out = ctx.outF64('balanced', [N, E]);
+  for (let t = 0; t < N; t++) for (let e = 0; e < E; e++) out[t * E + e] = d0[t]! * c[t * E + e]! * d1[e]!;
+}
 
 // ---------------------------------------------------------------- select_top_c / select_all
 
@@ -374,10 +466,11 @@ function selectAllBackward(op: OpOf<'select_all'>, graph: Graph, values: RefValu
 }
 
 /** The routing ops, keyed by kind. */
-export const ROUTING_OPS: OpTable<'router' | 'select_top_k' | 'select_top_c' | 'select_all' | 'assign'> = {
+export const ROUTING_OPS: OpTable<'router' | 'sinkhorn' | 'select_top_k' | 'select_top_c' | 'select_all' | 'assign'> = {
   router: { forward: routerForward, backward: routerBackward },
+  sinkhorn: { forward: sinkhornForward, backward: sinkhornBackward },
   select_top_k: { forward: selectTopKForward, backward: selectTopKBackward },
   select_top_c: { forward: selectTopCForward, backward: selectTopCBackward },
   select_all: { forward: selectAllForward, backward: selectAllBackward },
-  assign: { forward: assignForward, backward: noBackward },
+  assign: { forward: assignForward, backward: assignBackward },
 };

@@ -12,27 +12,28 @@ import { SOFTMAX, SOFTMAX_BACKWARD, wgslMap, wgslReductions } from '../../rowmat
 
 type Pair = { forward: Kernel[]; backward: Kernel[] };
 
-/** `combine`: y[t] = Σ_j gate[t,j] · out[slot[t,j]]. */
+/** `combine`: y[t] = Σ_j gate[t,j] · out[slot[t,j]] (gate 1 when the gates went to the experts' inputs). */
 export function combineKernels(ctx: OpContext<OpOf<'combine'>>): Pair {
   const { op } = ctx;
   const [N, K] = ctx.shape(op.inputs.token_slot) as [number, number];
   const d = ctx.shape(op.inputs.expert_out)[1]!;
   const out = ctx.tensor(op.inputs.expert_out);
   const slot = ctx.tensor(op.inputs.token_slot);
-  const gate = ctx.tensor(op.inputs.token_gate);
+  const gate = op.inputs.token_gate === undefined ? undefined : ctx.tensor(op.inputs.token_gate);
   const { ty, dv, splat } = columnsPerThread(ctx.target, d);
   const fw = new KernelWriter(ctx, 'combine', 'forward');
   fw.bind('expert_out', out, 'read', ty);
   fw.bind('token_slot', slot, 'read', 'i32');
-  fw.bind('token_gate', gate, 'read');
+  if (gate) fw.bind('token_gate', gate, 'read');
   fw.bind('y', ctx.tensor(op.outputs.y), 'read_write', ty);
+  const row = `expert_out[u32(row) * ${dv}u + c]`;
   fw.body(
     `let t = i / ${dv}u;`,
     `let c = i % ${dv}u;`,
     `var sum = ${splat('0.0')};`,
     `${loopU('j', K)}`,
     `  let row = token_slot[${mulU('t', K)} + j];`,
-    `  if (row >= 0) { sum = fma(${splat(`token_gate[${mulU('t', K)} + j]`)}, expert_out[u32(row) * ${dv}u + c], sum); }`,
+    `  if (row >= 0) { ${gate ? `sum = fma(${splat(`token_gate[${mulU('t', K)} + j]`)}, ${row}, sum);` : `sum += ${row};`} }`,
     '}',
     'y[i] = sum;',
   );
@@ -42,18 +43,18 @@ export function combineKernels(ctx: OpContext<OpOf<'combine'>>): Pair {
     // Each used row belongs to exactly one (t, j): one writer per element.
     const g = new KernelWriter(ctx, 'combine_grad_out', 'backward');
     g.bind('token_slot', slot, 'read', 'i32');
-    g.bind('token_gate', gate, 'read');
+    if (gate) g.bind('token_gate', gate, 'read');
     g.bind('d_y', dy, 'read', ty);
     g.bind('d_expert_out', ctx.grad(op.inputs.expert_out), 'read_write', ty);
     g.body(
       `let tj = i / ${dv}u;`,
       `let c = i % ${dv}u;`,
       'let row = token_slot[tj];',
-      `if (row >= 0) { d_expert_out[u32(row) * ${dv}u + c] += ${splat('token_gate[tj]')} * d_y[${group(divU('tj', K))} * ${dv}u + c]; }`,
+      `if (row >= 0) { d_expert_out[u32(row) * ${dv}u + c] += ${gate ? `${splat('token_gate[tj]')} * ` : ''}d_y[${group(divU('tj', K))} * ${dv}u + c]; }`,
     );
     backward.push(g.finish1d(N * K * dv));
   }
-  if (ctx.needsGrad(op.inputs.token_gate)) {
+  if (gate && op.inputs.token_gate && ctx.needsGrad(op.inputs.token_gate)) {
     const g = new KernelWriter(ctx, 'combine_grad_gate', 'backward');
     const dot = dotInOrder(ctx.target, d);
     g.bind('expert_out', out, 'read', dot.ty);
@@ -69,6 +70,41 @@ export function combineKernels(ctx: OpContext<OpOf<'combine'>>): Pair {
       'd_gate[i] += dotp;',
     );
     backward.push(g.finish1d(N * K));
+  }
+  return { forward: [fw.finish1d(N * dv)], backward };
+}
+
+/** `scale_rows`: y[t] = scale[t]·x[t]. */
+export function scaleRowsKernels(ctx: OpContext<OpOf<'scale_rows'>>): Pair {
+  const { op } = ctx;
+  const [N, d] = ctx.shape(op.inputs.x) as [number, number];
+  const x = ctx.tensor(op.inputs.x);
+  const scale = ctx.tensor(op.inputs.scale);
+  const { ty, dv, splat } = columnsPerThread(ctx.target, d);
+  const fw = new KernelWriter(ctx, 'scale_rows', 'forward');
+  fw.bind('x', x, 'read', ty);
+  fw.bind('scale', scale, 'read');
+  fw.bind('y', ctx.tensor(op.outputs.y), 'read_write', ty);
+  fw.body(`y[i] = ${splat(`scale[i / ${dv}u]`)} * x[i];`);
+  const backward: Kernel[] = [];
+  const dy = ctx.grad(op.outputs.y);
+  if (ctx.needsGrad(op.inputs.x)) {
+    const g = new KernelWriter(ctx, 'scale_rows_grad_input', 'backward');
+    g.bind('scale', scale, 'read');
+    g.bind('d_y', dy, 'read', ty);
+    g.bind('d_x', ctx.grad(op.inputs.x), 'read_write', ty);
+    g.body(`d_x[i] += ${splat(`scale[i / ${dv}u]`)} * d_y[i];`);
+    backward.push(g.finish1d(N * dv));
+  }
+  if (ctx.needsGrad(op.inputs.scale)) {
+    // One thread per row: the row's dot product in column order.
+    const g = new KernelWriter(ctx, 'scale_rows_grad_scale', 'backward');
+    const dot = dotInOrder(ctx.target, d);
+    g.bind('x', x, 'read', dot.ty);
+    g.bind('d_y', dy, 'read', dot.ty);
+    g.bind('d_scale', ctx.grad(op.inputs.scale), 'read_write');
+    g.body('var dotp = 0.0;', `for (var c = 0u; c < ${dot.dv}u; c++) { ${dot.step(`d_y[i * ${dot.dv}u + c]`, `x[i * ${dot.dv}u + c]`)} }`, 'd_scale[i] += dotp;');
+    backward.push(g.finish1d(N));
   }
   return { forward: [fw.finish1d(N * dv)], backward };
 }
@@ -300,8 +336,9 @@ export function unmixKernels(ctx: OpContext<OpOf<'unmix'>>): Pair {
 }
 
 /** The kernel generators of this file's op kinds. */
-export const MIXING_KERNELS: KernelTable<'combine' | 'mix_weights' | 'mix' | 'unmix'> = {
+export const MIXING_KERNELS: KernelTable<'combine' | 'scale_rows' | 'mix_weights' | 'mix' | 'unmix'> = {
   combine: combineKernels,
+  scale_rows: scaleRowsKernels,
   mix_weights: mixWeightsKernels,
   mix: mixKernels,
   unmix: unmixKernels,

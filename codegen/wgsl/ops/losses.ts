@@ -10,6 +10,7 @@ import { LOG_SUM_EXP, wgslReductions, wgslResult } from '../../rowmath/rows.ts';
 import { KernelWriter, f32, type KernelTable, type OpContext } from '../kernel_writer.ts';
 import { loopU, mulU } from '../wgsl_fold.ts';
 import { REDUCE_WG, writeReduce } from './routing.ts';
+import { STATE, STATE_BUFFER } from '../train_state.ts';
 
 type Pair = { forward: Kernel[]; backward: Kernel[] };
 
@@ -34,6 +35,58 @@ export function balanceLossKernels(ctx: OpContext<OpOf<'balance_loss'>>): Pair {
     bw.bind('d_loss', ctx.grad(op.outputs.loss), 'read');
     bw.bind('d_probs', ctx.grad(op.inputs.probs), 'read_write');
     bw.body(`d_probs[i] += d_loss[0] * ${f32((alpha * E) / (N * k * N))} * f32(demand[i % ${E}u]);`);
+    backward.push(bw.finish1d(N * E));
+  }
+  return { forward: [fw.finishSingle(REDUCE_WG)], backward };
+}
+
+/**
+ * `global_balance_loss`: α·E·Σ_e f_e·P_e with f_e from the expert counts of
+ * this micro-batch plus, in a training step, the step's earlier ones. The
+ * kernel keeps the running sums itself (`running`: E counts, the tokens, and
+ * the step they belong to), starting them afresh when the step changes, so
+ * no other phase of the step needs to know about them.
+ */
+export function globalBalanceLossKernels(ctx: OpContext<OpOf<'global_balance_loss'>>): Pair {
+  const { op } = ctx;
+  const [N, E] = ctx.shape(op.inputs.probs) as [number, number];
+  const { alpha, k } = op.attrs;
+  const probs = ctx.tensor(op.inputs.probs);
+  // f_e, saved for backward (the running sums have moved on by then).
+  const f = ctx.saved('f', E);
+  const fw = new KernelWriter(ctx, 'global_balance_loss', 'forward');
+  fw.bind('probs', probs, 'read');
+  fw.bind('demand', ctx.tensor(op.inputs.demand), 'read', 'i32');
+  fw.bind('f', f, 'read_write');
+  if (ctx.training) {
+    fw.bind('state', STATE_BUFFER, 'read');
+    fw.bind('running', ctx.saved('running', E + 2, 'i32'), 'read_write', 'i32');
+    fw.body(
+      'if (lid == 0u) {',
+      `  let training = state[${STATE.training}] != 0.0;`,
+      `  let step = i32(state[${STATE.step}]);`,
+      `  if (training && running[${E + 1}u] != step) { for (var e = 0u; e <= ${E}u; e++) { running[e] = 0; } running[${E + 1}u] = step; }`,
+      `  let tokens = ${N} + select(0, running[${E}u], training);`,
+      `  for (var e = 0u; e < ${E}u; e++) { f[e] = f32(demand[e] + select(0, running[e], training)) / (${f32(k)} * f32(tokens)); }`,
+      '  if (training) {',
+      `    for (var e = 0u; e < ${E}u; e++) { running[e] += demand[e]; }`,
+      `    running[${E}u] = tokens;`,
+      '  }',
+      '}',
+    );
+  } else {
+    fw.body('if (lid == 0u) {', `  for (var e = 0u; e < ${E}u; e++) { f[e] = f32(demand[e]) / ${f32(k * N)}; }`, '}');
+  }
+  fw.body('storageBarrier();', 'workgroupBarrier();');
+  fw.bind('loss', ctx.tensor(op.outputs.loss), 'read_write');
+  writeReduce(fw, N * E, (i) => `probs[${i}] * f[${i} % ${E}u]`, (sum) => [`loss[0] = ${f32((alpha * E) / N)} * ${sum};`]);
+  const backward: Kernel[] = [];
+  if (ctx.needsGrad(op.inputs.probs)) {
+    const bw = new KernelWriter(ctx, 'global_balance_loss_backward', 'backward');
+    bw.bind('f', f, 'read');
+    bw.bind('d_loss', ctx.grad(op.outputs.loss), 'read');
+    bw.bind('d_probs', ctx.grad(op.inputs.probs), 'read_write');
+    bw.body(`d_probs[i] += d_loss[0] * ${f32((alpha * E) / N)} * f[i % ${E}u];`);
     backward.push(bw.finish1d(N * E));
   }
   return { forward: [fw.finishSingle(REDUCE_WG)], backward };
@@ -156,6 +209,28 @@ export function crossEntropyKernels(ctx: OpContext<OpOf<'cross_entropy'>>): Pair
   return { forward: [ft.finish1d(N), fr.finishSingle(REDUCE_WG)], backward };
 }
 
+/** `l1_loss`: λ · mean_t Σ_e |probs[t, e]|. */
+export function l1LossKernels(ctx: OpContext<OpOf<'l1_loss'>>): Pair {
+  const { op } = ctx;
+  const [N, E] = ctx.shape(op.inputs.probs) as [number, number];
+  const probs = ctx.tensor(op.inputs.probs);
+  const coef = f32(op.attrs.lambda / N);
+  const fw = new KernelWriter(ctx, 'l1_loss', 'forward');
+  fw.bind('probs', probs, 'read');
+  fw.bind('loss', ctx.tensor(op.outputs.loss), 'read_write');
+  writeReduce(fw, N * E, (i) => `abs(probs[${i}])`, (sum) => [`loss[0] = ${coef} * ${sum};`]);
+  const backward: Kernel[] = [];
+  if (ctx.needsGrad(op.inputs.probs)) {
+    const bw = new KernelWriter(ctx, 'l1_loss_backward', 'backward');
+    bw.bind('probs', probs, 'read');
+    bw.bind('d_loss', ctx.grad(op.outputs.loss), 'read');
+    bw.bind('d_probs', ctx.grad(op.inputs.probs), 'read_write');
+    bw.body(`d_probs[i] += d_loss[0] * ${coef} * sign(probs[i]);`);
+    backward.push(bw.finish1d(N * E));
+  }
+  return { forward: [fw.finishSingle(REDUCE_WG)], backward };
+}
+
 /** `bias_update` (after each step): bias_e += γ · sign(mean(demand) − demand_e). */
 export function biasUpdateKernels(ctx: OpContext<OpOf<'bias_update'>>): Pair {
   const { op } = ctx;
@@ -173,7 +248,9 @@ export function biasUpdateKernels(ctx: OpContext<OpOf<'bias_update'>>): Pair {
 }
 
 /** The kernel generators of this file's op kinds. */
-export const LOSS_KERNELS: KernelTable<'balance_loss' | 'z_loss' | 'sequence_balance_loss' | 'cross_entropy' | 'bias_update'> = {
+export const LOSS_KERNELS: KernelTable<'balance_loss' | 'global_balance_loss' | 'z_loss' | 'sequence_balance_loss' | 'l1_loss' | 'cross_entropy' | 'bias_update'> = {
+  global_balance_loss: globalBalanceLossKernels,
+  l1_loss: l1LossKernels,
   balance_loss: balanceLossKernels,
   z_loss: zLossKernels,
   sequence_balance_loss: sequenceBalanceKernels,

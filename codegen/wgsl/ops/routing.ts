@@ -1,9 +1,9 @@
 /**
- * Router and selection kernels: logits and scores, top-k per token, top-c per
- * expert, select-all, and the capacity assignment, with their backward
- * kernels. Selection and assignment use integer logic only and visit
- * candidates in a fixed order, so results are deterministic and identical to
- * the reference given the same scores.
+ * Router and per-expert selection kernels: logits and scores, top-c per
+ * expert and select-all, with their backward kernels (top-k per token and
+ * capacity are in token_choice.ts). Selections use integer logic only and
+ * visit candidates in a fixed order, so results are deterministic and
+ * identical to the reference given the same scores.
  */
 import type { OpOf } from '../../../compiler/ir.ts';
 import { inlineWgsl } from '../../rowmath/expr.ts';
@@ -14,7 +14,6 @@ import { gemmKernels } from '../gemm.ts';
 import { columnMajor, rowMajor } from '../gemm_view.ts';
 import { gemmTile, type Kernel } from '../kernel.ts';
 import { KernelWriter, f32, type KernelTable, type OpContext } from '../kernel_writer.ts';
-import { divU, loopU, mulU } from '../wgsl_fold.ts';
 import { STATE, STATE_BUFFER } from '../train_state.ts';
 
 type Pair = { forward: Kernel[]; backward: Kernel[] };
@@ -195,135 +194,7 @@ export function writeReduce(w: KernelWriter, n: number, term: (k: string) => str
 }
 
 /** WGSL: does (va, ia) rank before (vb, ib)? Higher value first; ties to the lower index. */
-const BEATS = 'fn beats(va: f32, ia: u32, vb: f32, ib: u32) -> bool { return va > vb || (va == vb && ia < ib); }';
-
-/** `select_top_k`: each token's k best experts by probs (+ bias); gates raw or renormalized. */
-export function selectTopKKernels(ctx: OpContext<OpOf<'select_top_k'>>): Pair {
-  const { op } = ctx;
-  const [N, E] = ctx.shape(op.inputs.probs) as [number, number];
-  const k = op.attrs.k;
-  const renorm = ({ raw: false, renormalized: true } satisfies Record<OpOf<'select_top_k'>['attrs']['weights'], boolean>)[op.attrs.weights];
-  const hasBias = !!op.inputs.bias;
-  const fw = new KernelWriter(ctx, 'select_top_k', 'forward');
-  fw.bind('probs', ctx.tensor(op.inputs.probs), 'read');
-  if (hasBias) fw.bind('bias', ctx.tensor(op.inputs.bias), 'read');
-  fw.bind('token_expert', ctx.tensor(op.outputs.token_expert), 'read_write', 'i32');
-  fw.bind('token_gate', ctx.tensor(op.outputs.token_gate), 'read_write');
-  fw.declare(BEATS);
-  const score = (e: string) => (hasBias ? `probs[t * ${E}u + ${e}] + bias[${e}]` : `probs[t * ${E}u + ${e}]`);
-  fw.body(
-    'let t = i;',
-    '// Each pick is the best expert ranked after the previous pick (no per-thread arrays).',
-    'var prev_v = 3.4e38;',
-    'var prev_e = 0u;',
-    'var total = 0.0;',
-    `${loopU('j', k)}`,
-    '  var best_v = -3.4e38;',
-    `  var best_e = ${E}u;`,
-    `  for (var e = 0u; e < ${E}u; e++) {`,
-    `    let v = ${score('e')};`,
-    `    let after_prev = j == 0u || beats(prev_v, prev_e, v, e);`,
-    `    if (after_prev && (best_e == ${E}u || beats(v, e, best_v, best_e))) { best_v = v; best_e = e; }`,
-    '  }',
-    '  prev_v = best_v;',
-    '  prev_e = best_e;',
-    `  token_expert[${mulU('t', k)} + j] = i32(best_e);`,
-    `  let p = probs[t * ${E}u + best_e];`,
-    `  token_gate[${mulU('t', k)} + j] = p;`,
-    '  total += p;',
-    '}',
-  );
-  if (renorm) fw.body(`${loopU('j', k)} token_gate[${mulU('t', k)} + j] = token_gate[${mulU('t', k)} + j] / total; }`);
-  const forward = [fw.finish1d(N)];
-
-  const bw = new KernelWriter(ctx, 'select_grad_probs', 'backward');
-  // Renormalised gates need the scores and gates themselves; raw ones only pass the gradient through.
-  if (renorm) bw.bind('probs', ctx.tensor(op.inputs.probs), 'read');
-  bw.bind('token_expert', ctx.tensor(op.outputs.token_expert), 'read', 'i32');
-  if (renorm) bw.bind('token_gate', ctx.tensor(op.outputs.token_gate), 'read');
-  bw.bind('d_gate', ctx.grad(op.outputs.token_gate), 'read');
-  bw.bind('d_probs', ctx.grad(op.inputs.probs), 'read_write');
-  bw.body('let t = i;');
-  if (renorm) {
-    // g_j = p_j / Σ, so dp_j = (dg_j − Σ_i dg_i g_i) / Σ.
-    bw.body(
-      'var total = 0.0;',
-      'var dotp = 0.0;',
-      `${loopU('j', k)}`,
-      `  total += probs[t * ${E}u + u32(token_expert[${mulU('t', k)} + j])];`,
-      `  dotp += d_gate[${mulU('t', k)} + j] * token_gate[${mulU('t', k)} + j];`,
-      '}',
-      `${loopU('j', k)}`,
-      `  let e = u32(token_expert[${mulU('t', k)} + j]);`,
-      `  d_probs[t * ${E}u + e] += (d_gate[${mulU('t', k)} + j] - dotp) / total;`,
-      '}',
-    );
-  } else {
-    bw.body(`${loopU('j', k)}`, `  let e = u32(token_expert[${mulU('t', k)} + j]);`, `  d_probs[t * ${E}u + e] += d_gate[${mulU('t', k)} + j];`, '}');
-  }
-  return { forward, backward: ctx.needsGrad(op.inputs.probs) ? [bw.finish1d(N)] : [] };
-}
-
-/**
- * `assign`: capacity in priority order (1st choices in token order, then 2nd
- * choices, …), per-expert prefix sums, and both directions of the routing
- * table. One workgroup in three phases separated by barriers; each expert's
- * choices are counted by one thread in a fixed order.
- */
-export function assignKernels(ctx: OpContext<OpOf<'assign'>>): Pair {
-  const { op } = ctx;
-  const [N, k] = ctx.shape(op.inputs.token_expert) as [number, number];
-  const E = op.attrs.experts;
-  const cap = op.attrs.capacity;
-  const R = op.attrs.rows;
-  const wg = Math.min(256, ctx.target.maxComputeInvocationsPerWorkgroup);
-  const w = new KernelWriter(ctx, 'assign', 'forward');
-  w.bind('token_expert', ctx.tensor(op.inputs.token_expert), 'read', 'i32');
-  w.bind('token_slot', ctx.tensor(op.outputs.token_slot), 'read_write', 'i32');
-  w.bind('slot_token', ctx.tensor(op.outputs.slot_token), 'read_write', 'i32');
-  w.bind('offsets', ctx.tensor(op.outputs.expert_offsets), 'read_write', 'i32');
-  w.bind('load', ctx.tensor(op.outputs.load), 'read_write', 'i32');
-  w.bind('demand', ctx.tensor(op.outputs.demand), 'read_write', 'i32');
-  w.body(
-    '// Phase 1: per expert, walk choices in priority order; token_slot holds the position within the expert (or -1 if over capacity).',
-    `for (var e = lid; e < ${E}u; e += ${wg}u) {`,
-    '  var seen = 0;',
-    '  var kept = 0;',
-    `  ${loopU('j', k)}`,
-    `    for (var t = 0u; t < ${N}u; t++) {`,
-    `      let at = ${mulU('t', k)} + j;`,
-    '      if (token_expert[at] == i32(e)) {',
-    '        seen += 1;',
-    `        if (${cap === 0 ? 'true' : `kept < ${cap}`}) { token_slot[at] = kept; kept += 1; } else { token_slot[at] = -1; }`,
-    '      }',
-    '    }',
-    '  }',
-    '  demand[e] = seen;',
-    '  load[e] = kept;',
-    '}',
-    'storageBarrier();',
-    'workgroupBarrier();',
-    '// Phase 2: exclusive prefix sum of the kept counts.',
-    'if (lid == 0u) {',
-    '  var run = 0;',
-    `  for (var e = 0u; e < ${E}u; e++) { offsets[e] = run; run += load[e]; }`,
-    `  offsets[${E}u] = run;`,
-    '}',
-    'storageBarrier();',
-    'workgroupBarrier();',
-    '// Phase 3: positions become rows; rows past the used ones hold -1.',
-    `for (var at = lid; at < ${N * k}u; at += ${wg}u) {`,
-    '  let pos = token_slot[at];',
-    '  if (pos >= 0) {',
-    '    let row = offsets[token_expert[at]] + pos;',
-    '    token_slot[at] = row;',
-    `    slot_token[row] = i32(${divU('at', k)});`,
-    '  }',
-    '}',
-    `for (var r = u32(offsets[${E}u]) + lid; r < ${R}u; r += ${wg}u) { slot_token[r] = -1; }`,
-  );
-  return { forward: [w.finishSingle(wg)], backward: [] };
-}
+export const BEATS = 'fn beats(va: f32, ia: u32, vb: f32, ib: u32) -> bool { return va > vb || (va == vb && ia < ib); }';
 
 /** Binds the scores and every routing table a per-expert selection writes (select_top_c, select_all). */
 function bindSelection(w: KernelWriter, ctx: OpContext<OpOf<'select_top_c'> | OpOf<'select_all'>>): void {
@@ -410,10 +281,8 @@ function maskedGateGrad(ctx: OpContext<OpOf<'select_top_c'> | OpOf<'select_all'>
 }
 
 /** The kernel generators of this file's op kinds. */
-export const ROUTING_KERNELS: KernelTable<'router' | 'select_top_k' | 'select_top_c' | 'select_all' | 'assign'> = {
+export const ROUTING_KERNELS: KernelTable<'router' | 'select_top_c' | 'select_all'> = {
   router: routerKernels,
-  select_top_k: selectTopKKernels,
   select_top_c: selectTopCKernels,
   select_all: selectAllKernels,
-  assign: assignKernels,
 };

@@ -1,0 +1,36 @@
+import { readFileSync } from 'node:fs';
+import { checkSpec } from '/work/main/compiler/compile.ts';
+import { lowerModel } from '/work/main/compiler/lower.ts';
+import { generateGraph } from '/work/main/codegen/wgsl/generate.ts';
+import { DEFAULT_TARGET } from '/work/main/codegen/wgsl/kernel.ts';
+import { kernelIdentity } from '/work/main/codegen/wgsl/kernel_dump.ts';
+import { sharedGpu } from '/work/main/runtime/gpu.ts';
+const path = process.argv[2]!;
+const tile = JSON.parse(process.argv[3] ?? '[4,4]');
+const { spec } = checkSpec(readFileSync(path, 'utf8'), path);
+const graph = lowerModel(spec!, { batch: 4, seq: 16 });
+const gpu = await sharedGpu();
+const dev = gpu.device;
+const plan = generateGraph(graph, { specPath: path, target: { ...DEFAULT_TARGET, ...gpu.limits, gemmTiles: { forward: tile, input_grad: tile, weight_grad: tile } } as any });
+const sizes = new Map(plan.buffers.map((b) => [b.name, b.elements]));
+const seen = new Map<string, any>();
+for (const o of [...plan.ops, ...plan.stateUpdates]) for (const k of [...o.forward, ...o.backward]) if (!seen.has(kernelIdentity(k))) seen.set(kernelIdentity(k), k);
+const rows: [number, string, number][] = [];
+let total = 0;
+const bufs = new Map<string, GPUBuffer>();
+const buf = (name: string) => { let b = bufs.get(name); if (!b) { b = dev.createBuffer({ size: Math.max(16, (sizes.get(name) ?? 1024) * 4), usage: GPUBufferUsage.STORAGE }); bufs.set(name, b); } return b; };
+for (const k of seen.values()) {
+  const t0 = performance.now();
+  const m = dev.createShaderModule({ code: k.source });
+  const p = await dev.createComputePipelineAsync({ layout: 'auto', compute: { module: m, entryPoint: 'main' } });
+  const bg = dev.createBindGroup({ layout: p.getBindGroupLayout(0), entries: k.bindings.map((b: any, i: number) => ({ binding: i, resource: { buffer: buf(b.buffer) } })) });
+  const enc = dev.createCommandEncoder(); const pass = enc.beginComputePass(); pass.setPipeline(p); pass.setBindGroup(0, bg); pass.dispatchWorkgroups(1); pass.end();
+  dev.queue.submit([enc.finish()]);
+  await dev.queue.onSubmittedWorkDone();
+  const dt = performance.now() - t0; total += dt;
+  rows.push([dt, k.id, k.source.length]);
+}
+rows.sort((a, b) => b[0] - a[0]);
+console.log('unique kernels', seen.size, 'total ms', total.toFixed(0));
+for (const r of rows.slice(0, +(process.argv[4] ?? 25))) console.log(r[0].toFixed(0).padStart(7), r[2], r[1]);
+process.exit(0);
