@@ -68,7 +68,7 @@ class KeyChecker {
    */
   private flatten(name: SectionName, entries: readonly Entry[]): Entry[] {
     const out: Entry[] = [];
-    for (const e of entries) {
+    for (const e of this.keysAsNames(name, entries)) {
       const def = e.known ? keyDef(name, e.key) : undefined;
       const ownInline = def?.inline ?? [];
       let values = e.values;
@@ -99,6 +99,30 @@ class KeyChecker {
         span: e.span,
       };
       out.push(head, ...tail, ...moved);
+    }
+    return out;
+  }
+
+  /**
+   * `model top_p { ... }` parses as `model` without a name followed by a
+   * `top_p { ... }` entry, since keys are reserved words. Such a pair is
+   * rejoined, with one error saying the name is a reserved word, instead of
+   * a missing name, a missing block and an unknown key.
+   */
+  private keysAsNames(name: SectionName, entries: readonly Entry[]): Entry[] {
+    const out: Entry[] = [];
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!;
+      const next = entries[i + 1];
+      const def = e.known ? keyDef(name, e.key) : undefined;
+      if (def?.values[0]?.type.kind === 'name' && def.block && e.values.length === 0 && !e.block && next?.known && next.block && next.values.length === 0 && next.inline.length === 0) {
+        this.d.error('E103', next.keySpan, `\`${next.key}\` is a reserved word of the language and cannot name a ${e.key}`, `rename it, e.g. \`${e.key} my_${next.key} { ... }\``);
+        const word: Value = { kind: 'word', text: `my_${next.key}`, value: `my_${next.key}`, span: next.keySpan };
+        out.push({ ...e, values: [word], block: next.block, span: { start: e.span.start, end: next.span.end } });
+        i++;
+        continue;
+      }
+      out.push(e);
     }
     return out;
   }

@@ -2,7 +2,8 @@
  * The inputs `moec test` proves kernels on: for an MoE spec, its layer at an
  * odd shape (token count not a multiple of any tile or of the expert count),
  * the same layer with a router skewed so every token prefers expert 0
- * (experts with no tokens, capacity overflow), the layer at the spec's
+ * (experts with no tokens, capacity overflow) — and, with null experts, one
+ * skewed to a null expert (real experts left with few rows) —, the layer at the spec's
  * training shape, and the whole model at a small shape (attention, norms,
  * embeddings, the LM head).
  */
@@ -50,14 +51,14 @@ export function randomValues(graph: Graph, seed: number, vocab: number): Map<str
   return values;
 }
 
-/** Makes every token prefer routed expert 0: shifts x and aligns router row 0 with the shift. */
-function skew(values: Map<string, HostArray>, graph: Graph): void {
+/** Makes every token prefer router row `expert` (0: a routed expert; E: the first null expert): shifts x and aligns that row with the shift. */
+function skew(values: Map<string, HostArray>, graph: Graph, expert = 0): void {
   const x = values.get('x') as Float32Array;
   const w = values.get('router.weight') as Float32Array | undefined;
   if (!x || !w) return;
   const d = graph.tensors.get('x')!.shape[1]!;
   for (let i = 0; i < x.length; i++) x[i]! += 1;
-  for (let c = 0; c < d; c++) w[c] = 3 / Math.sqrt(d);
+  for (let c = 0; c < d; c++) w[expert * d + c] = 3 / Math.sqrt(d);
 }
 
 /** Batch sizes must respect a Mixture of Tokens group. */
@@ -78,6 +79,12 @@ export function scenariosFor(spec: ModelSpec, seed: number): Scenario[] {
     const skewed = randomValues(g1, seed + 1, spec.vocab);
     skew(skewed, g1);
     out.push({ name: `layer ${odd.batch}x${odd.seq} skewed`, graph: g1, values: skewed, seed: seed + 1 });
+    if (spec.ffn.routing.nullExperts > 0) {
+      // Every token's best choice a null expert: the real experts get few or no rows.
+      const toNull = randomValues(g1, seed + 4, spec.vocab);
+      skew(toNull, g1, spec.ffn.experts.count);
+      out.push({ name: `layer ${odd.batch}x${odd.seq} skewed to a null expert`, graph: g1, values: toNull, seed: seed + 4 });
+    }
     const train = { batch: spec.train.batch, seq: spec.context };
     const g2 = lowerMoeBlock(spec, train);
     out.push({ name: `layer ${train.batch}x${train.seq}`, graph: g2, values: randomValues(g2, seed + 2, spec.vocab), seed: seed + 2 });

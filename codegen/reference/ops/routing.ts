@@ -224,7 +224,8 @@ function selectTopKForward(op: OpOf<'select_top_k'>, graph: Graph, values: RefVa
   for (let t = 0; t < N; t++) {
     for (let j = 0; j < k; j++) {
       const e = experts[t * k + j]!;
-      if (e >= 0) gate[t * k + j] = (scale * probs[t * E + e]!) / (renormalized ? sums[t]! : 1);
+      // All-zero picks (ReLU scores, a threshold that kept nothing) keep their raw gates of 0.
+      if (e >= 0) gate[t * k + j] = (scale * probs[t * E + e]!) / (renormalized && sums[t]! > 0 ? sums[t]! : 1);
     }
   }
 }
@@ -243,11 +244,12 @@ function selectTopKBackward(op: OpOf<'select_top_k'>, graph: Graph, values: RefV
   const sums = pickedSums(probs, sel);
   for (let t = 0; t < N; t++) {
     const picks = Array.from({ length: k }, (_, j) => j).filter((j) => experts[t * k + j]! >= 0);
+    const renorm = renormalized && sums[t]! > 0;
     let dot = 0; // Σ_i dgate_i·ĝ_i
-    if (renormalized) for (const j of picks) dot += (dgate[t * k + j]! * probs[t * E + experts[t * k + j]!]!) / sums[t]!;
+    if (renorm) for (const j of picks) dot += (dgate[t * k + j]! * probs[t * E + experts[t * k + j]!]!) / sums[t]!;
     for (const j of picks) {
       const e = experts[t * k + j]!;
-      dprobs[t * E + e] += scale * (renormalized ? (dgate[t * k + j]! - dot) / sums[t]! : dgate[t * k + j]!);
+      dprobs[t * E + e] += scale * (renorm ? (dgate[t * k + j]! - dot) / sums[t]! : dgate[t * k + j]!);
     }
   }
 }

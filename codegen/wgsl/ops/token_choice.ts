@@ -10,7 +10,7 @@
 import type { OpOf } from '../../../compiler/ir.ts';
 import type { Kernel } from '../kernel.ts';
 import { KernelWriter, f32, type KernelTable, type OpContext } from '../kernel_writer.ts';
-import { divU, loopU, mulU } from '../wgsl_fold.ts';
+import { divU, group, loopU, mulU } from '../wgsl_fold.ts';
 import { BEATS } from './routing.ts';
 
 type Pair = { forward: Kernel[]; backward: Kernel[] };
@@ -78,7 +78,7 @@ export function selectTopKKernels(ctx: OpContext<OpOf<'select_top_k'>>): Pair {
       '  kept_groups = kept_groups | (1u << gbest_g);',
       '}',
     );
-    skip = `    if ((kept_groups & (1u << ${divU('e', size)})) == 0u) { continue; }`;
+    skip = `    if ((kept_groups & (1u << ${group(divU('e', size))})) == 0u) { continue; }`;
   }
   if (dynamic) fw.body(`${loopU('j', k)} token_expert[${at}] = -1; token_gate[${at}] = 0.0; }`);
   fw.body(
@@ -112,11 +112,8 @@ export function selectTopKKernels(ctx: OpContext<OpOf<'select_top_k'>>): Pair {
   } else {
     fw.body(`  token_expert[${at}] = i32(best_e);`, `  let p = probs[t * ${E}u + best_e];`, `  token_gate[${at}] = p;`, '  total += p;', '}');
   }
-  if (renorm) {
-    const divide = `${loopU('j', k)} token_gate[${at}] = token_gate[${at}] / total; }`;
-    // A threshold may pick nothing: then there is nothing to renormalise.
-    fw.body(dynamic ? `if (total > 0.0) { ${divide} }` : divide);
-  }
+  // Picks whose scores are all 0 (ReLU scores, or no pick above a threshold) keep their gates: nothing to renormalise.
+  if (renorm) fw.body(`if (total > 0.0) { ${loopU('j', k)} token_gate[${at}] = token_gate[${at}] / total; } }`);
   if (scale !== 1) fw.body(`${loopU('j', k)} token_gate[${at}] = token_gate[${at}] * ${f32(scale)}; } // routed scaling factor`);
   const forward = [fw.finish1d(N)];
   if (!ctx.needsGrad(op.inputs.probs)) return { forward, backward: [] };
@@ -133,7 +130,7 @@ export function selectTopKKernels(ctx: OpContext<OpOf<'select_top_k'>>): Pair {
   // Places a cut left unused hold −1 and take no gradient.
   const picked = (lines: string[]) => (dynamic ? ['  if (token_expert[' + at + '] >= 0) {', ...lines.map((l) => `  ${l}`), '  }'] : lines);
   if (renorm) {
-    // g_j = s·p_j / Σ, so dp_j = (s·dg_j − Σ_i dg_i g_i) / Σ.
+    // g_j = s·p_j / Σ, so dp_j = (s·dg_j − Σ_i dg_i g_i) / Σ; with Σ = 0 the gates were not renormalised (raw).
     bw.body(
       'var total = 0.0;',
       'var dotp = 0.0;',
@@ -141,7 +138,7 @@ export function selectTopKKernels(ctx: OpContext<OpOf<'select_top_k'>>): Pair {
       ...picked([`  total += probs[t * ${E}u + u32(token_expert[${at}])];`, `  dotp += d_gate[${at}] * token_gate[${at}];`]),
       '}',
       `${loopU('j', k)}`,
-      ...picked([`  let e = u32(token_expert[${at}]);`, `  d_probs[t * ${E}u + e] += (${dg} - dotp) / total;`]),
+      ...picked([`  let e = u32(token_expert[${at}]);`, `  d_probs[t * ${E}u + e] += select(${dg}, (${dg} - dotp) / total, total > 0.0);`]),
       '}',
     );
   } else {
