@@ -102,9 +102,10 @@ export async function layerCommand(path: string, opts: LayerOptions): Promise<vo
     const out: [string, StTensor][] = [];
     const f32 = async (name: string) => (await runner.read(name)) as Float32Array;
     out.push(['y', { dtype: 'F32', shape: [batch, seq, spec.width], data: await f32(graph.output) }]);
-    // Every loss of the layer under its own name; balance and z are always written (0 when off).
-    for (const name of ['loss.balance', 'loss.z']) if (!graph.tensors.has(name)) out.push([name, { dtype: 'F32', shape: [], data: new Float32Array(1) }]);
-    for (const name of graph.losses) out.push([name, { dtype: 'F32', shape: [], data: await f32(name) }]);
+    // loss.balance and loss.z always (0 when off), then every other loss of the layer under its own name.
+    const always = ['loss.balance', 'loss.z'];
+    for (const name of always) out.push([name, { dtype: 'F32', shape: [], data: graph.tensors.has(name) ? await f32(name) : new Float32Array(1) }]);
+    for (const name of graph.losses.filter((l) => !always.includes(l))) out.push([name, { dtype: 'F32', shape: [], data: await f32(name) }]);
     const load = await loadOf(runner, graph, spec);
     out.push(['load', { dtype: 'F32', shape: [load.length], data: load }]);
     if (dy) {

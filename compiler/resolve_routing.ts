@@ -89,7 +89,9 @@ export function resolveRouting(r: Fields, preset: RouterPreset, experts: Experts
   }
   if (core.select === 'token_choice') core = { ...core, ...tokenChoiceOptions(r, core, experts, preset, d) };
   if (core.weights === 'renormalized' && core.select === 'token_choice' && core.topK === 1) {
-    d.warning('W302', r.keySpan(preset === 'core' ? 'weights' : 'renormalize'), 'with one expert per token every renormalized gate is 1', 'the router then learns only from the auxiliary losses; use top_k 2 or raw weights');
+    const cause = core.scoreAfterTopK ? 'score_after_topk' : preset === 'core' ? 'weights' : 'renormalize';
+    const what = core.scoreAfterTopK ? 'a softmax over one selected logit is 1' : 'every renormalized gate is 1';
+    d.warning('W302', r.keySpan(cause), `with one expert per token ${what}`, 'the router then learns only from the auxiliary losses; use top_k 2 or raw weights');
   }
   const groupKnown = batchKnown && !r.invalid('group');
   if (groupKnown && core.combine === 'mix' && typeof core.group === 'number' && train.batch % core.group !== 0) {

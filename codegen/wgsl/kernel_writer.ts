@@ -5,6 +5,7 @@
  * kernels look alike and snapshot diffs stay small.
  */
 import type { DType, Op } from '../../compiler/ir.ts';
+import { isDefaultAttr } from '../../compiler/ops/registry.ts';
 import type { Origin } from '../../compiler/spec.ts';
 import type { Kernel, KernelBinding, Target } from './kernel.ts';
 
@@ -224,7 +225,8 @@ function identifiers(lines: readonly string[]): Set<string> {
 }
 
 function header(op: Op, template: string, pass: string, specPath: string, origin: Origin): string[] {
-  const attrs = Object.entries(op.attrs).map(([k, v]) => `${k}=${v}`).join(' ');
+  // Options at their default are left out, as in IR dumps: the header names what the op does differently.
+  const attrs = Object.entries(op.attrs).filter(([k, v]) => !isDefaultAttr(op.kind, k, v)).map(([k, v]) => `${k}=${v}`).join(' ');
   const lines = [`// moec kernel ${commentSafe(op.name)}/${template} (${pass} of ${op.kind})`];
   if (attrs) lines.push(`// ${commentSafe(attrs)}`);
   const attrValues = op.attrs as Readonly<Record<string, unknown>>;

@@ -107,13 +107,16 @@ const ROUTERS = [
   { path: 'specs/gshard.moe', batch: 2, seq: 3, block: 1 }, // top-2 token choice with capacity (drops tokens) and a balance loss
   { path: 'specs/mixture_of_tokens.moe', batch: 8, seq: 2, block: 0 }, // batch a multiple of the group, 8
   { path: 'specs/expert_choice.moe', batch: 2, seq: 3, block: 0 },
+  // Routing primitives: global balance and a gated shared expert; ReLU routing (a threshold) with an L1 loss.
+  { path: 'specs/routing/qwen_moe.moe', batch: 2, seq: 3, block: 0 },
+  { path: 'specs/routing/remoe.moe', batch: 2, seq: 3, block: 0 },
 ];
 
 describe.each(ROUTERS)('$path at batch $batch, seq $seq', ({ path, batch, seq, block }) => {
   const s = spec(path);
   const E = s.ffn.kind === 'moe' ? s.ffn.experts.count : 0;
   const graph = lowerMoeBlock(s, { batch, seq });
-  const stem = path.replace(/^specs\/|\.moe$/g, '');
+  const stem = path.replace(/^specs\/|\.moe$/g, '').replace(/\//g, '_');
   const rng = new Rng(7);
   const x = normals(rng, batch * seq * s.width);
   const dy = normals(rng, batch * seq * s.width);
@@ -133,7 +136,8 @@ describe.each(ROUTERS)('$path at batch $batch, seq $seq', ({ path, batch, seq, b
   beforeAll(() => {
     const r1 = moecLayer(path, '--input', input, '--out', first);
     expectSuccess(r1);
-    expect(r1.stdout).toContain(`wrote ${first}: y, loss.balance, loss.z, load`);
+    const losses = ['loss.balance', 'loss.z', ...graph.losses.filter((l) => l !== 'loss.balance' && l !== 'loss.z')];
+    expect(r1.stdout).toContain(`wrote ${first}: ${['y', ...losses, 'load'].join(', ')}`);
     ({ tensors: a, metadata: aMetadata } = readTensors(first));
     expectSuccess(moecLayer(path, '--input', input, '--weights', first, '--backward', '--out', second));
     b = readTensors(second).tensors;
@@ -146,7 +150,9 @@ describe.each(ROUTERS)('$path at batch $batch, seq $seq', ({ path, batch, seq, b
   }, 600_000);
 
   it('(a) without --weights: y, the losses, load and the seeded parameters', () => {
-    const expected = ['y', 'loss.balance', 'loss.z', ...(graph.tensors.has('loss.sequence_balance') ? ['loss.sequence_balance'] : []), 'load', ...weightsOf(graph).map((t) => t.name)];
+    // loss.balance and loss.z always, then every other loss of the layer under its own name.
+    const others = graph.losses.filter((l) => l !== 'loss.balance' && l !== 'loss.z');
+    const expected = ['y', 'loss.balance', 'loss.z', ...others, 'load', ...weightsOf(graph).map((t) => t.name)];
     expect([...a.keys()]).toEqual(expected);
     expect(aMetadata).toEqual({ spec: path, block: String(block), seed: '1' });
     expect(a.get('y')!.shape).toEqual([batch, seq, s.width]);
@@ -162,8 +168,7 @@ describe.each(ROUTERS)('$path at batch $batch, seq $seq', ({ path, batch, seq, b
 
   it('(a) y, the losses and load match the reference', () => {
     expect(relativeError(a.get('y')!.data, ref.get(graph.output)!)).toBeLessThanOrEqual(Y_TOLERANCE);
-    for (const loss of ['balance', 'z']) {
-      const name = `loss.${loss}`;
+    for (const name of new Set(['loss.balance', 'loss.z', ...graph.losses])) {
       const expected = graph.tensors.has(name) ? ref.get(name)![0]! : 0;
       expect(Math.abs(a.get(name)!.data[0]! - expected), name).toBeLessThanOrEqual(Y_TOLERANCE * Math.abs(expected));
     }
@@ -174,7 +179,7 @@ describe.each(ROUTERS)('$path at batch $batch, seq $seq', ({ path, batch, seq, b
 
   it('(b) the output passed back as --weights reproduces y bit-for-bit', () => {
     expect(bits(b.get('y'))).toEqual(bits(a.get('y')));
-    for (const name of ['loss.balance', 'loss.z', 'load']) expect(bits(b.get(name)), name).toEqual(bits(a.get(name)));
+    for (const name of new Set(['loss.balance', 'loss.z', ...graph.losses, 'load'])) expect(bits(b.get(name)), name).toEqual(bits(a.get(name)));
     // With --weights, the parameters are not written again.
     for (const t of weightsOf(graph)) expect(b.has(t.name), t.name).toBe(false);
   });
@@ -213,7 +218,11 @@ describe('bad input', () => {
     const r = moecLayer(...args);
     expect(r.status, `stderr: ${r.stderr}`).toBe(1);
     expect(r.stdout).toBe('');
-    const lines = r.stderr.trimEnd().split('\n');
+    // The spec's own warnings (gshard: W301, capacity with top-2) may come first.
+    const all = r.stderr.trimEnd().split('\n');
+    const first = all.findIndex((l) => l.startsWith('moec: '));
+    expect(all.slice(0, first).filter((l) => / error E\d+/.test(l)), r.stderr).toEqual([]);
+    const lines = all.slice(first);
     expect(lines.length, r.stderr).toBeLessThanOrEqual(2);
     expect(lines[0]).toBe(`moec: ${message}`);
     if (lines[1] !== undefined) expect(lines[1]).toMatch(/^ {2}hint: \S/);

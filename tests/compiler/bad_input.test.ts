@@ -1306,6 +1306,245 @@ const cases: Case[] = [
     severity: 'warning',
     hint: 'use top_k 2',
   },
+  // --- routing algebra -------------------------------------------------------
+  {
+    name: 'E203 softmax after top-k with sigmoid scores',
+    text: moe`
+      model switch {
+        vocab 256  context 64  width 64  depth 2  heads 4
+        ffn moe every 1 {
+          experts 8 { hidden 128  activation gelu }
+          route token_choice { score sigmoid  top_k 2  score_after_topk true  capacity none }
+        }
+      }
+      train { data synthetic  batch 16  steps 300  optimizer adamw { lr 3e-3 }  seed 1 }
+    `,
+    code: 'E203',
+    line: 5,
+    column: 67,
+    hint: 'score softmax',
+  },
+  {
+    name: 'E203 top_p without a written top_k',
+    text: moe`
+      model switch {
+        vocab 256  context 64  width 64  depth 2  heads 4
+        ffn moe every 1 {
+          experts 8 { hidden 128  activation gelu }
+          route token_choice { top_p 0.7  capacity none }
+        }
+      }
+      train { data synthetic  batch 16  steps 300  optimizer adamw { lr 3e-3 }  seed 1 }
+    `,
+    code: 'E203',
+    line: 5,
+    column: 26,
+    hint: 'top_k 4',
+  },
+  {
+    name: 'E203 top_p with sigmoid scores',
+    text: moe`
+      model switch {
+        vocab 256  context 64  width 64  depth 2  heads 4
+        ffn moe every 1 {
+          experts 8 { hidden 128  activation gelu }
+          route token_choice { score sigmoid  top_k 3  top_p 0.7  capacity none }
+        }
+      }
+      train { data synthetic  batch 16  steps 300  optimizer adamw { lr 3e-3 }  seed 1 }
+    `,
+    code: 'E203',
+    line: 5,
+    column: 56,
+    hint: 'threshold',
+  },
+  {
+    name: 'E203 top_groups above groups',
+    text: moe`
+      model switch {
+        vocab 256  context 64  width 64  depth 2  heads 4
+        ffn moe every 1 {
+          experts 8 { hidden 128  activation gelu }
+          route token_choice { top_k 2  groups 2  top_groups 3  capacity none }
+        }
+      }
+      train { data synthetic  batch 16  steps 300  optimizer adamw { lr 3e-3 }  seed 1 }
+    `,
+    code: 'E203',
+    line: 5,
+    column: 56,
+    hint: 'at most groups',
+  },
+  {
+    name: 'E202 groups that do not divide the experts',
+    text: moe`
+      model switch {
+        vocab 256  context 64  width 64  depth 2  heads 4
+        ffn moe every 1 {
+          experts 8 { hidden 128  activation gelu }
+          route token_choice { top_k 2  groups 3  top_groups 1  capacity none }
+        }
+      }
+      train { data synthetic  batch 16  steps 300  optimizer adamw { lr 3e-3 }  seed 1 }
+    `,
+    code: 'E202',
+    line: 5,
+    column: 42,
+    hint: 'groups',
+  },
+  {
+    name: "E201 top_k above the kept groups' experts",
+    text: moe`
+      model switch {
+        vocab 256  context 64  width 64  depth 2  heads 4
+        ffn moe every 1 {
+          experts 8 { hidden 128  activation gelu }
+          route token_choice { top_k 4  groups 4  top_groups 1  capacity none }
+        }
+      }
+      train { data synthetic  batch 16  steps 300  optimizer adamw { lr 3e-3 }  seed 1 }
+    `,
+    code: 'E201',
+    line: 5,
+    column: 32,
+    hint: 'top_groups',
+  },
+  {
+    name: 'E204 Sinkhorn with softmax after top-k',
+    text: moe`
+      model switch {
+        vocab 256  context 64  width 64  depth 2  heads 4
+        ffn moe every 1 {
+          experts 8 { hidden 128  activation gelu }
+          route token_choice { top_k 1  sinkhorn 5  score_after_topk true }
+        }
+      }
+      train { data synthetic  batch 16  steps 300  optimizer adamw { lr 3e-3 }  seed 1 }
+    `,
+    code: 'E204',
+    line: 5,
+    column: 35,
+    hint: 'keep one',
+    others: ['W301', 'W302'],
+  },
+  {
+    name: 'E204 gates on the input with top_k 2',
+    text: moe`
+      model switch {
+        vocab 256  context 64  width 64  depth 2  heads 4
+        ffn moe every 1 {
+          experts 8 { hidden 128  activation gelu }
+          route token_choice { top_k 2  apply_gates input  capacity none }
+        }
+      }
+      train { data synthetic  batch 16  steps 300  optimizer adamw { lr 3e-3 }  seed 1 }
+    `,
+    code: 'E204',
+    line: 5,
+    column: 47,
+    hint: 'top_k 1',
+  },
+  {
+    name: 'E204 null experts in a group limit',
+    text: moe`
+      model switch {
+        vocab 256  context 64  width 64  depth 2  heads 4
+        ffn moe every 1 {
+          experts 8 { hidden 128  activation gelu }
+          route token_choice { top_k 2  groups 2  top_groups 1  null_experts 2  capacity none }
+        }
+      }
+      train { data synthetic  batch 16  steps 300  optimizer adamw { lr 3e-3 }  seed 1 }
+    `,
+    code: 'E204',
+    line: 5,
+    column: 59,
+    hint: 'drop',
+  },
+  {
+    name: 'E207 an L1 loss on softmax scores',
+    text: moe`
+      model switch {
+        vocab 256  context 64  width 64  depth 2  heads 4
+        ffn moe every 1 {
+          experts 8 { hidden 128  activation gelu }
+          route token_choice { top_k 2  l1_loss 0.01  capacity none }
+        }
+      }
+      train { data synthetic  batch 16  steps 300  optimizer adamw { lr 3e-3 }  seed 1 }
+    `,
+    code: 'E207',
+    line: 5,
+    column: 43,
+    hint: 'score relu',
+  },
+  {
+    name: 'W301 Sinkhorn is not causal',
+    text: moe`
+      model switch {
+        vocab 256  context 64  width 64  depth 2  heads 4
+        ffn moe every 1 {
+          experts 8 { hidden 128  activation gelu }
+          route token_choice { top_k 1  sinkhorn 5  capacity_factor 1.0 }
+        }
+      }
+      train { data synthetic  batch 16  steps 300  optimizer adamw { lr 3e-3 }  seed 1 }
+    `,
+    code: 'W301',
+    line: 5,
+    column: 11,
+    hint: 'prefer',
+    severity: 'warning',
+  },
+  {
+    name: 'W301 dropping by probability is not causal',
+    text: moe`
+      model switch {
+        vocab 256  context 64  width 64  depth 2  heads 4
+        ffn moe every 1 {
+          experts 8 { hidden 128  activation gelu }
+          route token_choice { top_k 1  capacity_factor 1.0  drop_policy by_probability }
+        }
+      }
+      train { data synthetic  batch 16  steps 300  optimizer adamw { lr 3e-3 }  seed 1 }
+    `,
+    code: 'W301',
+    line: 5,
+    column: 11,
+    hint: 'capacity none',
+    severity: 'warning',
+  },
+  {
+    name: 'W302 a drop policy without a capacity',
+    text: moe`
+      model switch {
+        vocab 256  context 64  width 64  depth 2  heads 4
+        ffn moe every 1 {
+          experts 8 { hidden 128  activation gelu }
+          route token_choice { top_k 1  capacity none  drop_policy by_probability }
+        }
+      }
+      train { data synthetic  batch 16  steps 300  optimizer adamw { lr 3e-3 }  seed 1 }
+    `,
+    code: 'W302',
+    line: 5,
+    column: 50,
+    hint: 'capacity_factor',
+    severity: 'warning',
+  },
+  {
+    name: 'E103 a reserved word as the model name',
+    text: moe`
+      model top_p {
+        vocab 256  context 64  width 64  depth 2  heads 4
+        ffn dense { hidden 128 }
+      }
+    `,
+    code: 'E103',
+    line: 1,
+    column: 7,
+    hint: 'model my_top_p',
+  },
   {
     name: 'W302 warm-up longer than training',
     text: moe`
@@ -1334,7 +1573,7 @@ function at(file: ReturnType<typeof checkSpec>['file'], d: Diagnostic): string {
 describe('bad input: one mistake, one precise diagnostic', () => {
   it('has a row for every code the checker can emit', () => {
     const covered = new Set(cases.map((c) => c.code));
-    const emitted: Code[] = ['E001', 'E002', 'E003', 'E004', 'E010', 'E011', 'E012', 'E013', 'E101', 'E102', 'E103', 'E104', 'E105', 'E106', 'E107', 'E108', 'E109', 'E110', 'E111', 'E201', 'E202', 'E203', 'E204', 'E205', 'W301', 'W302'];
+    const emitted: Code[] = ['E001', 'E002', 'E003', 'E004', 'E010', 'E011', 'E012', 'E013', 'E101', 'E102', 'E103', 'E104', 'E105', 'E106', 'E107', 'E108', 'E109', 'E110', 'E111', 'E201', 'E202', 'E203', 'E204', 'E205', 'E207', 'W301', 'W302'];
     expect(emitted.filter((c) => !covered.has(c))).toEqual([]);
   });
 

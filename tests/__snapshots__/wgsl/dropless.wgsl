@@ -1010,7 +1010,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     token_gate[t * 2u + j] = p;
     total += p;
   }
-  for (var j = 0u; j < 2u; j++) { token_gate[t * 2u + j] = token_gate[t * 2u + j] / total; }
+  if (total > 0.0) { for (var j = 0u; j < 2u; j++) { token_gate[t * 2u + j] = token_gate[t * 2u + j] / total; } }
 }
 
 // ===== select_grad_probs, used by blocks.0.moe.select/select_grad_probs, blocks.1.moe.select/select_grad_probs
@@ -1037,7 +1037,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
   for (var j = 0u; j < 2u; j++) {
     let e = u32(token_expert[t * 2u + j]);
-    d_probs[t * 8u + e] += (d_gate[t * 2u + j] - dotp) / total;
+    d_probs[t * 8u + e] += select(d_gate[t * 2u + j], (d_gate[t * 2u + j] - dotp) / total, total > 0.0);
   }
 }
 
