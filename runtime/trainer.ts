@@ -224,7 +224,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   };
 
   const specialization: Record<number, number[][]> = {};
-  const E = spec.ffn.kind === 'moe' ? spec.ffn.experts.count : 0;
+  // Null experts are chosen like the others, so they get a row of counts (and a load) too.
+  const E = spec.ffn.kind === 'moe' ? spec.ffn.experts.count + spec.ffn.routing.nullExperts : 0;
   for (const b of moeBlocks) specialization[b] = Array.from({ length: E }, () => new Array<number>(data.languages.length).fill(0));
 
   const perLayer = moeBlocks.map((b) => {
