@@ -5,8 +5,7 @@
 import { join, resolve } from 'node:path';
 import { modelCost } from '../compiler/cost.ts';
 import { lowerModel } from '../compiler/lower.ts';
-import { describeCore } from '../compiler/routing_core.ts';
-import type { ModelSpec } from '../compiler/spec.ts';
+import { routerSummary, type ModelSpec } from '../compiler/spec.ts';
 import { writeCompareReport, type ComparedRun } from '../report/compare_report.ts';
 import { readMetrics } from '../report/train_report.ts';
 import { dataSourceFor, runTraining } from './train_command.ts';
@@ -42,7 +41,7 @@ export async function compareCommand(paths: string[], opts: CompareOptions): Pro
     runs.push({
       name: spec.name,
       specPath: spec.source.path,
-      router: spec.ffn.kind === 'moe' ? `${spec.ffn.preset} (${describeCore(spec.ffn.routing)})` : 'dense',
+      router: routerSummary(spec),
       metrics: readMetrics(join(dir, 'metrics.jsonl')),
       params: cost.params,
       activeParams: cost.activeParams,

@@ -8,7 +8,7 @@ import { lowerModel } from '../compiler/lower.ts';
 import { generateGraph } from '../codegen/wgsl/generate.ts';
 import { kernelIdentity } from '../codegen/wgsl/kernel_dump.ts';
 import { describeCore } from '../compiler/routing_core.ts';
-import type { ModelSpec } from '../compiler/spec.ts';
+import { moeDefinitions, type ModelSpec } from '../compiler/spec.ts';
 import { requireSpec } from './load_spec.ts';
 
 /** A few lines summarising a checked spec (also used by the main job). */
@@ -23,14 +23,20 @@ export function kernelCounts(graph: Graph, specPath: string): { forward: number;
 
 export function specSummary(spec: ModelSpec, cost: ModelCost, kernels: ReturnType<typeof kernelCounts>): string {
   const lines = [`${spec.name} (${spec.source.path})`];
-  const ffn = spec.ffn;
-  if (ffn.kind === 'moe') {
-    const ex = ffn.experts;
+  const definitions = moeDefinitions(spec);
+  for (const { moe } of definitions) {
+    const ex = moe.experts;
     const kind = ex.kind === 'full' ? '' : ` ${ex.kind}`;
-    lines.push(`  experts: ${ex.count}${kind} x hidden ${ex.hidden} ${ex.activation}${ex.segments > 1 ? ` (${ex.count / ex.segments} x ${ex.segments} segments)` : ''}${ffn.shared ? `, ${ffn.shared.count} shared x hidden ${ffn.shared.hidden}` : ''}`);
-    lines.push(`  router: ${ffn.preset} = ${describeCore(ffn.routing)}`);
-  } else {
-    lines.push(`  dense FFN: hidden ${ffn.hidden} ${ffn.activation}`);
+    // Layers that differ say which blocks they are.
+    const blocks = spec.layers.flatMap((l, b) => (l === moe ? [b] : []));
+    const where = definitions.length > 1 ? ` (blocks ${blocks.join(', ')})` : '';
+    lines.push(`  experts${where}: ${ex.count}${kind} x hidden ${ex.hidden} ${ex.activation}${ex.segments > 1 ? ` (${ex.count / ex.segments} x ${ex.segments} segments)` : ''}${moe.shared ? `, ${moe.shared.count} shared x hidden ${moe.shared.hidden}${moe.shared.gate === 'sigmoid' ? ' (sigmoid gate)' : ''}` : ''}`);
+    lines.push(`  router${where}: ${moe.preset} = ${describeCore(moe.routing)}`);
+  }
+  const dense = spec.layers.flatMap((l, b) => (l.kind === 'dense' ? [{ l, b }] : []));
+  if (dense.length) {
+    const shapes = [...new Set(dense.map(({ l }) => `hidden ${l.hidden} ${l.activation}`))];
+    lines.push(`  dense FFN${definitions.length ? ` (blocks ${dense.map(({ b }) => b).join(', ')})` : ''}: ${shapes.join('; ')}`);
   }
   lines.push(`  parameters ${humanCount(cost.params)} (trainable ${humanCount(cost.trainableParams)}), active per token ${humanCount(cost.activeParams)}`);
   lines.push(`  forward FLOPs per token ${humanCount(cost.flopsPerToken)} (a training step is about 3x)`);

@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import type { Graph } from '../compiler/ir.ts';
 import { numel } from '../compiler/ir.ts';
 import { lowerMoeBlock } from '../compiler/lower.ts';
-import { isMoeBlock, type ModelSpec } from '../compiler/spec.ts';
+import { moeBlocks, moeLayerOf, type ModelSpec } from '../compiler/spec.ts';
 import type { HostArray } from '../runtime/executor.ts';
 import { sharedGpu } from '../runtime/gpu.ts';
 import { checkFits } from './device_fit_report.ts';
@@ -28,7 +28,7 @@ export interface LayerOptions {
 
 /** The MoE block the layer is taken from: --layer K, or the first MoE block. */
 function pickBlock(spec: ModelSpec, requested: number | undefined): number {
-  const moe = [...Array(spec.depth).keys()].filter((b) => isMoeBlock(spec, b));
+  const moe = moeBlocks(spec);
   if (!moe.length) throw new UserError(`${spec.source.path} has no MoE layer`, 'moec layer runs an MoE layer; this spec is dense');
   if (requested === undefined) return moe[0]!;
   if (!moe.includes(requested)) throw new UserError(`block ${requested} of ${spec.source.path} is not an MoE block`, `MoE blocks: ${moe.join(', ')}`);
@@ -87,12 +87,13 @@ export async function layerCommand(path: string, opts: LayerOptions): Promise<vo
   const [batch, seq] = xT.shape as [number, number, number];
   if (batch < 1 || seq < 1) throw new UserError(`${opts.input}: \`x\` has shape [${xT.shape.join(', ')}]; batch and seq must be at least 1`);
   const x = expectShape(opts.input, 'x', xT, [batch, seq, spec.width]);
-  if (spec.ffn.kind === 'moe' && spec.ffn.routing.combine === 'mix' && typeof spec.ffn.routing.group === 'number' && batch % spec.ffn.routing.group !== 0) {
-    throw new UserError(`batch ${batch} of \`x\` is not a multiple of the Mixture of Tokens group ${spec.ffn.routing.group}`, 'groups take one token from each of G sequences');
+  const routing = moeLayerOf(spec, block)!.routing;
+  if (routing.combine === 'mix' && typeof routing.group === 'number' && batch % routing.group !== 0) {
+    throw new UserError(`batch ${batch} of \`x\` is not a multiple of the Mixture of Tokens group ${routing.group}`, 'groups take one token from each of G sequences');
   }
   const dy = opts.backward ? expectShape(opts.input, 'dy', input.get('dy'), [batch, seq, spec.width]) : undefined;
 
-  const graph = lowerMoeBlock(spec, { batch, seq });
+  const graph = lowerMoeBlock(spec, { batch, seq }, block);
   const params = parameters(graph, opts, block);
   const gpu = await sharedGpu();
   const runner = await checkFits(spec, () => GraphRunner.create(gpu, graph, path));
@@ -106,7 +107,7 @@ export async function layerCommand(path: string, opts: LayerOptions): Promise<vo
     const always = ['loss.balance', 'loss.z'];
     for (const name of always) out.push([name, { dtype: 'F32', shape: [], data: graph.tensors.has(name) ? await f32(name) : new Float32Array(1) }]);
     for (const name of graph.losses.filter((l) => !always.includes(l))) out.push([name, { dtype: 'F32', shape: [], data: await f32(name) }]);
-    const load = await loadOf(runner, graph, spec);
+    const load = await loadOf(runner, graph, spec, block);
     out.push(['load', { dtype: 'F32', shape: [load.length], data: load }]);
     if (dy) {
       await runner.backward(new Map([[graph.output, dy]]));
@@ -128,9 +129,9 @@ export async function layerCommand(path: string, opts: LayerOptions): Promise<vo
 }
 
 /** Assignments kept per routed expert; mixing routers: slot rows per expert. */
-async function loadOf(runner: GraphRunner, graph: Graph, spec: ModelSpec): Promise<Float32Array> {
+async function loadOf(runner: GraphRunner, graph: Graph, spec: ModelSpec, block: number): Promise<Float32Array> {
   if (graph.tensors.has('load')) return Float32Array.from((await runner.read('load')) as Int32Array);
-  const E = spec.ffn.kind === 'moe' ? spec.ffn.experts.count : 0;
+  const E = moeLayerOf(spec, block)?.experts.count ?? 0;
   const rows = graph.tensors.get('slots_in')?.shape[0] ?? 0;
   return new Float32Array(E).fill(E ? rows / E : 0);
 }

@@ -38,8 +38,9 @@ export async function sampleCommand(path: string, opts: SampleCommandOptions): P
   const spec = checked.spec;
   if (!Number.isFinite(opts.temperature) || opts.temperature < 0) throw new UserError('--temperature must be a number >= 0', '0 picks the most likely byte every time');
   const B = sampleBatch(spec);
-  if (spec.ffn.kind === 'moe' && isNonCausal(spec.ffn.routing)) {
-    process.stderr.write(`moec: note: ${spec.ffn.preset} routing is not causal; while sampling, routing also sees the positions after the current one (padding), which training did not. Expect samples to differ from training conditions.\n`);
+  const nonCausal = spec.layers.find((l) => l.kind === 'moe' && isNonCausal(l.routing));
+  if (nonCausal?.kind === 'moe') {
+    process.stderr.write(`moec: note: ${nonCausal.preset} routing is not causal; while sampling, routing also sees the positions after the current one (padding), which training did not. Expect samples to differ from training conditions.\n`);
   }
   if (B > 1) process.stderr.write(`moec: note: Mixture of Tokens mixes ${B} sequences per group; sampling ${B} continuations side by side and printing the first.\n`);
   const gpu = await sharedGpu();

@@ -23,10 +23,12 @@ export interface CheckedEntry {
   readonly block?: CheckedSection;
 }
 
-/** A block's entries by key (first occurrence wins; duplicates are reported). */
+/** A block's entries by key (first occurrence wins; duplicates are reported, except of repeatable keys). */
 export interface CheckedSection {
   readonly name: SectionName;
   readonly entries: ReadonlyMap<string, CheckedEntry>;
+  /** Every occurrence of each repeatable key, in order (the first is also in `entries`). */
+  readonly repeats: ReadonlyMap<string, readonly CheckedEntry[]>;
   /** The block's (or file's) span, for "missing key" diagnostics. */
   readonly span: Span;
 }
@@ -47,9 +49,16 @@ class KeyChecker {
       this.d.error('E010', s.span, `expected a key, found \`${clip(s.text)}\``, `a line starts with a key, e.g. \`${SECTIONS[name][0]?.example ?? 'key value'}\``);
     }
     const out = new Map<string, CheckedEntry>();
+    const repeats = new Map<string, CheckedEntry[]>();
     for (const entry of this.flatten(name, entries)) {
       const checked = this.entry(name, entry, preset);
       if (!checked) continue;
+      if (checked.def.repeatable) {
+        if (!repeats.has(entry.key)) repeats.set(entry.key, []);
+        repeats.get(entry.key)!.push(checked);
+        if (!out.has(entry.key)) out.set(entry.key, checked);
+        continue;
+      }
       const first = out.get(entry.key);
       if (first) {
         const line = this.file.position(first.entry.keySpan.start).line;
@@ -58,7 +67,7 @@ class KeyChecker {
       }
       out.set(entry.key, checked);
     }
-    return { name, entries: out, span };
+    return { name, entries: out, repeats, span };
   }
 
   /**
@@ -186,14 +195,15 @@ class KeyChecker {
       this.d.error('E105', e.keySpan, `\`${e.key}\` needs ${missing.name}: ${describeType(missing.type)}`, `e.g. \`${def.example}\``);
       return { values: out, ok: false };
     }
-    if (e.values.length > def.values.length) {
+    const repeats = def.values.at(-1)?.repeat === true;
+    if (e.values.length > def.values.length && !repeats) {
       const extra = e.values[def.values.length]!;
       const n = def.values.length;
       this.d.error('E106', extra.span, `\`${e.key}\` takes ${n === 0 ? 'no value' : n === 1 ? 'one value' : `at most ${n} values`}`, `e.g. \`${def.example}\``);
       ok = false;
     }
-    e.values.slice(0, def.values.length).forEach((v, i) => {
-      const slot = def.values[i]!;
+    e.values.slice(0, repeats ? e.values.length : def.values.length).forEach((v, i) => {
+      const slot = def.values[Math.min(i, def.values.length - 1)]!;
       const typed = this.value(def, slot.name, slot.type, v);
       if (typed === undefined) ok = false;
       else out.push(typed);

@@ -4,7 +4,7 @@
  */
 import { numel, type Graph, type Tensor } from './ir.ts';
 import { opFlops } from './ops/registry.ts';
-import type { ModelSpec } from './spec.ts';
+import { moeBlocks, moeLayerOf, type ModelSpec, type MoeFfnSpec } from './spec.ts';
 
 export interface LayerCost {
   /** `embed`, `blocks.3`, `head`. */
@@ -30,13 +30,17 @@ function layerOf(name: string): string {
   return name.startsWith('embed') || name.startsWith('pos') || name === 'tokens' || name === 'targets' ? 'embed' : 'head';
 }
 
-/** Experts a token uses on average: k, the capacity factor, or all. */
-export function expertsPerToken(spec: ModelSpec): number {
-  if (spec.ffn.kind !== 'moe') return 0;
-  const core = spec.ffn.routing;
-  if (core.combine === 'mix' || core.select === 'all') return spec.ffn.experts.count;
-  if (core.select === 'expert_choice') return Math.min(spec.ffn.experts.count, core.capacityFactor ?? 1);
-  return core.topK;
+/**
+ * Computing experts a token uses on average in one MoE layer: k, the
+ * capacity factor, or all. With null experts, k of E + n picks land on the E
+ * real ones in proportion (uniform routing); a cut can only lower it.
+ */
+export function expertsPerToken(layer: MoeFfnSpec): number {
+  const core = layer.routing;
+  const E = layer.experts.count;
+  if (core.combine === 'mix' || core.select === 'all') return E;
+  if (core.select === 'expert_choice') return Math.min(E, core.capacityFactor ?? 1);
+  return (core.topK * E) / (E + core.nullExperts);
 }
 
 function isRoutedExpertParam(t: Tensor): boolean {
@@ -46,8 +50,12 @@ function isRoutedExpertParam(t: Tensor): boolean {
 /** Parameters, active parameters per token and FLOPs per token of a lowered model. */
 export function modelCost(spec: ModelSpec, graph: Graph): ModelCost {
   const tokens = graph.batch * graph.seq;
-  const E = spec.ffn.kind === 'moe' ? spec.ffn.experts.count : 1;
-  const activeFraction = spec.ffn.kind === 'moe' ? Math.min(1, expertsPerToken(spec) / E) : 1;
+  // The fraction of a block's routed-expert parameters a token uses (layer graphs: the first MoE block's).
+  const activeFraction = (name: string): number => {
+    const b = /^blocks\.(\d+)\./.exec(name);
+    const layer = moeLayerOf(spec, b ? Number(b[1]) : (moeBlocks(spec)[0] ?? -1));
+    return layer ? Math.min(1, expertsPerToken(layer) / layer.experts.count) : 1;
+  };
   const layers = new Map<string, { kind: string; params: number; active: number; flops: number }>();
   const slot = (name: string) => {
     const key = layerOf(name);
@@ -64,7 +72,7 @@ export function modelCost(spec: ModelSpec, graph: Graph): ModelCost {
   for (const t of graph.tensors.values()) {
     if (t.role !== 'param' && t.role !== 'frozen') continue;
     const count = numel(t.shape);
-    const a = isRoutedExpertParam(t) ? count * activeFraction : count;
+    const a = isRoutedExpertParam(t) ? count * activeFraction(t.name) : count;
     params += count;
     if (t.role === 'param') trainable += count;
     active += a;

@@ -7,7 +7,7 @@
 import { GraphBuilder } from './graph_builder.ts';
 import type { Graph } from './ir.ts';
 import { expertWeights, lowerMoeLayer } from './lower_moe.ts';
-import { isMoeBlock, type FfnShape, type ModelSpec, type MoeFfnSpec, type Origin } from './spec.ts';
+import { moeBlocks, moeLayerOf, type ModelSpec, type Origin } from './spec.ts';
 
 /** Batch and sequence length the graph is lowered for (default: the spec's training shape). */
 export interface LowerShape {
@@ -61,14 +61,13 @@ export function lowerModel(spec: ModelSpec, shape: LowerShape = trainShape(spec)
 
     const ffnIn = norm(g, spec, afterAttn, `${p}ffn_norm`, N);
     let ffnOut: string;
-    if (isMoeBlock(spec, b)) {
-      ffnOut = lowerMoeLayer(g, spec.ffn as MoeFfnSpec, ffnIn, `${p}moe.`, { batch, seq, width: d, depth: spec.depth });
+    const layer = spec.layers[b]!;
+    if (layer.kind === 'moe') {
+      ffnOut = lowerMoeLayer(g, layer, ffnIn, `${p}moe.`, { batch, seq, width: d, depth: spec.depth });
     } else {
-      const shapeOf: FfnShape = spec.ffn.kind === 'dense' ? spec.ffn : spec.ffn.dense;
-      const at = spec.ffn.origin;
       ffnOut = g.tensor(`${p}ffn_out`, [N, d], 'f32', 'activation');
-      const w = expertWeights(g, `${p}ffn.`, 1, shapeOf.hidden, d, shapeOf.activation === 'swiglu', std, residualStd);
-      g.op('ffn', `${p}ffn`, { x: ffnIn, ...w }, { y: ffnOut }, { activation: shapeOf.activation, experts: 1 }, at);
+      const w = expertWeights(g, `${p}ffn.`, 1, layer.hidden, d, layer.activation === 'swiglu', std, residualStd);
+      g.op('ffn', `${p}ffn`, { x: ffnIn, ...w }, { y: ffnOut }, { activation: layer.activation, experts: 1 }, layer.origin);
     }
     const out = g.tensor(`${p}out`, [N, d], 'f32', 'activation');
     g.op('add', `${p}residual_ffn`, { a: afterAttn, b: ffnOut }, { y: out }, {}, modelOrigin);
@@ -86,16 +85,17 @@ export function lowerModel(spec: ModelSpec, shape: LowerShape = trainShape(spec)
 }
 
 /**
- * Lowers the MoE layer of one block alone: input `x` [batch·seq, width],
+ * Lowers the MoE layer of one block (default: the first MoE block) alone: input `x` [batch·seq, width],
  * output `y`, router losses included. Parameter names are the layer's own
  * (`router.weight`, `experts.up.weight`, …), as `moec layer` reads and writes them.
  */
-export function lowerMoeBlock(spec: ModelSpec, shape: LowerShape): Graph {
-  if (spec.ffn.kind !== 'moe') throw new Error('internal: lowerMoeBlock on a dense model');
+export function lowerMoeBlock(spec: ModelSpec, shape: LowerShape, block = moeBlocks(spec)[0] ?? -1): Graph {
+  const layer = moeLayerOf(spec, block);
+  if (!layer) throw new Error(`internal: lowerMoeBlock on block ${block}, which has no MoE layer`);
   const g = new GraphBuilder();
   const N = shape.batch * shape.seq;
   const x = g.tensor('x', [N, spec.width], 'f32', 'input');
-  const y = lowerMoeLayer(g, spec.ffn, x, '', { ...shape, width: spec.width, depth: spec.depth });
+  const y = lowerMoeLayer(g, layer, x, '', { ...shape, width: spec.width, depth: spec.depth });
   return g.build('layer', spec.name, shape.batch, shape.seq, y);
 }
 

@@ -29,8 +29,8 @@ export interface KeyDef {
   readonly key: string;
   /** One sentence for docs and hover text. */
   readonly doc: string;
-  /** The values after the key, in order; trailing ones may be optional. */
-  readonly values: readonly { name: string; type: ValueType; optional?: boolean }[];
+  /** The values after the key, in order; trailing ones may be optional, and the last may repeat (`blocks 1 3 5`). */
+  readonly values: readonly { name: string; type: ValueType; optional?: boolean; repeat?: boolean }[];
   /** The default when the key is absent, as written in docs ('' when required or none). */
   readonly defaultText: string;
   /** The section its `{ ... }` block opens, if it takes one. */
@@ -43,6 +43,8 @@ export interface KeyDef {
   readonly presets?: readonly RouterPreset[];
   /** Must be written. */
   readonly required?: boolean;
+  /** May be written more than once in its block (each occurrence is its own entry). */
+  readonly repeatable?: boolean;
   /** A line of `.moe` showing it. */
   readonly example: string;
 }
@@ -72,13 +74,14 @@ export const SECTIONS: Record<SectionName, readonly KeyDef[]> = {
     { key: 'norm', doc: 'Normalisation used before attention, before the FFN and at the end.', values: [{ name: 'kind', type: oneOf('rms', 'layer') }], defaultText: 'rms', example: 'norm rms' },
     { key: 'position', doc: 'Positional encoding: learned absolute embeddings or rotary (RoPE).', values: [{ name: 'kind', type: oneOf('learned', 'rotary') }], defaultText: 'learned', example: 'position rotary' },
     { key: 'tie_embeddings', doc: 'Share the token embedding with the language-model head.', values: [{ name: 'on', type: bool }], defaultText: 'true', example: 'tie_embeddings false' },
-    { key: 'ffn', doc: 'The feed-forward layer of the blocks: `dense` everywhere, or `moe` (in every block, or every n-th).', values: [{ name: 'kind', type: oneOf('dense', 'moe') }], defaultText: '', block: 'ffn', blockRequired: true, inline: ['every', 'first_dense'], required: true, example: 'ffn moe every 2 { ... }' },
+    { key: 'ffn', doc: 'The feed-forward layer of the blocks: `dense` everywhere, or `moe` (in every block, or every n-th). Repeat it with `blocks` for layers that differ (their own experts and routing).', values: [{ name: 'kind', type: oneOf('dense', 'moe') }], defaultText: '', block: 'ffn', blockRequired: true, inline: ['every', 'first_dense', 'blocks'], required: true, repeatable: true, example: 'ffn moe every 2 { ... }' },
   ],
   ffn: [
     { key: 'hidden', doc: 'Hidden size of a dense FFN (`ffn dense` only).', values: [{ name: 'h', type: int(1, 65536) }], defaultText: '4 x width', example: 'hidden 256' },
     { key: 'activation', doc: 'Activation of a dense FFN (`ffn dense` only); gelu is the exact erf form, swiglu is gated.', values: [{ name: 'fn', type: oneOf(...ACTIVATIONS) }], defaultText: 'gelu', example: 'activation swiglu' },
     { key: 'every', doc: 'Blocks b (0-based) with (b + 1) % n == 0 get an MoE layer, the others a dense FFN.', values: [{ name: 'n', type: int(1, 128) }], defaultText: '1', example: 'ffn moe every 2 { ... }' },
     { key: 'first_dense', doc: 'The first k blocks are always dense (DeepSeekMoE).', values: [{ name: 'k', type: int(0, 128) }], defaultText: '0', example: 'ffn moe first_dense 1 { ... }' },
+    { key: 'blocks', doc: 'The blocks (0-based) this ffn is for, overriding the ffn written without `blocks`: any pattern of dense and MoE layers, and layers with their own experts and routing.', values: [{ name: 'b', type: int(0, 127), repeat: true }], defaultText: 'every block not listed elsewhere', example: 'ffn moe blocks 1 3 { ... }' },
     { key: 'dense_hidden', doc: 'Hidden size of the dense FFN in the blocks that are not MoE.', values: [{ name: 'h', type: int(1, 65536) }], defaultText: 'hidden x segments of the experts', example: 'dense_hidden 256' },
     { key: 'experts', doc: 'The routed experts: how many, and their kind (`full` FFNs, or `ia3` / `lora` adapters over one frozen dense FFN).', values: [{ name: 'count', type: int(1, 1024) }, { name: 'kind', type: oneOf('full', 'ia3', 'lora'), optional: true }], defaultText: '', block: 'experts', inline: ['segments'], required: true, example: 'experts 8 { hidden 128 activation gelu }' },
     { key: 'shared', doc: 'Shared experts that every token always uses, added to the routed output (DeepSeekMoE).', values: [{ name: 'count', type: int(1, 64) }], defaultText: 'none', block: 'shared', example: 'shared 2 { hidden 32 }' },

@@ -16,7 +16,7 @@ export const MAX_TENSOR_ELEMENTS = 2 ** 28;
 export function checkGraphSize(spec: ModelSpec, d: DiagnosticBag): void {
   // Estimate first: lowering a huge model would itself allocate large shape arrays.
   const N = spec.train.batch * spec.context;
-  const rough = Math.max(N * spec.vocab, N * spec.width * 4, spec.vocab * spec.width, spec.ffn.kind === 'moe' ? N * spec.ffn.experts.count * spec.width : 0);
+  const rough = Math.max(N * spec.vocab, N * spec.width * 4, spec.vocab * spec.width, ...spec.layers.map((l) => (l.kind === 'moe' ? N * (l.experts.count + l.routing.nullExperts) * spec.width : 0)));
   const text = spec.source.text;
   if (rough > MAX_TENSOR_ELEMENTS * 64) {
     d.error('E205', sizeSpan(text, ['width', 'vocab', 'batch', 'context', 'experts']), `this model's tensors reach ~${rough.toExponential(1)} elements; the limit is ${MAX_TENSOR_ELEMENTS}`, 'reduce batch, context, width or experts');

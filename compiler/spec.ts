@@ -3,7 +3,7 @@
  * filled in, plus the source line each came from (kernel headers and error
  * messages point back to it).
  */
-import type { RoutingCore } from './routing_core.ts';
+import { describeCore, type RoutingCore } from './routing_core.ts';
 import type { Activation, RouterPreset } from './schema.ts';
 
 /** Where a setting was written (1-based line; 0 when it is a default). */
@@ -102,7 +102,13 @@ export interface ModelSpec {
   readonly norm: 'rms' | 'layer';
   readonly position: 'learned' | 'rotary';
   readonly tieEmbeddings: boolean;
+  /**
+   * The model's main FFN: its first MoE definition (else its dense one). Tools
+   * that describe one layer use it; the layer of block b is `layers[b]`.
+   */
   readonly ffn: DenseFfnSpec | MoeFfnSpec;
+  /** Each block's FFN: dense, or an MoE layer (blocks may differ in experts and routing). */
+  readonly layers: readonly (DenseFfnSpec | MoeFfnSpec)[];
   readonly train: TrainSpec;
   /** Where model-level keys were written (`model`, `vocab`, `heads`, …); absent keys map to the `model` line. */
   readonly origins: Readonly<Record<string, Origin>>;
@@ -112,7 +118,46 @@ export interface ModelSpec {
 
 /** Whether block b (0-based) of the model has an MoE feed-forward layer. */
 export function isMoeBlock(spec: ModelSpec, b: number): boolean {
-  const ffn = spec.ffn;
-  if (ffn.kind !== 'moe') return false;
-  return b >= ffn.firstDense && (b + 1) % ffn.every === 0;
+  return spec.layers[b]?.kind === 'moe';
+}
+
+/** The MoE layer of block b, if it has one. */
+export function moeLayerOf(spec: ModelSpec, b: number): MoeFfnSpec | undefined {
+  const layer = spec.layers[b];
+  return layer?.kind === 'moe' ? layer : undefined;
+}
+
+/** The blocks with an MoE layer, in order. */
+export function moeBlocks(spec: ModelSpec): number[] {
+  return spec.layers.flatMap((l, b) => (l.kind === 'moe' ? [b] : []));
+}
+
+/** The routers of a model in words: `preset (core axes)` per distinct MoE layer, with its blocks when layers differ; `dense FFN` without one. */
+export function routerSummary(spec: ModelSpec): string {
+  const definitions = moeDefinitions(spec);
+  if (!definitions.length) return 'dense FFN';
+  return definitions
+    .map(({ moe }) => {
+      const blocks = spec.layers.flatMap((l, b) => (l === moe ? [b] : []));
+      return `${definitions.length > 1 ? `blocks ${blocks.join(', ')}: ` : ''}${moe.preset} (${describeCore(moe.routing)})`;
+    })
+    .join('; ');
+}
+
+/** The least batch that every Mixture of Tokens layer's group divides (1 without one): groups take one token from each of G sequences. */
+export function mixingBatch(spec: ModelSpec): number {
+  const gcd = (a: number, b: number): number => (b ? gcd(b, a % b) : a);
+  return spec.layers.reduce((batch, l) => {
+    const group = l.kind === 'moe' && l.routing.combine === 'mix' && typeof l.routing.group === 'number' ? l.routing.group : 1;
+    return (batch * group) / gcd(batch, group);
+  }, 1);
+}
+
+/** The distinct MoE layer definitions of a model, each with the first block that uses it. */
+export function moeDefinitions(spec: ModelSpec): { readonly block: number; readonly moe: MoeFfnSpec }[] {
+  const out: { block: number; moe: MoeFfnSpec }[] = [];
+  spec.layers.forEach((l, block) => {
+    if (l.kind === 'moe' && !out.some((o) => o.moe === l)) out.push({ block, moe: l });
+  });
+  return out;
 }

@@ -6,8 +6,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ModelSpec } from '../compiler/spec.ts';
-import { describeCore } from '../compiler/routing_core.ts';
+import { routerSummary, type ModelSpec } from '../compiler/spec.ts';
 import type { StepMetrics } from '../runtime/trainer.ts';
 import { heatmap, lineChart, renderSvg } from './charts.ts';
 import { esc, page, table, type Section } from './html_page.ts';
@@ -51,7 +50,7 @@ export async function writeTrainReport(outDir: string, info: RunInfo): Promise<s
   const last = metrics.at(-1);
   const vals = metrics.filter((m) => m.valLoss !== undefined);
   const tps = metrics.length ? metrics.reduce((a, m) => a + m.tokensPerSecond, 0) / metrics.length : 0;
-  const router = spec.ffn.kind === 'moe' ? `${spec.ffn.preset}: ${describeCore(spec.ffn.routing)}` : 'dense FFN';
+  const router = routerSummary(spec);
   sections.push({
     title: 'Run',
     html: table(

@@ -8,7 +8,7 @@
  *   one (filled with the last byte), which training never did; the caller is
  *   warned, never silently wrong.
  */
-import type { ModelSpec } from '../compiler/spec.ts';
+import { mixingBatch, type ModelSpec } from '../compiler/spec.ts';
 import type { Checkpoint } from './checkpoint.ts';
 import { ModelRuntime } from './model_runtime.ts';
 import type { Gpu } from './gpu.ts';
@@ -27,10 +27,9 @@ export interface SampleOptions {
   readonly seed: number;
 }
 
-/** Sequences generated side by side: the Mixture of Tokens group size, else 1. */
+/** Sequences generated side by side: the Mixture of Tokens group size (a multiple of every layer's, when layers differ), else 1. */
 export function sampleBatch(spec: ModelSpec): number {
-  const core = spec.ffn.kind === 'moe' ? spec.ffn.routing : undefined;
-  return core && core.combine === 'mix' && typeof core.group === 'number' ? core.group : 1;
+  return mixingBatch(spec);
 }
 
 /** Picks a byte from logits: argmax at temperature 0, else softmax(logits / T). */

@@ -10,7 +10,7 @@
 import type { Graph, Tensor } from '../compiler/ir.ts';
 import { numel } from '../compiler/ir.ts';
 import { lowerModel, lowerMoeBlock } from '../compiler/lower.ts';
-import type { ModelSpec } from '../compiler/spec.ts';
+import { mixingBatch, moeDefinitions, type ModelSpec } from '../compiler/spec.ts';
 import type { HostArray } from './executor.ts';
 import { Rng } from './rng.ts';
 import type { Scenario } from './kernel_check.ts';
@@ -61,33 +61,35 @@ function skew(values: Map<string, HostArray>, graph: Graph, expert = 0): void {
   for (let c = 0; c < d; c++) w[expert * d + c] = 3 / Math.sqrt(d);
 }
 
-/** Batch sizes must respect a Mixture of Tokens group. */
+/** Batch sizes must respect every Mixture of Tokens group of the model. */
 function batchFor(spec: ModelSpec, wanted: number): number {
-  if (spec.ffn.kind !== 'moe' || spec.ffn.routing.combine !== 'mix' || typeof spec.ffn.routing.group !== 'number') return wanted;
-  const G = spec.ffn.routing.group;
+  const G = mixingBatch(spec);
   return Math.max(1, Math.ceil(wanted / G)) * G;
 }
 
-/** The scenarios `moec test` runs for a spec. */
+/** The scenarios `moec test` runs for a spec: the layer scenarios for each distinct MoE layer, then the whole model. */
 export function scenariosFor(spec: ModelSpec, seed: number): Scenario[] {
   const out: Scenario[] = [];
   const seq = Math.min(spec.context, 7);
-  if (spec.ffn.kind === 'moe') {
+  const definitions = moeDefinitions(spec);
+  for (const { block, moe } of definitions) {
+    // Names say which block when layers differ; a single MoE definition keeps the short names.
+    const at = definitions.length > 1 ? ` (block ${block})` : '';
     const odd = { batch: batchFor(spec, 3), seq: 5 };
-    const g1 = lowerMoeBlock(spec, odd);
-    out.push({ name: `layer ${odd.batch}x${odd.seq}`, graph: g1, values: randomValues(g1, seed, spec.vocab), seed });
+    const g1 = lowerMoeBlock(spec, odd, block);
+    out.push({ name: `layer ${odd.batch}x${odd.seq}${at}`, graph: g1, values: randomValues(g1, seed, spec.vocab), seed });
     const skewed = randomValues(g1, seed + 1, spec.vocab);
     skew(skewed, g1);
-    out.push({ name: `layer ${odd.batch}x${odd.seq} skewed`, graph: g1, values: skewed, seed: seed + 1 });
-    if (spec.ffn.routing.nullExperts > 0) {
+    out.push({ name: `layer ${odd.batch}x${odd.seq} skewed${at}`, graph: g1, values: skewed, seed: seed + 1 });
+    if (moe.routing.nullExperts > 0) {
       // Every token's best choice a null expert: the real experts get few or no rows.
       const toNull = randomValues(g1, seed + 4, spec.vocab);
-      skew(toNull, g1, spec.ffn.experts.count);
-      out.push({ name: `layer ${odd.batch}x${odd.seq} skewed to a null expert`, graph: g1, values: toNull, seed: seed + 4 });
+      skew(toNull, g1, moe.experts.count);
+      out.push({ name: `layer ${odd.batch}x${odd.seq} skewed to a null expert${at}`, graph: g1, values: toNull, seed: seed + 4 });
     }
     const train = { batch: spec.train.batch, seq: spec.context };
-    const g2 = lowerMoeBlock(spec, train);
-    out.push({ name: `layer ${train.batch}x${train.seq}`, graph: g2, values: randomValues(g2, seed + 2, spec.vocab), seed: seed + 2 });
+    const g2 = lowerMoeBlock(spec, train, block);
+    out.push({ name: `layer ${train.batch}x${train.seq}${at}`, graph: g2, values: randomValues(g2, seed + 2, spec.vocab), seed: seed + 2 });
   }
   const small = { batch: batchFor(spec, 2), seq };
   const gm = lowerModel(spec, small);

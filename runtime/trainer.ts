@@ -12,7 +12,7 @@ import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ModelSpec } from '../compiler/spec.ts';
-import { isMoeBlock } from '../compiler/spec.ts';
+import { isMoeBlock, moeLayerOf } from '../compiler/spec.ts';
 import { CHECKPOINT_FILE, CheckpointError, loadCheckpoint, removeStaleTemps, saveCheckpoint, writeAtomic, type CheckpointMeta } from './checkpoint.ts';
 import type { DataSource } from './data/batch.ts';
 import type { HostArray } from './executor.ts';
@@ -224,9 +224,12 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   };
 
   const specialization: Record<number, number[][]> = {};
-  // Null experts are chosen like the others, so they get a row of counts (and a load) too.
-  const E = spec.ffn.kind === 'moe' ? spec.ffn.experts.count + spec.ffn.routing.nullExperts : 0;
-  for (const b of moeBlocks) specialization[b] = Array.from({ length: E }, () => new Array<number>(data.languages.length).fill(0));
+  for (const b of moeBlocks) {
+    // Null experts are chosen like the others, so they get a row of counts (and a load) too.
+    const layer = moeLayerOf(spec, b)!;
+    const E = layer.experts.count + layer.routing.nullExperts;
+    specialization[b] = Array.from({ length: E }, () => new Array<number>(data.languages.length).fill(0));
+  }
 
   const perLayer = moeBlocks.map((b) => {
     const p = `blocks.${b}.moe.`;

@@ -1545,6 +1545,77 @@ const cases: Case[] = [
     column: 7,
     hint: 'model my_top_p',
   },
+  // --- per-layer ffn -----------------------------------------------------------
+  {
+    name: 'E104 an ffn for a block the model does not have',
+    text: moe`
+      model m {
+        vocab 256  context 64  width 64  depth 3  heads 4
+        ffn dense { hidden 128 }
+        ffn moe blocks 1 5 { experts 4 { hidden 64 }  route token_choice { top_k 1 } }
+      }
+    `,
+    code: 'E104',
+    line: 4,
+    column: 20,
+    hint: 'raise `depth`',
+  },
+  {
+    name: 'E203 a block given two ffn lines',
+    text: moe`
+      model m {
+        vocab 256  context 64  width 64  depth 3  heads 4
+        ffn dense { hidden 128 }
+        ffn moe blocks 1 { experts 4 { hidden 64 }  route token_choice { top_k 1 } }
+        ffn moe blocks 2 1 { experts 4 { hidden 64 }  route token_choice { top_k 1 } }
+      }
+    `,
+    code: 'E203',
+    line: 5,
+    column: 20,
+    hint: 'one ffn only',
+  },
+  {
+    name: 'E111 a block no ffn line covers',
+    text: moe`
+      model m {
+        vocab 256  context 64  width 64  depth 3  heads 4
+        ffn moe blocks 0 1 { experts 4 { hidden 64 }  route token_choice { top_k 1 } }
+      }
+    `,
+    code: 'E111',
+    line: 3,
+    column: 3,
+    hint: 'list block 2',
+  },
+  {
+    name: 'E102 two ffn lines without blocks',
+    text: moe`
+      model m {
+        vocab 256  context 64  width 64  depth 3  heads 4
+        ffn dense { hidden 128 }
+        ffn moe { experts 4 { hidden 64 }  route token_choice { top_k 1 } }
+      }
+    `,
+    code: 'E102',
+    line: 4,
+    column: 3,
+    hint: 'blocks b',
+  },
+  {
+    name: 'E203 every on an ffn with blocks',
+    text: moe`
+      model m {
+        vocab 256  context 64  width 64  depth 3  heads 4
+        ffn dense { hidden 128 }
+        ffn moe blocks 1 every 2 { experts 4 { hidden 64 }  route token_choice { top_k 1 } }
+      }
+    `,
+    code: 'E203',
+    line: 4,
+    column: 20,
+    hint: 'without `blocks`',
+  },
   {
     name: 'W302 warm-up longer than training',
     text: moe`
