@@ -91,6 +91,8 @@ program
   .option('--data <file>', 'UTF-8 text file to train on, byte-level (default: the spec\'s `data`, else the built-in synthetic corpus)')
   .option('--out <dir>', 'output folder (default: runs/<model name>)')
   .option('--resume', 'continue the run in --out from its checkpoint (same numbers as an uninterrupted run)')
+  .option('--record-routing <file>', "write every token-choice layer's selections, per micro-batch of every step, to FILE")
+  .option('--replay-routing <file>', "use the selections recorded in FILE instead of the routers' own (the recorded run, reproduced bit for bit)")
   .action((path: string, opts: TrainCommandOptions) => trainCommand(path, opts));
 
 program

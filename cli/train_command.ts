@@ -17,6 +17,7 @@ import type { DataSource } from '../runtime/data/batch.ts';
 import { SyntheticCorpus } from '../runtime/data/synthetic.ts';
 import { DataError, TextFile } from '../runtime/data/text_file.ts';
 import { sharedGpu } from '../runtime/gpu.ts';
+import { RoutingFileError } from '../runtime/routing_record.ts';
 import { targetFor } from '../runtime/tuning.ts';
 import { DivergedError, train, type TrainResult } from '../runtime/trainer.ts';
 import { writeTrainReport } from '../report/train_report.ts';
@@ -29,6 +30,21 @@ export interface TrainCommandOptions {
   data?: string;
   out?: string;
   resume?: boolean;
+  /** Write every token-choice layer's selections to this file. */
+  recordRouting?: string;
+  /** Use the selections recorded in this file instead of the routers'. */
+  replayRouting?: string;
+}
+
+/** Record or replay routing: only token-choice layers have selections a file can hold. */
+function routingMode(spec: ModelSpec, opts: TrainCommandOptions): 'record' | 'replay' | undefined {
+  if (opts.recordRouting && opts.replayRouting) throw new UserError('--record-routing and --replay-routing cannot be used together', 'replay a recording into a new run, then record that one if you need to', 2);
+  const mode = opts.recordRouting ? 'record' : opts.replayRouting ? 'replay' : undefined;
+  if (!mode) return undefined;
+  const other = spec.layers.map((l, b) => ({ l, b })).find(({ l }) => l.kind === 'moe' && l.routing.select !== 'token_choice');
+  if (other?.l.kind === 'moe') throw new UserError(`routing ${mode} covers token-choice routers; block ${other.b} routes with ${other.l.preset}`, 'its selection is not a per-token list of experts a file could hold');
+  if (!spec.layers.some((l) => l.kind === 'moe')) throw new UserError(`routing ${mode}: ${spec.source.path} has no MoE layer`, 'a dense model has no routing to record');
+  return mode;
 }
 
 /** The data a run trains on: --data, else the spec's `data` (relative to the spec's folder). */
@@ -87,8 +103,10 @@ async function trainLocked(spec: ModelSpec, outDir: string, opts: TrainCommandOp
     const total = opts.steps ?? spec.train.steps;
     if (done >= total) throw new UserError(`--resume: ${outDir} is already at step ${done}, and training stops at step ${total}`, `pass --steps N with N > ${done} to train further`);
   }
+  const mode = routingMode(spec, opts);
+  if (opts.replayRouting) checkReplayFile(opts.replayRouting);
   const gpu = await sharedGpu();
-  const plan = trainPlan(spec, targetFor(gpu));
+  const plan = trainPlan(spec, targetFor(gpu), undefined, mode);
   checkFits(spec, () => assertFits(gpu, plan.graph, plan.buffers, planKernels(plan)));
   const modelDir = join(outDir, 'compiled');
   writeCompiledModel(plan, modelDir);
@@ -101,7 +119,8 @@ async function trainLocked(spec: ModelSpec, outDir: string, opts: TrainCommandOp
   };
   process.on('SIGINT', onSigint);
   try {
-    const result = await train({ spec, modelDir, outDir, data, gpu, ...(opts.steps ? { steps: opts.steps } : {}), resume: !!opts.resume, events: progress, shouldStop: () => interrupted });
+    const routing = mode ? { routing: { ...(opts.recordRouting ? { record: resolve(opts.recordRouting) } : {}), ...(opts.replayRouting ? { replay: resolve(opts.replayRouting) } : {}) } } : {};
+    const result = await train({ spec, modelDir, outDir, data, gpu, ...(opts.steps ? { steps: opts.steps } : {}), resume: !!opts.resume, events: progress, shouldStop: () => interrupted, ...routing });
     progress.stop();
     const cost = modelCost(spec, plan.graph);
     await writeTrainReport(outDir, { spec, data: data.description, adapter: gpu.adapterName, languages: data.languages, specialization: result.specialization, params: cost.params, activeParams: cost.activeParams });
@@ -111,10 +130,16 @@ async function trainLocked(spec: ModelSpec, outDir: string, opts: TrainCommandOp
     progress.stop();
     if (e instanceof DivergedError) throw new UserError(e.message, 'lower the learning rate, add clipping (`clip 1.0`), or add `z_loss` to the router');
     if (e instanceof CheckpointError) throw new UserError(e.message, 'start a new run with --out DIR, or restore the spec the run was started with');
+    if (e instanceof RoutingFileError) throw new UserError(e.message, e.hint);
     throw e;
   } finally {
     process.off('SIGINT', onSigint);
   }
+}
+
+/** A replay file must be readable before anything is compiled or written (its tables are checked against the model later). */
+function checkReplayFile(path: string): void {
+  if (!existsSync(path)) throw new UserError(`--replay-routing: ${path} does not exist`, 'record one first with `moec train SPEC --record-routing FILE`');
 }
 
 export async function trainCommand(path: string, opts: TrainCommandOptions): Promise<void> {

@@ -34,11 +34,27 @@ export interface TrainPlan {
   readonly activationGrads: readonly string[];
   /** Gradients of the loss tensors: set to 1/accumulate before each backward pass. */
   readonly lossGrads: readonly string[];
+  /** Routing record or replay (`moec train --record-routing / --replay-routing`), or null. */
+  readonly routing: RoutingPlan | null;
 }
 
-/** Builds the training schedule of a spec at its training shape (or `shape`, e.g. for sampling). */
-export function trainPlan(spec: ModelSpec, target: Target, shape?: LowerShape): TrainPlan {
-  const graph = lowerModel(spec, shape);
+/**
+ * Routing record or replay: the selections of every token-choice MoE layer,
+ * read after each micro-batch's forward (record) or written before it
+ * (replay), by the name of the layer's `token_expert`.
+ */
+export interface RoutingPlan {
+  readonly mode: 'record' | 'replay';
+  readonly tables: readonly { readonly tokenExpert: string; readonly replay: string; readonly shape: readonly [number, number]; readonly experts: number }[];
+}
+
+/**
+ * Builds the training schedule of a spec at its training shape (or `shape`,
+ * e.g. for sampling); `routing` records or replays every token-choice
+ * layer's selections.
+ */
+export function trainPlan(spec: ModelSpec, target: Target, shape?: LowerShape, routing?: RoutingPlan['mode']): TrainPlan {
+  const graph = lowerModel(spec, shape, { replayRouting: routing === 'replay' });
   const kernels = generateGraph(graph, { specPath: spec.source.path, target, training: true, seed: spec.train.seed });
   const params = [...graph.tensors.values()].filter((t) => t.role === 'param');
   const opt = optimizerKernels(params, spec.train.optimizer, spec.train.clip, target, spec.source.path);
@@ -61,7 +77,18 @@ export function trainPlan(spec: ModelSpec, target: Target, shape?: LowerShape): 
     paramGrads,
     activationGrads: grads.filter((g) => !paramGrads.includes(g) && !lossGrads.includes(g)),
     lossGrads,
+    routing: routing ? { mode: routing, tables: routingTables(graph) } : null,
   };
+}
+
+/** The selection of every token-choice layer: its token_expert, and the replay input beside it. */
+function routingTables(graph: Graph): RoutingPlan['tables'] {
+  return graph.ops.flatMap((op) => {
+    if (op.kind !== 'select_top_k') return [];
+    const shape = graph.tensors.get(op.outputs.token_expert)!.shape as [number, number];
+    const experts = graph.tensors.get(op.inputs.probs)!.shape[1]!;
+    return [{ tokenExpert: op.outputs.token_expert, replay: op.outputs.token_expert.replace(/token_expert$/, 'replay_expert'), shape, experts }];
+  });
 }
 
 /** Every kernel of a plan, in no particular order (for checks over all of them). */

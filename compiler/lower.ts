@@ -6,7 +6,7 @@
  */
 import { GraphBuilder } from './graph_builder.ts';
 import type { Graph } from './ir.ts';
-import { expertWeights, lowerMoeLayer } from './lower_moe.ts';
+import { expertWeights, lowerMoeLayer, type LowerOptions } from './lower_moe.ts';
 import { moeBlocks, moeLayerOf, type ModelSpec, type Origin } from './spec.ts';
 
 /** Batch and sequence length the graph is lowered for (default: the spec's training shape). */
@@ -21,7 +21,7 @@ export function trainShape(spec: ModelSpec): LowerShape {
 }
 
 /** Lowers the whole language model. */
-export function lowerModel(spec: ModelSpec, shape: LowerShape = trainShape(spec)): Graph {
+export function lowerModel(spec: ModelSpec, shape: LowerShape = trainShape(spec), options: LowerOptions = {}): Graph {
   const g = new GraphBuilder();
   const { batch, seq } = shape;
   const N = batch * seq;
@@ -63,7 +63,7 @@ export function lowerModel(spec: ModelSpec, shape: LowerShape = trainShape(spec)
     let ffnOut: string;
     const layer = spec.layers[b]!;
     if (layer.kind === 'moe') {
-      ffnOut = lowerMoeLayer(g, layer, ffnIn, `${p}moe.`, { batch, seq, width: d, depth: spec.depth });
+      ffnOut = lowerMoeLayer(g, layer, ffnIn, `${p}moe.`, { batch, seq, width: d, depth: spec.depth }, options);
     } else {
       ffnOut = g.tensor(`${p}ffn_out`, [N, d], 'f32', 'activation');
       const w = expertWeights(g, `${p}ffn.`, 1, layer.hidden, d, layer.activation === 'swiglu', std, residualStd);

@@ -13,6 +13,16 @@ import type { Init } from './ir.ts';
 import type { RoutingCore } from './routing_core.ts';
 import type { MoeFfnSpec, Origin } from './spec.ts';
 
+/** How a model is lowered beyond its shape. */
+export interface LowerOptions {
+  /**
+   * Routing replay: every token-choice layer takes its picks from an input
+   * `…moe.replay_expert` [N, k] (a recorded run's token_expert) instead of
+   * ranking its experts.
+   */
+  readonly replayRouting?: boolean;
+}
+
 /** Shapes the layer is lowered for. */
 export interface LayerShape {
   readonly batch: number;
@@ -68,7 +78,7 @@ export function mixGroups(core: RoutingCore, batch: number, seq: number): number
  * Appends the ops of one MoE layer reading `x` [N, width]; returns the name of
  * its output [N, width]. `p` prefixes every tensor and op name.
  */
-export function lowerMoeLayer(g: GraphBuilder, ffn: MoeFfnSpec, x: string, p: string, shape: LayerShape): string {
+export function lowerMoeLayer(g: GraphBuilder, ffn: MoeFfnSpec, x: string, p: string, shape: LayerShape, options: LowerOptions = {}): string {
   const core = ffn.routing;
   const N = shape.batch * shape.seq;
   const d = shape.width;
@@ -111,7 +121,7 @@ export function lowerMoeLayer(g: GraphBuilder, ffn: MoeFfnSpec, x: string, p: st
   if (core.combine === 'mix') {
     y = lowerMix(g, ffn, x, logits, p, shape, gated, residualStd);
   } else {
-    const table = lowerSelect(g, ffn, { logits, probs: probs! }, p, shape);
+    const table = lowerSelect(g, ffn, { logits, probs: probs! }, p, shape, options);
     if (ffn.experts.kind === 'full') {
       const rows = expertRows(core, N, E, 0, shape.seq);
       // The most rows one expert can hold: its capacity (per scope), c, or every token (each token picks an expert at most once).
@@ -163,7 +173,7 @@ interface RoutingTable {
 }
 
 /** Selection, capacity and the per-token / per-expert routing tables. */
-function lowerSelect(g: GraphBuilder, ffn: MoeFfnSpec, scores: { logits: string; probs: string }, p: string, shape: LayerShape): RoutingTable {
+function lowerSelect(g: GraphBuilder, ffn: MoeFfnSpec, scores: { logits: string; probs: string }, p: string, shape: LayerShape, options: LowerOptions): RoutingTable {
   const core = ffn.routing;
   const key = keyOrigin(ffn);
   const N = shape.batch * shape.seq;
@@ -191,7 +201,8 @@ function lowerSelect(g: GraphBuilder, ffn: MoeFfnSpec, scores: { logits: string;
       rank = g.tensor(`${p}balanced`, [N, routed], 'f32', 'index');
       g.op('sinkhorn', `${p}sinkhorn`, { logits: scores.logits }, { balanced: rank }, { iterations: core.sinkhorn }, key('sinkhorn'));
     }
-    const inputs = { probs, ...(bias ? { bias } : {}), ...(rank ? { rank } : {}) };
+    const replay = options.replayRouting ? { replay: g.tensor(`${p}replay_expert`, [N, core.topK], 'i32', 'input') } : {};
+    const inputs = { probs, ...(bias ? { bias } : {}), ...(rank ? { rank } : {}), ...replay };
     const groups = core.groups ? { groups: core.groups.count, top_groups: core.groups.keep, group_score: core.groups.score } : {};
     const cut = core.cut ? { cut: core.cut.kind, cut_value: core.cut.value } : {};
     g.op('select_top_k', `${p}select`, inputs, { token_expert: t.tokenExpert, token_gate: t.tokenGate }, { k: core.topK, weights: core.weights, scale: core.scale, ...groups, ...cut }, key('top_k', 'groups', 'top_p', 'threshold', 'score_after_topk'));

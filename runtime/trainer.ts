@@ -21,12 +21,14 @@ import { ModelRuntime } from './model_runtime.ts';
 import { Rng } from './rng.ts';
 import type { StTensor } from './safetensors.ts';
 import { learningRate } from './lr_schedule.ts';
+import { ROUTING_FORMAT, RoutingRecorder, RoutingReplay, type RoutingTable } from './routing_record.ts';
 import { STATE } from '../codegen/wgsl/train_state.ts';
 
 /** What a generated harness class offers (see codegen/harness/harness.ts). */
 export interface CompiledModel {
   allocate(): Promise<void>;
-  trainStep(micro: readonly { tokens: Int32Array; targets: Int32Array }[], hyper: { lr: number; step: number }): Promise<void>;
+  /** Models compiled to record routing return each micro-batch's selections; those compiled to replay it take them in `routing`. */
+  trainStep(micro: readonly { tokens: Int32Array; targets: Int32Array; routing?: Readonly<Record<string, Int32Array>> }[], hyper: { lr: number; step: number }): Promise<void | ReadonlyMap<string, Int32Array>[]>;
   evaluate(tokens: Int32Array, targets: Int32Array): Promise<void>;
 }
 
@@ -37,6 +39,8 @@ export interface CompiledModelClass {
   readonly vocab: number;
   readonly accumulate: number;
   readonly losses: readonly string[];
+  /** Present when compiled to record or replay routing: every token-choice layer's selection table. */
+  readonly routingTables?: readonly RoutingTable[];
 }
 
 /** Imports the harness class of a compiled model directory. */
@@ -96,6 +100,12 @@ export interface TrainOptions {
   readonly shouldStop?: () => boolean;
   /** Test hook: poison a parameter with NaN before this step. */
   readonly injectNanAtStep?: number;
+  /**
+   * Routing record (a file to write every micro-batch's selections to; the
+   * model compiled with routing 'record') or replay (a file of them to use
+   * instead of the router's; compiled with 'replay').
+   */
+  readonly routing?: { readonly record?: string; readonly replay?: string };
 }
 
 export interface TrainResult {
@@ -237,59 +247,74 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   });
   const readNames = [...cls.losses, 'train/state', ...perLayer.flatMap((l) => [l.load, l.demand, l.logits, l.tokenExpert, l.combine])].filter(has);
 
-  const firstVal = await validate();
-  if (start === 0) events.validation?.(0, firstVal);
-  let lastVal = firstVal;
-  const began = Date.now();
-  let stoppedEarly = false;
-  let step = start;
-  while (step < total) {
-    step++;
-    const micro = Array.from({ length: cls.accumulate }, (_, m) => data.batch('train', (step - 1) * cls.accumulate + m, B, S));
-    if (opts.injectNanAtStep === step) {
-      const victim = manifest.parameters[0]!;
-      await rt.write(victim.name, new Float32Array(victim.shape.reduce((a, b) => a * b, 1)).fill(Number.NaN));
-    }
-    const lr = learningRate(spec.train, step, total);
-    const t0 = Date.now();
-    await model.trainStep(micro, { lr, step });
-    // Batches are a pure function of the step, so the RNG only needs to advance in lock-step for its state to mean "after step N".
-    rng.nextU32();
-    const values = await rt.read(readNames);
-    const seconds = (Date.now() - t0) / 1000;
-    const state = values.get('train/state') as Float32Array;
-    const losses: Record<string, number> = {};
-    for (const l of cls.losses) losses[l] = (values.get(l) as Float32Array)[0]!;
-    const bad = Object.entries(losses).find(([, v]) => !finite(v))?.[0] ?? (state[STATE.skipped] === 1 || !finite(state[STATE.gradNorm]!) ? await firstNonFiniteGradient(rt, stateNames.filter(has)) : undefined);
-    if (bad) throw new DivergedError(step, bad, lastCheckpointStep >= 0 ? `${checkpointPath} (step ${lastCheckpointStep})` : undefined);
-
-    const layers: LayerStats[] = perLayer.map((l) => layerStats(l, values, B * S, specialization[l.block]!, micro.at(-1)!.languages, S));
-    const tokens = B * S * cls.accumulate;
-    const metrics: StepMetrics = {
-      step,
-      loss: losses['loss.cross_entropy'] ?? Number.NaN,
-      losses,
-      lr,
-      gradNorm: state[STATE.gradNorm]!,
-      tokens,
-      seconds,
-      tokensPerSecond: tokens / Math.max(seconds, 1e-9),
-      layers,
-      ...(step % spec.train.evalEvery === 0 || step === total ? { valLoss: (lastVal = await validate()) } : {}),
-    };
-    appendFileSync(metricsPath, `${JSON.stringify(metrics)}\n`);
-    events.step?.(metrics, total);
-    if (metrics.valLoss !== undefined) events.validation?.(step, metrics.valLoss);
-    const stop = opts.shouldStop?.() ?? false;
-    if (step % spec.train.checkpointEvery === 0 || step === total || stop) await saveAt(step);
-    if (stop && step < total) {
-      stoppedEarly = true;
-      break;
-    }
+  const tables = cls.routingTables ?? [];
+  if ((opts.routing?.record || opts.routing?.replay) && !cls.routingTables) throw new Error('internal: routing record/replay needs a model compiled for it');
+  const recorder = opts.routing?.record ? RoutingRecorder.open(opts.routing.record, { format: ROUTING_FORMAT, spec: spec.source.path, accumulate: cls.accumulate, tables }, start) : undefined;
+  const replay = opts.routing?.replay ? RoutingReplay.open(opts.routing.replay, { accumulate: cls.accumulate, tables }) : undefined;
+  try {
+    return await trainSteps();
+  } finally {
+    recorder?.close();
+    replay?.close();
   }
-  if (step === start && lastCheckpointStep < 0) await saveAt(step);
-  events.message?.(`trained ${step - start} steps in ${((Date.now() - began) / 1000).toFixed(1)} s`);
-  return { steps: step, stoppedEarly, checkpoint: checkpointPath, metrics: metricsPath, firstValLoss: firstVal, lastValLoss: lastVal, specialization };
+
+  // The step loop (a function so the record files above are closed whatever happens in it).
+  async function trainSteps(): Promise<TrainResult> {
+    const firstVal = await validate();
+    if (start === 0) events.validation?.(0, firstVal);
+    let lastVal = firstVal;
+    const began = Date.now();
+    let stoppedEarly = false;
+    let step = start;
+    while (step < total) {
+      step++;
+      const micro = Array.from({ length: cls.accumulate }, (_, m) => ({ ...data.batch('train', (step - 1) * cls.accumulate + m, B, S), ...(replay ? { routing: replay.read(step, m) } : {}) }));
+      if (opts.injectNanAtStep === step) {
+        const victim = manifest.parameters[0]!;
+        await rt.write(victim.name, new Float32Array(victim.shape.reduce((a, b) => a * b, 1)).fill(Number.NaN));
+      }
+      const lr = learningRate(spec.train, step, total);
+      const t0 = Date.now();
+      const recorded = await model.trainStep(micro, { lr, step });
+      if (recorder) (recorded ?? []).forEach((tables, m) => recorder.append(step, m, tables));
+      // Batches are a pure function of the step, so the RNG only needs to advance in lock-step for its state to mean "after step N".
+      rng.nextU32();
+      const values = await rt.read(readNames);
+      const seconds = (Date.now() - t0) / 1000;
+      const state = values.get('train/state') as Float32Array;
+      const losses: Record<string, number> = {};
+      for (const l of cls.losses) losses[l] = (values.get(l) as Float32Array)[0]!;
+      const bad = Object.entries(losses).find(([, v]) => !finite(v))?.[0] ?? (state[STATE.skipped] === 1 || !finite(state[STATE.gradNorm]!) ? await firstNonFiniteGradient(rt, stateNames.filter(has)) : undefined);
+      if (bad) throw new DivergedError(step, bad, lastCheckpointStep >= 0 ? `${checkpointPath} (step ${lastCheckpointStep})` : undefined);
+
+      const layers: LayerStats[] = perLayer.map((l) => layerStats(l, values, B * S, specialization[l.block]!, micro.at(-1)!.languages, S));
+      const tokens = B * S * cls.accumulate;
+      const metrics: StepMetrics = {
+        step,
+        loss: losses['loss.cross_entropy'] ?? Number.NaN,
+        losses,
+        lr,
+        gradNorm: state[STATE.gradNorm]!,
+        tokens,
+        seconds,
+        tokensPerSecond: tokens / Math.max(seconds, 1e-9),
+        layers,
+        ...(step % spec.train.evalEvery === 0 || step === total ? { valLoss: (lastVal = await validate()) } : {}),
+      };
+      appendFileSync(metricsPath, `${JSON.stringify(metrics)}\n`);
+      events.step?.(metrics, total);
+      if (metrics.valLoss !== undefined) events.validation?.(step, metrics.valLoss);
+      const stop = opts.shouldStop?.() ?? false;
+      if (step % spec.train.checkpointEvery === 0 || step === total || stop) await saveAt(step);
+      if (stop && step < total) {
+        stoppedEarly = true;
+        break;
+      }
+    }
+    if (step === start && lastCheckpointStep < 0) await saveAt(step);
+    events.message?.(`trained ${step - start} steps in ${((Date.now() - began) / 1000).toFixed(1)} s`);
+    return { steps: step, stoppedEarly, checkpoint: checkpointPath, metrics: metricsPath, firstValLoss: firstVal, lastValLoss: lastVal, specialization };
+  }
 }
 
 function layerStats(

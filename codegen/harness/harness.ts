@@ -126,6 +126,26 @@ export function generateHarness(plan: TrainPlan): string {
       w.write('[').indent(() => ids.forEach((id) => w.writeLine(`${lit(id)},`))).write(']');
     }, docs: ['Every kernel, compiled once in allocate().'] },
   ]);
+  const routing = plan.routing;
+  if (routing?.mode === 'replay') {
+    file.addFunction({
+      name: 'replayed',
+      parameters: [{ name: 'routing', type: 'Readonly<Record<string, Int32Array>>' }, { name: 'name', type: 'string' }],
+      returnType: 'Int32Array',
+      docs: ["A micro-batch's replayed selections of one layer (a missing layer is an error, not a silent router)."],
+      statements: ['const v = routing[name];', 'if (!v) throw new Error(`routing replay: no selections given for ${name}`);', 'return v;'],
+    });
+  }
+  if (routing) {
+    c.addProperty({
+      name: 'routingTables',
+      isStatic: true,
+      isReadonly: true,
+      type: 'readonly { readonly name: string; readonly shape: readonly [number, number]; readonly experts: number }[]',
+      initializer: `[${routing.tables.map((t) => `{ name: ${lit(t.tokenExpert)}, shape: [${t.shape.join(', ')}], experts: ${t.experts} }`).join(', ')}]`,
+      docs: [routing.mode === 'record' ? "Routing record: every token-choice layer's selections, read after each micro-batch's forward." : "Routing replay: every token-choice layer's selections, given per micro-batch instead of ranked."],
+    });
+  }
   c.addConstructor({ parameters: [{ name: 'rt', type: 'ModelRuntime', isReadonly: true, scope: Scope.Public }] });
 
   c.addMethod({
@@ -215,14 +235,16 @@ export function generateHarness(plan: TrainPlan): string {
   c.addMethod({
     name: 'trainStep',
     isAsync: true,
-    returnType: 'Promise<void>',
     parameters: [
-      { name: 'micro', type: 'readonly { tokens: Int32Array; targets: Int32Array }[]' },
+      { name: 'micro', type: routing?.mode === 'replay' ? 'readonly { tokens: Int32Array; targets: Int32Array; routing: Readonly<Record<string, Int32Array>> }[]' : 'readonly { tokens: Int32Array; targets: Int32Array }[]' },
       { name: 'hyper', type: '{ lr: number; step: number }' },
     ],
+    returnType: routing?.mode === 'record' ? 'Promise<ReadonlyMap<string, Int32Array>[]>' : 'Promise<void>',
     docs: [
       'One optimizer step: parameter gradients zeroed, forward and backward per micro-batch (gradients accumulate),',
       'then clipping, the update and state updates. `hyper.step` counts from 1 (AdamW bias correction).',
+      ...(routing?.mode === 'record' ? ["Returns each micro-batch's selections (routingTables), read after its forward."] : []),
+      ...(routing?.mode === 'replay' ? ["Each micro-batch's `routing` gives every routingTables entry's selections, which replace the router's."] : []),
     ],
     statements: (w) => {
       const o = spec.train.optimizer;
@@ -235,6 +257,7 @@ export function generateHarness(plan: TrainPlan): string {
       w.writeLine('state[TRAIN_STATE.step] = hyper.step;');
       w.writeLine('state[TRAIN_STATE.training] = 1;');
       w.writeLine(`await rt.write(${lit(STATE_BUFFER)}, state);`);
+      if (routing?.mode === 'record') w.writeLine('const recorded: ReadonlyMap<string, Int32Array>[] = [];');
       // The step's phases, in the Schedule's order; a phase without a case here is a type error.
       const phase = (p: StepPhase): void => {
         switch (p.kind) {
@@ -247,9 +270,13 @@ export function generateHarness(plan: TrainPlan): string {
                   case 'load_batch':
                     w.writeLine("await rt.write('tokens', m.tokens);");
                     w.writeLine("await rt.write('targets', m.targets);");
+                    if (routing?.mode === 'replay') {
+                      for (const t of routing.tables) w.writeLine(`await rt.write(${lit(t.replay)}, replayed(m.routing, ${lit(t.tokenExpert)}));`);
+                    }
                     break;
                   case 'forward':
                     w.writeLine('this.forward();');
+                    if (routing?.mode === 'record') w.writeLine(`recorded.push((await rt.read([${routing.tables.map((t) => lit(t.tokenExpert)).join(', ')}])) as ReadonlyMap<string, Int32Array>);`);
                     break;
                   // backward() zeroes the activation gradients first (see its body).
                   case 'zero_activation_grads':
@@ -272,6 +299,7 @@ export function generateHarness(plan: TrainPlan): string {
       };
       for (const p of plan.schedule.step) phase(p);
       w.writeLine('await rt.submit();');
+      if (routing?.mode === 'record') w.writeLine('return recorded;');
     },
   });
 

@@ -14,6 +14,7 @@ export const select_top_k = defineOp({
       probs: f32(2),
       bias: optional(f32(1), 'loss-free balancing: added to the ranking scores (selection only)'),
       rank: optional(f32(2), 'scores that rank the experts instead of probs (logits for softmax after top-k, Sinkhorn-balanced scores); gates still come from probs'),
+      replay: optional(i32(2), "routing replay: each token's picks given (a recorded run's token_expert, −1 for none) instead of ranked"),
     },
     outputs: { token_expert: i32(2), token_gate: f32(2) },
     attrs: {
@@ -32,6 +33,7 @@ export const select_top_k = defineOp({
     math: [
       '`probs [N, E], (bias [E]), (rank [N, E]) → token_expert [N, k] i32, token_gate [N, k]`.',
       'Ranking score `r[t, e] = (rank or probs)[t, e] + bias[e]`; ties go to the lower expert index.',
+      'With `replay`, the picks are `replay[t, j]` as given (routing replay) and nothing is ranked.',
       'With `groups G > 1`, each group of `E/G` consecutive experts scores `max_e r` or the sum of its',
       'two best `r`; only the `top_groups` best groups (ties: lower group) are candidates.',
       'Candidates are taken in descending `r`, at most k. `cut top_p` stops after the pick that brings',
@@ -51,6 +53,7 @@ export const select_top_k = defineOp({
     const E = shape(op.inputs.probs)[1]!;
     const { k, groups, top_groups: keep } = op.attrs;
     if (op.inputs.rank && shape(op.inputs.rank).join() !== shape(op.inputs.probs).join()) return 'rank and probs differ in shape';
+    if (op.inputs.replay && shape(op.inputs.replay).join() !== [shape(op.inputs.probs)[0]!, k].join()) return 'replay must be [tokens, k]';
     if (E % groups !== 0) return `${groups} groups do not divide the ${E} experts`;
     if (keep > groups) return `top_groups ${keep} exceeds the ${groups} groups`;
     if (op.attrs.group_score === 'sum_top2' && groups > 1 && E / groups < 2) return 'sum_top2 needs at least 2 experts per group';

@@ -69,11 +69,11 @@ export class TempDirs {
   }
 }
 
-/** Compiles `spec` into `dir` for `train()`, as `moec train` does (GPU required: fails without an adapter). */
-export async function compileModel(spec: ModelSpec, dir: string): Promise<{ gpu: Gpu; modelDir: string }> {
+/** Compiles `spec` into `dir` for `train()`, as `moec train` does (GPU required: fails without an adapter); `routing` compiles it to record or replay routing. */
+export async function compileModel(spec: ModelSpec, dir: string, routing?: 'record' | 'replay'): Promise<{ gpu: Gpu; modelDir: string }> {
   const gpu = await sharedGpu();
   const modelDir = join(dir, 'compiled');
-  writeCompiledModel(trainPlan(spec, gpu.limits), modelDir);
+  writeCompiledModel(trainPlan(spec, gpu.limits, undefined, routing), modelDir);
   return { gpu, modelDir };
 }
 

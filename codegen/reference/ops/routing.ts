@@ -182,6 +182,12 @@ function selectTopK(ctx: OpContext<OpOf<'select_top_k'>>): TopK {
   const bias = ctx.hasInput('bias') ? ctx.f64('bias') : null;
   if (bias) ctx.check(bias.length === E, `bias must be [${E}]`);
   const size = E / G;
+  if (ctx.hasInput('replay')) {
+    // Routing replay: the picks are given.
+    const replay = ctx.i32('replay');
+    for (const e of replay) ctx.check(e >= -1 && e < E, `replay holds ${e}, not an expert of ${E} or −1`);
+    return { N, E, k, renormalized: weights === 'renormalized', scale, experts: Int32Array.from(replay) };
+  }
   const experts = new Int32Array(N * k).fill(-1);
   const byScore = (r: Float64Array) => (a: number, b: number) => (r[a]! > r[b]! ? -1 : r[a]! < r[b]! ? 1 : a - b);
   for (let t = 0; t < N; t++) {

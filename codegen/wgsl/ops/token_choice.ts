@@ -36,25 +36,57 @@ function groupScoreFn(how: OpOf<'select_top_k'>['attrs']['group_score'], size: n
   return ['fn group_score(t: u32, g: u32) -> f32 {', ...body[how], '}'].join('\n');
 }
 
-/** `select_top_k`: each token's best experts by ranking score (+ bias), within its best groups, up to a cut; gates raw or renormalized, then scaled. */
+/** `select_top_k`: each token's best experts by ranking score (+ bias), within its best groups, up to a cut (or replayed picks); gates raw or renormalized, then scaled. */
 export function selectTopKKernels(ctx: OpContext<OpOf<'select_top_k'>>): Pair {
   const { op } = ctx;
-  const [N, E] = ctx.shape(op.inputs.probs) as [number, number];
-  const { k, scale, groups: G, top_groups: keep, group_score: how, cut, cut_value: cutValue } = op.attrs;
+  const N = ctx.shape(op.inputs.probs)[0]!;
+  const { k, scale, cut } = op.attrs;
   const renorm = ({ raw: false, renormalized: true } satisfies Record<OpOf<'select_top_k'>['attrs']['weights'], boolean>)[op.attrs.weights];
-  const hasBias = !!op.inputs.bias;
-  const source = op.inputs.rank ? 'rank' : 'probs';
   // A cut may leave places unused (−1, gate 0), so the loop must be able to stop early.
   const dynamic = ({ none: false, top_p: true, threshold: true } satisfies Record<typeof cut, boolean>)[cut];
   const fw = new KernelWriter(ctx, 'select_top_k', 'forward');
   fw.bind('probs', ctx.tensor(op.inputs.probs), 'read');
+  const at = `${mulU('t', k)} + j`;
+  if (op.inputs.replay) replayedPicks(fw, ctx, at);
+  else rankedPicks(fw, ctx, at, dynamic);
+  // Picks whose scores are all 0 (ReLU scores, or no pick above a threshold) keep their gates: nothing to renormalise.
+  if (renorm) fw.body(`if (total > 0.0) { ${loopU('j', k)} token_gate[${at}] = token_gate[${at}] / total; } }`);
+  if (scale !== 1) fw.body(`${loopU('j', k)} token_gate[${at}] = token_gate[${at}] * ${f32(scale)}; } // routed scaling factor`);
+  const forward = [fw.finish1d(N)];
+  if (!ctx.needsGrad(op.inputs.probs)) return { forward, backward: [] };
+  return { forward, backward: [selectGradKernel(ctx, renorm, dynamic || !!op.inputs.replay)] };
+}
+
+/** Routing replay: the picks are given (−1: none); the gates are computed as a ranked selection computes them, so a replayed run matches its recording bit for bit. */
+function replayedPicks(fw: KernelWriter, ctx: OpContext<OpOf<'select_top_k'>>, at: string): void {
+  const { op } = ctx;
+  const E = ctx.shape(op.inputs.probs)[1]!;
+  fw.bind('replay', ctx.tensor(op.inputs.replay!), 'read', 'i32');
+  fw.bind('token_expert', ctx.tensor(op.outputs.token_expert), 'read_write', 'i32');
+  fw.bind('token_gate', ctx.tensor(op.outputs.token_gate), 'read_write');
+  fw.body(
+    'let t = i;',
+    'var total = 0.0;',
+    `${loopU('j', op.attrs.k)}`,
+    `  let e = replay[${at}];`,
+    `  token_expert[${at}] = e;`,
+    `  if (e >= 0) { let p = probs[t * ${E}u + u32(e)]; token_gate[${at}] = p; total += p; } else { token_gate[${at}] = 0.0; }`,
+    '}',
+  );
+}
+
+/** The picks by ranking score (+ bias), within the kept groups, up to the cut; leaves `total` = the sum of the picks' probs. */
+function rankedPicks(fw: KernelWriter, ctx: OpContext<OpOf<'select_top_k'>>, at: string, dynamic: boolean): void {
+  const { op } = ctx;
+  const E = ctx.shape(op.inputs.probs)[1]!;
+  const { k, groups: G, top_groups: keep, group_score: how, cut, cut_value: cutValue } = op.attrs;
+  const source = op.inputs.rank ? 'rank' : 'probs';
   if (op.inputs.rank) fw.bind('rank', ctx.tensor(op.inputs.rank), 'read');
-  if (hasBias) fw.bind('bias', ctx.tensor(op.inputs.bias), 'read');
+  if (op.inputs.bias) fw.bind('bias', ctx.tensor(op.inputs.bias), 'read');
   fw.bind('token_expert', ctx.tensor(op.outputs.token_expert), 'read_write', 'i32');
   fw.bind('token_gate', ctx.tensor(op.outputs.token_gate), 'read_write');
   fw.declare(BEATS);
-  const score = (t: string, e: string) => (hasBias ? `${source}[${t} * ${E}u + ${e}] + bias[${e}]` : `${source}[${t} * ${E}u + ${e}]`);
-  const at = `${mulU('t', k)} + j`;
+  const score = (t: string, e: string) => (op.inputs.bias ? `${source}[${t} * ${E}u + ${e}] + bias[${e}]` : `${source}[${t} * ${E}u + ${e}]`);
   fw.body('let t = i;');
   let skip = '';
   if (G > 1) {
@@ -112,12 +144,14 @@ export function selectTopKKernels(ctx: OpContext<OpOf<'select_top_k'>>): Pair {
   } else {
     fw.body(`  token_expert[${at}] = i32(best_e);`, `  let p = probs[t * ${E}u + best_e];`, `  token_gate[${at}] = p;`, '  total += p;', '}');
   }
-  // Picks whose scores are all 0 (ReLU scores, or no pick above a threshold) keep their gates: nothing to renormalise.
-  if (renorm) fw.body(`if (total > 0.0) { ${loopU('j', k)} token_gate[${at}] = token_gate[${at}] / total; } }`);
-  if (scale !== 1) fw.body(`${loopU('j', k)} token_gate[${at}] = token_gate[${at}] * ${f32(scale)}; } // routed scaling factor`);
-  const forward = [fw.finish1d(N)];
-  if (!ctx.needsGrad(op.inputs.probs)) return { forward, backward: [] };
+}
 
+/** `select_grad_probs`: the gates' gradient into probs; `dynamic` when places can hold −1 (a cut, replayed picks). */
+function selectGradKernel(ctx: OpContext<OpOf<'select_top_k'>>, renorm: boolean, dynamic: boolean): Kernel {
+  const { op } = ctx;
+  const [, E] = ctx.shape(op.inputs.probs) as [number, number];
+  const { k, scale } = op.attrs;
+  const at = `${mulU('t', k)} + j`;
   const bw = new KernelWriter(ctx, 'select_grad_probs', 'backward');
   // Renormalised gates need the scores and gates themselves; raw ones only pass the gradient through.
   if (renorm) bw.bind('probs', ctx.tensor(op.inputs.probs), 'read');
@@ -144,7 +178,7 @@ export function selectTopKKernels(ctx: OpContext<OpOf<'select_top_k'>>): Pair {
   } else {
     bw.body(`${loopU('j', k)}`, ...picked([`  let e = u32(token_expert[${at}]);`, `  d_probs[t * ${E}u + e] += ${dg};`]), '}');
   }
-  return { forward, backward: [bw.finish1d(N)] };
+  return bw.finish1d(ctx.shape(op.inputs.probs)[0]!);
 }
 
 /**
