@@ -5,6 +5,8 @@
  */
 export interface BenchLayer {
   readonly name: string;
+  /** What the layer is, for tables (default: the name). */
+  readonly label?: string;
   readonly spec: string;
   readonly batch: number;
   readonly seq: number;
@@ -23,6 +25,18 @@ export const LAYERS: readonly BenchLayer[] = [
   layer('mixture_of_tokens', 'experts 8 { hidden 1024 activation relu }\n    route mixture_of_tokens { group 32 }', 32, 64),
   layer('soft_moe', 'experts 8 { hidden 1024 activation relu }\n    route soft { slots 1 }', 8, 256),
 ];
+
+/**
+ * Routing primitives on the fine-grained layer (64 experts, top-8, 2 shared):
+ * what each costs over plain top-8, everything else equal.
+ */
+export const ROUTING_VARIANTS: readonly BenchLayer[] = [
+  ['top8_plain', 'plain top-8', 'top_k 8 capacity none'],
+  ['top8_group_limited', 'group-limited (8 groups, keep 4, sum_top2)', 'top_k 8 groups 8 top_groups 4 group_score sum_top2 capacity none'],
+  ['top8_top_p', 'top-p 0.5 (at most 8)', 'top_k 8 top_p 0.5 capacity none'],
+  ['top8_null_experts', '4 null experts', 'top_k 8 null_experts 4 capacity none'],
+  ['top8_drop_by_probability', 'capacity 1.25 by probability per sequence', 'top_k 8 capacity_factor 1.25 drop_policy by_probability capacity_scope sequence'],
+].map(([name, label, route]) => ({ ...layer(name!, `experts 64 { hidden 128 activation relu }\n    shared 2 { hidden 128 }\n    route token_choice { ${route} }`, 8, 256), label: label! }));
 
 /** Experts 8 → 64 at a fixed top_k × hidden (the same FLOPs per token). */
 export const EXPERT_SCALING: readonly BenchLayer[] = [

@@ -111,16 +111,16 @@ export async function timeLayer(gpu: Gpu, layer: BenchLayer, target: Target, run
 }
 
 /**
- * Forward times of several layers measured in interleaved rounds (each
- * layer once per round, after one warm-up round), and each layer's
- * per-round time per token relative to the first layer's: scaling series
- * compare runs seconds apart rather than minutes.
+ * Forward (or forward+backward) times of several layers measured in
+ * interleaved rounds (each layer once per round, after one warm-up round),
+ * and each layer's per-round time per token relative to the first layer's:
+ * series compare runs seconds apart rather than minutes.
  */
-export async function timeSeries(runs: readonly LayerRun[], rounds: number): Promise<{ forward: Timing; relative: number }[]> {
+export async function timeSeries(runs: readonly LayerRun[], rounds: number, pass: 'forward' | 'train' = 'forward'): Promise<{ forward: Timing; relative: number }[]> {
   const ms: number[][] = runs.map(() => []);
   for (let r = 0; r < rounds + 1; r++) {
     const round = [];
-    for (const run of runs) round.push(await timeOnce(() => run.forward()));
+    for (const run of runs) round.push(await timeOnce(() => (pass === 'forward' ? run.forward() : run.train())));
     if (r > 0) round.forEach((t, i) => ms[i]!.push(t));
   }
   return runs.map((run, i) => ({

@@ -8,14 +8,14 @@
 import { GEMM_KINDS, gemmTile, parseTile, tileLabel, type Kernel, type Target } from '../codegen/wgsl/kernel.ts';
 import { sharedGpu } from '../runtime/gpu.ts';
 import { targetFor } from '../runtime/tuning.ts';
-import { EXPERT_SCALING, LAYERS, TOKEN_SCALING } from './layers.ts';
+import { EXPERT_SCALING, LAYERS, ROUTING_VARIANTS, TOKEN_SCALING } from './layers.ts';
 import { prepareLayer } from './moec_layer.ts';
 import { fmtMs, time, type Timing } from './timing.ts';
 
 const args = process.argv.slice(2);
 const flag = (f: string) => (args.includes(f) ? args[args.indexOf(f) + 1] : undefined);
 const name = args.find((a, i) => !a.startsWith('--') && !args[i - 1]?.startsWith('--'));
-const all = [...LAYERS, ...EXPERT_SCALING, ...TOKEN_SCALING];
+const all = [...LAYERS, ...EXPERT_SCALING, ...TOKEN_SCALING, ...ROUTING_VARIANTS];
 const layer = all.find((l) => l.name === name);
 const tileArg = flag('--tile');
 const runs = Number(flag('--runs') ?? 5);

@@ -13,7 +13,7 @@ import { checkSpec } from '../compiler/compile.ts';
 import { GEMM_KINDS, tileLabel, type GemmKind, type Target } from '../codegen/wgsl/kernel.ts';
 import { sharedGpu } from '../runtime/gpu.ts';
 import { saveTuning } from '../runtime/tuning.ts';
-import { EXPERT_SCALING, LAYERS, STANDARD, TOKEN_SCALING } from './layers.ts';
+import { EXPERT_SCALING, LAYERS, ROUTING_VARIANTS, STANDARD, TOKEN_SCALING } from './layers.ts';
 import { gemmCeiling, prepareLayer, timeLayer, timeSeries, type LayerTiming } from './moec_layer.ts';
 import { timeTfLayer } from './tfjs_layer.ts';
 import { fmtMs, time } from './timing.ts';
@@ -134,6 +134,24 @@ tokenRuns.forEach((run, i) => {
   run.destroy();
 });
 out.tokenScaling = tokenScaling;
+
+// 5b. Routing primitives on the fine-grained layer, against plain top-8 in the same rounds.
+say('\n## Routing primitives on the fine-grained layer (64 experts, top-8, 2 shared)\n');
+say('Interleaved rounds; "vs plain top-8" is the median of per-round time ratios. The targets: group-limited top-8 at most 10% over plain top-8.\n');
+say('| routing | forward ms | vs plain top-8 | fwd+bwd ms | vs plain top-8 |');
+say('|---|---:|---:|---:|---:|');
+const primitiveRuns = await Promise.all(ROUTING_VARIANTS.map((l) => prepareLayer(gpu, l, target)));
+const primitiveForward = await timeSeries(primitiveRuns, RUNS, 'forward');
+const primitiveTrain = await timeSeries(primitiveRuns, quick ? 2 : RUNS, 'train');
+const primitives: Record<string, { forward: number; train: number }> = {};
+primitiveRuns.forEach((run, i) => {
+  const f = primitiveForward[i]!;
+  const t = primitiveTrain[i]!;
+  primitives[ROUTING_VARIANTS[i]!.name] = { forward: f.relative, train: t.relative };
+  say(`| ${ROUTING_VARIANTS[i]!.label} | ${fmtMs(f.forward)} | ${f.relative.toFixed(2)}x | ${fmtMs(t.forward)} | ${t.relative.toFixed(2)}x |`);
+  run.destroy();
+});
+out.routingPrimitives = primitives;
 
 // 6. Training throughput of every shipped spec.
 say('\n## Training throughput (full step: forward, backward, optimizer)\n');

@@ -1,0 +1,11 @@
+import { sharedGpu } from '../runtime/gpu.ts';
+import { targetFor } from '../runtime/tuning.ts';
+import { ROUTING_VARIANTS } from '../bench/layers.ts';
+import { prepareLayer, timeSeries } from '../bench/moec_layer.ts';
+const gpu = await sharedGpu();
+const target = targetFor(gpu);
+const runs = await Promise.all(ROUTING_VARIANTS.map((l) => prepareLayer(gpu, l, target)));
+const f = await timeSeries(runs, 7, 'forward');
+const t = await timeSeries(runs, 5, 'train');
+runs.forEach((r, i) => console.log(ROUTING_VARIANTS[i]!.label, f[i]!.forward.median.toFixed(1), f[i]!.relative.toFixed(3), t[i]!.forward.median.toFixed(1), t[i]!.relative.toFixed(3)));
+process.exit(0);
