@@ -27,6 +27,10 @@ export function composition(rng: Rng, i: number): Composition {
   const softmax = score === 'softmax';
   const opts: string[] = [`score ${score}`];
   const parts: string[] = [score];
+  if (chance(0.2)) {
+    opts.push(chance(0.5) ? 'temperature 0.7' : 'temperature 1.5  learn_temperature true');
+    parts.push('temperature');
+  }
 
   // Selection: a group limit, or extra experts nobody computes, and at most one cut.
   const groups = E % 2 === 0 && chance(0.3) ? 2 : 0;
