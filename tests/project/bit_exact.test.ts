@@ -12,7 +12,10 @@
  * the tensor. GPU numbers are bit-exact only on the same adapter (another
  * driver may fuse or order f32 operations differently), so they are kept per
  * adapter description; on an adapter with no recorded entry this test fails
- * and says how to record one. Record with MOEC_RECORD_FIXTURE=1 (only on a
+ * and says how to record one. The suite runs kernel tests with lavapipe's
+ * 128-bit vectors (vitest.config.ts), where the adapter calls itself
+ * "…-128-bits-"; its entry is the 256-bit one, copied after this test was run
+ * against it under 128-bit vectors and every digest matched. Record with MOEC_RECORD_FIXTURE=1 (only on a
  * commit whose numbers are known good: it overwrites the entry).
  */
 import { createHash } from 'node:crypto';

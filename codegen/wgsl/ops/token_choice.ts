@@ -206,26 +206,33 @@ export function assignKernels(ctx: OpContext<OpOf<'assign'>>): Pair {
   const under = (count: string) => (cap === 0 ? 'true' : `${count} < ${cap}`);
   // Places a cut left unused are nobody's choice: mark them here, as no expert's thread visits them.
   if (op.attrs.may_skip && drop === 'by_position') w.body(`for (var at = lid; at < ${N * k}u; at += ${wg}u) { if (token_expert[at] < 0) { token_slot[at] = -1; } }`);
+  /** Per expert (one thread each), its choices in priority order — 1st choices in token order, then 2nd, … —; `decide` says what a choice of e does. */
+  const walk = (comment: string, decide: string[]): string[] => [
+    comment,
+    `for (var e = lid; e < ${all}u; e += ${wg}u) {`,
+    '  var seen = 0;',
+    '  var kept = 0;',
+    `  ${loopU('j', k)}`,
+    `    for (var t = 0u; t < ${N}u; t++) {`,
+    `      let at = ${mulU('t', k)} + j;`,
+    '      if (token_expert[at] == i32(e)) {',
+    '        seen += 1;',
+    ...decide.map((l) => `        ${l}`),
+    '      }',
+    '    }',
+    '  }',
+    '  demand[e] = seen;',
+    '  load[e] = kept;',
+    '}',
+  ];
   if (drop === 'by_position' && seq === 0) {
     w.body(
-      '// Phase 1: per expert, walk choices in priority order; token_slot holds the position within the expert (or -1 if over capacity).',
-      `for (var e = lid; e < ${all}u; e += ${wg}u) {`,
-      '  var seen = 0;',
-      '  var kept = 0;',
-      `  ${loopU('j', k)}`,
-      `    for (var t = 0u; t < ${N}u; t++) {`,
-      `      let at = ${mulU('t', k)} + j;`,
-      '      if (token_expert[at] == i32(e)) {',
-      '        seen += 1;',
-      ...(nulls
-        ? [`        if (e >= ${E}u) { token_slot[at] = -1; kept += 1; } // a null expert: kept, no row`, `        else if (${under('kept')}) { token_slot[at] = kept; kept += 1; } else { token_slot[at] = -1; }`]
-        : [`        if (${under('kept')}) { token_slot[at] = kept; kept += 1; } else { token_slot[at] = -1; }`]),
-      '      }',
-      '    }',
-      '  }',
-      '  demand[e] = seen;',
-      '  load[e] = kept;',
-      '}',
+      ...walk(
+        '// Phase 1: per expert, walk choices in priority order; token_slot holds the position within the expert (or -1 if over capacity).',
+        nulls
+          ? [`if (e >= ${E}u) { token_slot[at] = -1; kept += 1; } // a null expert: kept, no row`, `else if (${under('kept')}) { token_slot[at] = kept; kept += 1; } else { token_slot[at] = -1; }`]
+          : [`if (${under('kept')}) { token_slot[at] = kept; kept += 1; } else { token_slot[at] = -1; }`],
+      ),
     );
   } else {
     const S = seq > 0 ? seq : N;
@@ -275,22 +282,9 @@ export function assignKernels(ctx: OpContext<OpOf<'assign'>>): Pair {
       );
     }
     w.body(
-      '// Phase 1b: per expert, kept choices take positions in priority order; null experts keep every choice and get none.',
-      `for (var e = lid; e < ${all}u; e += ${wg}u) {`,
-      '  var seen = 0;',
-      '  var kept = 0;',
-      `  ${loopU('j', k)}`,
-      `    for (var t = 0u; t < ${N}u; t++) {`,
-      `      let at = ${mulU('t', k)} + j;`,
-      '      if (token_expert[at] == i32(e)) {',
-      '        seen += 1;',
-      `        if (e >= ${E}u) { token_slot[at] = -1; kept += 1; } else if (token_slot[at] >= 0) { token_slot[at] = kept; kept += 1; }`,
-      '      }',
-      '    }',
-      '  }',
-      '  demand[e] = seen;',
-      '  load[e] = kept;',
-      '}',
+      ...walk('// Phase 1b: per expert, kept choices take positions in priority order; null experts keep every choice and get none.', [
+        `if (e >= ${E}u) { token_slot[at] = -1; kept += 1; } else if (token_slot[at] >= 0) { token_slot[at] = kept; kept += 1; }`,
+      ]),
     );
   }
   w.body(
