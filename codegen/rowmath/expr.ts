@@ -111,7 +111,12 @@ export function toJs(e: Expr, type: ScalarType, vars: Readonly<Record<string, st
   return render(e, type === 'u32' ? 'js-u32' : 'js', vars);
 }
 
-type Target = 'wgsl' | 'js' | 'js-u32';
+/** Renders an f32 expression as PyTorch over tensors (the exported model's row math). */
+export function toTorch(e: Expr, vars: Readonly<Record<string, string>> = {}): string {
+  return render(e, 'torch', vars);
+}
+
+type Target = 'wgsl' | 'js' | 'js-u32' | 'torch';
 
 const isBitwise = (op: BinOp): boolean => op === '^' || op === '>>';
 
@@ -148,12 +153,19 @@ function render(e: Expr, t: Target, vars: Readonly<Record<string, string>>): str
     case 'prim': {
       const args = e.args.map(r);
       if (t === 'wgsl') return e.fn === 'erf' ? `erf_f32(${args.join(', ')})` : e.fn === 'u32_to_f32' ? `f32(${args[0]})` : `${e.fn}(${args.join(', ')})`;
+      if (t === 'torch') {
+        if (e.fn === 'u32_to_f32') throw new Error('internal: u32 math is not rendered to PyTorch');
+        // max against a constant clamps (a scalar cannot be torch.maximum's operand on PyTorch 1.13).
+        if (e.fn === 'max') return e.args[1]!.k === 'num' ? `torch.clamp_min(${args[0]}, ${args[1]})` : `torch.maximum(${args.join(', ')})`;
+        return `torch.${e.fn}(${args.join(', ')})`;
+      }
       return e.fn === 'erf' ? `erf(${args[0]})` : e.fn === 'u32_to_f32' ? `(${args[0]})` : `Math.${e.fn}(${args.join(', ')})`;
     }
     case 'call':
       return `${e.fn}(${e.args.map(r).join(', ')})`;
     case 'select': {
       const [f, tr, a, b] = [e.ifFalse, e.ifTrue, e.a, e.b].map(r);
+      if (t === 'torch') return `torch.where(${a} ${e.cmp} ${b}, ${tr}, ${f})`;
       return t === 'wgsl' ? `select(${f}, ${tr}, ${a} ${e.cmp} ${b})` : `(${a} ${e.cmp === '==' ? '===' : e.cmp} ${b} ? ${tr} : ${f})`;
     }
   }
@@ -176,4 +188,10 @@ export function wgslFunction(f: ScalarFn): string {
 /** A JavaScript function source for one scalar function (for `new Function`). */
 export function jsFunction(f: ScalarFn): string {
   return [`function ${f.name}(${f.params.join(', ')}) {`, ...f.lets.map(([n, e]) => `  const ${n} = ${toJs(e, f.type)};`), `  return ${toJs(f.ret, f.type)};`, '}'].join('\n');
+}
+
+/** A Python function over PyTorch tensors for one f32 scalar function: `let`s become assignments. */
+export function pythonFunction(f: ScalarFn): string {
+  if (f.type !== 'f32') throw new Error(`internal: ${f.name} is u32 math, not rendered to PyTorch`);
+  return [`def ${f.name}(${f.params.join(', ')}):`, `    """${f.doc}"""`, ...f.lets.map(([n, e]) => `    ${n} = ${toTorch(e)}`), `    return ${toTorch(f.ret)}`].join('\n');
 }

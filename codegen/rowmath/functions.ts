@@ -6,7 +6,7 @@
  * definitions into JavaScript functions for the Float64 reference and the
  * host.
  */
-import { add, call, callsOf, usesPrim, div, jsFunction, mul, neg, num, prim, select, shr, sub, u32, wgslFunction, x, xor, type Expr, type ScalarFn } from './expr.ts';
+import { add, call, callsOf, usesPrim, div, jsFunction, mul, neg, num, prim, pythonFunction, select, shr, sub, u32, wgslFunction, x, xor, type Expr, type ScalarFn } from './expr.ts';
 
 const v = x('x');
 const INV_SQRT2 = num(0.70710678118654752);
@@ -86,6 +86,11 @@ function closure(fns: readonly (string | ScalarFn)[], wgsl: boolean): ScalarFn[]
 /** WGSL declarations of the functions (named in the table, or given) and everything they call, in dependency order. */
 export function wgslHelpers(...fns: (string | ScalarFn)[]): string {
   return closure(fns, true).map(wgslFunction).join('\n');
+}
+
+/** Python (PyTorch) definitions of the functions and everything they call, in dependency order (erf is torch.erf). */
+export function pythonHelpers(...fns: (string | ScalarFn)[]): string {
+  return closure(fns, false).map(pythonFunction).join('\n\n\n');
 }
 
 /**
