@@ -15,6 +15,7 @@ import { GpuUnavailableError, KernelError } from '../runtime/gpu_errors.ts';
 import { layerCommand, type LayerOptions } from './layer_command.ts';
 import { testCommand } from './test_command.ts';
 import { compileCommand } from './compile_command.ts';
+import { exportCommand, type ExportOptions } from './export_command.ts';
 import { compareCommand, type CompareOptions } from './compare_command.ts';
 import { sampleCommand, type SampleCommandOptions } from './sample_command.ts';
 import { trainCommand, type TrainCommandOptions } from './train_command.ts';
@@ -82,6 +83,16 @@ program
   .argument('<spec>', '.moe file')
   .requiredOption('-o, --out <dir>', 'output folder')
   .action((path: string, opts: { out: string }) => compileCommand(path, opts.out));
+
+program
+  .command('export')
+  .description('write a spec as a self-contained PyTorch package (model.py, train.py with expert parallelism, README); --format hf also writes its Hugging Face model family')
+  .argument('<spec>', '.moe file')
+  .requiredOption('--target <name>', 'pytorch')
+  .requiredOption('-o, --out <dir>', 'output folder')
+  .option('--format <name>', 'moec (default) or hf: also DIR/hf/config.json + model.safetensors (Mixtral or Qwen2-MoE)')
+  .option('--checkpoint <file>', 'weights for --format hf: a checkpoint.safetensors of this spec (default: the seeded initialisation)')
+  .action((path: string, opts: ExportOptions) => exportCommand(path, opts));
 
 program
   .command('train')

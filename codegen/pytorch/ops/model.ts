@@ -9,7 +9,7 @@ import { pyNum, type PyTable } from '../py_op.ts';
 
 /** `act(x)` of an ungated activation through the shared row math (model.py defines `act_NAME`). */
 export function activationCall(activation: string, x: string, gate?: string): string {
-  return gate !== undefined ? `act_silu(${gate}) * ${x}` : `act_${baseActivation(activation as never)}(${x})`;
+  return gate !== undefined ? `act_silu(${gate}) * (${x})` : `act_${baseActivation(activation as never)}(${x})`;
 }
 
 /** The dense model ops' emitters. */
