@@ -5,6 +5,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh || exit 1
+bash scripts/setup_torch.sh
 
 status=0
 echo "[test] type-checking (tsc --noEmit)" >&2

@@ -32,6 +32,7 @@ def run(job):
     if job["what"] == "layer":
         layer_class = mod.Model().blocks[job["block"]].moe.__class__
         layer = layer_class("", support.Ranks())
+        layer.eval()  # the GPU graphs under test run without training-only noise
         layer.load_state_dict({k: v for k, v in tensors.items() if k in dict(layer.state_dict())}, strict=True)
         x = tensors["x"].clone().requires_grad_(True)
         y = layer(x, job["batch"], job["seq"], losses)
@@ -42,6 +43,7 @@ def run(job):
         named = layer.named_parameters()
     else:
         model = mod.Model()
+        model.eval()
         model.load_state_dict({k: v for k, v in tensors.items() if k in dict(model.state_dict())}, strict=True)
         tokens = tensors["tokens"].long().view(job["batch"], job["seq"])
         targets = tensors["targets"].long().view(job["batch"], job["seq"])

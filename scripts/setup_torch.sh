@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Makes sure a Python with PyTorch is there for the PyTorch export's tests
+# (tests/export): Debian's python3-torch (1.13, with gloo), installed when
+# this runs as root on Debian, else the command to run is printed. Never
+# fatal: without PyTorch the export tests fail with a message saying so.
+# MOEC_PYTHON names a Python to use instead (any PyTorch 1.13 or 2.x).
+set -uo pipefail
+
+say() { printf '[setup] %s\n' "$*" >&2; }
+
+has_torch() { "$1" -c 'import torch, torch.distributed as d; assert d.is_available()' >/dev/null 2>&1; }
+
+for py in "${MOEC_PYTHON:-}" python3 /usr/bin/python3; do
+  if [ -n "$py" ] && has_torch "$py"; then
+    say "PyTorch: $("$py" -c 'import sys, torch; print(torch.__version__, "with", sys.executable)')"
+    exit 0
+  fi
+done
+
+cmd='apt-get update && apt-get install -y python3-torch'
+if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+  say "no Python with PyTorch: the PyTorch export tests will fail. On Debian 12, as root:"
+  say "    $cmd"
+  say "(or set MOEC_PYTHON to a Python that has PyTorch)"
+  exit 0
+fi
+say "no Python with PyTorch: installing Debian's python3-torch"
+if ! bash -c "$cmd" >/tmp/moec-setup-torch.log 2>&1; then
+  say "installing python3-torch failed (log: /tmp/moec-setup-torch.log); the PyTorch export tests will fail"
+  tail -n 5 /tmp/moec-setup-torch.log >&2
+  exit 0
+fi
+has_torch /usr/bin/python3 && say "PyTorch: $(/usr/bin/python3 -c 'import torch; print(torch.__version__)') with /usr/bin/python3"
+exit 0
