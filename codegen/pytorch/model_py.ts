@@ -105,6 +105,8 @@ function moeLayerClass(spec: ModelSpec, index: number, block: number, moe: MoeFf
     `    From ${spec.source.path}:${moe.origin.line}: ${moe.origin.text}`,
     '    forward(x [N, width], B sequences of S tokens) returns y [N, width] and adds the layer\'s losses to `losses`."""',
     '',
+    `    load_rows = ${moe.experts.count + moe.routing.nullExperts}  # rows of the load metrics: routed (and null) experts`,
+    '',
     '    def __init__(self, prefix, ranks):',
     '        super().__init__()',
     '        self.prefix, self.ranks = prefix, ranks',

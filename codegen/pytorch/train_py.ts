@@ -85,19 +85,23 @@ def data_source(args):
     return moec_support.SyntheticCorpus(CONFIG["seed"])
 
 
-def layer_stats(model, step_logits):
-    """Per MoE layer: choices kept per expert, the dropped fraction, and the router entropy (as moec reports them)."""
+def layer_stats(model, step_logits, tokens):
+    """Per MoE layer, as moec reports them: choices kept per expert (mixing routers: the even share of
+    their slot rows), the dropped fraction, and the router entropy."""
     out = []
     for block, layer in enumerate(model.blocks):
-        if not hasattr(layer, "moe") or not hasattr(layer.moe, "demand"):
+        if not hasattr(layer, "moe"):
             continue
         moe = layer.moe
-        load, demand = moe.load_counts, moe.demand
-        logits = step_logits.get(block)
+        logits = step_logits[block]
+        load = getattr(moe, "load_counts", None)
+        demand = getattr(moe, "demand", None)
         p = torch.softmax(logits.double(), -1)
         entropy = float(-(p * torch.log(p.clamp_min(1e-300))).sum(-1).mean())
-        kept, wanted = int(load.sum()), int(demand.sum())
-        out.append({"block": block, "load": [int(x) for x in load], "dropped": 1 - kept / wanted if wanted else 0, "entropy": entropy})
+        kept = int(load.sum()) if load is not None else 0
+        wanted = int(demand.sum()) if demand is not None else 0
+        loads = [int(x) for x in load] if load is not None else [tokens * logits.shape[1] / max(1, moe.load_rows)] * moe.load_rows
+        out.append({"block": block, "load": loads, "dropped": 1 - kept / wanted if wanted else 0, "entropy": entropy})
     return out
 
 
@@ -128,14 +132,7 @@ def main(rank, world, args):
     if args.resume:
         tensors, record = moec_support.load_checkpoint(ckpt_path)
         model.load_tensors({k: v for k, v in tensors.items() if not k.startswith("optimizer.")})
-        for name, p in trained:
-            for k in ("m", "v", "momentum"):
-                key = f"optimizer.{name}/{k}"
-                if key in opt.state:
-                    # moec stores optimizer moments flat; a sharded parameter's rows are this rank's slice.
-                    shape = (p.shape[0] * ranks.world, *p.shape[1:]) if getattr(p, "moec_sharded", False) else p.shape
-                    full = tensors[key].reshape(shape)
-                    opt.state[key] = (full[ranks.rank * p.shape[0] : (ranks.rank + 1) * p.shape[0]] if getattr(p, "moec_sharded", False) else full).clone().to(device)
+        opt.load_state(tensors, ranks)
         start = record["step"]
         rng.s = list(record["rng"])
         if lead:
@@ -166,15 +163,9 @@ def main(rank, world, args):
         return total_loss / 4
 
     def save(step):
-        full = model.full_tensors()
-        for name, p in trained:
-            for k in ("m", "v", "momentum"):
-                key = f"optimizer.{name}/{k}"
-                if key in opt.state:
-                    full[key] = (ranks.gather(opt.state[key]) if getattr(p, "moec_sharded", False) else opt.state[key]).reshape(-1)
+        full = {**model.full_tensors(), **opt.full_state(ranks)}
         if not lead:
             return
-        names = [n for n in exported.PARAMETERS] + sorted(k for k in full if k.startswith("optimizer."))
         o = CONFIG["optimizer"]
         record = {
             "format": 1,
@@ -187,7 +178,7 @@ def main(rank, world, args):
             "data": data.description,
             "savedAt": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
         }
-        moec_support.save_checkpoint(ckpt_path, {n: full[n].cpu() for n in names if n in full}, record)
+        moec_support.save_checkpoint(ckpt_path, moec_support.checkpoint_tensors(exported.PARAMETERS, full), record)
 
     if start == 0:
         first_val = validate()
@@ -223,7 +214,7 @@ def main(rank, world, args):
             raise SystemExit(f"training diverged at step {step}: {bad[0]} is not finite")
         seconds = time.time() - began
         tokens_seen = B * S * A
-        metrics = {"step": step, "loss": values.get("loss.cross_entropy"), "losses": dict(sorted(values.items())), "lr": lr, "gradNorm": float(norm), "tokens": tokens_seen, "seconds": round(seconds, 3), "tokensPerSecond": tokens_seen / max(seconds, 1e-9), "layers": layer_stats(model, router_logits)}
+        metrics = {"step": step, "loss": values.get("loss.cross_entropy"), "losses": dict(sorted(values.items())), "lr": lr, "gradNorm": float(norm), "tokens": tokens_seen, "seconds": round(seconds, 3), "tokensPerSecond": tokens_seen / max(seconds, 1e-9), "layers": layer_stats(model, router_logits, B * S)}
         if step % CONFIG["eval_every"] == 0 or step == total:
             metrics["valLoss"] = validate()
         if lead:

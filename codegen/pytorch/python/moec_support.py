@@ -237,6 +237,28 @@ class Optimizer:
             for k in keys:
                 self.state[f"optimizer.{name}/{k}"] = torch.zeros_like(p, dtype=torch.float32)
 
+    @torch.no_grad()
+    def load_state(self, tensors, ranks):
+        """Moments from a moec checkpoint's `optimizer.*` tensors (stored flat); sharded experts take this rank's rows."""
+        for name, p in self.params:
+            sharded = getattr(p, "moec_sharded", False)
+            for key in [k for k in self.state if k.startswith(f"optimizer.{name}/")]:
+                if key not in tensors:
+                    continue
+                full = tensors[key].reshape((p.shape[0] * ranks.world, *p.shape[1:]) if sharded else p.shape)
+                if sharded:
+                    full = full[ranks.rank * p.shape[0] : (ranks.rank + 1) * p.shape[0]]
+                self.state[key] = full.clone().to(p.device)
+
+    def full_state(self, ranks):
+        """The moments by moec name, flat as moec stores them, sharded experts' gathered from every rank."""
+        out = {}
+        for name, p in self.params:
+            for key in [k for k in self.state if k.startswith(f"optimizer.{name}/")]:
+                t = self.state[key]
+                out[key] = (ranks.gather(t) if getattr(p, "moec_sharded", False) else t).reshape(-1)
+        return out
+
     def grad_norm(self, extra_square_sum=None):
         total = torch.zeros((), dtype=torch.float32)
         for _, p in self.params:
@@ -399,6 +421,12 @@ def load_checkpoint(path):
     if record.get("checksum") is not None and record["checksum"] != checkpoint_checksum(record, tensors):
         raise ValueError(f"{path} is corrupt: its data does not match the checksum in its metadata")
     return tensors, record
+
+
+def checkpoint_tensors(parameter_names, full):
+    """The tensors of a checkpoint in moec's order: the model's (`parameter_names`), then each one's optimizer moments."""
+    names = list(parameter_names) + [f"optimizer.{n}/{k}" for n in parameter_names for k in ("m", "v", "momentum")]
+    return {n: full[n].detach().cpu() for n in names if n in full}
 
 
 def save_checkpoint(path, tensors, record):
