@@ -2,7 +2,8 @@
  * `npm run bench`: one run, one adapter, everything side by side — the GEMM
  * ceiling, moec's MoE layers (fused and unfused) forward and
  * forward+backward, TensorFlow.js on the same adapter, training throughput of
- * every shipped spec, and scaling in experts and tokens. Prints markdown and
+ * every shipped spec, scaling in experts and tokens, and the PyTorch export
+ * of the same layers and specs on this CPU. Prints markdown and
  * writes bench/results.json. Tunes the GEMM tile first and caches it.
  *
  *   npm run bench               # everything (~15 min on 2 CPU cores)
@@ -15,6 +16,7 @@ import { sharedGpu } from '../runtime/gpu.ts';
 import { saveTuning } from '../runtime/tuning.ts';
 import { EXPERT_SCALING, LAYERS, ROUTING_VARIANTS, STANDARD, TOKEN_SCALING } from './layers.ts';
 import { gemmCeiling, prepareLayer, timeLayer, timeSeries, type LayerTiming } from './moec_layer.ts';
+import { timePytorch } from './pytorch_export.ts';
 import { timeTfLayer } from './tfjs_layer.ts';
 import { fmtMs, time } from './timing.ts';
 import { timeTrainStep } from './train_throughput.ts';
@@ -164,6 +166,31 @@ for (const f of readdirSync('specs').filter((x) => x.endsWith('.moe')).sort()) {
   say(`| ${f} | ${fmtMs(r.step)} | ${Math.round(throughput[f]!)} |`);
 }
 out.trainThroughput = throughput;
+
+// 7. The PyTorch export of the same layers and specs, on this machine's CPU, in the same run.
+say('\n## The PyTorch export on this CPU (moec export --target pytorch), beside moec on WebGPU\n');
+try {
+  const specFiles = Object.keys(throughput).map((f) => `specs/${f}`);
+  const torch = timePytorch(LAYERS, specFiles, RUNS);
+  out.pytorch = torch;
+  say(`PyTorch ${torch.torch}, ${torch.threads} CPU threads; moec columns are the fused figures above (this adapter).\n`);
+  say('| layer | moec forward | PyTorch forward | moec fwd+bwd | PyTorch fwd+bwd |');
+  say('|---|---:|---:|---:|---:|');
+  for (const l of LAYERS) {
+    const m = layerResults[l.name]!.fused;
+    const t = torch.layers[l.name]!;
+    say(`| ${l.name} | ${fmtMs(m.forward)} | ${fmtMs(t.forward)} | ${fmtMs(m.train)} | ${fmtMs(t.train)} |`);
+  }
+  say('\n| spec | moec training tokens/s | PyTorch training tokens/s |');
+  say('|---|---:|---:|');
+  for (const f of Object.keys(throughput)) {
+    const t = torch.train[`specs/${f}`]!;
+    say(`| ${f} | ${Math.round(throughput[f]!)} | ${Math.round((t.tokens * 1000) / t.step.median)} |`);
+  }
+} catch (e) {
+  out.pytorch = { error: String(e) };
+  say(`The PyTorch export could not be timed here: ${e instanceof Error ? e.message : String(e)}`);
+}
 
 writeFileSync('bench/results.json', `${JSON.stringify(out, null, 1)}\n`);
 writeFileSync('bench/results.md', `${lines.join('\n')}\n`);

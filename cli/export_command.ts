@@ -15,6 +15,7 @@ import { CheckpointError, loadCheckpoint, writeAtomic } from '../runtime/checkpo
 import { initGraph } from '../runtime/init.ts';
 import { serializeSafetensors, type StTensor } from '../runtime/safetensors.ts';
 import { requireSpec } from './load_spec.ts';
+import { findTorchPython, TORCH_INSTALL } from './torch_python.ts';
 import { UserError } from './user_error.ts';
 
 export interface ExportOptions {
@@ -59,7 +60,9 @@ export function exportCommand(path: string, opts: ExportOptions): void {
     writeAtomic(join(hfDir, 'model.safetensors'), serializeSafetensors(tensors, { format: 'pt' }));
     process.stdout.write(`wrote ${hfDir}/config.json and model.safetensors: ${plan.config.architectures as string} (${plan.tensors.length} tensors, weights from ${opts.checkpoint ?? `the seeded initialisation, seed ${spec.train.seed}`}); tokens are UTF-8 bytes (vocabulary ${spec.vocab})\n`);
   }
-  process.stdout.write(`next: cd ${opts.out} && python3 train.py   (see README.md there)\n`);
+  const python = findTorchPython();
+  if (python) process.stdout.write(`next: cd ${opts.out} && ${python} train.py   (see README.md there)\n`);
+  else process.stdout.write(`next: install PyTorch (Debian 12, as root: ${TORCH_INSTALL}; or any PyTorch 1.13/2.x), then cd ${opts.out} && python3 train.py\n`);
 }
 
 /** The model's tensors by moec name: from a checkpoint of this spec, or initialised. */

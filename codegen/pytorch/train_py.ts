@@ -117,8 +117,6 @@ def main(rank, world, args):
     ranks = moec_support.DistRanks() if world > 1 else moec_support.Ranks()
     lead = ranks.rank == 0
     B, S, A = CONFIG["batch"], CONFIG["context"], CONFIG["accumulate"]
-    if B % world:
-        raise SystemExit(f"--expert-parallel {world} must divide the batch {B}")
     device = torch.device(args.device)
     model = exported.Model(ranks).to(device)
     data = data_source(args)
@@ -234,6 +232,11 @@ if __name__ == "__main__":
     world = args.expert_parallel
     if world > 1 and not EXPERT_PARALLEL:
         raise SystemExit("--expert-parallel: every MoE layer of this spec must route by token choice over full experts")
+    counts = sorted({p["shape"][0] for n, p in exported.PARAMETERS.items() if n.endswith(".moe.experts.up.weight")})
+    if world > 1 and (CONFIG["batch"] % world or any(c % world for c in counts)):
+        raise SystemExit(f"--expert-parallel {world} must divide the batch ({CONFIG['batch']}) and every layer's routed experts ({', '.join(map(str, counts))})")
+    if "RANK" in os.environ and int(os.environ.get("WORLD_SIZE", "1")) != world:
+        raise SystemExit(f"--expert-parallel {world} but the launcher started {os.environ.get('WORLD_SIZE')} processes: give torchrun --nproc_per_node {world}")
     if world > 1 and "RANK" in os.environ:
         main(int(os.environ["RANK"]), world, args)
     elif world > 1:

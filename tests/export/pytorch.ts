@@ -4,28 +4,22 @@
  * scripts/setup_torch.sh does) and runs scripts in it. Without one the tests
  * fail with the command that installs it; they never skip.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
 import { checkSpec } from '../../compiler/compile.ts';
+import { findTorchPython, TORCH_INSTALL } from '../../cli/torch_python.ts';
 import type { ModelSpec } from '../../compiler/spec.ts';
 import { exportPytorch } from '../../codegen/pytorch/export.ts';
 import { serializeSafetensors, type StTensor } from '../../runtime/safetensors.ts';
 import type { HostArray } from '../../runtime/executor.ts';
 
-let found: string | undefined;
-
-/** A Python executable that imports torch with torch.distributed. */
+/** A Python executable that imports torch with torch.distributed; throws with the install command otherwise. */
 export function torchPython(): string {
-  if (found) return found;
-  for (const py of [process.env.MOEC_PYTHON, 'python3', '/usr/bin/python3']) {
-    if (!py) continue;
-    const r = spawnSync(py, ['-c', 'import torch, torch.distributed as d; assert d.is_available()'], { stdio: 'ignore' });
-    if (r.status === 0) return (found = py);
-  }
-  throw new Error('no Python with PyTorch (tried $MOEC_PYTHON, python3, /usr/bin/python3): the PyTorch export tests need one.\n  On Debian 12, as root: apt-get install -y python3-torch   (scripts/setup_torch.sh does this when run as root)');
+  const py = findTorchPython();
+  if (!py) throw new Error(`no Python with PyTorch (tried $MOEC_PYTHON, python3, /usr/bin/python3): the PyTorch export tests need one.\n  On Debian 12, as root: ${TORCH_INSTALL}   (scripts/setup_torch.sh does this when run as root)`);
+  return py;
 }
 
 /** Runs a Python script with arguments; returns stdout, throws with stderr's tail on failure. */
