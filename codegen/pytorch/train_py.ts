@@ -7,6 +7,7 @@
  * every rank holds B/world sequences of each micro-batch and its share of
  * the routed experts.
  */
+import { dirname, resolve } from 'node:path';
 import type { ModelSpec } from '../../compiler/spec.ts';
 import { moeDefinitions } from '../../compiler/spec.ts';
 
@@ -27,7 +28,8 @@ export function generateTrainPy(spec: ModelSpec): string {
     eval_every: t.evalEvery,
     checkpoint_every: t.checkpointEvery,
     validation: t.validation,
-    data: t.data.kind === 'file' ? t.data.path : null,
+    // A spec's data file is relative to the spec's folder: the export records where that was.
+    data: t.data.kind === 'file' ? resolve(dirname(spec.source.path), t.data.path) : null,
     schedule: { kind: t.schedule.kind, warmup: t.schedule.warmup, min_lr: t.schedule.minLr },
     optimizer: { kind: o.kind, lr: o.lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weight_decay: o.weightDecay, momentum: o.momentum },
   };
