@@ -12,6 +12,7 @@ import type { ModelSpec } from '../compiler/spec.ts';
 import { exportPytorch } from '../codegen/pytorch/export.ts';
 import { hfConfigJson, hfFamilyOf, hfPlan } from '../codegen/pytorch/hf_format.ts';
 import { CheckpointError, loadCheckpoint, writeAtomic } from '../runtime/checkpoint.ts';
+import { MOBY_DICK, mobyDickText } from '../runtime/data/moby_dick.ts';
 import { initGraph } from '../runtime/init.ts';
 import { serializeSafetensors, type StTensor } from '../runtime/safetensors.ts';
 import { requireSpec } from './load_spec.ts';
@@ -44,7 +45,7 @@ export function exportCommand(path: string, opts: ExportOptions): void {
     throw new UserError(`${path} is not an instance of a model family with a Hugging Face format:\n${family.problems.map((p) => `    - ${p}`).join('\n')}`, family.hint);
   }
   const weights = format === 'hf' ? modelWeights(spec, opts.checkpoint) : undefined;
-  const files = exportPytorch(spec, dir);
+  const files = exportPytorch(spec, dir, spec.train.data.kind === MOBY_DICK ? { name: MOBY_DICK, bytes: mobyDickText() } : undefined);
   process.stdout.write(`wrote ${files.join(', ')} in ${dir}\n`);
   if (family && weights) {
     const plan = hfPlan(spec, family.family);

@@ -99,7 +99,7 @@ program
   .description('train a spec on the built-in corpus or --data FILE: progress, metrics.jsonl, checkpoint, report.html')
   .argument('<spec>', '.moe file')
   .option('--steps <n>', 'optimizer steps (default: the spec\'s `steps`)', parsePositive)
-  .option('--data <file>', 'UTF-8 text file to train on, byte-level (default: the spec\'s `data`, else the built-in synthetic corpus)')
+  .option('--data <file>', 'UTF-8 text file to train on, byte-level, or a built-in corpus: synthetic, moby_dick (real text) (default: the spec\'s `data`)')
   .option('--out <dir>', 'output folder (default: runs/<model name>)')
   .option('--resume', 'continue the run in --out from its checkpoint (same numbers as an uninterrupted run)')
   .option('--record-routing <file>', "write every token-choice layer's selections, per micro-batch of every step, to FILE")
@@ -112,7 +112,7 @@ program
   .argument('<specs...>', '.moe files (at least two)')
   .option('--steps <n>', 'steps of the first spec; the others get the same number of training tokens', parsePositive)
   .option('--out <dir>', 'output folder', 'runs/compare')
-  .option('--data <file>', 'UTF-8 text file (default: the built-in synthetic corpus)')
+  .option('--data <file>', 'UTF-8 text file, or a built-in corpus: synthetic, moby_dick (real text) (default: the first spec\'s `data`)')
   .option('--seed <n>', 'seed shared by every run', parseInteger, 1)
   .option('--resume', 'continue interrupted runs in --out')
   .action((paths: string[], opts: CompareOptions) => compareCommand(paths, opts));

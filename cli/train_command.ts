@@ -16,6 +16,7 @@ import { acquireRunLock, RunLockedError } from '../runtime/run_lock.ts';
 import type { DataSource } from '../runtime/data/batch.ts';
 import { SyntheticCorpus } from '../runtime/data/synthetic.ts';
 import { DataError, TextFile } from '../runtime/data/text_file.ts';
+import { MOBY_DICK, mobyDick } from '../runtime/data/moby_dick.ts';
 import { sharedGpu } from '../runtime/gpu.ts';
 import { RoutingFileError } from '../runtime/routing_record.ts';
 import { targetFor } from '../runtime/tuning.ts';
@@ -47,12 +48,20 @@ function routingMode(spec: ModelSpec, opts: TrainCommandOptions): 'record' | 're
   return mode;
 }
 
-/** The data a run trains on: --data, else the spec's `data` (relative to the spec's folder). */
-export function dataSourceFor(spec: ModelSpec, dataPath: string | undefined): DataSource {
-  const file = dataPath ?? (spec.train.data.kind === 'file' ? join(dirname(spec.source.path), spec.train.data.path) : undefined);
-  if (!file) return new SyntheticCorpus(spec.train.seed);
+/**
+ * The data a run trains on: --data (a file, or the built-in corpora's names
+ * `synthetic` and `moby_dick`; `./moby_dick` is a file), else the spec's
+ * `data` (a file relative to the spec's folder).
+ */
+export function dataSourceFor(spec: ModelSpec, dataArg: string | undefined): DataSource {
+  const t = spec.train;
+  type Source = ModelSpec['train']['data'];
+  const builtIn = (name: string): Source | undefined => (name === 'synthetic' ? { kind: 'synthetic' } : name === MOBY_DICK ? { kind: MOBY_DICK } : undefined);
+  const source: Source = dataArg !== undefined ? (builtIn(dataArg) ?? { kind: 'file', path: dataArg }) : t.data.kind === 'file' ? { kind: 'file', path: join(dirname(spec.source.path), t.data.path) } : t.data;
   try {
-    return new TextFile(file, spec.train.validation, spec.context, spec.train.seed);
+    if (source.kind === 'synthetic') return new SyntheticCorpus(t.seed);
+    if (source.kind === MOBY_DICK) return mobyDick(t.validation, spec.context, t.seed);
+    return new TextFile(source.path, t.validation, spec.context, t.seed);
   } catch (e) {
     if (e instanceof DataError) throw new UserError(e.message, e.hint);
     throw e;

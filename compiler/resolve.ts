@@ -95,7 +95,7 @@ function resolveTrain(t: Fields, d: DiagnosticBag): TrainSpec {
   const dataEntry = t.entry('data');
   const dataIsFile = dataEntry?.entry.values[0]?.kind === 'string';
   return {
-    data: dataIsFile ? { kind: 'file', path: dataEntry!.values[0] as string } : { kind: 'synthetic' },
+    data: dataIsFile ? { kind: 'file', path: dataEntry!.values[0] as string } : { kind: t.word<'synthetic' | 'moby_dick'>('data', 'synthetic') },
     batch: t.num('batch', 16),
     steps,
     accumulate: t.num('accumulate', 1),

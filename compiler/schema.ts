@@ -135,7 +135,7 @@ export const SECTIONS: Record<SectionName, readonly KeyDef[]> = {
     { key: 'unmix', doc: 'Core, combine mix: redistribute with the dispatch weights (Mixture of Tokens) or a softmax over slots (Soft MoE).', values: [{ name: 'how', type: oneOf('dispatch', 'slot_softmax') }], defaultText: 'dispatch', presets: ['core'], example: 'unmix slot_softmax' },
   ],
   train: [
-    { key: 'data', doc: 'Training text: the built-in synthetic corpus, or a UTF-8 file read byte by byte.', values: [{ name: 'source', type: { kind: 'either', of: [oneOf('synthetic'), { kind: 'string' }] } }], defaultText: 'synthetic', example: 'data "corpus.txt"' },
+    { key: 'data', doc: 'Training text: the built-in synthetic corpus, the built-in real text (moby_dick: Melville\'s Moby-Dick, 1.2 MB), or a UTF-8 file read byte by byte.', values: [{ name: 'source', type: { kind: 'either', of: [oneOf('synthetic', 'moby_dick'), { kind: 'string' }] } }], defaultText: 'synthetic', example: 'data "corpus.txt"' },
     { key: 'batch', doc: 'Sequences per step.', values: [{ name: 'B', type: int(1, 4096) }], defaultText: '16', example: 'batch 16' },
     { key: 'steps', doc: 'Optimizer steps.', values: [{ name: 'n', type: int(1, 10_000_000) }], defaultText: '300', example: 'steps 300' },
     { key: 'accumulate', doc: 'Micro-batches whose gradients are summed per optimizer step.', values: [{ name: 'n', type: int(1, 1024) }], defaultText: '1', example: 'accumulate 2' },

@@ -77,8 +77,8 @@ export interface ScheduleSpec {
 }
 
 export interface TrainSpec {
-  /** 'synthetic' or a file path (relative to the spec file's folder). */
-  readonly data: { readonly kind: 'synthetic' } | { readonly kind: 'file'; readonly path: string };
+  /** The built-in synthetic corpus, the built-in real text, or a file path (relative to the spec file's folder). */
+  readonly data: { readonly kind: 'synthetic' } | { readonly kind: 'moby_dick' } | { readonly kind: 'file'; readonly path: string };
   readonly batch: number;
   readonly steps: number;
   readonly accumulate: number;

@@ -16,8 +16,12 @@ import { generateTrainPy } from './train_py.ts';
 /** The support library every export carries (codegen/pytorch/python/moec_support.py). */
 export const SUPPORT_PY = join(dirname(fileURLToPath(import.meta.url)), 'python', 'moec_support.py');
 
-/** The files of an export, written into `dir` (created); returns their names. */
-export function exportPytorch(spec: ModelSpec, dir: string): string[] {
+/**
+ * The files of an export, written into `dir` (created); returns their names.
+ * `data` is the text of a built-in corpus the spec trains on (the caller
+ * reads it: data belongs to the runtime), written as `<name>.txt`.
+ */
+export function exportPytorch(spec: ModelSpec, dir: string, data?: { name: string; bytes: Uint8Array }): string[] {
   mkdirSync(dir, { recursive: true });
   const files: [string, string][] = [
     ['model.py', generateModelPy(spec)],
@@ -28,5 +32,6 @@ export function exportPytorch(spec: ModelSpec, dir: string): string[] {
   ];
   for (const [name, text] of files) writeFileSync(join(dir, name), text);
   copyFileSync(SUPPORT_PY, join(dir, 'moec_support.py'));
-  return [...files.map(([n]) => n), 'moec_support.py'];
+  if (data) writeFileSync(join(dir, `${data.name}.txt`), data.bytes);
+  return [...files.map(([n]) => n), 'moec_support.py', ...(data ? [`${data.name}.txt`] : [])];
 }

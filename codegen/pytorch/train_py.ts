@@ -29,7 +29,7 @@ export function generateTrainPy(spec: ModelSpec): string {
     checkpoint_every: t.checkpointEvery,
     validation: t.validation,
     // A spec's data file is relative to the spec's folder: the export records where that was.
-    data: t.data.kind === 'file' ? resolve(dirname(spec.source.path), t.data.path) : null,
+    data: t.data.kind === 'file' ? resolve(dirname(spec.source.path), t.data.path) : t.data.kind === 'moby_dick' ? 'moby_dick' : null,
     schedule: { kind: t.schedule.kind, warmup: t.schedule.warmup, min_lr: t.schedule.minLr },
     optimizer: { kind: o.kind, lr: o.lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weight_decay: o.weightDecay, momentum: o.momentum },
   };
@@ -69,7 +69,7 @@ EXPERT_PARALLEL = ${parallel ? 'True' : 'False'}  # every MoE layer is token cho
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=CONFIG["steps"], help="optimizer steps (default: the spec's)")
-    p.add_argument("--data", default=CONFIG["data"], help="UTF-8 text file (default: the spec's data, else the built-in corpus)")
+    p.add_argument("--data", default=CONFIG["data"], help="UTF-8 text file, or synthetic (default: the spec's data)")
     p.add_argument("--out", default="run", help="output folder: metrics.jsonl, checkpoint.safetensors")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.safetensors (written by moec or by this script)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -82,9 +82,15 @@ def parse_args(argv):
 
 
 def data_source(args):
-    if args.data:
-        return moec_support.TextFile(args.data, CONFIG["validation"], CONFIG["context"], CONFIG["seed"])
-    return moec_support.SyntheticCorpus(CONFIG["seed"])
+    if args.data in (None, "synthetic"):
+        return moec_support.SyntheticCorpus(CONFIG["seed"])
+    path = args.data
+    if path == "moby_dick":
+        # moec's built-in real text, copied into the export when the spec trains on it.
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "moby_dick.txt")
+        if not os.path.exists(path):
+            raise SystemExit("--data moby_dick: this export has no moby_dick.txt (export a spec with \`data moby_dick\`)")
+    return moec_support.TextFile(path, CONFIG["validation"], CONFIG["context"], CONFIG["seed"])
 
 
 def layer_stats(model, step_logits, tokens):
