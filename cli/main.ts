@@ -108,12 +108,14 @@ program
 
 program
   .command('compare')
-  .description('train several specs on the same data, seed and token budget; write one comparison report')
+  .description('train several specs on the same data and token budget (equal FLOPs or parameters with --match, several seeds with --seeds); say what is beyond noise; write one comparison report')
   .argument('<specs...>', '.moe files (at least two)')
   .option('--steps <n>', 'steps of the first spec; the others get the same number of training tokens', parsePositive)
   .option('--out <dir>', 'output folder', 'runs/compare')
   .option('--data <file>', 'UTF-8 text file, or a built-in corpus: synthetic, moby_dick (real text) (default: the first spec\'s `data`)')
-  .option('--seed <n>', 'seed shared by every run', parseInteger, 1)
+  .option('--seed <n>', 'seed of every spec\'s first run', parseInteger, 1)
+  .option('--seeds <n>', 'runs per spec (seeds --seed, --seed+1, …): the report gives mean and spread and says what is beyond seed noise', parsePositive, 1)
+  .option('--match <what>', 'none: the specs as written; flops: scale FFN hidden sizes to the first spec\'s forward FLOPs per token; params: to its parameter count', 'none')
   .option('--resume', 'continue interrupted runs in --out')
   .action((paths: string[], opts: CompareOptions) => compareCommand(paths, opts));
 

@@ -35,6 +35,23 @@ export function lineChart(rows: Row[], x: string, y: string, series: string, tit
   } as TopLevelSpec;
 }
 
+/** Mean lines of rows {x, mean, lo, hi, model}, each with a shaded band from lo to hi (the range over seeds). */
+export function bandChart(rows: { x: number; mean: number; lo: number; hi: number; model: string }[], title: string, xTitle: string, yTitle: string): TopLevelSpec {
+  const x = { field: 'x', type: 'quantitative', title: xTitle };
+  const color = { field: 'model', type: 'nominal', title: null };
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title,
+    width: WIDTH,
+    height: HEIGHT,
+    data: { values: rows },
+    layer: [
+      { mark: { type: 'area', opacity: 0.2 }, encoding: { x, y: { field: 'lo', type: 'quantitative', title: yTitle, scale: { zero: false } }, y2: { field: 'hi' }, color } },
+      { mark: { type: 'line', point: rows.length < 40 }, encoding: { x, y: { field: 'mean', type: 'quantitative', title: yTitle, scale: { zero: false } }, color } },
+    ],
+  } as TopLevelSpec;
+}
+
 /** A heatmap of `value` over (`x`, `y`), one panel per `facet` (if given). */
 export function heatmap(rows: Row[], x: string, y: string, value: string, title: string, opts: { facet?: string; xType?: 'ordinal' | 'quantitative'; xTitle?: string; yTitle?: string; valueTitle?: string } = {}): TopLevelSpec {
   const inner = {

@@ -257,9 +257,55 @@ describe('moec compare', () => {
     // The summary table's tokens column shows what each model really saw.
     expect(html.match(new RegExp(`<td>${budget}</td>`, 'g'))).toHaveLength(2);
     expect(html).not.toMatch(/<script/i);
-    expect(r.stdout).toMatch(/^switch\s+final validation loss \d+\.\d{4}$/m);
-    expect(r.stdout).toMatch(/^dense\s+final validation loss \d+\.\d{4}$/m);
+    expect(r.stdout).toMatch(/^switch\s+final validation loss \d+\.\d{4} \(1 seed\), best \d+\.\d{4} \(1 seed\)$/m);
+    expect(r.stdout).toMatch(/^dense\s+final validation loss \d+\.\d{4} \(1 seed\), best/m);
+    expect(r.stdout).toMatch(/seed noise unknown with one seed \(use --seeds 3 or more\)$/m);
     expect(r.stdout).toMatch(/^report: .*compare\.html$/m);
+  });
+
+  it('--seeds 3 --match flops: scales dense to switch\'s FLOPs, runs every seed, and gives mean, spread and a verdict', () => {
+    const cdir = tmp.make('moec-compare-seeds-');
+    const a = writeSpec(cdir, 'switch', specText('switch.moe', smallTrain({ batch: 4, steps: 3, evalEvery: 3 }), { context: 32 }));
+    const b = writeSpec(cdir, 'dense', specText('dense.moe', smallTrain({ batch: 4, steps: 3, evalEvery: 3 }), { context: 32 }));
+    const cout = join(cdir, 'out');
+    const r = moec(['compare', a, b, '--seeds', '3', '--match', 'flops', '--out', cout]);
+    expect(r.status, show(r)).toBe(0);
+    expect(hasStackTrace(r.stderr)).toBe(false);
+    expect(r.stdout).toMatch(/^budget: 384 training tokens per run .*\(--match flops\); seeds 1, 2, 3$/m);
+    // every run's cost, and dense's scale factor within 2% of switch's FLOPs
+    const m = /^ {2}dense\s+.* MFLOP\/token, hidden sizes x(\d\.\d{3}) \(flops (-?\d+\.\d)% from switch's\)$/m.exec(r.stdout);
+    expect(m, show(r)).not.toBeNull();
+    expect(Math.abs(Number(m![2]))).toBeLessThan(2);
+    // the scaled spec is kept beside its runs, and checks
+    const scaled = readFileSync(join(cout, 'dense', 'spec.moe'), 'utf8');
+    expect(scaled).toMatch(/^# dense from .*FFN hidden sizes x\d\.\d{4} to match switch's flops/);
+    expect(moec(['check', join(cout, 'dense', 'spec.moe')]).status).toBe(0);
+    for (const name of ['switch', 'dense']) for (const seed of [1, 2, 3]) expect(readMetricsStrict(join(cout, name, `seed-${seed}`, 'metrics.jsonl'))).toHaveLength(3);
+    // different seeds train differently
+    const last = (seed: number) => readMetricsStrict(join(cout, 'switch', `seed-${seed}`, 'metrics.jsonl')).at(-1)!.loss;
+    expect(last(1)).not.toBe(last(2));
+    expect(r.stdout).toMatch(/^switch\s+final validation loss \d+\.\d{4} ± \d+\.\d{4} \(3 seeds\), best \d+\.\d{4} ± \d+\.\d{4} \(3 seeds\)$/m);
+    expect(r.stdout).toMatch(/^(switch vs dense|dense vs switch): [+-]\d+\.\d{4} ± \d+\.\d{4} \(Welch t -?\d+\.\d\): (beyond|within) seed noise/m);
+    const html = sections(readFileSync(join(cout, 'compare.html'), 'utf8'));
+    expect(html.get('Summary')).toContain('3 seeds');
+    expect(html.get('Summary')).toContain('forward FLOPs per token');
+    expect(html.get('Beyond noise?')).toMatch(/Welch t/);
+    for (const title of ['Validation loss against tokens', 'Training loss against training compute', 'Expert load imbalance', 'Dropped choices', 'Router entropy']) expect(html.get(title), title).toContain('<svg');
+  });
+
+  it('refuses an unknown --match and a spec it cannot match before training anything', () => {
+    const cdir = tmp.make('moec-compare-bad-');
+    const a = writeSpec(cdir, 'switch', specText('switch.moe', smallTrain({ steps: 2 }), { context: 32 }));
+    const b = writeSpec(cdir, 'deepseekmoe', specText('deepseekmoe.moe', smallTrain({ steps: 2 }), { context: 32 }));
+    const cout = join(cdir, 'out');
+    const bad = moec(['compare', a, b, '--match', 'compute', '--out', cout]);
+    expect(bad.status, show(bad)).toBe(2);
+    expect(bad.stderr).toMatch(/unknown --match compute/);
+    const r = moec(['compare', a, b, '--match', 'flops', '--out', cout]);
+    expect(r.status, show(r)).toBe(1);
+    expect(r.stderr).toMatch(/deepseekmoe costs more than switch even with hidden sizes near zero/);
+    expect(hasStackTrace(r.stderr)).toBe(false);
+    expect(existsSync(cout)).toBe(false);
   });
 });
 

@@ -1,0 +1,92 @@
+/**
+ * Budget matching for `moec compare --match flops|params`: a compared spec's
+ * FFN hidden sizes (experts, shared experts, dense FFNs) are scaled by one
+ * factor until its forward FLOPs per token (active compute) or its total
+ * parameters equal the reference spec's as nearly as whole hidden units
+ * allow. Attention, width and depth stay as written, so the comparison
+ * changes only what the router decides. The scaled spec is real text (every
+ * `hidden N` rewritten), checked again like any spec, so a run of it can be
+ * resumed and reproduced.
+ */
+import { checkSpec } from '../compiler/compile.ts';
+import { modelCost, type ModelCost } from '../compiler/cost.ts';
+import { lowerModel } from '../compiler/lower.ts';
+import type { ModelSpec } from '../compiler/spec.ts';
+import { UserError } from './user_error.ts';
+
+export type MatchBy = 'flops' | 'params' | 'none';
+
+export interface MatchedSpec {
+  readonly spec: ModelSpec;
+  /** The factor every hidden size was multiplied by (1: unchanged). */
+  readonly factor: number;
+  /** The matched quantity over the reference's (1 = exact). */
+  readonly ratio: number;
+}
+
+/** The cost of a spec's model at its training shape. */
+export function costOf(spec: ModelSpec): ModelCost {
+  return modelCost(spec, lowerModel(spec));
+}
+
+const measure = (c: ModelCost, by: Exclude<MatchBy, 'none'>) => (by === 'flops' ? c.flopsPerToken : c.params);
+
+/**
+ * A scaled hidden size: the same power-of-two granularity (up to 8) as the
+ * written one, so splits like `segments` keep dividing it; at least one step.
+ */
+function scaledSize(n: number, factor: number): number {
+  let step = 1;
+  while (step < 8 && n % (step * 2) === 0) step *= 2;
+  return Math.max(step, Math.round((n * factor) / step) * step);
+}
+
+/** The spec text with every FFN hidden size multiplied by `factor` (comments untouched). */
+export function scaleHidden(text: string, factor: number): string {
+  return text
+    .split('\n')
+    .map((line) => {
+      const hash = line.indexOf('#');
+      const code = hash >= 0 ? line.slice(0, hash) : line;
+      const rest = hash >= 0 ? line.slice(hash) : '';
+      return code.replace(/\bhidden(\s+)(\d+)\b/g, (_, space: string, n: string) => `hidden${space}${scaledSize(Number(n), factor)}`) + rest;
+    })
+    .join('\n');
+}
+
+function rechecked(spec: ModelSpec, factor: number): ModelSpec | undefined {
+  return checkSpec(scaleHidden(spec.source.text, factor), spec.source.path).spec;
+}
+
+/**
+ * `spec` with its hidden sizes scaled so that its FLOPs per token (or
+ * parameters) match `reference`'s. Throws a UserError when no hidden size can
+ * (the rest of the model alone costs more than the reference).
+ */
+export function matchBudget(reference: ModelSpec, spec: ModelSpec, by: MatchBy): MatchedSpec {
+  if (by === 'none' || reference === spec) return { spec, factor: 1, ratio: 1 };
+  if (!/\bhidden\s+\d+/.test(spec.source.text)) throw new UserError(`--match ${by}: ${spec.source.path} sets no \`hidden\` size to scale`, 'write its FFN sizes out (e.g. `experts 8 { hidden 128 }`), or compare with --match none');
+  const target = measure(costOf(reference), by);
+  const at = (f: number) => {
+    const s = rechecked(spec, f);
+    return s ? measure(costOf(s), by) : Number.NaN;
+  };
+  // The cost grows with the factor; bisect on a log scale, then take the better of the two neighbours.
+  let lo = 1 / 64;
+  let hi = 64;
+  if (!(at(lo) <= target)) throw new UserError(`--match ${by}: ${spec.name} costs more than ${reference.name} even with hidden sizes near zero (its attention and embeddings alone: ${fmt(at(lo), by)} against ${fmt(target, by)})`, `make ${spec.name} narrower or shallower, or compare with --match none`);
+  if (!(at(hi) >= target)) throw new UserError(`--match ${by}: ${spec.name} cannot reach ${reference.name}'s ${fmt(target, by)} by scaling its hidden sizes up to 64x`, 'compare with --match none, or make the reference smaller');
+  for (let i = 0; i < 40; i++) {
+    const mid = Math.sqrt(lo * hi);
+    if (at(mid) < target) lo = mid;
+    else hi = mid;
+  }
+  const best = [lo, hi].map((f) => ({ f, err: Math.abs(at(f) / target - 1) })).sort((a, b) => a.err - b.err)[0]!;
+  const matched = rechecked(spec, best.f);
+  if (!matched) throw new Error(`internal: ${spec.name} with hidden sizes x${best.f} does not check`);
+  return { spec: matched, factor: best.f, ratio: measure(costOf(matched), by) / target };
+}
+
+function fmt(v: number, by: Exclude<MatchBy, 'none'>): string {
+  return by === 'flops' ? `${(v / 1e6).toFixed(2)} MFLOP/token` : `${(v / 1e6).toFixed(3)} M parameters`;
+}
