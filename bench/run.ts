@@ -17,6 +17,7 @@ import { saveTuning } from '../runtime/tuning.ts';
 import { EXPERT_SCALING, LAYERS, ROUTING_VARIANTS, STANDARD, TOKEN_SCALING } from './layers.ts';
 import { gemmCeiling, prepareLayer, timeLayer, timeSeries, type LayerTiming } from './moec_layer.ts';
 import { timePytorch } from './pytorch_export.ts';
+import { timeSampling, type SamplingSpeed } from './sampling.ts';
 import { timeTfLayer } from './tfjs_layer.ts';
 import { fmtMs, time } from './timing.ts';
 import { timeTrainStep } from './train_throughput.ts';
@@ -166,6 +167,18 @@ for (const f of readdirSync('specs').filter((x) => x.endsWith('.moe')).sort()) {
   say(`| ${f} | ${fmtMs(r.step)} | ${Math.round(throughput[f]!)} |`);
 }
 out.trainThroughput = throughput;
+
+// 6b. Sampling with and without the key/value cache.
+say('\n## Sampling (moec sample): bytes/s per sequence, whole window re-run per byte vs key/value cache\n');
+say('| spec | context | window (no cache) | cache | speed-up |');
+say('|---|---:|---:|---:|---:|');
+const sampling: Record<string, SamplingSpeed> = {};
+for (const [f, context] of [['switch.moe', 64], ['switch.moe', 256], ['deepseekmoe.moe', 64], ['deepseekmoe.moe', 256]] as const) {
+  const r = await timeSampling(gpu, `specs/${f}`, target, context, quick ? 8 : 16, quick ? 40 : 80);
+  sampling[`${f} context ${context}`] = r;
+  say(`| ${f} | ${context} | ${r.window.toFixed(1)} | ${r.cache.toFixed(1)} | ${(r.cache / r.window).toFixed(1)}x |`);
+}
+out.sampling = sampling;
 
 // 7. The PyTorch export of the same layers and specs, on this machine's CPU, in the same run.
 say('\n## The PyTorch export on this CPU (moec export --target pytorch), beside moec on WebGPU\n');

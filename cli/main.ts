@@ -127,6 +127,7 @@ program
   .option('--tokens <n>', 'bytes to generate', parsePositive, 200)
   .option('--temperature <t>', 'sampling temperature (0 = greedy)', Number, 0.8)
   .option('--seed <n>', 'sampling seed', parseInteger, 1)
+  .option('--no-cache', 're-run the whole context window for every byte instead of decoding with a key/value cache')
   .action((path: string, opts: SampleCommandOptions) => sampleCommand(path, opts));
 
 /** Parses a positive integer option. */

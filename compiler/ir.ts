@@ -20,7 +20,7 @@ export type AttrValue = number | string | boolean;
 /** A lowered graph: tensors, ops in execution order, and the losses summed into the objective. */
 export interface Graph {
   /** What was lowered: `model` or `layer`. */
-  readonly kind: 'model' | 'layer';
+  readonly kind: 'model' | 'layer' | 'decode';
   readonly name: string;
   readonly batch: number;
   readonly seq: number;

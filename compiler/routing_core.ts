@@ -118,6 +118,19 @@ export function nonCausalReason(core: RoutingCore): string | undefined {
   return undefined;
 }
 
+/**
+ * Why a router cannot route one new token at a time (sampling with a
+ * key/value cache): it ranks or mixes tokens of a whole sequence or batch.
+ * Token choice with capacity can (capacity then never drops the lone token),
+ * and Mixture of Tokens can (its groups span sequences at one position).
+ */
+export function wholeSequenceReason(core: RoutingCore): string | undefined {
+  if (core.select === 'expert_choice') return 'expert choice ranks the tokens of a whole batch';
+  if (core.combine === 'mix' && core.group === 'sequence') return 'Soft MoE slots mix a whole sequence';
+  if (core.select === 'token_choice' && core.sinkhorn > 0) return 'Sinkhorn balances over all tokens of the batch';
+  return undefined;
+}
+
 /** Whether a token's output can depend on later tokens of its own sequence. */
 export function isNonCausal(core: RoutingCore): boolean {
   return nonCausalReason(core) !== undefined;

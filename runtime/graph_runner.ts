@@ -28,9 +28,13 @@ export class GraphRunner {
     return this.schedule[pass].flatMap((op) => this.plan.byOp.get(op.name)![pass]);
   }
 
-  /** Generates the graph's kernels, allocates their buffers and compiles every pipeline up front. */
-  static async create(gpu: Gpu, graph: Graph, specPath: string, target: Target = targetFor(gpu)): Promise<GraphRunner> {
-    const plan = generateGraph(graph, { specPath, target });
+  /**
+   * Generates the graph's kernels, allocates their buffers and compiles every
+   * pipeline up front. `forwardOnly`: no gradient buffers or backward kernels
+   * (sampling's decode graph).
+   */
+  static async create(gpu: Gpu, graph: Graph, specPath: string, target: Target = targetFor(gpu), opts: { forwardOnly?: boolean } = {}): Promise<GraphRunner> {
+    const plan = generateGraph(graph, { specPath, target, ...(opts.forwardOnly ? { needsGrad: () => false } : {}) });
     assertFits(gpu, graph, plan.buffers, [...plan.ops, ...plan.stateUpdates].flatMap((k) => [...k.forward, ...k.backward]));
     const executor = new Executor(gpu, specPath);
     await executor.allocate(plan.buffers);

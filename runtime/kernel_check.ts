@@ -114,7 +114,9 @@ async function checkOp(ex: Executor, k: OpKernels, graph: Graph, chain: RefValue
   const rows: CheckRow[] = [];
   // Inputs rounded to what the GPU sees; the reference op gets exactly these.
   const local: RefValues = new Map();
-  const inputNames = [...new Set([...Object.values(op.inputs), ...(graph.stateUpdates.includes(op) ? Object.values(op.outputs) : [])])];
+  // State outputs are read too: the op updates them (loss-free bias, the decode step's key/value caches).
+  const stateOutputs = Object.values(op.outputs).filter((t) => graph.tensors.get(t)!.role === 'state');
+  const inputNames = [...new Set([...Object.values(op.inputs), ...stateOutputs])];
   for (const t of inputNames) {
     const v = chain.get(t);
     if (!v) throw new Error(`internal: reference chain lacks ${t}`);

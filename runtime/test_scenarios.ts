@@ -4,12 +4,14 @@
  * the same layer with a router skewed so every token prefers expert 0
  * (experts with no tokens, capacity overflow) — and, with null experts, one
  * skewed to a null expert (real experts left with few rows) —, the layer at the spec's
- * training shape, and the whole model at a small shape (attention, norms,
- * embeddings, the LM head).
+ * training shape, the whole model at a small shape (attention, norms,
+ * embeddings, the LM head), and the decoding step `moec sample` runs with a
+ * key/value cache.
  */
 import type { Graph, Tensor } from '../compiler/ir.ts';
 import { numel } from '../compiler/ir.ts';
-import { lowerModel, lowerMoeBlock } from '../compiler/lower.ts';
+import { lowerDecode, lowerModel, lowerMoeBlock } from '../compiler/lower.ts';
+import { wholeSequenceReason } from '../compiler/routing_core.ts';
 import { mixingBatch, moeDefinitions, type ModelSpec } from '../compiler/spec.ts';
 import type { HostArray } from './executor.ts';
 import { Rng } from './rng.ts';
@@ -94,5 +96,19 @@ export function scenariosFor(spec: ModelSpec, seed: number): Scenario[] {
   const small = { batch: batchFor(spec, 2), seq };
   const gm = lowerModel(spec, small);
   out.push({ name: `model ${small.batch}x${small.seq}`, graph: gm, values: randomValues(gm, seed + 3, spec.vocab), seed: seed + 3 });
+  if (!spec.layers.some((l) => l.kind === 'moe' && wholeSequenceReason(l.routing))) out.push(decodeScenario(spec, seed + 5));
   return out;
+}
+
+/**
+ * `moec sample`'s decoding step (routers that allow a key/value cache): the
+ * caches filled with random keys and values, each sequence's new token at a
+ * different position (the last one included).
+ */
+function decodeScenario(spec: ModelSpec, seed: number): Scenario {
+  const batch = batchFor(spec, 2);
+  const graph = lowerDecode(spec, batch);
+  const values = randomValues(graph, seed, spec.vocab);
+  values.set('positions', Int32Array.from({ length: batch }, (_, b) => Math.max(0, spec.context - 1 - 3 * b)));
+  return { name: `decode step ${batch} (cache ${spec.context})`, graph, values, seed };
 }

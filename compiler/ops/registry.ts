@@ -14,6 +14,7 @@ import { balance_loss } from './balance_loss.ts';
 import { bias_update } from './bias_update.ts';
 import { combine } from './combine.ts';
 import { cross_entropy } from './cross_entropy.ts';
+import { decode_attention } from './decode_attention.ts';
 import { embed } from './embed.ts';
 import { expert_ffn } from './expert_ffn.ts';
 import { ffn } from './ffn.ts';
@@ -46,6 +47,7 @@ export const OP_DEFS = {
   linear,
   rotary,
   attention,
+  decode_attention,
   add,
   ffn,
   cross_entropy,

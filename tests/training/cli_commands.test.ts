@@ -14,6 +14,11 @@
  *   - compare of two tiny specs writes compare.html naming both, and gives
  *     each the same number of training tokens (different batch sizes, so
  *     different step counts);
+ *   - compare --seeds 3 --match flops scales dense to switch's FLOPs, runs
+ *     every seed and prints mean ± sd and a Welch-t verdict; a spec it cannot
+ *     match, or an unknown --match, is refused before any training;
+ *   - sample decodes with the key/value cache (past the context too) or,
+ *     with --no-cache and for expert choice, over the window, saying why;
  *   - sample prints text from a checkpoint, the same twice at temperature 0,
  *     and refuses a file that is not a checkpoint, or one whose bytes changed
  *     after it was written (its checksum), with a clear message; so does
@@ -322,6 +327,31 @@ describe('moec sample', () => {
     const second = moec(args);
     expect(second.status, show(second)).toBe(0);
     expect(second.stdout).toBe(first.stdout);
+    // switch has a capacity: with the cache a lone new token is never dropped, and the note says so
+    expect(first.stderr).toMatch(/^moec: note: token_choice routing has a capacity; .*capacity never drops one/m);
+  });
+
+  it('samples past the context with the cache (it restarts from the last context/2 bytes) and without it (--no-cache)', () => {
+    const ckpt = join(out, CHECKPOINT_FILE);
+    // context 32: 5 prompt bytes + 60 new ones pass the end of the cache twice
+    for (const extra of [[], ['--no-cache']]) {
+      const r = moec(['sample', ckpt, '--prompt', '12+7=', '--tokens', '60', '--temperature', '0.8', ...extra]);
+      expect(r.status, show(r)).toBe(0);
+      expect(Buffer.byteLength(r.stdout.replace(/\n$/, ''), 'utf8'), show(r)).toBeGreaterThanOrEqual(5 + 40);
+      expect(r.stdout.startsWith('12+7=')).toBe(true);
+      expect(hasStackTrace(r.stderr), show(r)).toBe(false);
+    }
+  });
+
+  it('samples expert choice over the window (no cache) and says why', () => {
+    const edir = tmp.make('moec-sample-ec-');
+    const spec = writeSpec(edir, 'expert_choice', specText('expert_choice.moe', smallTrain({ steps: 2 }), { context: 32 }));
+    const run = moec(['train', spec, '--out', join(edir, 'run')]);
+    expect(run.status, show(run)).toBe(0);
+    const r = moec(['sample', join(edir, 'run', CHECKPOINT_FILE), '--prompt', 'ab', '--tokens', '4']);
+    expect(r.status, show(r)).toBe(0);
+    expect(r.stderr).toMatch(/^moec: note: expert_choice routing: expert choice ranks the tokens of a whole batch, so each byte re-runs the whole window \(no key\/value cache\)/m);
+    expect(r.stdout.startsWith('ab')).toBe(true);
   });
 
   const bad: { name: string; make: (d: string) => string; message: RegExp }[] = [

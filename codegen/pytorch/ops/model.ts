@@ -13,7 +13,7 @@ export function activationCall(activation: string, x: string, gate?: string): st
 }
 
 /** The dense model ops' emitters. */
-export const MODEL_PY: PyTable<'embed' | 'position_add' | 'norm' | 'linear' | 'rotary' | 'attention' | 'add' | 'ffn' | 'activation' | 'cross_entropy'> = {
+export const MODEL_PY: PyTable<'embed' | 'position_add' | 'norm' | 'linear' | 'rotary' | 'attention' | 'decode_attention' | 'add' | 'ffn' | 'activation' | 'cross_entropy'> = {
   embed: ({ op, v }) => [`${v(op.outputs.y)} = F.embedding(${v(op.inputs.ids)}, ${v(op.inputs.table)})`],
 
   position_add: ({ op, v }) => [`${v(op.outputs.y)} = ${v(op.inputs.x)} + ${v(op.inputs.table)}[torch.arange(N, device=${v(op.inputs.x)}.device) % S]`],
@@ -75,4 +75,9 @@ export const MODEL_PY: PyTable<'embed' | 'position_add' | 'norm' | 'linear' | 'r
   activation: ({ op, v }) => [`${v(op.outputs.y)} = ${activationCall(op.attrs.activation, v(op.inputs.x), op.inputs.gate ? v(op.inputs.gate) : undefined)}`],
 
   cross_entropy: ({ op, v }) => [`${v(op.outputs.loss)} = F.cross_entropy(${v(op.inputs.logits)}, ${v(op.inputs.targets)}, reduction='sum') / N_all`],
+
+  // The export writes whole-sequence models; its sampling runs them over the window (model.py has no cache).
+  decode_attention: ({ op }) => {
+    throw new Error(`internal: ${op.name}: decode graphs (moec sample's cache) are not exported`);
+  },
 };

@@ -188,8 +188,62 @@ function attentionBackward(op: OpOf<'attention'>, graph: Graph, values: RefValue
   }
 }
 
+// ---------------------------------------------------------------- decode_attention
+
+/**
+ * One new token per sequence: rotate its q and k to its position (when the
+ * model uses rotary positions), append k and v to the caches, and attend
+ * over the cached rows 0..p, exactly as `attention` does for row p.
+ */
+function decodeAttentionForward(op: OpOf<'decode_attention'>, graph: Graph, values: RefValues): void {
+  const ctx = new OpContext(op, graph, values);
+  const [B, cols] = ctx.inDims('qkv', 2);
+  const d = cols / 3;
+  const heads = ctx.int('heads');
+  const S = ctx.int('context');
+  const base = ctx.num('rotary_base');
+  const D = d / heads;
+  const qkv = Float64Array.from(ctx.f64('qkv'));
+  const positions = ctx.i32('positions');
+  const keys = ctx.currentF64('keys');
+  const vals = ctx.currentF64('values');
+  const y = ctx.outF64('y', [B, d]);
+  const scale = 1 / Math.sqrt(D);
+  for (let b = 0; b < B; b++) {
+    const p = positions[b]!;
+    ctx.check(p >= 0 && p < S, `position ${p} of sequence ${b} is outside the cache of ${S}`);
+    const row = qkv.subarray(b * cols, (b + 1) * cols);
+    if (base > 0) {
+      const shape: RotaryShape = { N: 1, d, heads, D, seq: S, base };
+      forEachPair(shape, p, (c0, theta) => {
+        const [a, c] = [row[c0]!, row[c0 + 1]!];
+        row[c0] = a * Math.cos(theta) - c * Math.sin(theta);
+        row[c0 + 1] = a * Math.sin(theta) + c * Math.cos(theta);
+      });
+    }
+    keys.set(row.subarray(d, 2 * d), (b * S + p) * d);
+    vals.set(row.subarray(2 * d, 3 * d), (b * S + p) * d);
+    for (let h = 0; h < heads; h++) {
+      const scores = new Float64Array(p + 1);
+      for (let j = 0; j <= p; j++) {
+        let dot = 0;
+        for (let c = 0; c < D; c++) dot += row[h * D + c]! * keys[(b * S + j) * d + h * D + c]!;
+        scores[j] = dot * scale;
+      }
+      const P = softmax(scores);
+      for (let j = 0; j <= p; j++) for (let c = 0; c < D; c++) y[b * d + h * D + c] += P[j]! * vals[(b * S + j) * d + h * D + c]!;
+    }
+  }
+}
+
 /** The attention ops, keyed by kind. */
-export const ATTENTION_OPS: OpTable<'rotary' | 'attention'> = {
+export const ATTENTION_OPS: OpTable<'rotary' | 'attention' | 'decode_attention'> = {
   rotary: { forward: rotaryForward, backward: rotaryBackward },
   attention: { forward: attentionForward, backward: attentionBackward },
+  decode_attention: {
+    forward: decodeAttentionForward,
+    backward: (op) => {
+      throw new Error(`reference: ${op.name}: decode_attention is inference only (sampling); it has no backward`);
+    },
+  },
 };

@@ -167,8 +167,80 @@ export function attentionKernels(ctx: OpContext<OpOf<'attention'>>): Pair {
   return { forward: [fw.finish1d(N * H)], backward };
 }
 
+/**
+ * Sampling with a cache: one thread per (sequence, head) rotates the new
+ * token's q and k to its position (the rotary kernel's table and formula),
+ * appends k and v to the caches, and runs the forward kernel's online
+ * softmax over cached rows 0..p in the same order, so the output is that of
+ * `attention` at row p of the whole sequence. Inference only: no backward.
+ */
+export function decodeAttentionKernels(ctx: OpContext<OpOf<'decode_attention'>>): Pair {
+  const { op } = ctx;
+  const [B, W] = ctx.shape(op.inputs.qkv) as [number, number];
+  const d = W / 3;
+  const H = op.attrs.heads;
+  const S = op.attrs.context;
+  const D = d / H;
+  const half = D / 2;
+  const scale = f32(1 / Math.sqrt(D));
+  const rotary = op.attrs.rotary_base > 0;
+  const fw = new KernelWriter(ctx, 'decode_attention', 'forward');
+  fw.bind('qkv', ctx.tensor(op.inputs.qkv), 'read');
+  fw.bind('positions', ctx.tensor(op.inputs.positions), 'read', 'i32');
+  if (rotary) fw.bind('cos_sin', ctx.constant('cos_sin', rotaryTable(S, D, op.attrs.rotary_base)), 'read');
+  fw.bind('keys', ctx.tensor(op.outputs.keys), 'read_write');
+  fw.bind('values', ctx.tensor(op.outputs.values), 'read_write');
+  fw.bind('y', ctx.tensor(op.outputs.y), 'read_write');
+  // Column c of the head's q (part 0) or k (part d), rotated to position p as the rotary kernel does.
+  const at = (part: number, c: string) => `qkv[b * ${W}u + ${part ? `${part}u + ` : ''}h * ${D}u + ${c}]`;
+  const rotated = (part: number) =>
+    rotary
+      ? [
+          `  let pair = p * ${half}u + c / 2u;`,
+          '  let cs = cos_sin[pair * 2u];',
+          '  let sn = cos_sin[pair * 2u + 1u];',
+          `  let a = ${at(part, 'c - c % 2u')};`,
+          `  let b2 = ${at(part, 'c - c % 2u + 1u')};`,
+          '  let r = select(a * sn + b2 * cs, a * cs - b2 * sn, c % 2u == 0u);',
+        ]
+      : [`  let r = ${at(part, 'c')};`];
+  fw.body(
+    `let b = i / ${H}u;`,
+    `let h = i % ${H}u;`,
+    `let p = min(u32(positions[b]), ${S - 1}u);`,
+    `let base_t = b * ${S}u;`,
+    `var q: array<f32, ${D}>;`,
+    `for (var c = 0u; c < ${D}u; c++) {`,
+    ...rotated(0),
+    '  q[c] = r;',
+    '}',
+    `for (var c = 0u; c < ${D}u; c++) {`,
+    ...rotated(d),
+    `  keys[(base_t + p) * ${d}u + h * ${D}u + c] = r;`,
+    `  values[(base_t + p) * ${d}u + h * ${D}u + c] = ${at(2 * d, 'c')};`,
+    '}',
+    `var acc: array<f32, ${D}>;`,
+    'var m = -3.4e38;',
+    'var l = 0.0;',
+    'for (var j = 0u; j <= p; j++) {',
+    '  var s = 0.0;',
+    `  for (var c = 0u; c < ${D}u; c++) { s = fma(q[c], keys[(base_t + j) * ${d}u + h * ${D}u + c], s); }`,
+    `  s = s * ${scale};`,
+    '  let m_new = max(m, s);',
+    '  let correction = exp(m - m_new);',
+    '  let w = exp(s - m_new);',
+    '  l = l * correction + w;',
+    `  for (var c = 0u; c < ${D}u; c++) { acc[c] = acc[c] * correction + w * values[(base_t + j) * ${d}u + h * ${D}u + c]; }`,
+    '  m = m_new;',
+    '}',
+    `for (var c = 0u; c < ${D}u; c++) { y[b * ${d}u + h * ${D}u + c] = acc[c] / l; }`,
+  );
+  return { forward: [fw.finish1d(B * H)], backward: [] };
+}
+
 /** The kernel generators of this file's op kinds. */
-export const ATTENTION_KERNELS: KernelTable<'rotary' | 'attention'> = {
+export const ATTENTION_KERNELS: KernelTable<'rotary' | 'attention' | 'decode_attention'> = {
   rotary: rotaryKernels,
   attention: attentionKernels,
+  decode_attention: decodeAttentionKernels,
 };
