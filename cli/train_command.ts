@@ -15,6 +15,7 @@ import { CHECKPOINT_FILE, CheckpointError, loadCheckpoint } from '../runtime/che
 import { acquireRunLock, RunLockedError } from '../runtime/run_lock.ts';
 import type { DataSource } from '../runtime/data/batch.ts';
 import { SyntheticCorpus } from '../runtime/data/synthetic.ts';
+import { labelsOf } from '../runtime/data/token_labels.ts';
 import { DataError, TextFile } from '../runtime/data/text_file.ts';
 import { MOBY_DICK, mobyDick } from '../runtime/data/moby_dick.ts';
 import { sharedGpu } from '../runtime/gpu.ts';
@@ -132,7 +133,7 @@ async function trainLocked(spec: ModelSpec, outDir: string, opts: TrainCommandOp
     const result = await train({ spec, modelDir, outDir, data, gpu, ...(opts.steps ? { steps: opts.steps } : {}), resume: !!opts.resume, events: progress, shouldStop: () => interrupted, ...routing });
     progress.stop();
     const cost = modelCost(spec, plan.graph);
-    await writeTrainReport(outDir, { spec, data: data.description, adapter: gpu.adapterName, languages: data.languages, specialization: result.specialization, params: cost.params, activeParams: cost.activeParams });
+    await writeTrainReport(outDir, { spec, data: data.description, adapter: gpu.adapterName, labels: labelsOf(data), specialization: result.specialization, params: cost.params, activeParams: cost.activeParams });
     if (interrupted) process.exitCode = 130;
     return result;
   } catch (e) {

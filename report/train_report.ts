@@ -1,8 +1,8 @@
 /**
  * The training report, `DIR/report.html`: train and validation loss, expert
  * load per layer over time (heatmap), dropped fraction, router entropy,
- * router losses, and for the built-in corpus which expert handles which
- * sub-language. Read from metrics.jsonl, so it can be rebuilt at any time.
+ * router losses, and which expert handles which sub-language (built-in
+ * corpus) or kind of byte (real text). Every axis says its unit. Read from metrics.jsonl, so it can be rebuilt at any time.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,8 +15,9 @@ export interface RunInfo {
   readonly spec: ModelSpec;
   readonly data: string;
   readonly adapter: string;
-  readonly languages: readonly string[];
-  /** block → expert → language → assignments. */
+  /** What tokens are grouped by in the specialisation chart (runtime/data/token_labels.ts), and the group names. */
+  readonly labels: { readonly kind: 'sub-language' | 'kind of byte'; readonly names: readonly string[] };
+  /** block → expert → label → assignments (or mixing weight). */
   readonly specialization: Record<number, number[][]>;
   readonly params: number;
   readonly activeParams: number;
@@ -70,10 +71,11 @@ export async function writeTrainReport(outDir: string, info: RunInfo): Promise<s
   });
   const lossRows = thin(metrics).map((m) => ({ step: m.step, loss: m.loss, series: 'train' }));
   for (const m of vals) lossRows.push({ step: m.step, loss: m.valLoss!, series: 'validation' });
-  sections.push({ title: 'Loss', html: await renderSvg(lineChart(lossRows, 'step', 'loss', 'series', 'cross-entropy (nats/token)')) });
+  const STEP = { xTitle: 'optimizer step' };
+  sections.push({ title: 'Loss', html: await renderSvg(lineChart(lossRows, 'step', 'loss', 'series', 'training and validation loss', { ...STEP, yTitle: 'cross-entropy (nats/byte)' })) });
 
   const routerLossRows = thin(metrics).flatMap((m) => Object.entries(m.losses).filter(([k]) => k !== 'loss.cross_entropy').map(([k, v]) => ({ step: m.step, value: v, series: k })));
-  if (routerLossRows.length) sections.push({ title: 'Router losses', html: await renderSvg(lineChart(routerLossRows, 'step', 'value', 'series', 'auxiliary losses (coefficients applied)')) });
+  if (routerLossRows.length) sections.push({ title: 'Router losses', html: await renderSvg(lineChart(routerLossRows, 'step', 'value', 'series', 'auxiliary losses', { ...STEP, yTitle: 'loss × its coefficient (unitless)' })) });
 
   if (spec.ffn.kind === 'moe' && metrics.length && metrics[0]!.layers.length) {
     const loadRows = thin(metrics).flatMap((m) =>
@@ -85,26 +87,28 @@ export async function writeTrainReport(outDir: string, info: RunInfo): Promise<s
     sections.push({
       title: 'Expert load over time',
       note: 'Share of the kept assignments each expert received, per MoE layer (1/E is perfectly balanced).',
-      html: await renderSvg(heatmap(loadRows, 'step', 'expert', 'share', 'expert load share', { facet: 'layer', xType: 'quantitative', valueTitle: 'share' })),
+      html: await renderSvg(heatmap(loadRows, 'step', 'expert', 'share', 'expert load share per MoE layer', { facet: 'layer', xType: 'quantitative', xTitle: 'optimizer step', yTitle: 'expert', valueTitle: 'share of kept choices' })),
     });
-    const dropRows = thin(metrics).flatMap((m) => m.layers.map((l) => ({ step: m.step, dropped: l.dropped, series: `block ${l.block}` })));
-    sections.push({ title: 'Dropped assignments', note: 'Fraction of routing choices past an expert\'s capacity (they ride the residual).', html: await renderSvg(lineChart(dropRows, 'step', 'dropped', 'series', 'fraction dropped')) });
+    const dropRows = thin(metrics).flatMap((m) => m.layers.map((l) => ({ step: m.step, dropped: 100 * l.dropped, series: `block ${l.block}` })));
+    sections.push({ title: 'Dropped assignments', note: 'Routing choices past an expert\'s capacity, per MoE layer (they ride the residual).', html: await renderSvg(lineChart(dropRows, 'step', 'dropped', 'series', 'dropped choices per MoE layer', { ...STEP, yTitle: 'dropped (% of choices)' })) });
     const entRows = thin(metrics).flatMap((m) => m.layers.map((l) => ({ step: m.step, entropy: l.entropy, series: `block ${l.block}` })));
-    sections.push({ title: 'Router entropy', note: 'Mean entropy (nats) of softmax(router logits) per token; ln E is uniform.', html: await renderSvg(lineChart(entRows, 'step', 'entropy', 'series', 'router entropy')) });
-    if (info.languages.length) {
+    sections.push({ title: 'Router entropy', note: 'Mean entropy of softmax(router logits) per token, per MoE layer; ln E is uniform.', html: await renderSvg(lineChart(entRows, 'step', 'entropy', 'series', 'router entropy per MoE layer', { ...STEP, yTitle: 'entropy (nats)' })) });
+    const labels = info.labels;
+    if (labels.names.length) {
       const specRows = Object.entries(info.specialization).flatMap(([block, experts]) => {
-        const perLang = info.languages.map((_, li) => experts.reduce((a, e) => a + (e[li] ?? 0), 0) || 1);
-        return experts.flatMap((e, ei) => info.languages.map((lang, li) => ({ layer: `block ${block}`, expert: ei, language: lang, share: (e[li] ?? 0) / perLang[li]! })));
+        const perLang = labels.names.map((_, li) => experts.reduce((a, e) => a + (e[li] ?? 0), 0) || 1);
+        return experts.flatMap((e, ei) => labels.names.map((lang, li) => ({ layer: `block ${block}`, expert: ei, language: lang, share: (e[li] ?? 0) / perLang[li]! })));
       });
+      const what = labels.kind === 'sub-language' ? 'sub-language of the built-in corpus' : 'kind of byte of the text (the token routed)';
       sections.push({
-        title: 'Which expert handles which sub-language',
-        note: 'For each sub-language of the built-in corpus, the share of its routing (assignments, or mixing weight) each expert received over the whole run.',
-        html: await renderSvg(heatmap(specRows, 'language', 'expert', 'share', 'expert share per sub-language', { facet: 'layer', valueTitle: 'share' })),
+        title: `Which expert handles which ${labels.kind}`,
+        note: `For each ${what}, the share of its routing (assignments, or mixing weight) each expert received over the run (since the last start or resume).`,
+        html: await renderSvg(heatmap(specRows, 'language', 'expert', 'share', `expert share per ${labels.kind}, per MoE layer`, { facet: 'layer', xTitle: labels.kind, yTitle: 'expert', valueTitle: `share of the ${labels.kind}'s routing` })),
       });
     }
   }
   const gradRows = thin(metrics).map((m) => ({ step: m.step, value: m.gradNorm, series: 'gradient norm' }));
-  sections.push({ title: 'Gradient norm and learning rate', html: (await renderSvg(lineChart(gradRows, 'step', 'value', 'series', 'global gradient norm (before clipping)'))) + (await renderSvg(lineChart(thin(metrics).map((m) => ({ step: m.step, value: m.lr, series: 'learning rate' })), 'step', 'value', 'series', 'learning rate'))) });
+  sections.push({ title: 'Gradient norm and learning rate', html: (await renderSvg(lineChart(gradRows, 'step', 'value', 'series', 'global gradient norm', { ...STEP, yTitle: 'L2 norm before clipping' }))) + (await renderSvg(lineChart(thin(metrics).map((m) => ({ step: m.step, value: m.lr, series: 'learning rate' })), 'step', 'value', 'series', 'learning rate', { ...STEP, yTitle: 'learning rate (per step)' }))) });
   sections.push({ title: 'Spec', html: `<pre>${esc(spec.source.text)}</pre>` });
   const html = page(`moec training report: ${spec.name}`, `${spec.source.path}, ${metrics.length ? metrics.at(-1)!.step : 0} steps`, sections);
   const path = join(outDir, 'report.html');

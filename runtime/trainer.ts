@@ -15,6 +15,7 @@ import type { ModelSpec } from '../compiler/spec.ts';
 import { isMoeBlock, moeLayerOf } from '../compiler/spec.ts';
 import { CHECKPOINT_FILE, CheckpointError, loadCheckpoint, removeStaleTemps, saveCheckpoint, writeAtomic, type CheckpointMeta } from './checkpoint.ts';
 import type { DataSource } from './data/batch.ts';
+import { labelsOf, tokenLabels } from './data/token_labels.ts';
 import type { HostArray } from './executor.ts';
 import type { Gpu } from './gpu.ts';
 import { ModelRuntime } from './model_runtime.ts';
@@ -238,7 +239,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     // Null experts are chosen like the others, so they get a row of counts (and a load) too.
     const layer = moeLayerOf(spec, b)!;
     const E = layer.experts.count + layer.routing.nullExperts;
-    specialization[b] = Array.from({ length: E }, () => new Array<number>(data.languages.length).fill(0));
+    specialization[b] = Array.from({ length: E }, () => new Array<number>(labelsOf(data).names.length).fill(0));
   }
 
   const perLayer = moeBlocks.map((b) => {
@@ -287,7 +288,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       const bad = Object.entries(losses).find(([, v]) => !finite(v))?.[0] ?? (state[STATE.skipped] === 1 || !finite(state[STATE.gradNorm]!) ? await firstNonFiniteGradient(rt, stateNames.filter(has)) : undefined);
       if (bad) throw new DivergedError(step, bad, lastCheckpointStep >= 0 ? `${checkpointPath} (step ${lastCheckpointStep})` : undefined);
 
-      const layers: LayerStats[] = perLayer.map((l) => layerStats(l, values, B * S, specialization[l.block]!, micro.at(-1)!.languages, S));
+      const layers: LayerStats[] = perLayer.map((l) => layerStats(l, values, B * S, specialization[l.block]!, tokenLabels(data, micro.at(-1)!, S)));
       const tokens = B * S * cls.accumulate;
       const metrics: StepMetrics = {
         step,
@@ -322,8 +323,7 @@ function layerStats(
   values: Map<string, HostArray>,
   N: number,
   counts: number[][],
-  languages: Int8Array,
-  seq: number,
+  labels: Int8Array,
 ): LayerStats {
   const load = values.get(l.load) as Int32Array | undefined;
   const demand = values.get(l.demand) as Int32Array | undefined;
@@ -333,10 +333,10 @@ function layerStats(
   const wanted = demand ? demand.reduce((a, b) => a + b, 0) : 0;
   const te = values.get(l.tokenExpert) as Int32Array | undefined;
   const E = counts.length;
-  if (te && languages.length) {
+  if (te) {
     const k = te.length / N;
     for (let t = 0; t < N; t++) {
-      const lang = languages[Math.floor(t / seq)]!;
+      const lang = labels[t]!;
       if (lang < 0) continue;
       for (let j = 0; j < k; j++) {
         const e = te[t * k + j]!;
@@ -346,11 +346,11 @@ function layerStats(
   } else {
     // Mixing routers: each token's combine weight mass per expert.
     const cw = values.get(l.combine) as Float32Array | undefined;
-    if (cw && languages.length) {
+    if (cw) {
       const slots = cw.length / N;
       const p = slots / E;
       for (let t = 0; t < N; t++) {
-        const lang = languages[Math.floor(t / seq)]!;
+        const lang = labels[t]!;
         if (lang < 0) continue;
         for (let s = 0; s < slots; s++) counts[Math.floor(s / p)]![lang]! += cw[t * slots + s]!;
       }

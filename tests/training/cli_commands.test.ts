@@ -103,6 +103,23 @@ describe('moec train', () => {
       expect(s.get(title), title).toMatch(/<svg[\s\S]*<\/svg>/);
     }
     for (const lang of ['arithmetic', 'reversal', 'repetition', 'chatter']) expect(s.get('Which expert handles which sub-language')).toContain(lang);
+    // every chart says its units
+    expect(s.get('Loss')).toContain('cross-entropy (nats/byte)');
+    expect(s.get('Loss')).toContain('optimizer step');
+    expect(s.get('Dropped assignments')).toContain('dropped (% of choices)');
+    expect(s.get('Router entropy')).toContain('entropy (nats)');
+    expect(s.get('Expert load over time')).toContain('share of kept choices');
+  });
+
+  it('on real text, shows which expert handles which kind of byte', () => {
+    const rdir = tmp.make('moec-cli-text-');
+    const spec = writeSpec(rdir, 'switch', specText('switch.moe', smallTrain({ steps: 2 }), { context: 32 }));
+    const r = moec(['train', spec, '--data', 'moby_dick', '--out', join(rdir, 'run')]);
+    expect(r.status, show(r)).toBe(0);
+    const s = sections(readFileSync(join(rdir, 'run', 'report.html'), 'utf8'));
+    const bytes = s.get('Which expert handles which kind of byte');
+    expect(bytes, [...s.keys()].join(', ')).toMatch(/<svg[\s\S]*<\/svg>/);
+    for (const kind of ['lower-case letter', 'capital letter', 'space or newline', 'punctuation']) expect(bytes).toContain(kind);
   });
 
   it('refuses to train into the same --out without --resume, leaving the old run untouched', () => {
