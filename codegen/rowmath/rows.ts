@@ -102,3 +102,59 @@ export function compileRowMap(p: RowProgram): (...rows: ArrayLike<number>[]) => 
   if (!p.map) throw new Error(`internal: row program ${p.name} has no per-element value`);
   return new Function(...p.rows, jsBody(p, 'const out = new Float64Array(n);\nfor (let s = 0; s < n; s++) out[s] = MAP;\nreturn out;')) as (...rows: ArrayLike<number>[]) => Float64Array;
 }
+
+/**
+ * Softmax-weighted sums in one pass over streamed scores (attention): a
+ * running maximum `m` (from the same sentinel as LOG_SUM_EXP), a running
+ * normaliser `l`, and per output column an accumulator rescaled whenever the
+ * maximum grows. After the pass, out = acc / l is Σ softmax(s)·v and
+ * m + log l is the log-sum-exp of the scores. The reference computes the
+ * same values with SOFTMAX over the whole row instead (an independent
+ * algorithm, on purpose).
+ */
+export const ONLINE_SOFTMAX = {
+  doc: 'streaming softmax(s)·v with running max and normaliser',
+  init: [['m', num(-3.4e38)], ['l', num(0)]] as const,
+  /** Per score `s`, in order. */
+  step: [
+    ['m_new', prim('max', x('m'), x('s'))],
+    ['correction', prim('exp', sub(x('m'), x('m_new')))],
+    ['w', prim('exp', sub(x('s'), x('m_new')))],
+  ] as const,
+  l: add(mul(x('l'), x('correction')), x('w')),
+  /** Per column: the accumulator `acc` and the value `v` of the score's row. */
+  acc: add(mul(x('acc'), x('correction')), mul(x('w'), x('v'))),
+  out: div(x('acc'), x('l')),
+  lse: add(x('m'), prim('log', x('l'))),
+};
+
+/**
+ * WGSL of ONLINE_SOFTMAX: declarations, then `for (header) { score lines
+ * (which set a `var s`); update }`, accumulating `columns` values read by
+ * `value(c)` into `var acc: array<f32, columns>`. Read the results with
+ * wgslOnlineOut and wgslOnlineLse.
+ */
+export function wgslOnlineSoftmax(header: string, scoreLines: readonly string[], value: (c: string) => string, columns: number): string[] {
+  const o = ONLINE_SOFTMAX;
+  return [
+    `var acc: array<f32, ${columns}>;`,
+    ...o.init.map(([name, e]) => `var ${name} = ${toWgsl(e)};`),
+    `for (${header}) {`,
+    ...scoreLines.map((l) => `  ${l}`),
+    ...o.step.map(([name, e]) => `  let ${name} = ${toWgsl(e)};`),
+    `  l = ${toWgsl(o.l)};`,
+    `  for (var c = 0u; c < ${columns}u; c++) { acc[c] = ${toWgsl(o.acc, { acc: 'acc[c]', v: value('c') })}; }`,
+    '  m = m_new;',
+    '}',
+  ];
+}
+
+/** Column `c` of the softmax-weighted sum, after wgslOnlineSoftmax. */
+export function wgslOnlineOut(c: string): string {
+  return toWgsl(ONLINE_SOFTMAX.out, { acc: `acc[${c}]` });
+}
+
+/** The log-sum-exp of the scores, after wgslOnlineSoftmax. */
+export function wgslOnlineLse(): string {
+  return toWgsl(ONLINE_SOFTMAX.lse);
+}

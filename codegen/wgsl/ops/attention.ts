@@ -1,11 +1,13 @@
 /**
  * Rotary position encoding and causal multi-head attention. Attention runs
- * one thread per (sequence, head, query) with an online softmax and saves
+ * one thread per (sequence, head, query) with the online softmax of
+ * codegen/rowmath/rows.ts and saves
  * each row's logsumexp; the backward recomputes probabilities from it
  * (no N×N buffer): one kernel for dq, one for dk and dv.
  */
 import type { OpOf } from '../../../compiler/ir.ts';
 import type { Kernel } from '../kernel.ts';
+import { wgslOnlineLse, wgslOnlineOut, wgslOnlineSoftmax } from '../../rowmath/rows.ts';
 import { KernelWriter, f32, type KernelTable, type OpContext } from '../kernel_writer.ts';
 
 type Pair = { forward: Kernel[]; backward: Kernel[] };
@@ -89,20 +91,9 @@ export function attentionKernels(ctx: OpContext<OpOf<'attention'>>): Pair {
   fw.body(
     ...coords,
     'let tq = base_t + p;',
-    `var acc: array<f32, ${D}>;`,
-    'var m = -3.4e38;',
-    'var l = 0.0;',
-    'for (var j = 0u; j <= p; j++) {',
-    ...score('tq', 'base_t + j').map((s) => `  ${s}`),
-    '  let m_new = max(m, s);',
-    '  let correction = exp(m - m_new);',
-    '  let w = exp(s - m_new);',
-    '  l = l * correction + w;',
-    `  for (var c = 0u; c < ${D}u; c++) { acc[c] = acc[c] * correction + w * ${vAt('base_t + j', 'c')}; }`,
-    '  m = m_new;',
-    '}',
-    `for (var c = 0u; c < ${D}u; c++) { y[tq * ${d}u + h * ${D}u + c] = acc[c] / l; }`,
-    'lse[i] = m + log(l);',
+    ...wgslOnlineSoftmax('var j = 0u; j <= p; j++', score('tq', 'base_t + j'), (c) => vAt('base_t + j', c), D),
+    `for (var c = 0u; c < ${D}u; c++) { y[tq * ${d}u + h * ${D}u + c] = ${wgslOnlineOut('c')}; }`,
+    `lse[i] = ${wgslOnlineLse()};`,
   );
   const backward: Kernel[] = [];
   if (ctx.needsGrad(op.inputs.qkv)) {
@@ -219,21 +210,13 @@ export function decodeAttentionKernels(ctx: OpContext<OpOf<'decode_attention'>>)
     `  keys[(base_t + p) * ${d}u + h * ${D}u + c] = r;`,
     `  values[(base_t + p) * ${d}u + h * ${D}u + c] = ${at(2 * d, 'c')};`,
     '}',
-    `var acc: array<f32, ${D}>;`,
-    'var m = -3.4e38;',
-    'var l = 0.0;',
-    'for (var j = 0u; j <= p; j++) {',
-    '  var s = 0.0;',
-    `  for (var c = 0u; c < ${D}u; c++) { s = fma(q[c], keys[(base_t + j) * ${d}u + h * ${D}u + c], s); }`,
-    `  s = s * ${scale};`,
-    '  let m_new = max(m, s);',
-    '  let correction = exp(m - m_new);',
-    '  let w = exp(s - m_new);',
-    '  l = l * correction + w;',
-    `  for (var c = 0u; c < ${D}u; c++) { acc[c] = acc[c] * correction + w * values[(base_t + j) * ${d}u + h * ${D}u + c]; }`,
-    '  m = m_new;',
-    '}',
-    `for (var c = 0u; c < ${D}u; c++) { y[b * ${d}u + h * ${D}u + c] = acc[c] / l; }`,
+    ...wgslOnlineSoftmax(
+      'var j = 0u; j <= p; j++',
+      ['var s = 0.0;', `for (var c = 0u; c < ${D}u; c++) { s = fma(q[c], keys[(base_t + j) * ${d}u + h * ${D}u + c], s); }`, `s = s * ${scale};`],
+      (c) => `values[(base_t + j) * ${d}u + h * ${D}u + ${c}]`,
+      D,
+    ),
+    `for (var c = 0u; c < ${D}u; c++) { y[b * ${d}u + h * ${D}u + c] = ${wgslOnlineOut('c')}; }`,
   );
   return { forward: [fw.finish1d(B * H)], backward: [] };
 }
