@@ -4,7 +4,7 @@
  * updates, in dispatch order. The harness generator writes it out as
  * TypeScript; nothing interprets the IR at run time.
  */
-import type { Graph, Tensor } from '../compiler/ir.ts';
+import type { Graph, Op, Tensor } from '../compiler/ir.ts';
 import { lowerModel, type LowerShape } from '../compiler/lower.ts';
 import { scheduleOf, type Schedule } from '../compiler/schedule.ts';
 import type { ModelSpec } from '../compiler/spec.ts';
@@ -89,6 +89,23 @@ function routingTables(graph: Graph): RoutingPlan['tables'] {
     const experts = graph.tensors.get(op.inputs.probs)!.shape[1]!;
     return [{ tokenExpert: op.outputs.token_expert, replay: op.outputs.token_expert.replace(/token_expert$/, 'replay_expert'), shape, experts }];
   });
+}
+
+/** The kernels of the schedule's ops in one pass. */
+export function passKernels(plan: TrainPlan, ops: readonly Op[], pass: 'forward' | 'backward'): { op: Op; kernels: readonly Kernel[] }[] {
+  return ops.map((op) => ({ op, kernels: plan.byOp.get(op.name)![pass] }));
+}
+
+/** Every kernel in the order the step dispatches them (the order they are compiled in). */
+export function harnessKernels(plan: TrainPlan): Kernel[] {
+  const { schedule } = plan;
+  return [
+    ...passKernels(plan, schedule.forward, 'forward').flatMap((o) => o.kernels),
+    ...passKernels(plan, schedule.backward, 'backward').flatMap((o) => o.kernels),
+    ...plan.norm,
+    ...plan.update,
+    ...passKernels(plan, schedule.stateUpdates, 'forward').flatMap((o) => o.kernels),
+  ];
 }
 
 /** Every kernel of a plan, in no particular order (for checks over all of them). */

@@ -11,26 +11,12 @@
 import { createHash } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { checksumParts, type CheckpointMeta } from './checkpoint_format.ts';
 import { readSafetensors, SafetensorsError, serializeSafetensors, type StTensor } from './safetensors.ts';
 
-export const CHECKPOINT_FILE = 'checkpoint.safetensors';
+export type { CheckpointMeta } from './checkpoint_format.ts';
 
-/** The JSON record stored in the checkpoint's metadata under `moec`. */
-export interface CheckpointMeta {
-  readonly format: 1;
-  readonly spec: { readonly path: string; readonly text: string };
-  /** Optimizer steps completed. */
-  readonly step: number;
-  readonly totalSteps: number;
-  readonly seed: number;
-  /** The training RNG's state words (data order is a function of the step; kept for completeness). */
-  readonly rng: readonly number[];
-  readonly optimizer: { readonly kind: string; readonly lr: number; readonly beta1: number; readonly beta2: number; readonly eps: number; readonly weightDecay: number };
-  readonly data: string;
-  readonly savedAt: string;
-  /** `sha256:` + hex over this record (without the checksum) and every tensor's name, dtype, shape and bytes. Absent in checkpoints from before checksums. */
-  readonly checksum?: string;
-}
+export const CHECKPOINT_FILE = 'checkpoint.safetensors';
 
 export interface Checkpoint {
   readonly meta: CheckpointMeta;
@@ -77,15 +63,10 @@ export function writeAtomic(path: string, bytes: Uint8Array): void {
   }
 }
 
-/** The checksum of a record and its tensors (tensors in name order, so the order they were written in does not matter). */
+/** The checksum of a record and its tensors (the bytes of checkpoint_format.ts, hashed here with node:crypto). */
 export function checkpointChecksum(meta: CheckpointMeta, tensors: ReadonlyMap<string, StTensor>): string {
-  const { checksum: _ignored, ...record } = meta;
-  const h = createHash('sha256').update(JSON.stringify(record));
-  for (const name of [...tensors.keys()].sort()) {
-    const t = tensors.get(name)!;
-    h.update(`\n${name} ${t.dtype} ${t.shape.join('x')}\n`);
-    h.update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
-  }
+  const h = createHash('sha256');
+  for (const part of checksumParts(meta, tensors)) h.update(part);
   return `sha256:${h.digest('hex')}`;
 }
 

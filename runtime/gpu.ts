@@ -39,10 +39,16 @@ const LIMIT_NAMES: (keyof GpuLimits)[] = [
 
 let nodeGpu: Promise<GPU> | undefined;
 
-/** `navigator.gpu` in a browser; Dawn's in Node (loaded once per process). */
+/** Whether this is Node (else a browser page or worker). */
+const inNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
+
+/** `navigator.gpu` in a browser page or worker; Dawn's in Node (loaded once per process). */
 async function gpuEntry(): Promise<GPU> {
-  const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
-  if (nav?.gpu && typeof (globalThis as { window?: unknown }).window !== 'undefined') return nav.gpu;
+  if (!inNode) {
+    const gpu = (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
+    if (!gpu) throw new GpuUnavailableError('this browser has no WebGPU (navigator.gpu is missing)');
+    return gpu;
+  }
   nodeGpu ??= (async () => {
     let mod: { create: (flags: string[]) => GPU; globals: Record<string, unknown> };
     try {
@@ -63,13 +69,15 @@ async function gpuEntry(): Promise<GPU> {
 export async function acquireGpu(): Promise<Gpu> {
   const entry = await gpuEntry();
   const adapter = await entry.requestAdapter({ powerPreference: 'high-performance' });
-  if (!adapter) throw new GpuUnavailableError('Dawn found none (no GPU driver, and no Vulkan CPU driver such as Mesa lavapipe)');
+  if (!adapter) throw new GpuUnavailableError(inNode ? 'Dawn found none (no GPU driver, and no Vulkan CPU driver such as Mesa lavapipe)' : 'the browser offers none (WebGPU disabled, or no usable GPU)');
   const requiredLimits: Record<string, number> = {};
   for (const name of LIMIT_NAMES) requiredLimits[name] = adapter.limits[name];
   const device = await adapter.requestDevice({ requiredLimits });
   device.addEventListener('uncapturederror', (ev) => {
     // Every dispatch runs inside an error scope; anything that escapes is a bug worth seeing.
-    process.stderr.write(`moec: unexpected WebGPU error: ${(ev as GPUUncapturedErrorEvent).error.message}\n`);
+    const message = `moec: unexpected WebGPU error: ${(ev as GPUUncapturedErrorEvent).error.message}`;
+    if (inNode) process.stderr.write(`${message}\n`);
+    else console.error(message);
   });
   const limits = Object.fromEntries(LIMIT_NAMES.map((n) => [n, device.limits[n]])) as unknown as GpuLimits;
   const info = adapter.info;

@@ -83,6 +83,17 @@ export class ModelRuntime {
     return rt;
   }
 
+  /**
+   * A runtime for kernels held in memory (the browser playground compiles a
+   * spec in the page: no files). `constants` are the plan's compile-time
+   * tables (rotary), uploaded by allocate().
+   */
+  static fromSources(gpu: Gpu, sources: ReadonlyMap<string, { source: string; origin: Origin }>, manifest: Manifest): ModelRuntime {
+    const rt = new ModelRuntime(gpu, sources, manifest.spec.path, manifest);
+    for (const [name, values] of Object.entries(manifest.constants ?? {})) rt.constants.set(name, Float32Array.from(values));
+    return rt;
+  }
+
   /** Declares a buffer; `allocate` creates every declared buffer, zero-filled. */
   buffer(name: string, elements: number, dtype: 'f32' | 'i32' = 'f32', kind: 'tensor' | 'grad' | 'saved' | 'scratch' = 'tensor'): void {
     this.declared.push({ name, elements, dtype, kind });

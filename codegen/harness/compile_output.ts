@@ -8,7 +8,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TrainPlan } from '../train_plan.ts';
 import { kernelIdentity } from '../wgsl/kernel_dump.ts';
-import { generateHarness, harnessKernels } from './harness.ts';
+import { harnessKernels } from '../train_plan.ts';
+import { generateHarness } from './harness.ts';
 
 /** A file name for a kernel id (ids are built from fixed words and numbers; anything else is replaced). */
 export function kernelFileName(id: string): string {

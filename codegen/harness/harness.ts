@@ -9,10 +9,9 @@
  * comments carry sanitised text only.
  */
 import { Project, Scope, VariableDeclarationKind, type CodeBlockWriter } from 'ts-morph';
-import type { Op } from '../../compiler/ir.ts';
 import type { StepPhase } from '../../compiler/schedule.ts';
 import type { Origin } from '../../compiler/spec.ts';
-import type { TrainPlan } from '../train_plan.ts';
+import { harnessKernels, passKernels, type TrainPlan } from '../train_plan.ts';
 import type { Kernel } from '../wgsl/kernel.ts';
 import { STATE, STATE_BUFFER } from '../wgsl/train_state.ts';
 
@@ -43,23 +42,6 @@ function where(specPath: string, origin: Origin): string {
 
 function dispatch(w: CodeBlockWriter, k: Kernel): void {
   w.writeLine(`rt.dispatch(${lit(k.id)}, [${k.bindings.map((b) => lit(b.buffer)).join(', ')}], [${k.workgroups.join(', ')}]);`);
-}
-
-/** The kernels of the schedule's ops in one pass. */
-function passKernels(plan: TrainPlan, ops: readonly Op[], pass: 'forward' | 'backward'): { op: Op; kernels: readonly Kernel[] }[] {
-  return ops.map((op) => ({ op, kernels: plan.byOp.get(op.name)![pass] }));
-}
-
-/** Every kernel in the order the step dispatches them (the order they are compiled in). */
-export function harnessKernels(plan: TrainPlan): Kernel[] {
-  const { schedule } = plan;
-  return [
-    ...passKernels(plan, schedule.forward, 'forward').flatMap((o) => o.kernels),
-    ...passKernels(plan, schedule.backward, 'backward').flatMap((o) => o.kernels),
-    ...plan.norm,
-    ...plan.update,
-    ...passKernels(plan, schedule.stateUpdates, 'forward').flatMap((o) => o.kernels),
-  ];
 }
 
 /** The source of `model.ts` for a training plan. */

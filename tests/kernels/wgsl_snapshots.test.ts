@@ -12,7 +12,7 @@ import { generateGraph } from '../../codegen/wgsl/generate.ts';
 import { DEFAULT_TARGET } from '../../codegen/wgsl/kernel.ts';
 import { dumpKernels } from '../../codegen/wgsl/kernel_dump.ts';
 import { trainPlan } from '../../codegen/train_plan.ts';
-import { harnessKernels } from '../../codegen/harness/harness.ts';
+import { harnessKernels } from '../../codegen/train_plan.ts';
 
 /** Unfolded constants a reader should never have to work through. */
 const UNFOLDED = /\+ 0u\b|[\w\])] \* 1u\b|\/ 1u\b|% 1u\b|\(0u\)|\b0u \* |< 1u;/;
