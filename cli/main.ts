@@ -8,6 +8,8 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { dumpGraph } from '../compiler/ir_dump.ts';
 import { lowerModel } from '../compiler/lower.ts';
 import { infoCommand } from './info_command.ts';
+import { startLanguageServer } from '../editor/lsp_server.ts';
+import { playCommand } from './play_command.ts';
 import { checkCommand } from './check_command.ts';
 import { DeviceFitError } from '../codegen/device_fit.ts';
 import { requireSpec } from './load_spec.ts';
@@ -48,6 +50,18 @@ program
     const spec = requireSpec(path);
     process.stdout.write(dumpGraph(lowerModel(spec)));
   });
+
+program
+  .command('lsp')
+  .description('run the .moe language server over stdio (diagnostics, completion, hover) for any LSP editor')
+  .option('--stdio', 'talk over stdin/stdout (the only transport; editors often pass it)')
+  .action(() => startLanguageServer());
+
+program
+  .command('play')
+  .description('serve the browser playground: edit a spec with live diagnostics, train it on the browser\'s WebGPU, compare runs, download checkpoints')
+  .option('--port <n>', 'port on 127.0.0.1 (0: any free port)', parseInteger, 8090)
+  .action((opts: { port: number }) => playCommand(opts));
 
 program
   .command('info')

@@ -39,3 +39,8 @@ export function checksumParts(meta: CheckpointMeta, tensors: ReadonlyMap<string,
   }
   return parts;
 }
+
+/** The tensors a checkpoint holds: every parameter, frozen weight and state tensor, then the optimizer's moments (`optimizer.NAME/m`, `/v`, `/momentum`). */
+export function checkpointNames(parameters: readonly string[], buffers: readonly string[]): string[] {
+  return [...parameters, ...buffers.filter((b) => b.startsWith('optimizer.') && /\/(m|v|momentum)$/.test(b))];
+}

@@ -46,6 +46,11 @@ export class PlanModel {
     return new PlanModel(ModelRuntime.fromSources(gpu, sources, manifest), plan);
   }
 
+  /** Every buffer of the plan, by name. */
+  get bufferNames(): string[] {
+    return this.plan.buffers.map((b) => b.name);
+  }
+
   /** Declares and allocates every buffer, compiles every kernel, and sets each loss's gradient to 1/accumulate. */
   async allocate(): Promise<void> {
     for (const b of this.plan.buffers) this.rt.buffer(b.name, b.elements, b.dtype, b.kind === 'constant' ? 'tensor' : b.kind);

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ModelSpec } from '../compiler/spec.ts';
 import { isMoeBlock, moeLayerOf } from '../compiler/spec.ts';
+import { checkpointNames } from './checkpoint_format.ts';
 import { CHECKPOINT_FILE, CheckpointError, loadCheckpoint, removeStaleTemps, saveCheckpoint, writeAtomic, type CheckpointMeta } from './checkpoint.ts';
 import type { DataSource } from './data/batch.ts';
 import { labelsOf, tokenLabels } from './data/token_labels.ts';
@@ -166,7 +167,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const moeBlocks = [...Array(spec.depth).keys()].filter((b) => isMoeBlock(spec, b));
   const manifest = rt.manifest;
   const stateNames = manifest.parameters.map((p) => p.name);
-  const optimizerNames = manifest.buffers.filter((b) => b.name.startsWith('optimizer.') && /\/(m|v|momentum)$/.test(b.name)).map((b) => b.name);
+  const savedNames = checkpointNames(stateNames, manifest.buffers.map((b) => b.name));
   const shapes = new Map(manifest.parameters.map((p) => [p.name, p.shape]));
   const has = (n: string) => rt.executor.has(n);
   const rng = Rng.forName(spec.train.seed, 'train');
@@ -202,7 +203,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   }
 
   const saveAt = async (step: number): Promise<void> => {
-    const values = await rt.read([...stateNames, ...optimizerNames].filter(has));
+    const values = await rt.read(savedNames.filter(has));
     const tensors = new Map<string, StTensor>();
     for (const [name, v] of values) tensors.set(name, { dtype: v instanceof Int32Array ? 'I32' : 'F32', shape: shapes.get(name) ?? [v.length], data: v });
     const o = spec.train.optimizer;

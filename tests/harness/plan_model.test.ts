@@ -33,9 +33,10 @@ describe('PlanModel', () => {
       try {
         writeCompiledModel(plan, dir);
         const cls = await importCompiledModel(dir);
-        const generated = new cls(await ModelRuntime.open(dir, gpu));
+        const rt = await ModelRuntime.open(dir, gpu);
+        const generated = new cls(rt);
         await generated.allocate();
-        await generated.rt.initialize(5);
+        await rt.initialize(5);
         const planned = PlanModel.create(gpu, plan);
         await planned.allocate();
         await planned.rt.initialize(5);
@@ -45,14 +46,14 @@ describe('PlanModel', () => {
           const micro = [0, 1].map((m) => data.batch('train', step * 2 + m, 4, 32));
           await generated.trainStep(micro, { lr: 3e-3, step });
           await planned.trainStep(micro, { lr: 3e-3, step });
-          const a = await generated.rt.read(watch);
+          const a = await rt.read(watch);
           const b = await planned.rt.read(watch);
           for (const n of watch) expect(Buffer.compare(Buffer.from(a.get(n)!.buffer), Buffer.from(b.get(n)!.buffer)), `${n} after step ${step}`).toBe(0);
         }
         const v = data.batch('validation', 0, 4, 32);
         await generated.evaluate(v.tokens, v.targets);
         await planned.evaluate(v.tokens, v.targets);
-        const [a, b] = [await generated.rt.read(['logits']), await planned.rt.read(['logits'])];
+        const [a, b] = [await rt.read(['logits']), await planned.rt.read(['logits'])];
         expect(Buffer.compare(Buffer.from(a.get('logits')!.buffer), Buffer.from(b.get('logits')!.buffer))).toBe(0);
         // The losses really moved (the comparison is not of untouched buffers).
         expect((a.get('logits') as Float32Array).some((x) => x !== 0)).toBe(true);

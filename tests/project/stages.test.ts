@@ -8,7 +8,7 @@ import { dirname, join, normalize, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 /** Stage order; a file may import from its own stage and the ones before it. */
-const STAGES = ['compiler', 'codegen', 'runtime', 'report', 'cli'];
+const STAGES = ['compiler', 'codegen', 'runtime', 'report', 'editor', 'playground', 'cli'];
 const ALL = [...STAGES, 'bench', 'scripts', 'tests'];
 
 function files(dir: string): string[] {
