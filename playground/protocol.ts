@@ -10,7 +10,7 @@ export type ToWorker =
   | { readonly type: 'train'; readonly text: string; readonly path: string; readonly steps: number; readonly data: 'spec' | 'synthetic' | 'moby_dick'; readonly mobyDick?: Uint8Array }
   /** Stop after the step in progress (a checkpoint can still be downloaded). */
   | { readonly type: 'stop' }
-  /** Continue the stopped or finished run up to `steps` steps in all. */
+  /** Continue the stopped or finished run up to step `steps` (its new total; the learning-rate schedule stretches to it). */
   | { readonly type: 'resume'; readonly steps: number }
   /** Send the current weights and optimizer state as a moec checkpoint. */
   | { readonly type: 'checkpoint' };

@@ -72,7 +72,7 @@ export function createEditor(parent: HTMLElement, path: () => string, onDiagnost
       },
     };
   });
-  const view = new EditorView({ parent, extensions: [basicSetup, moeLanguage, lint, lintGutter(), autocompletion({ override: [complete] }), hover] });
+  const view = new EditorView({ parent, extensions: [basicSetup, EditorView.lineWrapping, moeLanguage, lint, lintGutter(), autocompletion({ override: [complete] }), hover] });
   return {
     view,
     text: () => view.state.doc.toString(),

@@ -120,6 +120,8 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
       status.textContent += `\ncheckpoint of step ${m.step} downloaded (${m.name}: moec sample or moec train --resume read it)`;
       break;
     case 'error':
+      // A run that never started (the spec did not compile or fit) leaves no empty entry behind.
+      if (run && !run.loss.length && !run.val.length) runs.pop();
       showBanner(`${m.message}${m.hint ? `\nhint: ${m.hint}` : ''}`);
       status.textContent = 'stopped by an error (see above)';
       setBusy(false);
@@ -134,7 +136,7 @@ async function train(): Promise<void> {
   const wantsBook = data === 'moby_dick' || (data === 'spec' && /\bdata\s+moby_dick\b/.test(text));
   if (wantsBook && !mobyDick) mobyDick = new Uint8Array(await (await fetch('data/moby_dick.txt')).arrayBuffer());
   const steps = Math.max(1, Math.floor(Number($<HTMLInputElement>('steps').value) || 1));
-  const name = /\bmodel\s+([A-Za-z0-9_]+)/.exec(text)?.[1] ?? 'model';
+  const name = /\bmodel\s+([A-Za-z0-9_]+)/.exec(text.replace(/#.*$/gm, ''))?.[1] ?? 'model';
   runs.push({ label: `${name} #${runs.length + 1}`, color: COLORS[runs.length % COLORS.length]!, loss: [], val: [], history: [], specText: text, total: steps, done: false, tokensPerSecond: 0 });
   setBusy(true);
   status.textContent = 'compiling the spec in the page…';
@@ -153,7 +155,8 @@ $('stop').onclick = () => send({ type: 'stop' });
 $('resume').onclick = () => {
   const run = runs.at(-1);
   if (!run) return;
-  run.total += Math.max(1, Math.floor(Number($<HTMLInputElement>('steps').value) || 1));
+  // Continue for the Steps field's count from where the run is.
+  run.total = (run.loss.at(-1)?.[0] ?? 0) + Math.max(1, Math.floor(Number($<HTMLInputElement>('steps').value) || 1));
   setBusy(true);
   send({ type: 'resume', steps: run.total });
 };

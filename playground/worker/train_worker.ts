@@ -168,7 +168,7 @@ scope.onmessage = (e: MessageEvent<ToWorker>) => {
         if (run) await trainLoop(run);
       } else if (!run) post({ type: 'error', message: 'nothing has been trained yet', hint: 'press Train first' });
       else if (m.type === 'resume') {
-        run.total = Math.max(run.total, m.steps);
+        run.total = Math.max(run.step, m.steps);
         await trainLoop(run);
       } else {
         const c = await checkpoint(run);
