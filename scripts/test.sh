@@ -6,10 +6,12 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh || exit 1
 bash scripts/setup_torch.sh
+bash scripts/setup_chromium.sh
 
 status=0
 echo "[test] type-checking (tsc --noEmit)" >&2
 npx tsc --noEmit -p . || status=1
+npx tsc --noEmit -p playground || status=1
 
 rm -f .vitest-results.json
 npx vitest run --reporter=default --reporter=json --outputFile.json=.vitest-results.json "$@" || status=1
