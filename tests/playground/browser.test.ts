@@ -116,6 +116,37 @@ describe('the playground in chromium', () => {
     expect(await page.evaluate(() => (window as unknown as PageState).moecPlayground.editor.text())).toBe(SPEC);
   }, 120_000);
 
+  it('completes values and shows hover docs in the editor', async () => {
+    // Completion: with `gelu` removed after `activation `, Ctrl-Space offers the activations.
+    const at = SPEC.indexOf('activation gelu') + 'activation '.length;
+    await page.evaluate((pos) => {
+      const view = (window as unknown as PageState).moecPlayground.editor.view;
+      view.dispatch({ selection: { anchor: pos, head: pos + 'gelu'.length } });
+      view.focus();
+    }, at);
+    await page.keyboard.press('Backspace');
+    await page.keyboard.down('Control');
+    await page.keyboard.press('Space');
+    await page.keyboard.up('Control');
+    await page.waitForSelector('.cm-tooltip-autocomplete', { timeout: 30_000 });
+    const offered = await page.$$eval('.cm-tooltip-autocomplete li', (els) => els.map((e) => e.textContent ?? ''));
+    for (const a of ['relu', 'gelu', 'silu', 'swiglu']) expect(offered.some((o) => o.startsWith(a)), offered.join(', ')).toBe(true);
+    await page.keyboard.press('Escape');
+    await page.keyboard.type('gelu');
+    await page.keyboard.press('Escape');
+    expect(await page.evaluate(() => (window as unknown as PageState).moecPlayground.editor.text())).toBe(SPEC);
+    // Hover: the documentation of `capacity_factor`.
+    const xy = await page.evaluate((p) => {
+      const view = (window as unknown as PageState).moecPlayground.editor.view as unknown as { coordsAtPos(p: number): { left: number; top: number; bottom: number } };
+      const c = view.coordsAtPos(p);
+      return { x: c.left + 1, y: (c.top + c.bottom) / 2 };
+    }, SPEC.indexOf('capacity_factor') + 3);
+    await page.mouse.move(xy.x, xy.y);
+    await page.waitForSelector('.moe-hover', { timeout: 30_000 });
+    expect(await page.$eval('.moe-hover', (e) => e.textContent ?? '')).toMatch(/^capacity_factor — [\s\S]*Example: /);
+    await page.mouse.move(0, 0);
+  }, 120_000);
+
   it('trains 20 steps on the browser\'s WebGPU in a worker; the loss falls and the first step matches Node within 1e-5', async () => {
     await page.$eval('#steps', (e) => ((e as HTMLInputElement).value = '20'));
     await page.click('#train');
