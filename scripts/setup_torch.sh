@@ -8,7 +8,7 @@
 # MOEC_PYTHON names a Python to use instead (any PyTorch 1.13 or 2.x).
 set -uo pipefail
 
-say() { printf '[setup] %s\n' "$*" >&2; }
+source "$(dirname "$0")/optional_install.sh"
 
 has_torch() { "$1" -c 'import torch, torch.distributed as d; assert d.is_available()' >/dev/null 2>&1; }
 
@@ -19,18 +19,7 @@ for py in "${MOEC_PYTHON:-}" python3 /usr/bin/python3; do
   fi
 done
 
-cmd='apt-get update && apt-get install -y python3-torch libopenblas0-pthread'
-if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
-  say "no Python with PyTorch: the PyTorch export tests will fail. On Debian 12, as root:"
-  say "    $cmd"
-  say "(or set MOEC_PYTHON to a Python that has PyTorch)"
-  exit 0
+if install_or_print python3-torch 'apt-get update && apt-get install -y python3-torch libopenblas0-pthread' 'the PyTorch export tests will fail (or set MOEC_PYTHON to a Python that has PyTorch)'; then
+  has_torch /usr/bin/python3 && say "PyTorch: $(/usr/bin/python3 -c 'import torch; print(torch.__version__)') with /usr/bin/python3"
 fi
-say "no Python with PyTorch: installing Debian's python3-torch"
-if ! bash -c "$cmd" >/tmp/moec-setup-torch.log 2>&1; then
-  say "installing python3-torch failed (log: /tmp/moec-setup-torch.log); the PyTorch export tests will fail"
-  tail -n 5 /tmp/moec-setup-torch.log >&2
-  exit 0
-fi
-has_torch /usr/bin/python3 && say "PyTorch: $(/usr/bin/python3 -c 'import torch; print(torch.__version__)') with /usr/bin/python3"
 exit 0

@@ -26,6 +26,17 @@ function rotaryTable(seq: number, D: number, base: number): Float32Array {
   return t;
 }
 
+/**
+ * The rotation of element `c` of a head's q or k slice (RoPE): the pair's
+ * cos/sin at `position` from the table, its even and odd elements as `a` and
+ * `b`; ROTATED is the result. Shared by the rotary and decode kernels so
+ * both rotate with the same table and formula.
+ */
+function rotation(position: string, half: number, even: string, odd: string, sign: '' | '-' = ''): string[] {
+  return [`let pair = ${position} * ${half}u + c / 2u;`, 'let cs = cos_sin[pair * 2u];', `let sn = ${sign}cos_sin[pair * 2u + 1u];`, `let a = ${even};`, `let b = ${odd};`];
+}
+const ROTATED = 'select(a * sn + b * cs, a * cs - b * sn, c % 2u == 0u)';
+
 export function rotaryKernels(ctx: OpContext<OpOf<'rotary'>>): Pair {
   const { op } = ctx;
   const [N, W] = ctx.shape(op.inputs.x) as [number, number];
@@ -35,18 +46,14 @@ export function rotaryKernels(ctx: OpContext<OpOf<'rotary'>>): Pair {
   const D = d / heads;
   const half = D / 2;
   const table = ctx.constant('cos_sin', rotaryTable(seq, D, op.attrs.base));
-  const body = (sign: string) => [
+  const body = (sign: '' | '-') => [
     `let t = i / ${W}u;`,
     `let col = i % ${W}u;`,
     `if (col >= ${2 * d}u) { OUT[i] IS IN[i]; return; }`,
     `let c = col % ${D}u;`,
-    `let pair = (t % ${seq}u) * ${half}u + c / 2u;`,
-    'let cs = cos_sin[pair * 2u];',
-    `let sn = ${sign}cos_sin[pair * 2u + 1u];`,
     'let even = i - (c % 2u);',
-    'let a = IN[even];',
-    'let b = IN[even + 1u];',
-    'OUT[i] IS select(a * sn + b * cs, a * cs - b * sn, c % 2u == 0u);',
+    ...rotation(`(t % ${seq}u)`, half, 'IN[even]', 'IN[even + 1u]', sign),
+    `OUT[i] IS ${ROTATED};`,
   ];
   const fw = new KernelWriter(ctx, 'rotary', 'forward');
   fw.bind('x', ctx.tensor(op.inputs.x), 'read');
@@ -183,23 +190,14 @@ export function decodeAttentionKernels(ctx: OpContext<OpOf<'decode_attention'>>)
   fw.bind('values', ctx.tensor(op.outputs.values), 'read_write');
   fw.bind('y', ctx.tensor(op.outputs.y), 'read_write');
   // Column c of the head's q (part 0) or k (part d), rotated to position p as the rotary kernel does.
-  const at = (part: number, c: string) => `qkv[b * ${W}u + ${part ? `${part}u + ` : ''}h * ${D}u + ${c}]`;
+  const at = (part: number, c: string) => `qkv[row * ${W}u + ${part ? `${part}u + ` : ''}h * ${D}u + ${c}]`;
   const rotated = (part: number) =>
-    rotary
-      ? [
-          `  let pair = p * ${half}u + c / 2u;`,
-          '  let cs = cos_sin[pair * 2u];',
-          '  let sn = cos_sin[pair * 2u + 1u];',
-          `  let a = ${at(part, 'c - c % 2u')};`,
-          `  let b2 = ${at(part, 'c - c % 2u + 1u')};`,
-          '  let r = select(a * sn + b2 * cs, a * cs - b2 * sn, c % 2u == 0u);',
-        ]
-      : [`  let r = ${at(part, 'c')};`];
+    rotary ? [...rotation('p', half, at(part, 'c - c % 2u'), at(part, 'c - c % 2u + 1u')).map((l) => `  ${l}`), `  let r = ${ROTATED};`] : [`  let r = ${at(part, 'c')};`];
   fw.body(
-    `let b = i / ${H}u;`,
+    `let row = i / ${H}u;`,
     `let h = i % ${H}u;`,
-    `let p = min(u32(positions[b]), ${S - 1}u);`,
-    `let base_t = b * ${S}u;`,
+    `let p = min(u32(positions[row]), ${S - 1}u);`,
+    `let base_t = row * ${S}u;`,
     `var q: array<f32, ${D}>;`,
     `for (var c = 0u; c < ${D}u; c++) {`,
     ...rotated(0),
@@ -216,7 +214,7 @@ export function decodeAttentionKernels(ctx: OpContext<OpOf<'decode_attention'>>)
       (c) => `values[(base_t + j) * ${d}u + h * ${D}u + ${c}]`,
       D,
     ),
-    `for (var c = 0u; c < ${D}u; c++) { y[b * ${d}u + h * ${D}u + c] = ${wgslOnlineOut('c')}; }`,
+    `for (var c = 0u; c < ${D}u; c++) { y[row * ${d}u + h * ${D}u + c] = ${wgslOnlineOut('c')}; }`,
   );
   return { forward: [fw.finish1d(B * H)], backward: [] };
 }

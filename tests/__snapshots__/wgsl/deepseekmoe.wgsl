@@ -333,10 +333,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let col = i % 192u;
   if (col >= 128u) { y[i] = x[i]; return; }
   let c = col % 16u;
+  let even = i - (c % 2u);
   let pair = (t % 64u) * 8u + c / 2u;
   let cs = cos_sin[pair * 2u];
   let sn = cos_sin[pair * 2u + 1u];
-  let even = i - (c % 2u);
   let a = x[even];
   let b = x[even + 1u];
   y[i] = select(a * sn + b * cs, a * cs - b * sn, c % 2u == 0u);
@@ -359,10 +359,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let col = i % 192u;
   if (col >= 128u) { d_x[i] += d_y[i]; return; }
   let c = col % 16u;
+  let even = i - (c % 2u);
   let pair = (t % 64u) * 8u + c / 2u;
   let cs = cos_sin[pair * 2u];
   let sn = -cos_sin[pair * 2u + 1u];
-  let even = i - (c % 2u);
   let a = d_y[even];
   let b = d_y[even + 1u];
   d_x[i] += select(a * sn + b * cs, a * cs - b * sn, c % 2u == 0u);
