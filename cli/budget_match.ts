@@ -3,10 +3,11 @@
  * FFN hidden sizes (experts, shared experts, dense FFNs) are scaled by one
  * factor until its forward FLOPs per token (active compute) or its total
  * parameters equal the reference spec's as nearly as whole hidden units
- * allow. Attention, width and depth stay as written, so the comparison
- * changes only what the router decides. The scaled spec is real text (every
- * `hidden N` rewritten), checked again like any spec, so a run of it can be
- * resumed and reproduced.
+ * allow (each size keeps its power-of-two granularity up to 8 and stays
+ * divisible by `segments`). Attention, width and depth stay as written, so
+ * the comparison changes only the FFNs. The scaled spec is real text (every
+ * `hidden N` and `dense_hidden N` rewritten), checked again like any spec,
+ * so a run of it can be resumed and reproduced.
  */
 import { checkSpec } from '../compiler/compile.ts';
 import { modelCost, type ModelCost } from '../compiler/cost.ts';
@@ -18,7 +19,7 @@ export type MatchBy = 'flops' | 'params' | 'none';
 
 export interface MatchedSpec {
   readonly spec: ModelSpec;
-  /** The factor every hidden size was multiplied by (1: unchanged). */
+  /** The factor the hidden sizes changed by, as rounded (their sum after over before; 1: unchanged). */
   readonly factor: number;
   /** The matched quantity over the reference's (1 = exact). */
   readonly ratio: number;
@@ -31,31 +32,47 @@ export function costOf(spec: ModelSpec): ModelCost {
 
 const measure = (c: ModelCost, by: Exclude<MatchBy, 'none'>) => (by === 'flops' ? c.flopsPerToken : c.params);
 
-/**
- * A scaled hidden size: the same power-of-two granularity (up to 8) as the
- * written one, so splits like `segments` keep dividing it; at least one step.
- */
-function scaledSize(n: number, factor: number): number {
+/** The power-of-two granularity (up to 8) of a hidden size, times `segments` when the spec splits experts (each part must stay whole). */
+function granularity(n: number, segments: number): number {
   let step = 1;
   while (step < 8 && n % (step * 2) === 0) step *= 2;
-  return Math.max(step, Math.round((n * factor) / step) * step);
+  const lcm = (a: number, b: number): number => {
+    const gcd = (x: number, y: number): number => (y ? gcd(y, x % y) : x);
+    return (a / gcd(a, b)) * b;
+  };
+  return lcm(step, segments);
 }
 
-/** The spec text with every FFN hidden size multiplied by `factor` (comments untouched). */
+/** The text with every FFN hidden size (`hidden N`, `dense_hidden N`) multiplied by `factor`, rounded to its granularity (comments untouched). */
 export function scaleHidden(text: string, factor: number): string {
+  const segments = Math.max(1, ...[...text.replace(/#.*$/gm, '').matchAll(/\bsegments\s+(\d+)/g)].map((m) => Number(m[1])));
   return text
     .split('\n')
     .map((line) => {
       const hash = line.indexOf('#');
       const code = hash >= 0 ? line.slice(0, hash) : line;
       const rest = hash >= 0 ? line.slice(hash) : '';
-      return code.replace(/\bhidden(\s+)(\d+)\b/g, (_, space: string, n: string) => `hidden${space}${scaledSize(Number(n), factor)}`) + rest;
+      return (
+        code.replace(/\b((?:dense_)?hidden)(\s+)(\d+)\b/g, (_, key: string, space: string, n: string) => {
+          const g = granularity(Number(n), segments);
+          return `${key}${space}${Math.max(g, Math.round((Number(n) * factor) / g) * g)}`;
+        }) + rest
+      );
     })
     .join('\n');
 }
 
-function rechecked(spec: ModelSpec, factor: number): ModelSpec | undefined {
-  return checkSpec(scaleHidden(spec.source.text, factor), spec.source.path).spec;
+/** The sum of a spec text's FFN hidden sizes (comments ignored). */
+function hiddenTotal(text: string): number {
+  return [...text.replace(/#.*$/gm, '').matchAll(/\b(?:dense_)?hidden\s+(\d+)/g)].reduce((a, m) => a + Number(m[1]), 0);
+}
+
+/** The spec with its hidden sizes scaled; a scaled text that does not check is a clear error naming the first problem. */
+function rechecked(spec: ModelSpec, factor: number): ModelSpec {
+  const r = checkSpec(scaleHidden(spec.source.text, factor), spec.source.path);
+  if (r.spec) return r.spec;
+  const first = r.diagnostics.find((d) => d.severity === 'error');
+  throw new UserError(`--match: ${spec.name} with its hidden sizes scaled by ${factor.toFixed(3)} is not a valid spec (${first?.message ?? 'it does not check'})`, 'compare with --match none, or choose hidden sizes that scale (powers of two work best)');
 }
 
 /**
@@ -65,12 +82,9 @@ function rechecked(spec: ModelSpec, factor: number): ModelSpec | undefined {
  */
 export function matchBudget(reference: ModelSpec, spec: ModelSpec, by: MatchBy): MatchedSpec {
   if (by === 'none' || reference === spec) return { spec, factor: 1, ratio: 1 };
-  if (!/\bhidden\s+\d+/.test(spec.source.text)) throw new UserError(`--match ${by}: ${spec.source.path} sets no \`hidden\` size to scale`, 'write its FFN sizes out (e.g. `experts 8 { hidden 128 }`), or compare with --match none');
+  if (!/\b(?:dense_)?hidden\s+\d+/.test(spec.source.text)) throw new UserError(`--match ${by}: ${spec.source.path} sets no \`hidden\` size to scale`, 'write its FFN sizes out (e.g. `experts 8 { hidden 128 }`), or compare with --match none');
   const target = measure(costOf(reference), by);
-  const at = (f: number) => {
-    const s = rechecked(spec, f);
-    return s ? measure(costOf(s), by) : Number.NaN;
-  };
+  const at = (f: number) => measure(costOf(rechecked(spec, f)), by);
   // The cost grows with the factor; bisect on a log scale, then take the better of the two neighbours.
   let lo = 1 / 64;
   let hi = 64;
@@ -83,8 +97,9 @@ export function matchBudget(reference: ModelSpec, spec: ModelSpec, by: MatchBy):
   }
   const best = [lo, hi].map((f) => ({ f, err: Math.abs(at(f) / target - 1) })).sort((a, b) => a.err - b.err)[0]!;
   const matched = rechecked(spec, best.f);
-  if (!matched) throw new Error(`internal: ${spec.name} with hidden sizes x${best.f} does not check`);
-  return { spec: matched, factor: best.f, ratio: measure(costOf(matched), by) / target };
+  // The factor the sizes really changed by (rounding to whole granules can undo a small one).
+  const factor = hiddenTotal(matched.source.text) / hiddenTotal(spec.source.text);
+  return { spec: factor === 1 ? spec : matched, factor, ratio: measure(costOf(matched), by) / target };
 }
 
 function fmt(v: number, by: Exclude<MatchBy, 'none'>): string {

@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { checkSpec } from '../compiler/compile.ts';
 import { routerSummary, type ModelSpec } from '../compiler/spec.ts';
 import { bestVal, writeCompareReport, type ComparedSpec, type SeedRun } from '../report/compare_report.ts';
-import { compareSpreads, describeDifference, formatSpread, spread } from '../report/seed_statistics.ts';
+import { compareSeeds, describeDifference, formatSpread, spread } from '../report/seed_statistics.ts';
 import { readMetrics } from '../report/train_report.ts';
 import { costOf, matchBudget, type MatchBy } from './budget_match.ts';
 import { MOBY_DICK } from '../runtime/data/moby_dick.ts';
@@ -60,7 +60,7 @@ export async function compareCommand(paths: string[], opts: CompareOptions): Pro
     const c = costs[i]!;
     const scaled = m.factor !== 1 ? `, hidden sizes x${m.factor.toFixed(3)} (${match} ${(100 * (m.ratio - 1)).toFixed(1)}% from ${first.name}'s)` : '';
     say(`  ${m.spec.name.padEnd(24)} ${fmtCount(c.params)} parameters, ${fmtCount(c.activeParams)} active per token, ${(c.flopsPerToken / 1e6).toFixed(3)} MFLOP/token${scaled}`);
-    if (m.factor < 0.25 || m.factor > 4) say(`  ${''.padEnd(24)} warning: scaling by ${m.factor.toFixed(2)} changes the model far from its spec; it differs from ${first.name} in more than routing (depth, width or heads)`);
+    if (m.factor < 0.25 || m.factor > 4) say(`  ${''.padEnd(24)} warning: hidden sizes scaled by ${m.factor.toFixed(2)}: far from the spec as written`);
   }
   const flops = costs.map((c) => c.flopsPerToken);
   if (match === 'none' && Math.max(...flops) / Math.min(...flops) > 1.1) say(`  note: FLOPs per token differ up to ${(Math.max(...flops) / Math.min(...flops)).toFixed(2)}x; --match flops compares at equal compute`);
@@ -73,7 +73,7 @@ export async function compareCommand(paths: string[], opts: CompareOptions): Pro
       // The scaled spec is a file of its own, so its runs resume and reproduce like any other.
       mkdirSync(specDir, { recursive: true });
       const path = join(specDir, 'spec.moe');
-      writeFileSync(path, `# ${spec.name} from ${specs[i]!.source.path}, FFN hidden sizes x${m.factor.toFixed(4)} to match ${first.name}'s ${match} (moec compare --match ${match})\n${spec.source.text}`);
+      writeFileSync(path, `# ${spec.name} from ${resolve(specs[i]!.source.path)}, FFN hidden sizes x${m.factor.toFixed(4)} to match ${first.name}'s ${match} (moec compare --match ${match})\n${spec.source.text}`);
       spec = checkSpec(readFileSync(path, 'utf8'), path).spec!;
     }
     const runs: SeedRun[] = [];
@@ -95,7 +95,7 @@ export async function compareCommand(paths: string[], opts: CompareOptions): Pro
   const finals = compared.map((c) => ({ c, final: spread(c.runs.map((r) => r.lastValLoss)), best: spread(c.runs.map((r) => bestVal(r))) }));
   for (const { c, final, best } of finals) say(`${c.name.padEnd(24)} final validation loss ${formatSpread(final)}, best ${formatSpread(best)}`);
   const winner = [...finals].sort((a, b) => a.final.mean - b.final.mean)[0]!;
-  for (const f of finals) if (f !== winner) say(describeDifference(f.c.name, winner.c.name, compareSpreads(f.final, winner.final)));
+  for (const f of finals) if (f !== winner) say(describeDifference(f.c.name, winner.c.name, compareSeeds(f.final, winner.final)));
   say(`report: ${report.replace(`${process.cwd()}/`, '')}`);
 }
 

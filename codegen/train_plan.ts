@@ -2,7 +2,8 @@
  * The complete schedule of one training step, as data: every buffer, and the
  * kernels of forward, backward, gradient norm, optimizer update and state
  * updates, in dispatch order. The harness generator writes it out as
- * TypeScript; nothing interprets the IR at run time.
+ * TypeScript; runtime/plan_model.ts runs it as data where no file can be
+ * written (the browser). Neither interprets the IR at run time.
  */
 import type { Graph, Op, Tensor } from '../compiler/ir.ts';
 import { lowerModel, type LowerShape } from '../compiler/lower.ts';

@@ -6,6 +6,7 @@
  * uses.
  */
 import { CompletionItemKind, createConnection, DiagnosticSeverity, MarkupKind, ProposedFeatures, TextDocuments, TextDocumentSyncKind } from 'vscode-languageserver/node';
+import { fileURLToPath } from 'node:url';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { completionsAt, diagnose, hoverAt } from './language_service.ts';
 
@@ -24,7 +25,7 @@ export function startLanguageServer(): Promise<void> {
   }));
 
   documents.onDidChangeContent(({ document }) => {
-    const path = decodeURIComponent(document.uri.replace(/^file:\/\//, ''));
+    const path = document.uri.startsWith('file:') ? fileURLToPath(document.uri) : document.uri;
     const diagnostics = diagnose(document.getText(), path).map((d) => ({
       range: { start: document.positionAt(d.from), end: document.positionAt(d.to) },
       severity: d.severity === 'error' ? DiagnosticSeverity.Error : DiagnosticSeverity.Warning,
@@ -52,6 +53,9 @@ export function startLanguageServer(): Promise<void> {
     if (!doc || !h) return null;
     return { contents: { kind: MarkupKind.Markdown, value: h.text }, range: { start: doc.positionAt(h.from), end: doc.positionAt(h.to) } };
   });
+
+  // A closed file's problems leave the editor's problem list with it.
+  documents.onDidClose(({ document }) => void connection.sendDiagnostics({ uri: document.uri, diagnostics: [] }));
 
   documents.listen(connection);
   const done = new Promise<void>((resolve) => {

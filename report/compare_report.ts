@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { StepMetrics } from '../runtime/trainer.ts';
 import { bandChart, barChart, lineChart, renderSvg } from './charts.ts';
 import { esc, page, table, type Section } from './html_page.ts';
-import { compareSpreads, describeDifference, formatSpread, spread } from './seed_statistics.ts';
+import { compareSeeds, describeDifference, formatSpread, spread } from './seed_statistics.ts';
 
 /** One training run of a compared spec. */
 export interface SeedRun {
@@ -92,10 +92,10 @@ export async function writeCompareReport(outDir: string, specs: readonly Compare
         }),
     ),
   });
-  const lines = finals.filter((f) => f !== winner).map((f) => describeDifference(f.s.name, winner.s.name, compareSpreads(f.final, winner.final)));
+  const lines = finals.filter((f) => f !== winner).map((f) => describeDifference(f.s.name, winner.s.name, compareSeeds(f.final, winner.final)));
   sections.push({
     title: 'Beyond noise?',
-    note: 'Final validation loss of each model against the lowest, with Welch\'s t over seeds: a difference counts when |t| ≥ 2 with at least 3 seeds a side.',
+    note: 'Final validation loss of each model against the lowest. Every model ran the same seeds, and a seed fixes the data order, so runs are paired by seed (same batches when batch size and context agree): t on the per-seed differences, counted as beyond noise at Student\'s two-sided 95% critical value (4.30 with 3 seeds). The lowest was picked after the fact, so treat a borderline verdict with care.',
     html: `<ul>${lines.map((l) => `<li>${esc(l)}</li>`).join('')}</ul>`,
   });
   const band = budget.seeds.length > 1 ? ' (line: mean over seeds; band: their range)' : '';

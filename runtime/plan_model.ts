@@ -13,6 +13,7 @@ import { STATE, STATE_BUFFER } from '../codegen/wgsl/train_state.ts';
 import type { Gpu } from './gpu.ts';
 import { ModelRuntime, type Manifest } from './model_runtime.ts';
 
+/** A compiled model's training step, run from its plan (the generated class's members, as methods of one class). */
 export class PlanModel {
   readonly batch: number;
   readonly context: number;
@@ -39,16 +40,11 @@ export class PlanModel {
     const manifest: Manifest = {
       spec: { name: spec.name, path: spec.source.path, text: spec.source.text },
       parameters: [...graph.tensors.values()].filter((t) => t.role === 'param' || t.role === 'frozen' || t.role === 'state').map((t) => ({ name: t.name, shape: [...t.shape], role: t.role, ...(t.init ? { init: t.init } : {}) })),
-      buffers: [],
+      buffers: plan.buffers.map((b) => ({ name: b.name, elements: b.elements, dtype: b.dtype, kind: b.kind })),
       kernels: [],
       constants: Object.fromEntries(plan.buffers.filter((b) => b.kind === 'constant').map((b) => [b.name, Array.from(b.data ?? [])])),
     };
     return new PlanModel(ModelRuntime.fromSources(gpu, sources, manifest), plan);
-  }
-
-  /** Every buffer of the plan, by name. */
-  get bufferNames(): string[] {
-    return this.plan.buffers.map((b) => b.name);
   }
 
   /** Declares and allocates every buffer, compiles every kernel, and sets each loss's gradient to 1/accumulate. */

@@ -1,11 +1,12 @@
 /**
- * Text generation from a checkpoint. Two ways, both on the compiled model:
+ * Text generation from a checkpoint, two ways:
  * - with a key/value cache (the default where routing allows): each new
  *   byte runs one decoding step (compiler/lower.ts `lowerDecode`) that
  *   attends to the cached keys and values of the bytes before it, so a byte
  *   costs one token's forward pass instead of the whole window's;
  * - over the window (routers that rank or mix a whole sequence, or on
- *   request): each new byte re-runs the last `context` bytes.
+ *   request): each new byte re-runs the compiled model (the training
+ *   harness) over the last `context` bytes.
  * Routers that look at other tokens are handled as docs/ROUTING.md says:
  * - Mixture of Tokens: G sequences are sampled side by side, so every group
  *   mixes G real sequences, as in training;
@@ -24,7 +25,7 @@ import { GraphRunner } from './graph_runner.ts';
 import { ModelRuntime } from './model_runtime.ts';
 import type { Gpu } from './gpu.ts';
 import { Rng } from './rng.ts';
-import { importCompiledModel } from './trainer.ts';
+import { importCompiledModel, type CompiledModelClass } from './trainer.ts';
 import { targetFor } from './tuning.ts';
 
 export interface SampleOptions {
@@ -92,7 +93,6 @@ export class DecodeSession {
    */
   static async open(spec: ModelSpec, weights: ReadonlyMap<string, HostArray>, gpu: Gpu, batch = sampleBatch(spec)): Promise<DecodeSession> {
     const graph = lowerDecode(spec, batch);
-    const runner = await GraphRunner.create(gpu, graph, spec.source.path, targetFor(gpu), { forwardOnly: true });
     const values = new Map<string, HostArray>();
     for (const t of graph.tensors.values()) {
       if (t.role === 'activation' || t.role === 'index' || t.role === 'loss') continue;
@@ -103,7 +103,13 @@ export class DecodeSession {
       else if (t.role === 'state') values.set(t.name, empty()); // the key/value caches
       else throw new Error(`internal: no weights for ${t.name} of the decode step`);
     }
-    runner.setValues(values);
+    const runner = await GraphRunner.create(gpu, graph, spec.source.path, targetFor(gpu), { forwardOnly: true });
+    try {
+      runner.setValues(values);
+    } catch (e) {
+      runner.destroy();
+      throw e;
+    }
     return new DecodeSession(runner, batch, spec.context, spec.vocab);
   }
 
@@ -116,6 +122,7 @@ export class DecodeSession {
     return (await this.runner.read('logits')) as Float32Array;
   }
 
+  /** Frees the step's GPU buffers (caches included). */
   destroy(): void {
     this.runner.destroy();
   }
@@ -160,9 +167,21 @@ export async function sampleWithCache(opts: SampleOptions): Promise<Uint8Array[]
 export async function sampleOverWindow(opts: SampleOptions & { readonly modelDir: string }): Promise<Uint8Array[]> {
   const cls = await importCompiledModel(opts.modelDir);
   const rt = await ModelRuntime.open(opts.modelDir, opts.gpu);
+  try {
+    return await overWindow(opts, cls, rt);
+  } finally {
+    rt.executor.destroy();
+  }
+}
+
+async function overWindow(opts: SampleOptions, cls: CompiledModelClass, rt: ModelRuntime): Promise<Uint8Array[]> {
   const model = new cls(rt);
   await model.allocate();
-  for (const [name, data] of opts.weights) if (rt.executor.has(name) && !name.startsWith('optimizer.')) await rt.write(name, data);
+  // Parameters, frozen weights and trained state (loss-free biases) only: not optimizer moments, nor inputs.
+  for (const p of rt.manifest.parameters) {
+    const data = opts.weights.get(p.name);
+    if (data) await rt.write(p.name, data);
+  }
   const B = cls.batch;
   const S = cls.context;
   const V = cls.vocab;

@@ -53,6 +53,9 @@ export async function importCompiledModel(dir: string): Promise<CompiledModelCla
   return cls as CompiledModelClass;
 }
 
+/** Validation batches per evaluation (moec train, and the playground's worker). */
+export const EVAL_BATCHES = 4;
+
 /** One MoE layer's statistics of a step. */
 export interface LayerStats {
   readonly block: number;
@@ -117,7 +120,7 @@ export interface TrainResult {
   readonly metrics: string;
   readonly firstValLoss: number;
   readonly lastValLoss: number;
-  /** layer block → expert → sub-language → assignments (synthetic corpus only). */
+  /** layer block → expert → label (sub-language, or kind of byte on real text: data/token_labels.ts) → assignments. */
   readonly specialization: Record<number, number[][]>;
 }
 
@@ -225,7 +228,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   let lastCheckpointStep = start > 0 ? start : -1;
 
   const validate = async (): Promise<number> => {
-    const n = opts.evalBatches ?? 4;
+    const n = opts.evalBatches ?? EVAL_BATCHES;
     let sum = 0;
     for (let i = 0; i < n; i++) {
       const b = data.batch('validation', i, B, S);

@@ -88,6 +88,11 @@ function download(name: string, data: BlobPart, type: string): void {
 
 const worker = new Worker('worker.js', { type: 'module' });
 const send = (m: ToWorker) => worker.postMessage(m);
+worker.onerror = (e) => {
+  showBanner(`the training worker failed to start or crashed: ${e.message || 'no details'}\nhint: reload the page; if it happens again, run moec play again and report it`);
+  status.textContent = 'the training worker stopped';
+  setBusy(false);
+};
 
 worker.onmessage = (e: MessageEvent<FromWorker>) => {
   const m = e.data;
@@ -130,15 +135,24 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
 };
 
 async function train(): Promise<void> {
+  if (busy) return;
   banner.hidden = true;
+  setBusy(true);
   const data = $<HTMLSelectElement>('data').value as 'spec' | 'synthetic' | 'moby_dick';
   const text = editor.text();
-  const wantsBook = data === 'moby_dick' || (data === 'spec' && /\bdata\s+moby_dick\b/.test(text));
-  if (wantsBook && !mobyDick) mobyDick = new Uint8Array(await (await fetch('data/moby_dick.txt')).arrayBuffer());
+  const wantsBook = data === 'moby_dick' || (data === 'spec' && /\bdata\s+moby_dick\b/.test(text.replace(/#.*$/gm, '')));
+  if (wantsBook && !mobyDick) {
+    const res = await fetch('data/moby_dick.txt').catch(() => undefined);
+    if (!res?.ok) {
+      showBanner(`the built-in text did not load (${res ? `HTTP ${res.status}` : 'no answer from moec play'})\nhint: is moec play still running? Reload the page`);
+      setBusy(false);
+      return;
+    }
+    mobyDick = new Uint8Array(await res.arrayBuffer());
+  }
   const steps = Math.max(1, Math.floor(Number($<HTMLInputElement>('steps').value) || 1));
   const name = /\bmodel\s+([A-Za-z0-9_]+)/.exec(text.replace(/#.*$/gm, ''))?.[1] ?? 'model';
   runs.push({ label: `${name} #${runs.length + 1}`, color: COLORS[runs.length % COLORS.length]!, loss: [], val: [], history: [], specText: text, total: steps, done: false, tokensPerSecond: 0 });
-  setBusy(true);
   status.textContent = 'compiling the spec in the page…';
   redraw();
   send({ type: 'train', text, path, steps, data, ...(wantsBook ? { mobyDick } : {}) });

@@ -17,6 +17,7 @@ import { DataError, TextCorpus } from '../../runtime/data/text_file.ts';
 import { acquireGpu, type Gpu } from '../../runtime/gpu.ts';
 import { GpuUnavailableError, KernelError } from '../../runtime/gpu_errors.ts';
 import { learningRate } from '../../runtime/lr_schedule.ts';
+import { DivergedError, EVAL_BATCHES } from '../../runtime/trainer.ts';
 import { PlanModel } from '../../runtime/plan_model.ts';
 import { Rng } from '../../runtime/rng.ts';
 import { serializeSafetensors, type StTensor } from '../../runtime/safetensors.ts';
@@ -25,8 +26,6 @@ import type { FromWorker, LayerLoad, ToWorker } from '../protocol.ts';
 
 /** The memory a page may use for one model (browsers report none). */
 const PAGE_BUDGET = { bytes: 2 * 2 ** 30, source: "the playground's 2 GiB budget per model" };
-/** Validation batches per evaluation, as `moec train`. */
-const EVAL_BATCHES = 4;
 
 const scope = globalThis as unknown as { postMessage(m: FromWorker, transfer?: Transferable[]): void; onmessage: ((e: MessageEvent<ToWorker>) => void) | null };
 const post = (m: FromWorker, transfer: Transferable[] = []) => scope.postMessage(m, transfer);
@@ -57,15 +56,22 @@ async function compile(m: Extract<ToWorker, { type: 'train' }>): Promise<Run | u
   const plan = trainPlan(spec, { ...device.limits });
   const problems = fitProblems(plan.graph, plan.buffers, planKernels(plan), device.limits, PAGE_BUDGET);
   if (problems.length) throw new DeviceFitError(problems);
-  const source = m.data === 'spec' ? (spec.train.data.kind === 'moby_dick' ? 'moby_dick' : 'synthetic') : m.data;
+  const specData = spec.train.data;
+  if (m.data === 'spec' && specData.kind === 'file') throw new DataError(`the spec trains on the file "${specData.path}", which the page cannot read`, 'choose synthetic or Moby-Dick under Data, or train it with the CLI: moec train SPEC');
+  const source = m.data === 'spec' ? specData.kind : m.data;
   let data: DataSource;
   if (source === 'moby_dick') {
     if (!m.mobyDick) throw new DataError('the built-in text did not load', 'reload the page');
     data = new TextCorpus('Moby-Dick (built-in, public domain)', m.mobyDick, spec.train.validation, spec.context, spec.train.seed);
   } else data = new SyntheticCorpus(spec.train.seed);
   const model = PlanModel.create(device, plan);
-  await model.allocate();
-  await model.rt.initialize(spec.train.seed);
+  try {
+    await model.allocate();
+    await model.rt.initialize(spec.train.seed);
+  } catch (e) {
+    model.rt.executor.destroy();
+    throw e;
+  }
   post({ type: 'compiled', adapter: device.adapterName, kernels: new Set(planKernels(plan).map((k) => k.id)).size, params: plan.params.reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0), data: data.description, steps: m.steps });
   return { spec, model, data, rng: Rng.forName(spec.train.seed, 'train'), total: m.steps, step: 0 };
 }
@@ -93,12 +99,18 @@ async function trainLoop(r: Run): Promise<void> {
     r.rng.nextU32();
     const values = await model.rt.read(['loss.cross_entropy', ...moe.map((b) => `blocks.${b}.moe.load`)]);
     const seconds = (performance.now() - t0) / 1000;
+    const loss = (values.get('loss.cross_entropy') as Float32Array)[0]!;
+    if (!Number.isFinite(loss)) {
+      // As moec train: a run that diverged stops, and the step is not kept.
+      r.step--;
+      throw new DivergedError(step, 'the loss', undefined);
+    }
     const layers: LayerLoad[] = moe.map((b) => ({ block: b, load: [...(values.get(`blocks.${b}.moe.load`) as Int32Array)] }));
     const evalNow = step % spec.train.evalEvery === 0 || step === r.total;
     post({
       type: 'step',
       step,
-      loss: (values.get('loss.cross_entropy') as Float32Array)[0]!,
+      loss,
       ...(evalNow ? { valLoss: await validate(r) } : {}),
       tokensPerSecond: (model.batch * model.context * model.accumulate) / Math.max(seconds, 1e-9),
       layers,
@@ -111,7 +123,7 @@ async function trainLoop(r: Run): Promise<void> {
 async function checkpoint(r: Run): Promise<FromWorker> {
   const rt = r.model.rt;
   const manifest = rt.manifest;
-  const names = checkpointNames(manifest.parameters.map((p) => p.name), r.model.bufferNames).filter((n) => rt.executor.has(n));
+  const names = checkpointNames(manifest.parameters.map((p) => p.name), manifest.buffers.map((b) => b.name)).filter((n) => rt.executor.has(n));
   const shapes = new Map(manifest.parameters.map((p) => [p.name, p.shape]));
   const values = await rt.read(names);
   const tensors = new Map<string, StTensor>();
@@ -148,6 +160,7 @@ function report(e: unknown): FromWorker {
   if (e instanceof DeviceFitError) return { type: 'error', message: `this browser's adapter cannot hold the model: ${e.problems.map((p) => p.message).join('; ')}`, hint: e.problems[0]?.hint };
   if (e instanceof KernelError) return { type: 'error', message: e.message, hint: e.hint };
   if (e instanceof DataError) return { type: 'error', message: e.message, hint: e.hint };
+  if (e instanceof DivergedError) return { type: 'error', message: e.message, hint: 'lower the learning rate (optimizer { lr … }) or add clipping (clip 1.0), then press Train again' };
   return { type: 'error', message: `internal error: ${e instanceof Error ? e.message : String(e)}`, hint: 'this is a bug in moec; please report it with the spec' };
 }
 
@@ -163,9 +176,13 @@ scope.onmessage = (e: MessageEvent<ToWorker>) => {
   void (async () => {
     try {
       if (m.type === 'train') {
-        run?.model.rt.executor.destroy();
-        run = await compile(m);
-        if (run) await trainLoop(run);
+        // The previous run stays usable (resume, checkpoint) until the new one has compiled and allocated.
+        const next = await compile(m);
+        if (next) {
+          run?.model.rt.executor.destroy();
+          run = next;
+          await trainLoop(run);
+        }
       } else if (!run) post({ type: 'error', message: 'nothing has been trained yet', hint: 'press Train first' });
       else if (m.type === 'resume') {
         run.total = Math.max(run.step, m.steps);
@@ -175,6 +192,11 @@ scope.onmessage = (e: MessageEvent<ToWorker>) => {
         post(c, c.type === 'checkpoint' ? [c.bytes] : []);
       }
     } catch (err) {
+      if (err instanceof DivergedError) {
+        // Its weights are not finite any more: nothing to resume or download.
+        run?.model.rt.executor.destroy();
+        run = undefined;
+      }
       post(report(err));
     } finally {
       busy = false;

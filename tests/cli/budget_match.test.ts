@@ -43,8 +43,11 @@ describe('budget matching', () => {
     }
   });
 
-  it('leaves the reference and --match none alone', () => {
+  it('leaves the reference and --match none alone, and matches a copy of the reference at x1', () => {
     expect(matchBudget(ref, ref, 'flops').factor).toBe(1);
+    const copy = matchBudget(ref, load('switch.moe'), 'flops');
+    expect(copy.factor).toBeCloseTo(1, 2);
+    expect(copy.ratio).toBe(1);
     const dense = load('dense.moe');
     expect(matchBudget(ref, dense, 'none').spec).toBe(dense);
   });
@@ -54,6 +57,10 @@ describe('budget matching', () => {
     expect(scaleHidden(text, 0.5)).toBe('ffn moe {\n  experts 8 { hidden 64 }  # hidden 128 stays in comments\n  shared 1 { hidden 16 }\n}\n');
     // never below one granule
     expect(scaleHidden('hidden 8', 0.01)).toBe('hidden 8');
+    // dense blocks of an `every n` spec scale too
+    expect(scaleHidden('ffn moe every 2 { dense_hidden 256\n experts 8 { hidden 128 } }', 0.5)).toBe('ffn moe every 2 { dense_hidden 128\n experts 8 { hidden 64 } }');
+    // with segments 3 every size stays divisible by 3 (granularity lcm(8, 3) = 24)
+    expect(scaleHidden('experts 8 segments 3 { hidden 96 }', 0.6)).toBe('experts 8 segments 3 { hidden 48 }');
   });
 
   it('refuses a spec whose attention and embeddings alone cost more than the reference', () => {

@@ -10,7 +10,9 @@
  * The decode kernels themselves are proved against the Float64 reference by
  * `moec test` (its "decode step" scenario, run for every shipped spec).
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkSpec } from '../../compiler/compile.ts';
 import { lowerModel } from '../../compiler/lower.ts';
@@ -18,7 +20,10 @@ import { mixingBatch } from '../../compiler/spec.ts';
 import { sharedGpu } from '../../runtime/gpu.ts';
 import { GraphRunner } from '../../runtime/graph_runner.ts';
 import { Rng } from '../../runtime/rng.ts';
-import { DecodeSession, windowOnlyReason } from '../../runtime/sampler.ts';
+import { DecodeSession, sampleBatch, sampleOverWindow, sampleWithCache, windowOnlyReason } from '../../runtime/sampler.ts';
+import { writeCompiledModel } from '../../codegen/harness/compile_output.ts';
+import { trainPlan } from '../../codegen/train_plan.ts';
+import { targetFor } from '../../runtime/tuning.ts';
 import { randomValues } from '../../runtime/test_scenarios.ts';
 
 const S = 16;
@@ -69,6 +74,28 @@ describe('sampling with a key/value cache', () => {
       expect(worst / scale, `max |cached − whole| ${worst} against max |logit| ${scale}`).toBeLessThan(1e-5);
     });
   }
+
+  it('sampleWithCache writes the same text as sampleOverWindow at temperature 0 (dense and dropless MoE, within the context)', async () => {
+    const gpu = await sharedGpu();
+    for (const name of ['dense', 'dropless']) {
+      const path = `specs/${name}.moe`;
+      const spec = checkSpec(readFileSync(path, 'utf8').replace(/\bcontext \d+/, `context ${S}`), path).spec!;
+      const weights = randomValues(lowerModel(spec), 2, spec.vocab);
+      const dir = mkdtempSync(join(tmpdir(), 'moec-decode-window-'));
+      try {
+        writeCompiledModel(trainPlan(spec, targetFor(gpu), { batch: sampleBatch(spec), seq: S }), dir);
+        const common = { spec, weights, gpu, prompt: new TextEncoder().encode('abcd'), tokens: S - 5, temperature: 0, seed: 1 };
+        const cached = await sampleWithCache(common);
+        const window = await sampleOverWindow({ ...common, modelDir: dir });
+        expect(cached[0]!.length).toBe(S - 5);
+        expect(Buffer.from(cached[0]!).toString('latin1'), name).toBe(Buffer.from(window[0]!).toString('latin1'));
+        // Not a degenerate text: random weights give several different bytes.
+        expect(new Set(cached[0]!).size, name).toBeGreaterThan(1);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+  });
 
   it('expert choice, Soft MoE and Sinkhorn are sampled over the window, and say why', () => {
     const why = (name: string) => windowOnlyReason(checkSpec(readFileSync(`specs/${name}.moe`, 'utf8'), name).spec!);

@@ -230,11 +230,15 @@ describe('the playground in chromium', () => {
     expect(banner).toMatch(/this browser's adapter cannot hold the model: .*2 GiB budget/);
     expect(banner).toMatch(/hint: /);
     await page.waitForFunction(() => !(window as unknown as PageState).moecPlayground.busy(), { timeout: 30_000 });
+    // The failed spec left no empty run behind, and the last run can still be resumed.
+    expect(await page.evaluate(() => (window as unknown as PageState).moecPlayground.runs.length)).toBe(2);
+    expect(await page.$eval('#resume', (b) => (b as HTMLButtonElement).disabled)).toBe(false);
   }, 180_000);
 
   it('says plainly when the browser has no WebGPU, and the editor still works', async () => {
     const p = await openPage(browser, (q) => q.evaluateOnNewDocument(() => delete (Navigator.prototype as { gpu?: unknown }).gpu));
     try {
+      await p.waitForFunction(() => document.getElementById('check-status')?.textContent === 'checks', { timeout: 30_000 });
       const banner = await p.$eval('#banner', (e) => e.textContent ?? '');
       expect(banner).toMatch(/This browser has no WebGPU/);
       expect(banner).toMatch(/hint: use Chrome or Edge 113\+/);

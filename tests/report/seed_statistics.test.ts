@@ -1,10 +1,10 @@
 /**
- * Seed noise for `moec compare --seeds`: spreads and Welch's t checked
- * against values worked by hand, and the verdict rule (|t| ≥ 2 with at
- * least 3 seeds a side) at its edges.
+ * Seed noise for `moec compare --seeds`: spreads, the paired t on per-seed
+ * differences and Welch's t checked against values worked by hand, Student's
+ * critical values, and the verdict at its edges.
  */
 import { describe, expect, it } from 'vitest';
-import { compareSpreads, describeDifference, formatSpread, spread } from '../../report/seed_statistics.ts';
+import { compareSeeds, describeDifference, formatSpread, spread, tCritical } from '../../report/seed_statistics.ts';
 
 describe('seed statistics', () => {
   it('gives the mean, sample standard deviation and range', () => {
@@ -16,32 +16,51 @@ describe('seed statistics', () => {
     expect(spread([2.5]).sd).toBe(0);
   });
 
-  it("computes Welch's t by hand and calls |t| >= 2 with 3 seeds a side beyond noise", () => {
-    // means 2 and 5, sd 1 each: se = sqrt(1/3 + 1/3) = 0.81650, t = -3 / 0.81650 = -3.6742
-    const d = compareSpreads(spread([1, 2, 3]), spread([4, 5, 6]));
-    expect(d.delta).toBe(-3);
-    expect(d.se).toBeCloseTo(0.8164966, 6);
-    expect(d.t).toBeCloseTo(-3.6742346, 6);
-    expect(d.verdict).toBe('beyond noise');
-    // a shift of half a standard deviation: t = -0.5 / 0.8165 = -0.61
-    const near = compareSpreads(spread([1, 2, 3]), spread([1.5, 2.5, 3.5]));
-    expect(near.t).toBeCloseTo(-0.6123724, 6);
-    expect(near.verdict).toBe('within noise');
+  it("has Student's two-sided 95% critical values", () => {
+    expect(tCritical(1)).toBe(12.706);
+    expect(tCritical(2)).toBe(4.303);
+    expect(tCritical(4)).toBe(2.776);
+    expect(tCritical(2.5)).toBeCloseTo((4.303 + 3.182) / 2, 12);
+    expect(tCritical(1e9)).toBeCloseTo(1.96, 6);
   });
 
-  it('never calls a difference real with fewer than 3 seeds, and says the noise is unknown with 1', () => {
-    expect(compareSpreads(spread([1, 1.01]), spread([5, 5.01])).verdict).toBe('within noise');
-    const one = compareSpreads(spread([1]), spread([2]));
+  it('pairs runs by seed: t on the per-seed differences, n − 1 df', () => {
+    // differences 0.10, 0.12, 0.08: mean 0.1, sd 0.02, se 0.02/√3 = 0.011547, t = 8.660 > 4.303
+    const d = compareSeeds(spread([2.1, 2.22, 2.18]), spread([2.0, 2.1, 2.1]));
+    expect(d.paired).toBe(true);
+    expect(d.delta).toBeCloseTo(0.1, 12);
+    expect(d.se).toBeCloseTo(0.011547, 6);
+    expect(d.t).toBeCloseTo(8.660254, 5);
+    expect(d.df).toBe(2);
+    expect(d.verdict).toBe('beyond noise');
+    // The same means with the differences spread out: 0.3, -0.1, 0.1 → sd 0.2, t = 0.866: noise
+    const noisy = compareSeeds(spread([2.3, 2.0, 2.2]), spread([2.0, 2.1, 2.1]));
+    expect(noisy.t).toBeCloseTo(0.866025, 5);
+    expect(noisy.verdict).toBe('within noise');
+  });
+
+  it("uses Welch's t with Welch–Satterthwaite df when the counts differ", () => {
+    // a: [1,2,3] mean 2 var 1; b: [4,5,6,7] mean 5.5 var 5/3. se² = 1/3 + 5/12 = 0.75, t = -3.5/0.866 = -4.041
+    const d = compareSeeds(spread([1, 2, 3]), spread([4, 5, 6, 7]));
+    expect(d.paired).toBe(false);
+    expect(d.t).toBeCloseTo(-4.041452, 5);
+    // df = 0.75² / ((1/3)²/2 + (5/12)²/3) = 0.5625 / (0.055556 + 0.057870) = 4.959
+    expect(d.df).toBeCloseTo(4.9592, 3);
+    expect(d.verdict).toBe('beyond noise');
+  });
+
+  it('says the noise is unknown with one seed, and tells identical runs apart from real ones', () => {
+    const one = compareSeeds(spread([1]), spread([2]));
     expect(one.verdict).toBe('noise unknown');
     expect(describeDifference('switch', 'dense', one)).toBe('switch vs dense: -1.0000; seed noise unknown with one seed (use --seeds 3 or more)');
+    expect(compareSeeds(spread([1, 1, 1]), spread([1, 1, 1])).verdict).toBe('within noise');
+    // the same shift on every seed: no spread in the differences at all
+    expect(compareSeeds(spread([2, 3, 4]), spread([1, 2, 3])).verdict).toBe('beyond noise');
   });
 
   it('prints spreads and verdicts a reader can check', () => {
     expect(formatSpread(spread([2, 4]))).toBe('3.0000 ± 1.4142 (2 seeds)');
     expect(formatSpread(spread([2.5]))).toBe('2.5000 (1 seed)');
-    const line = describeDifference('switch', 'dense', compareSpreads(spread([4, 5, 6]), spread([1, 2, 3])));
-    expect(line).toBe('switch vs dense: +3.0000 ± 0.8165 (Welch t 3.7): beyond seed noise');
-    // identical runs on both sides: no spread at all, no difference
-    expect(compareSpreads(spread([1, 1, 1]), spread([1, 1, 1])).verdict).toBe('within noise');
+    expect(describeDifference('switch', 'dense', compareSeeds(spread([2.1, 2.22, 2.18]), spread([2.0, 2.1, 2.1])))).toBe('switch vs dense: +0.1000 ± 0.0115 (paired t 8.66, 2 df, 95% needs 4.30): beyond seed noise');
   });
 });

@@ -15,7 +15,7 @@
  *     each the same number of training tokens (different batch sizes, so
  *     different step counts);
  *   - compare --seeds 3 --match flops scales dense to switch's FLOPs, runs
- *     every seed and prints mean ± sd and a Welch-t verdict; a spec it cannot
+ *     every seed and prints mean ± sd and a paired-t verdict; a spec it cannot
  *     match, or an unknown --match, is refused before any training;
  *   - sample decodes with the key/value cache (past the context too) or,
  *     with --no-cache and for expert choice, over the window, saying why;
@@ -307,11 +307,11 @@ describe('moec compare', () => {
     const last = (seed: number) => readMetricsStrict(join(cout, 'switch', `seed-${seed}`, 'metrics.jsonl')).at(-1)!.loss;
     expect(last(1)).not.toBe(last(2));
     expect(r.stdout).toMatch(/^switch\s+final validation loss \d+\.\d{4} ± \d+\.\d{4} \(3 seeds\), best \d+\.\d{4} ± \d+\.\d{4} \(3 seeds\)$/m);
-    expect(r.stdout).toMatch(/^(switch vs dense|dense vs switch): [+-]\d+\.\d{4} ± \d+\.\d{4} \(Welch t -?\d+\.\d\): (beyond|within) seed noise/m);
+    expect(r.stdout).toMatch(/^(switch vs dense|dense vs switch): [+-]\d+\.\d{4} ± \d+\.\d{4} \(paired t -?(\d+\.\d{2}|inf), 2 df, 95% needs 4\.30\): (beyond|within) seed noise/m);
     const html = sections(readFileSync(join(cout, 'compare.html'), 'utf8'));
     expect(html.get('Summary')).toContain('3 seeds');
     expect(html.get('Summary')).toContain('forward FLOPs per token');
-    expect(html.get('Beyond noise?')).toMatch(/Welch t/);
+    expect(html.get('Beyond noise?')).toMatch(/paired t/);
     for (const title of ['Validation loss against tokens', 'Training loss against training compute', 'Expert load imbalance', 'Dropped choices', 'Router entropy']) expect(html.get(title), title).toContain('<svg');
   });
 
