@@ -37,6 +37,12 @@ function sharedData(first: ModelSpec, data: string | undefined): string {
   return d.kind === 'file' ? resolve(first.source.path, '..', d.path) : d.kind === MOBY_DICK ? MOBY_DICK : 'synthetic';
 }
 
+/**
+ * Trains every spec at the first one's token budget (matched by `--match`),
+ * `--seeds` times each, on the same data, into OUT/<name>[/seed-N]; prints
+ * each run's cost, each spec's final and best validation loss, and whether
+ * it differs from the best beyond seed noise; writes OUT/compare.html.
+ */
 export async function compareCommand(paths: string[], opts: CompareOptions): Promise<void> {
   if (paths.length < 2) throw new UserError('compare needs at least two specs', 'e.g. moec compare specs/switch.moe specs/dense.moe specs/mixture_of_tokens.moe');
   if (!MATCHES.includes(opts.match as MatchBy)) throw new UserError(`unknown --match ${opts.match}`, 'none (the specs as written), flops (equal forward FLOPs per token) or params (equal total parameters)', 2);

@@ -14,6 +14,7 @@ import { UserError } from './user_error.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
+/** Builds the page into a temporary folder, serves it on 127.0.0.1:`port` until SIGINT/SIGTERM, then removes the folder. */
 export async function playCommand(opts: { port: number }): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'moec-play-'));
   try {

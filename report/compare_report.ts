@@ -69,6 +69,7 @@ function curve(specs: readonly ComparedSpec[], value: (m: StepMetrics) => number
   });
 }
 
+/** Writes OUT/compare.html for the compared specs' runs and returns its path. */
 export async function writeCompareReport(outDir: string, specs: readonly ComparedSpec[], budget: CompareBudget): Promise<string> {
   const sections: Section[] = [];
   const tps = (s: ComparedSpec) => {

@@ -11,7 +11,7 @@
 import type { Graph, Tensor } from '../compiler/ir.ts';
 import { numel } from '../compiler/ir.ts';
 import { lowerDecode, lowerModel, lowerMoeBlock } from '../compiler/lower.ts';
-import { wholeSequenceReason } from '../compiler/routing_core.ts';
+import { windowOnlyReason } from './sampler.ts';
 import { mixingBatch, moeDefinitions, type ModelSpec } from '../compiler/spec.ts';
 import type { HostArray } from './executor.ts';
 import { Rng } from './rng.ts';
@@ -96,7 +96,7 @@ export function scenariosFor(spec: ModelSpec, seed: number): Scenario[] {
   const small = { batch: batchFor(spec, 2), seq };
   const gm = lowerModel(spec, small);
   out.push({ name: `model ${small.batch}x${small.seq}`, graph: gm, values: randomValues(gm, seed + 3, spec.vocab), seed: seed + 3 });
-  if (!spec.layers.some((l) => l.kind === 'moe' && wholeSequenceReason(l.routing))) out.push(decodeScenario(spec, seed + 5));
+  if (!windowOnlyReason(spec)) out.push(decodeScenario(spec, seed + 5));
   return out;
 }
 
