@@ -49,16 +49,25 @@ export function bestVal(r: SeedRun): number {
 
 type Curve = { x: number; mean: number; lo: number; hi: number; model: string }[];
 
-/** Per spec, per step: mean, min and max over seeds of `value`, against cumulative tokens (or training GFLOP). */
-function curve(specs: readonly ComparedSpec[], value: (m: StepMetrics) => number | undefined, axis: 'tokens' | 'gflop'): Curve {
+/**
+ * Per spec, per step: mean, min and max over seeds of `value`, against
+ * cumulative tokens (or training GFLOP). `smooth` > 1 first replaces each
+ * run's values by their mean over the last `smooth` steps (training loss is
+ * one batch's and jumps from step to step).
+ */
+function curve(specs: readonly ComparedSpec[], value: (m: StepMetrics) => number | undefined, axis: 'tokens' | 'gflop', smooth = 1): Curve {
   return specs.flatMap((s) => {
     const byStep = new Map<number, { x: number; values: number[] }>();
     for (const r of s.runs) {
       let tokens = 0;
+      const recent: number[] = [];
       for (const m of r.metrics) {
         tokens += m.tokens;
-        const v = value(m);
-        if (v === undefined) continue;
+        const raw = value(m);
+        if (raw === undefined) continue;
+        recent.push(raw);
+        if (recent.length > smooth) recent.shift();
+        const v = recent.reduce((a, b) => a + b, 0) / recent.length;
         const x = axis === 'tokens' ? tokens : (3 * s.flopsPerToken * tokens) / 1e9;
         const e = byStep.get(m.step) ?? { x, values: [] };
         e.values.push(v);
@@ -102,8 +111,13 @@ export async function writeCompareReport(outDir: string, specs: readonly Compare
   const band = budget.seeds.length > 1 ? ' (line: mean over seeds; band: their range)' : '';
   const val = curve(specs, (m) => m.valLoss, 'tokens');
   if (val.length) sections.push({ title: 'Validation loss against tokens', html: await renderSvg(bandChart(val, `validation loss${band}`, 'training tokens', 'cross-entropy (nats/byte)')) });
-  sections.push({ title: 'Training loss against tokens', html: await renderSvg(bandChart(curve(specs, (m) => m.loss, 'tokens'), `training loss${band}`, 'training tokens', 'cross-entropy (nats/byte)')) });
-  sections.push({ title: 'Training loss against training compute', note: 'The fair axis when models spend different FLOPs per token.', html: await renderSvg(bandChart(curve(specs, (m) => m.loss, 'gflop'), `training loss${band}`, 'training GFLOP (3 x forward)', 'cross-entropy (nats/byte)')) });
+  // Training loss is one batch's: a running mean over 2% of the steps, and the first 5% (the fall from ln 256) left out so the axis shows the differences.
+  const steps = Math.max(...specs.flatMap((s) => s.runs.map((r) => r.metrics.length)));
+  const smooth = Math.max(1, Math.round(steps / 50));
+  const trainCurve = (axis: 'tokens' | 'gflop') => curve(specs, (m) => (m.step > steps / 20 ? m.loss : undefined), axis, smooth);
+  const trainNote = `Mean of the last ${smooth} steps' training loss (each step's is one batch's); the first 5% of steps left out.`;
+  sections.push({ title: 'Training loss against tokens', note: trainNote, html: await renderSvg(bandChart(trainCurve('tokens'), `training loss${band}`, 'training tokens', 'cross-entropy (nats/byte)')) });
+  sections.push({ title: 'Training loss against training compute', note: `The fair axis when models spend different FLOPs per token. ${trainNote}`, html: await renderSvg(bandChart(trainCurve('gflop'), `training loss${band}`, 'training GFLOP (3 x forward)', 'cross-entropy (nats/byte)')) });
   sections.push(...(await layerSections(specs)));
   sections.push({ title: 'Throughput', html: await renderSvg(barChart(specs.map((s) => ({ model: s.name, tps: Math.round(tps(s)) })), 'model', 'tps', 'training tokens per second (this adapter)', 'tokens/s')) });
   sections.push({ title: 'Specs', html: specs.map((s) => `<p>${esc(s.name)}: ${esc(s.specPath)} — ${esc(s.router)}</p>`).join('') });
