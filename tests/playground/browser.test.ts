@@ -195,6 +195,16 @@ describe('the playground in chromium', () => {
     expect(r.stdout).toMatch(/resuming from .* at step 20/);
     expect(readMetricsStrict(join(dir, 'run', 'metrics.jsonl')).map((m) => m.step)).toEqual([21, 22]);
     expect(readFileSync(join(dir, 'run', CHECKPOINT_FILE)).length).toBeGreaterThan(0);
+    // The report: the run's table, its charts and its spec, in one self-contained file.
+    await page.click('#download-report');
+    const reportPath = join(downloads, 'moec-playground-report.html');
+    const until = Date.now() + 30_000;
+    while (!existsSync(reportPath) && Date.now() < until) await new Promise((r) => setTimeout(r, 250));
+    const html = readFileSync(reportPath, 'utf8');
+    expect(html).toContain('<td>tiny_switch #1</td><td>20</td>');
+    expect(html).toContain('cross-entropy (nats/byte)');
+    expect(html).toContain('model tiny_switch {');
+    expect(html).not.toMatch(/<script/i);
   }, 300_000);
 
   it('trains a second spec beside the first on one chart, and stops and resumes it', async () => {
