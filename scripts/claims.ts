@@ -58,6 +58,7 @@ const CLAIMS: readonly { claim: string; a: string; b: string }[] = [
   { claim: 'expert choice vs top-2 token choice', a: 'expert_choice', b: 'top2' },
   { claim: 'fine-grained + shared vs top-2 at equal compute', a: 'fine_grained', b: 'top2' },
   { claim: 'fine-grained + shared vs top-1 at equal compute', a: 'fine_grained', b: 'switch' },
+  { claim: 'fine-grained + shared (top-3) vs dense at equal FLOPs', a: 'fine_grained', b: 'dense' },
 ];
 
 for (const { claim, a, b } of CLAIMS) {
