@@ -24,18 +24,23 @@ if (!dirs.length) {
   process.exit(2);
 }
 
+interface Run {
+  readonly seed: number;
+  readonly steps: Step[];
+}
+
 /** Every seed's metrics of one compared spec, in seed order. */
-function runsOf(name: string): Step[][] {
+function runsOf(name: string): Run[] {
   for (const dir of dirs) {
     const specDir = join(dir, name);
     if (!existsSync(specDir)) continue;
-    const seeds = readdirSync(specDir).filter((f) => /^seed-\d+$/.test(f)).sort((a, b) => Number(a.slice(5)) - Number(b.slice(5)));
-    return seeds.map((s) => readFileSync(join(specDir, s, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Step));
+    const seeds = readdirSync(specDir).filter((f) => /^seed-\d+$/.test(f)).map((f) => Number(f.slice(5))).sort((a, b) => a - b);
+    return seeds.map((seed) => ({ seed, steps: readFileSync(join(specDir, `seed-${seed}`, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Step) }));
   }
   return [];
 }
 
-const finalVal = (runs: Step[][]) => spread(runs.map((r) => r.at(-1)!.valLoss!));
+const finalVal = (runs: readonly Run[]) => spread(runs.map((r) => r.steps.at(-1)!.valLoss!));
 
 /** The step at which a run's validation loss first reaches `target` (linear between evaluations), or Infinity. */
 function stepsTo(run: Step[], target: number): number {
@@ -64,17 +69,22 @@ const CLAIMS: readonly { claim: string; a: string; b: string }[] = [
 for (const { claim, a, b } of CLAIMS) {
   const ra = runsOf(a);
   const rb = runsOf(b);
-  const complete = (runs: Step[][]) => runs.length > 0 && runs.every((r) => r.at(-1)?.valLoss !== undefined);
+  const complete = (runs: readonly Run[]) => runs.length > 0 && runs.every((r) => r.steps.at(-1)?.valLoss !== undefined);
   if (!complete(ra) || !complete(rb)) {
     if (ra.length || rb.length) console.log(`## ${claim}\n  (runs of ${a} or ${b} missing or still training)`);
     continue;
   }
   const fa = finalVal(ra);
   const fb = finalVal(rb);
-  const steps = rb.at(-1)!.at(-1)!.step;
+  const steps = rb.at(-1)!.steps.at(-1)!.step;
   console.log(`## ${claim}`);
   console.log(`  ${a}: final validation loss ${formatSpread(fa)}; ${b}: ${formatSpread(fb)}`);
-  console.log(`  ${describeDifference(a, b, compareSeeds(fa, fb))}`);
-  const reach = ra.map((r) => stepsTo(r, fb.mean));
+  // Runs of the same seed saw the same data, so the verdict pairs them, over the seeds both specs ran.
+  const common = ra.filter((r) => rb.some((q) => q.seed === r.seed)).map((r) => r.seed);
+  const pairedOnly = common.length >= 2 && (common.length < ra.length || common.length < rb.length);
+  const on = (runs: readonly Run[]) => (pairedOnly ? runs.filter((r) => common.includes(r.seed)) : runs);
+  const verdict = describeDifference(a, b, compareSeeds(finalVal(on(ra)), finalVal(on(rb))));
+  console.log(`  ${verdict}${pairedOnly ? ` (over the seeds both ran: ${common.join(', ')})` : ''}`);
+  const reach = ra.map((r) => stepsTo(r.steps, fb.mean));
   console.log(`  ${a} reaches ${b}'s final ${fb.mean.toFixed(4)} at step ${reach.map((s) => (Number.isFinite(s) ? s.toFixed(0) : 'never')).join(', ')} of ${steps} (per seed)`);
 }
