@@ -73,4 +73,19 @@ describe('budget matching', () => {
     expect(err).toBeInstanceOf(UserError);
     expect((err as Error).message).toMatch(/deepseekmoe costs more than switch even with hidden sizes near zero/);
   });
+
+  it('matches specs/budget/ to the sizes docs/RESULTS.md reports (a change here must rerun its numbers)', () => {
+    const budget = (name: string) => load(join('budget', `${name}.moe`));
+    const sw = budget('switch');
+    const hidden = (s: ModelSpec) => s.source.text.replace(/#.*$/gm, '').match(/hidden \d+/g)?.join(', ');
+    const sizes: Record<string, string> = { dense: 'hidden 136', top2: 'hidden 64', expert_choice: 'hidden 128', mixture_of_tokens: 'hidden 120', fine_grained: 'hidden 32, hidden 32' };
+    for (const [name, want] of Object.entries(sizes)) expect(hidden(matchBudget(sw, budget(name), 'flops').spec), name).toBe(want);
+    // fine_grained lands 3.9% above switch; dense matched to fine_grained (hidden 144) 0.8% below it, with its active parameters
+    const fg = budget('fine_grained');
+    expect(matchBudget(sw, fg, 'flops').ratio).toBeCloseTo(1.0392, 4);
+    const dense = matchBudget(fg, budget('dense'), 'flops');
+    expect(hidden(dense.spec)).toBe('hidden 144');
+    expect(dense.ratio).toBeCloseTo(0.9921, 4);
+    expect(costOf(dense.spec).params).toBe(costOf(fg).activeParams);
+  });
 });
