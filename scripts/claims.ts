@@ -81,10 +81,10 @@ for (const { claim, a, b } of CLAIMS) {
   console.log(`  ${a}: final validation loss ${formatSpread(fa)}; ${b}: ${formatSpread(fb)}`);
   // Runs of the same seed saw the same data, so the verdict pairs them, over the seeds both specs ran.
   const common = ra.filter((r) => rb.some((q) => q.seed === r.seed)).map((r) => r.seed);
-  const pairedOnly = common.length >= 2 && (common.length < ra.length || common.length < rb.length);
-  const on = (runs: readonly Run[]) => (pairedOnly ? runs.filter((r) => common.includes(r.seed)) : runs);
+  const on = (runs: readonly Run[]) => (common.length >= 2 ? runs.filter((r) => common.includes(r.seed)) : runs);
   const verdict = describeDifference(a, b, compareSeeds(finalVal(on(ra)), finalVal(on(rb))));
-  console.log(`  ${verdict}${pairedOnly ? ` (over the seeds both ran: ${common.join(', ')})` : ''}`);
+  const dropped = common.length >= 2 && (common.length < ra.length || common.length < rb.length);
+  console.log(`  ${verdict}${dropped ? ` (over the seeds both ran: ${common.join(', ')})` : ''}`);
   const reach = ra.map((r) => stepsTo(r.steps, fb.mean));
   console.log(`  ${a} reaches ${b}'s final ${fb.mean.toFixed(4)} at step ${reach.map((s) => (Number.isFinite(s) ? s.toFixed(0) : 'never')).join(', ')} of ${steps} (per seed)`);
 }
